@@ -1,0 +1,54 @@
+# Everything a TA needs, from a fresh clone. `make grade` and `make test` set themselves up.
+
+# Prefer the system interpreter: the sandboxed worker runs as an unprivileged uid, and a Python that
+# lives under /root (pyenv, mode 0700) is not executable by that uid.
+PYTHON ?= $(shell for p in /usr/bin/python3 python3; do command -v $$p >/dev/null 2>&1 && { command -v $$p; break; }; done)
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+AG     := $(VENV)/bin/autograder
+STAMP  := $(VENV)/.installed
+
+SUBMISSION ?= autograder/assignments/hw1p1/examples/sample_handin
+RESULTS    ?= results.json
+EXPORT     ?=
+OUT        ?= regrade-out
+JOBS       ?= 2
+PYTEST_ARGS ?=
+
+.PHONY: install grade test handout gradescope regrade bench mutants clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@test -n "$(PYTHON)" || { echo "error: no python3 found (Python 3.10+ is required)"; exit 1; }
+	$(PYTHON) -m venv $(VENV) || { echo "error: '$(PYTHON) -m venv' failed; on Debian/Ubuntu: apt-get install python3-venv"; exit 1; }
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[test]'
+	@touch $@
+
+grade: $(STAMP)
+	$(AG) grade $(SUBMISSION) --results $(RESULTS)
+
+test: $(STAMP)
+	$(PY) -m pytest -q $(PYTEST_ARGS)
+
+handout: $(STAMP)
+	$(AG) handout --check-only || $(AG) handout
+	$(AG) handout --zip dist/handout.zip
+
+gradescope: $(STAMP)
+	$(AG) gradescope --out dist/autograder.zip
+
+regrade: $(STAMP)
+	@test -n "$(EXPORT)" || { echo "usage: make regrade EXPORT=path/to/export.zip [OUT=dir] [JOBS=n]"; exit 2; }
+	$(AG) regrade $(EXPORT) --out $(OUT) --jobs $(JOBS)
+
+bench: $(STAMP)
+	$(PY) -m autograder.bench --json bench.json
+
+mutants: $(STAMP)
+	$(PY) -m autograder.mutants
+
+clean:
+	rm -rf $(VENV) dist build *.egg-info .pytest_cache .hypothesis results.json bench.json $(OUT)
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +

@@ -1,0 +1,1 @@
+"""Assignments graded by this framework, one subpackage each."""

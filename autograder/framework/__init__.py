@@ -1,0 +1,1 @@
+"""The generic grading framework: nothing in here knows about a particular assignment."""
