@@ -1,0 +1,230 @@
+"""`make mutants`: plant small bugs in every fenced line of the reference and check the grader notices.
+
+A mutant is the reference with ONE token-level change inside a `# BEGIN SOLUTION` fence (an operator
+swapped, a constant changed, a `.T` or an axis keyword dropped, `+=` made `=`, a statement dropped,
+two returned values swapped). Each mutant is graded like a real handin; it is "killed" when it loses
+points. Survivors are either holes in the tests or equivalent mutants (no behaviour change); the
+reviewed equivalent ones are listed with a reason in `assignments/<name>/equivalent_mutants.txt`.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import tokenize
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+import click
+
+BEGIN, END = "# BEGIN SOLUTION", "# END SOLUTION"
+
+# Operator swaps that keep the code valid Python but change its meaning.
+OP_SWAPS = {"+": "-", "-": "+", "*": "/", "/": "*", "@": "*", "+=": "=", "-=": "+=", "**": "*",
+            "<": ">", ">": "<", "<=": ">=", ">=": "<=", "==": "!=", "!=": "=="}
+NAME_SWAPS = {"True": "False", "False": "True", "sum": "mean", "mean": "sum", "max": "min",
+              "min": "max", "and": "or", "or": "and", "None": "0"}
+
+
+@dataclass(frozen=True)
+class Mutant:
+    """One planted bug: the file, the 1-based line, a description and the new line text."""
+
+    file: str  # relative to the reference root
+    line: int
+    description: str
+    new_line: str
+
+    @property
+    def key(self) -> str:
+        """A stable id, also used in the equivalent-mutants file."""
+        return f"{self.file}:{self.line}:{self.description}"
+
+
+def fenced_lines(source: str) -> Iterator[int]:
+    """1-based numbers of the lines strictly inside solution fences."""
+    inside = False
+    for number, line in enumerate(source.splitlines(), start=1):
+        stripped = line.strip()
+        if stripped.startswith(BEGIN):
+            inside = True
+        elif stripped.startswith(END):
+            inside = False
+        elif inside and stripped and not stripped.startswith("#"):
+            yield number
+
+
+def _line_tokens(line: str) -> list[tokenize.TokenInfo]:
+    try:
+        return list(tokenize.generate_tokens(io.StringIO(line.strip() + "\n").readline))
+    except (tokenize.TokenError, IndentationError, SyntaxError):
+        return []
+
+
+def _top_level_split(expr: str) -> list[str]:
+    """Split an expression on commas that are not inside brackets."""
+    parts, depth, current = [], 0, ""
+    for char in expr:
+        depth += char in "([{"
+        depth -= char in ")]}"
+        if char == "," and depth == 0:
+            parts.append(current.strip())
+            current = ""
+        else:
+            current += char
+    return parts + [current.strip()] if current.strip() else parts
+
+
+def _splice(line: str, indent: str, start: int, end: int, text: str) -> str:
+    body = line.strip()
+    return indent + body[:start] + text + body[end:]
+
+
+def mutations_of_line(line: str) -> Iterator[tuple[str, str]]:
+    """(description, mutated line) pairs for one source line; all keep the indentation."""
+    indent = line[: len(line) - len(line.lstrip())]
+    body = line.strip()
+    tokens = _line_tokens(line)
+    for tok in tokens:
+        (_, c0), (_, c1) = tok.start, tok.end
+        if tok.type == tokenize.OP and tok.string in OP_SWAPS:
+            # Unary minus and `**` handled too: the compile check drops invalid results.
+            yield f"'{tok.string}' -> '{OP_SWAPS[tok.string]}' at col {c0}", _splice(line, indent, c0, c1, OP_SWAPS[tok.string])
+        elif tok.type == tokenize.NAME and tok.string in NAME_SWAPS:
+            yield f"{tok.string} -> {NAME_SWAPS[tok.string]} at col {c0}", _splice(line, indent, c0, c1, NAME_SWAPS[tok.string])
+        elif tok.type == tokenize.NUMBER:
+            new = "1" if tok.string in ("0", "0.0") else ("2" if tok.string in ("1", "1.0") else f"({tok.string} + 1)")
+            yield f"constant {tok.string} -> {new} at col {c0}", _splice(line, indent, c0, c1, new)
+    # Drop a transpose.
+    for match in re.finditer(r"\.T\b", body):
+        yield f"drop '.T' at col {match.start()}", indent + body[: match.start()] + body[match.end():]
+    # Drop a keyword argument such as axis=..., keepdims=True, with the comma that joins it.
+    for match in re.finditer(r"\b(axis|keepdims|axes)\s*=\s*[^,()]+", body):
+        start, end = match.start(), match.end()
+        before = body[:start].rstrip()
+        if before.endswith(","):
+            start = len(before) - 1
+        elif body[end:].lstrip().startswith(","):
+            end = len(body) - len(body[end:].lstrip()) + 1
+            end += len(body[end:]) - len(body[end:].lstrip())
+        yield f"drop '{match.group(0).strip()}'", indent + body[:start] + body[end:]
+    # Swap the two values of `return a, b`.
+    if body.startswith("return "):
+        parts = _top_level_split(body[len("return "):])
+        if len(parts) == 2:
+            yield "swap the returned pair", f"{indent}return {parts[1]}, {parts[0]}"
+    # Drop the statement (not a block header, not a bare return).
+    if not body.endswith(":") and not body.startswith(("return", "raise", "else", "elif")):
+        yield "drop the statement", f"{indent}pass"
+
+
+def generate_mutants(reference_root: Path, package: str) -> list[Mutant]:
+    """Every compiling single-token mutant of every fenced line of the reference package."""
+    mutants: list[Mutant] = []
+    for path in sorted((reference_root / package).rglob("*.py")):
+        rel = str(path.relative_to(reference_root))
+        source = path.read_text()
+        lines = source.splitlines()
+        for number in fenced_lines(source):
+            seen: set[str] = set()
+            for description, new_line in mutations_of_line(lines[number - 1]):
+                if new_line in seen or new_line == lines[number - 1]:
+                    continue
+                seen.add(new_line)
+                candidate = lines[: number - 1] + [new_line] + lines[number:]
+                try:
+                    compile("\n".join(candidate) + "\n", rel, "exec")
+                except SyntaxError:
+                    continue
+                mutants.append(Mutant(rel, number, description, new_line))
+    return mutants
+
+
+def _apply(mutant: Mutant, reference_root: Path, package: str, dest: Path) -> Path:
+    """Copy the reference package into dest with the mutant applied; return the submission root."""
+    shutil.copytree(reference_root / package, dest / package,
+                    ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    target = dest / mutant.file
+    lines = target.read_text().splitlines()
+    lines[mutant.line - 1] = mutant.new_line
+    target.write_text("\n".join(lines) + "\n")
+    return dest
+
+
+def grade_mutant(mutant: Mutant, reference_root: Path, package: str, assignment: str, slot: int) -> float:
+    """Grade one mutant in a fresh grader process; return its score."""
+    with tempfile.TemporaryDirectory(prefix="mutant-") as tmp:
+        root = _apply(mutant, reference_root, package, Path(tmp) / "sub")
+        results = Path(tmp) / "results.json"
+        subprocess.run([sys.executable, "-m", "autograder", "grade", str(root), "--results", str(results),
+                        "--assignment", assignment, "--slot", str(slot), "--quiet"],
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=600, check=False)
+        try:
+            return float(json.loads(results.read_text())["score"])
+        except (OSError, ValueError, KeyError):
+            return float("nan")  # the grader failed: shown as a survivor to investigate
+
+
+def load_equivalent(path: Path) -> dict[str, str]:
+    """Reviewed equivalent mutants: `key  # reason` per line."""
+    if not path.exists():
+        return {}
+    out = {}
+    for raw in path.read_text().splitlines():
+        if raw.strip() and not raw.startswith("#"):
+            key, _, reason = raw.partition("  # ")
+            out[key.strip()] = reason.strip()
+    return out
+
+
+@click.command()
+@click.option("--assignment", default="hw1p1", show_default=True)
+@click.option("--jobs", default=2, show_default=True, help="Mutants graded at once.")
+@click.option("--limit", default=0, help="Grade only the first N mutants (0: all).")
+@click.option("--list-only", is_flag=True, help="Print the mutants without grading them.")
+def main(assignment: str, jobs: int, limit: int, list_only: bool) -> None:
+    """Mutate every fenced line of the reference, grade each mutant, print the kill rate and survivors."""
+    import importlib
+
+    spec = importlib.import_module(f"autograder.assignments.{assignment}.assignment").ASSIGNMENT
+    mutants = generate_mutants(spec.reference_root, spec.package)
+    if limit:
+        mutants = mutants[:limit]
+    if list_only:
+        for m in mutants:
+            click.echo(f"{m.key}\n    {m.new_line.strip()}")
+        click.echo(f"{len(mutants)} mutants")
+        return
+    equivalent = load_equivalent(spec.tests_dir.parent / "equivalent_mutants.txt")
+    max_score = spec.max_score
+    survivors: list[Mutant] = []
+    with ThreadPoolExecutor(max_workers=jobs) as pool, click.progressbar(length=len(mutants), label="grading mutants") as bar:
+        futures = [pool.submit(grade_mutant, m, spec.reference_root, spec.package, assignment, i % jobs)
+                   for i, m in enumerate(mutants)]
+        for mutant, future in zip(mutants, futures):
+            score = future.result()
+            if not score < max_score:  # also NaN: a grader failure needs a look
+                survivors.append(mutant)
+            bar.update(1)
+    unexplained = [m for m in survivors if m.key not in equivalent]
+    killed = len(mutants) - len(survivors)
+    rate = killed / max(len(mutants), 1)
+    rate_excluding = killed / max(len(mutants) - (len(survivors) - len(unexplained)), 1)
+    click.echo(f"\n{killed}/{len(mutants)} mutants killed ({rate:.1%}); "
+               f"{rate_excluding:.1%} excluding {len(survivors) - len(unexplained)} reviewed equivalent ones")
+    for m in survivors:
+        reason = equivalent.get(m.key)
+        click.echo(f"  {'equivalent' if reason else 'SURVIVED  '} {m.key}\n      {m.new_line.strip()}"
+                   + (f"\n      reason: {reason}" if reason else ""))
+    sys.exit(0 if rate_excluding >= 0.97 else 1)
+
+
+if __name__ == "__main__":
+    main()

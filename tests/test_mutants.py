@@ -1,0 +1,59 @@
+"""The mutant generator behind `make mutants`: which lines it mutates and what it plants."""
+
+from pathlib import Path
+
+from autograder.mutants import fenced_lines, generate_mutants, load_equivalent, mutations_of_line
+
+TOY = '''\
+def backward(self, grad):
+    """Given docstring."""
+    x = 1 + 2
+    # BEGIN SOLUTION Task 2.3: Mul.backward — return both
+    a, b = self.saved
+    # a comment inside the fence is not mutated
+    return grad * b.T, grad.sum(axis=0, keepdims=True)
+    # END SOLUTION
+'''
+
+
+def test_only_lines_inside_fences_are_mutated():
+    assert list(fenced_lines(TOY)) == [5, 7]
+
+
+def test_mutations_cover_operators_transposes_keywords_and_swaps():
+    descriptions = [d for d, _ in mutations_of_line("    return grad * b.T, grad.sum(axis=0, keepdims=True)")]
+    text = "\n".join(descriptions)
+    assert "'*' -> '/'" in text
+    assert "drop '.T'" in text
+    assert "drop 'keepdims=True'" in text
+    assert "True -> False" in text
+    assert "swap the returned pair" in text
+    assert "sum -> mean" in text
+
+
+def test_statement_drop_keeps_indentation():
+    pairs = dict(mutations_of_line("        total += g"))
+    assert pairs["drop the statement"] == "        pass"
+    assert pairs["'+=' -> '=' at col 6"] == "        total = g"
+
+
+def test_generate_mutants_on_a_toy_package_all_compile_and_differ(tmp_path: Path):
+    pkg = tmp_path / "toy"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("")
+    (pkg / "ops.py").write_text(TOY)
+    mutants = generate_mutants(tmp_path, "toy")
+    assert mutants, "expected mutants for the fenced lines"
+    original = TOY.splitlines()
+    for m in mutants:
+        assert m.file == "toy/ops.py" and m.line in (5, 7)
+        assert m.new_line != original[m.line - 1]
+        patched = original[: m.line - 1] + [m.new_line] + original[m.line:]
+        compile("\n".join(patched), "x", "exec")  # every mutant is valid Python
+    assert len({m.key for m in mutants}) == len(mutants)
+
+
+def test_equivalent_file_parsing(tmp_path: Path):
+    f = tmp_path / "eq.txt"
+    f.write_text("# header\nmytorch/a.py:3:drop '.T'  # a 1-D operand: .T is a no-op\n")
+    assert load_equivalent(f) == {"mytorch/a.py:3:drop '.T'": "a 1-D operand: .T is a no-op"}
