@@ -1,0 +1,486 @@
+"""Safe intake of a handin: copy a folder or extract an archive, then find the package inside it.
+
+Everything here treats the handin as hostile. Nothing is ever written outside `dest`: entry names
+are checked before anything is created, links and special files are refused, files are created with
+O_EXCL|O_NOFOLLOW under directories we made ourselves, and sizes are checked twice (the headers,
+which can lie, and the bytes actually produced). We extract member by member ourselves instead of
+relying on tarfile's `filter="data"` (absent from older 3.10 patch releases) or zipfile's own
+sanitising, so the same rules hold for every format and Python version.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import stat
+import struct
+import tarfile
+import zipfile
+import zlib
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import BinaryIO, Iterator
+
+from autograder.framework.errors import SubmissionError
+
+ARCHIVE_SUFFIXES = (".zip", ".tar", ".tar.gz", ".tgz")
+# Names that operating systems and editors add; never part of a handin.
+JUNK_NAMES = frozenset({"__MACOSX", "__pycache__", ".DS_Store", "Thumbs.db", "desktop.ini", ".ipynb_checkpoints"})
+JUNK_SUFFIXES = (".pyc", ".pyo")
+_CHUNK = 1 << 16
+_MB = 1 << 20
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What a handin may contain. The defaults are generous for a homework and tiny for a bomb."""
+
+    max_files: int = 2_000  # entries of any kind (junk included: it still costs work)
+    max_total_bytes: int = 50 * _MB  # uncompressed, all files together
+    max_file_bytes: int = 20 * _MB  # uncompressed, one file
+    max_ratio: float = 100.0  # uncompressed / compressed, checked for files above ratio_floor_bytes
+    ratio_floor_bytes: int = 1 * _MB  # small files may compress well (e.g. a zero-filled .npz)
+
+
+DEFAULT_LIMITS = Limits()
+
+
+def prepare_submission(src: Path, dest: Path, package: str, limits: Limits = DEFAULT_LIMITS) -> Path:
+    """Copy or extract the handin `src` into `dest`; return the folder that contains `<package>/__init__.py`.
+
+    `src` is a folder or an archive (.zip, .tar, .tar.gz, .tgz; recognised by content, not name).
+    A folder whose only content is one archive (a `handin.zip` uploaded as is) is unpacked too.
+    The package may sit one or two folders deep and beside junk (`__MACOSX/`, `.DS_Store`, `.pyc`),
+    which is dropped. If the package's files were handed in loose (no `<package>/` folder, as when
+    files are dragged one by one into Gradescope), they are gathered into one.
+    Raises SubmissionError with a student-readable message on anything unsafe or unusable.
+    """
+    src, dest = Path(src), Path(dest)
+    _make_empty_dir(dest)
+    try:
+        if src.is_symlink():
+            raise SubmissionError(f"The submission {src.name!r} is a symbolic link; hand in the folder or archive itself.")
+        if src.is_dir():
+            copy_folder(src, dest, limits)
+            nested = _lone_archive(dest)
+            if nested is not None and _find_package_root(dest, package) is None:
+                inner = dest / (nested.name + ".extracted")
+                extract_archive(nested, inner, limits)
+                nested.unlink()
+        elif src.is_file():
+            extract_archive(src, dest, limits)
+        else:
+            raise SubmissionError(f"The submission {str(src)!r} does not exist.")
+        return locate_package(dest, package)
+    except BaseException:
+        _empty_dir(dest)  # a refused handin leaves nothing behind
+        raise
+
+
+def extract_archive(archive: Path, dest: Path, limits: Limits = DEFAULT_LIMITS) -> None:
+    """Extract a .zip/.tar/.tar.gz/.tgz into the empty or new folder `dest`, refusing anything unsafe.
+
+    On refusal the partial extraction is removed and SubmissionError says which entry and why.
+    """
+    archive, dest = Path(archive), Path(dest)
+    _make_empty_dir(dest)
+    try:
+        if zipfile.is_zipfile(archive):
+            _extract_zip(archive, dest, limits)
+        elif _is_tar(archive):
+            _extract_tar(archive, dest, limits)
+        else:
+            raise SubmissionError(
+                f"{archive.name!r} is not a zip or tar archive (or it is corrupt). "
+                f"Hand in a .zip, .tar, .tar.gz or .tgz made by `make handin`."
+            )
+        if not any(dest.iterdir()):
+            raise SubmissionError(f"The archive {archive.name!r} is empty.")
+    except BaseException:
+        _empty_dir(dest)
+        raise
+
+
+def copy_folder(src: Path, dest: Path, limits: Limits = DEFAULT_LIMITS) -> None:
+    """Copy the regular files of folder `src` into `dest`; symlinks and special files are skipped, not followed.
+
+    A symlink pointing at the reference solution must never become content, so links are dropped
+    silently (as a platform upload would), and files are opened with O_NOFOLLOW in case one is
+    swapped for a link while we copy.
+    """
+    src, dest = Path(src), Path(dest)
+    _make_empty_dir(dest)
+    if Path(os.path.realpath(dest)).is_relative_to(os.path.realpath(src)):
+        raise ValueError(f"destination {dest} is inside the folder {src} being copied")
+    budget = _Budget(limits, f"the folder {src.name!r}")
+    try:
+        for root, dirs, files in os.walk(src, followlinks=False):
+            rel_root = Path(root).relative_to(src)
+            # Prune junk and linked directories in place so os.walk never descends into them.
+            dirs[:] = sorted(d for d in dirs if not _is_junk(d) and not os.path.islink(os.path.join(root, d)))
+            for d in dirs:
+                budget.count_entry(str(rel_root / d))
+                (dest / rel_root / d).mkdir(mode=0o755)
+            for name in sorted(files):
+                path = os.path.join(root, name)
+                st = os.lstat(path)
+                if _is_junk(name) or not stat.S_ISREG(st.st_mode):
+                    continue  # symlinks, fifos, sockets, devices: not content
+                rel = str(rel_root / name)
+                budget.count_entry(rel)
+                budget.check_declared(rel, st.st_size, None)
+                try:
+                    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+                except OSError:
+                    continue  # replaced by a link or removed since we looked: not content either
+                with os.fdopen(fd, "rb") as fh:
+                    _write_new_file(dest / rel_root / name, fh, budget, rel)
+    except BaseException:
+        _empty_dir(dest)
+        raise
+
+
+def locate_package(root: Path, package: str) -> Path:
+    """The folder under `root` (at most two levels down) that contains `<package>/__init__.py`.
+
+    Loose package files at the top of `root` are gathered into `root/<package>/` first. Raises
+    SubmissionError listing what was found when there is no package or more than one at the same depth.
+    """
+    root = Path(root)
+    found = _find_package_root(root, package)
+    if found is not None:
+        return found
+    if (root / "__init__.py").is_file() and not (root / package).exists():
+        _gather_loose_files(root, package)
+        return root
+    raise SubmissionError(_not_found_message(root, package))
+
+
+# ----------------------------------------------------------------------------------------- zip
+
+
+def _extract_zip(archive: Path, dest: Path, limits: Limits) -> None:
+    """Check every header first (names, kinds, declared sizes, ratios), then extract counting bytes."""
+    budget = _Budget(limits, f"the archive {archive.name!r}")
+    try:
+        with zipfile.ZipFile(archive) as zf:
+            infos = zf.infolist()
+            plan: list[tuple[zipfile.ZipInfo, PurePosixPath, bool]] = []
+            for info in infos:
+                rel = _safe_relpath(info.filename)
+                budget.count_entry(info.filename)
+                mode = info.external_attr >> 16
+                kind = stat.S_IFMT(mode) if info.create_system == 3 and mode else 0  # 3 = Unix
+                if kind and kind not in (stat.S_IFREG, stat.S_IFDIR):
+                    raise SubmissionError(_kind_message(info.filename, kind, archive.name))
+                if info.flag_bits & 0x1:
+                    raise SubmissionError(f"{info.filename!r} in {archive.name!r} is encrypted; hand in an archive without a password.")
+                is_dir = info.filename.endswith("/")  # not info.is_dir(): it fails on an empty name
+                if not is_dir:
+                    budget.check_declared(info.filename, info.file_size, info.compress_size)
+                if rel is not None:
+                    plan.append((info, rel, is_dir))
+            for info, rel, is_dir in plan:
+                if _is_junk_path(rel):
+                    continue
+                target = dest.joinpath(*rel.parts)
+                if is_dir:
+                    _mkdirs(dest, rel.parts)
+                    continue
+                _mkdirs(dest, rel.parts[:-1])
+                with zf.open(info) as fh:
+                    _write_new_file(target, fh, budget, info.filename, declared=info.file_size)
+    except SubmissionError:
+        raise
+    except (zipfile.BadZipFile, zlib.error, struct.error, EOFError, OSError, ValueError, IndexError, KeyError,
+            NotImplementedError, RuntimeError) as exc:  # what zipfile raises on hostile input
+        raise SubmissionError(_corrupt_message(archive.name, exc)) from None
+
+
+# ----------------------------------------------------------------------------------------- tar
+
+
+def _is_tar(path: Path) -> bool:
+    """Whether `path` opens as a (possibly gzip/bz2/xz-compressed) tar archive."""
+    try:
+        with tarfile.open(path, "r:*") as tf:
+            tf.next()
+        return True
+    except (tarfile.TarError, OSError, EOFError, zlib.error, ValueError):
+        return False
+
+
+def _extract_tar(archive: Path, dest: Path, limits: Limits) -> None:
+    """Stream the members (a tar has no central directory), checking each header before its data."""
+    budget = _Budget(limits, f"the archive {archive.name!r}")
+    compressed_size = archive.stat().st_size
+    try:
+        # errors="surrogateescape" (the default on POSIX) keeps non-UTF-8 names as they are.
+        with tarfile.open(archive, "r:*") as tf:
+            while True:
+                member = tf.next()  # one at a time: never build the list of a million-entry bomb
+                if member is None:
+                    break
+                budget.count_entry(member.name)
+                rel = _safe_relpath(member.name)
+                if member.issym() or member.islnk():
+                    raise SubmissionError(
+                        f"{member.name!r} in {archive.name!r} is a link (to {member.linkname!r}); "
+                        f"links are not allowed in a handin. Archive the files themselves."
+                    )
+                if not (member.isreg() or member.isdir()):
+                    raise SubmissionError(_kind_message(member.name, _tar_kind(member), archive.name))
+                if member.isreg():
+                    budget.check_declared(member.name, member.size, None)
+                if rel is None or _is_junk_path(rel):
+                    continue
+                if member.isdir():
+                    _mkdirs(dest, rel.parts)
+                    continue
+                _mkdirs(dest, rel.parts[:-1])
+                fh = tf.extractfile(member)
+                assert fh is not None, "regular members always have data"
+                with fh:
+                    _write_new_file(dest.joinpath(*rel.parts), fh, budget, member.name, declared=member.size)
+                # A .tar.gz bomb compresses its zeros; compare what came out with the file we got.
+                if budget.total > limits.ratio_floor_bytes and budget.total > limits.max_ratio * compressed_size:
+                    raise SubmissionError(
+                        f"The archive {archive.name!r} expands more than {limits.max_ratio:g} times; "
+                        f"that looks like a zip bomb, not a homework."
+                    )
+    except SubmissionError:
+        raise
+    except (tarfile.TarError, zlib.error, struct.error, EOFError, OSError, ValueError, IndexError, KeyError) as exc:
+        raise SubmissionError(_corrupt_message(archive.name, exc)) from None
+
+
+def _tar_kind(member: tarfile.TarInfo) -> int:
+    """The stat file type of a tar member, for messages."""
+    if member.ischr():
+        return stat.S_IFCHR
+    if member.isblk():
+        return stat.S_IFBLK
+    if member.isfifo():
+        return stat.S_IFIFO
+    return -1
+
+
+# ------------------------------------------------------------------------------------- helpers
+
+
+class _Budget:
+    """Counts entries and bytes against the limits; raises SubmissionError naming the culprit."""
+
+    def __init__(self, limits: Limits, what: str) -> None:
+        self.limits, self.what = limits, what
+        self.What = what[:1].upper() + what[1:]  # the same, starting a sentence
+        self.entries = 0
+        self.total = 0  # bytes actually written
+        self.declared_total = 0  # bytes the headers announce
+
+    def count_entry(self, name: str) -> None:
+        """One more entry of any kind."""
+        self.entries += 1
+        if self.entries > self.limits.max_files:
+            raise SubmissionError(
+                f"{self.What} has more than {self.limits.max_files} files (stopped at {name!r}); "
+                f"hand in only the package folder, without data sets, virtual environments or .git."
+            )
+
+    def check_declared(self, name: str, size: int, compressed: int | None) -> None:
+        """Refuse on the sizes a header declares, before reading any data."""
+        self._check_file(name, size)
+        self.declared_total += size
+        self._check_total(name, self.declared_total)
+        if compressed is not None and size > self.limits.ratio_floor_bytes:
+            if compressed == 0 or size / compressed > self.limits.max_ratio:
+                raise SubmissionError(
+                    f"{name!r} in {self.what} expands from {compressed:,} to {size:,} bytes; "
+                    f"that looks like a zip bomb, not a homework."
+                )
+
+    def add_bytes(self, name: str, file_bytes: int, n: int) -> None:
+        """Count `n` more bytes produced for file `name` (now `file_bytes` long): headers can lie."""
+        self.total += n
+        self._check_file(name, file_bytes)
+        self._check_total(name, self.total)
+
+    def _check_file(self, name: str, size: int) -> None:
+        if size > self.limits.max_file_bytes:
+            raise SubmissionError(
+                f"{name!r} in {self.what} is larger than {self.limits.max_file_bytes // _MB} MB; "
+                f"hand in code only (no data sets, checkpoints or logs)."
+            )
+
+    def _check_total(self, name: str, total: int) -> None:
+        if total > self.limits.max_total_bytes:
+            raise SubmissionError(
+                f"{self.What} holds more than {self.limits.max_total_bytes // _MB} MB of files "
+                f"(limit reached at {name!r}); hand in code only."
+            )
+
+
+def _safe_relpath(name: str) -> PurePosixPath | None:
+    """The entry name as a path relative to the destination, or SubmissionError if it could escape.
+
+    Backslashes count as separators (Windows tools write them); None means the entry is the
+    root itself ("./"), which has nothing to create.
+    """
+    if "\x00" in name:
+        raise SubmissionError(f"An entry name contains a NUL byte ({name!r}); the archive is corrupt or malicious.")
+    norm = name.replace("\\", "/")
+    if norm.startswith("/") or (len(norm) >= 2 and norm[1] == ":" and norm[0].isalpha()):
+        raise SubmissionError(
+            f"{name!r} is an absolute path; an archive must hold relative paths (zip the folder, not its full path)."
+        )
+    parts = [p for p in norm.split("/") if p not in ("", ".")]
+    if ".." in parts:
+        raise SubmissionError(f"{name!r} contains '..'; an archive may not write outside its own folder.")
+    return PurePosixPath(*parts) if parts else None
+
+
+def _is_junk(name: str) -> bool:
+    """Whether one path component is OS/editor junk (macOS resource forks included)."""
+    return name in JUNK_NAMES or name.endswith(JUNK_SUFFIXES) or name.startswith("._")
+
+
+def _is_junk_path(rel: PurePosixPath) -> bool:
+    """Whether any component of `rel` is junk: `__MACOSX/mytorch/x.py` is junk as a whole."""
+    return any(_is_junk(p) for p in rel.parts)
+
+
+def _mkdirs(dest: Path, parts: tuple[str, ...]) -> None:
+    """Create dest/parts... one level at a time, refusing to pass through anything but our own dirs."""
+    current = dest
+    for part in parts:
+        current = current / part
+        try:
+            current.mkdir(mode=0o755)
+        except FileExistsError:
+            if current.is_symlink() or not current.is_dir():
+                raise SubmissionError(f"{'/'.join(parts)!r} is both a file and a folder in the archive.") from None
+
+
+def _write_new_file(target: Path, fh: BinaryIO, budget: _Budget, name: str, declared: int | None = None) -> None:
+    """Copy `fh` into a new file `target` (never an existing one, never through a link), counting bytes."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
+    try:
+        fd = os.open(target, flags, 0o644)
+    except FileExistsError:
+        raise SubmissionError(f"{name!r} appears twice in the submission (or as both a file and a folder).") from None
+    written = 0
+    with os.fdopen(fd, "wb") as out:
+        for chunk in _chunks(fh):
+            written += len(chunk)
+            budget.add_bytes(name, written, len(chunk))
+            if declared is not None and written > declared:
+                raise SubmissionError(f"{name!r} holds more data than its header says; the archive is corrupt or malicious.")
+            out.write(chunk)
+
+
+def _chunks(fh: BinaryIO) -> Iterator[bytes]:
+    """Read `fh` in fixed-size chunks so one huge member never sits in memory."""
+    while True:
+        chunk = fh.read(_CHUNK)
+        if not chunk:
+            return
+        yield chunk
+
+
+def _make_empty_dir(dest: Path) -> None:
+    """Create `dest` (and parents); refuse a non-empty one so nothing of a previous run mixes in."""
+    dest.mkdir(parents=True, exist_ok=True)
+    if dest.is_symlink() or any(dest.iterdir()):
+        raise ValueError(f"destination {dest} must be a new or empty folder")
+
+
+def _empty_dir(dest: Path) -> None:
+    """Remove whatever a failed extraction left in `dest` (we only ever created real files and dirs)."""
+    if not dest.is_dir() or dest.is_symlink():
+        return
+    for child in dest.iterdir():
+        if child.is_dir() and not child.is_symlink():
+            shutil.rmtree(child, ignore_errors=True)
+        else:
+            child.unlink(missing_ok=True)
+
+
+def _lone_archive(folder: Path) -> Path | None:
+    """The single archive file at the top of `folder`, if that is all it holds (besides junk)."""
+    entries = [p for p in folder.iterdir() if not _is_junk(p.name)]
+    if len(entries) == 1 and entries[0].is_file() and entries[0].name.lower().endswith(ARCHIVE_SUFFIXES):
+        return entries[0]
+    return None
+
+
+def _find_package_root(root: Path, package: str) -> Path | None:
+    """The shallowest folder (depth 0..2) holding `<package>/__init__.py`; SubmissionError if ambiguous."""
+    level = [root]
+    for _depth in range(3):
+        hits = [d for d in level if (d / package / "__init__.py").is_file() and not (d / package).is_symlink()]
+        if len(hits) == 1:
+            return hits[0]
+        if len(hits) > 1:
+            where = ", ".join(repr(str((h / package).relative_to(root))) for h in hits)
+            raise SubmissionError(f"Found more than one {package!r} package ({where}); hand in exactly one.")
+        level = [c for d in level for c in sorted(d.iterdir()) if c.is_dir() and not c.is_symlink() and not _is_junk(c.name)]
+    return None
+
+
+def _gather_loose_files(root: Path, package: str) -> None:
+    """Move the top-level entries of `root` into a new `root/<package>/` (files handed in one by one)."""
+    children = list(root.iterdir())
+    pkg = root / package
+    pkg.mkdir(mode=0o755)
+    for child in children:
+        child.rename(pkg / child.name)
+
+
+def _not_found_message(root: Path, package: str) -> str:
+    """Say what we looked for, what we found, and the likely fix."""
+    listing = _listing(root)
+    found = ", ".join(repr(x) for x in listing[:20]) + (", ..." if len(listing) > 20 else "")
+    msg = f"No folder {package + '/'!r} containing __init__.py was found in your submission."
+    msg += f" Found: {found}." if listing else " The submission is empty."
+    near = [x for x in listing if x.rstrip("/").split("/")[-1].lower() == package.lower()]
+    packages = [x for x in listing if x.endswith("/__init__.py")]
+    if near:
+        msg += f" Found {near[0]!r}: the folder must be named {package!r} exactly (lower case) and contain __init__.py."
+    elif packages:
+        other = packages[0][: -len("__init__.py")]
+        msg += f" Found the package folder {other!r}: rename it to {package + '/'!r}."
+    else:
+        msg += f" Hand in the {package!r} folder itself (e.g. with `make handin`), not a parent folder or single files."
+    return msg
+
+
+def _listing(root: Path) -> list[str]:
+    """Paths one and two levels down, folders marked with '/', for the not-found message."""
+    out: list[str] = []
+    for child in sorted(root.iterdir()):
+        if child.is_dir() and not child.is_symlink():
+            out.append(child.name + "/")
+            out.extend(f"{child.name}/{g.name}" + ("/" if g.is_dir() else "") for g in sorted(child.iterdir()))
+        else:
+            out.append(child.name)
+    return [x.encode("utf-8", "backslashreplace").decode("utf-8") for x in out]
+
+
+def _kind_message(name: str, kind: int, archive: str) -> str:
+    """Message for an entry that is neither a file nor a folder."""
+    what = {
+        stat.S_IFLNK: "a symbolic link",
+        stat.S_IFCHR: "a character device",
+        stat.S_IFBLK: "a block device",
+        stat.S_IFIFO: "a named pipe (fifo)",
+        stat.S_IFSOCK: "a socket",
+    }.get(kind, "neither a file nor a folder")
+    return f"{name!r} in {archive!r} is {what}; a handin may contain only files and folders."
+
+
+def _corrupt_message(archive: str, exc: BaseException) -> str:
+    """Message for an archive the stdlib cannot read."""
+    return (
+        f"The archive {archive!r} is corrupt or unsupported ({type(exc).__name__}: {exc}). "
+        f"Re-create it with `make handin` and upload it again."
+    )
