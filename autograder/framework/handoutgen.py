@@ -1,0 +1,435 @@
+"""solutions/ -> handout/: fenced reference code becomes `NotImplementedError` stubs, plus public tests.
+
+The generated tree (see `generate_handout`) is what students receive:
+
+    README.md, Makefile, conftest.py, pytest.ini     writeup (rubric table filled in) and the local workflow
+    mytorch/                                          the reference with every solution fence stubbed out
+    tests/test_*.py ...                               the public tests, verbatim (the grader runs the same files)
+    tests/expected.npz                                the reference's answers to those tests, recorded here
+    tests/_support/autograder/...                     the framework modules the tests import, verbatim
+    tests/_support/handout_backend.py, handin.py      in-process student runner, recorded reference, handin
+
+Generation is deterministic (sorted walks, "\\n" newlines, fixed zip timestamps) so that a test can prove
+the committed handout equals a fresh generation.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Sequence
+
+import click
+import numpy as np
+
+from autograder.framework.rubric import Assignment, Task
+
+FRAMEWORK_DIR = Path(__file__).resolve().parent
+HANDOUT_FILES = "handout_files"  # per assignment: assignments/<name>/handout_files/
+# Framework modules the public tests and the handout's conftest import; each is pytest/numpy/stdlib-only.
+SUPPORT_MODULES = ("harness", "rubric", "errors", "compare", "gradcheck", "scoring", "scoreboard")
+EXPECTED_FILE = "tests/expected.npz"
+SKIP_NAMES = {"__pycache__", ".pytest_cache", ".DS_Store", ".hypothesis"}
+SKIP_SUFFIXES = (".pyc", ".pyo")
+RUBRIC_START, RUBRIC_END = "<!-- rubric:start -->", "<!-- rubric:end -->"
+ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)  # the earliest time a zip can hold: no build time leaks into the archive
+
+BEGIN_RE = re.compile(r"^(?P<indent>[ \t]*)# BEGIN SOLUTION(?P<rest>.*)$")
+END_RE = re.compile(r"^[ \t]*# END SOLUTION[ \t]*$")
+MESSAGE_RE = re.compile(r"^Task (?P<task>[0-9][0-9A-Za-z.]*): \S.*$")
+
+
+class HandoutError(Exception):
+    """A mistake in the reference or the assignment that stops generation; the message names file and line."""
+
+
+@dataclass(frozen=True)
+class Fence:
+    """One `# BEGIN SOLUTION Task <id>: <message>` ... `# END SOLUTION` block of a reference file."""
+
+    path: str  # relative to the reference root, "/"-separated
+    begin: int  # 1-based line of the BEGIN marker
+    end: int  # 1-based line of the END marker
+    task: str
+    message: str
+    lines: tuple[str, ...]  # the fenced lines (the reference code students must write)
+
+
+# ----------------------------------------------------------------------------------------- fences
+
+
+def strip_fences(text: str, path: str, task_ids: Iterable[str] | None = None) -> tuple[str, list[Fence]]:
+    """Replace each fenced block of `text` by one `raise NotImplementedError("<message>")`.
+
+    The stub sits at the BEGIN marker's indentation, preceded by `# TODO: <message>`. Raises HandoutError
+    (naming `path` and the line) for an END without BEGIN, a nested or unclosed BEGIN, a fence whose message
+    does not start with `Task <id>: `, or an id that is not one of `task_ids` (when given).
+    """
+    known = set(task_ids) if task_ids is not None else None
+    out: list[str] = []
+    fences: list[Fence] = []
+    open_at: int | None = None
+    indent = task = message = ""
+    body: list[str] = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        begin, end = BEGIN_RE.match(line), END_RE.match(line)
+        if begin:
+            if open_at is not None:
+                raise HandoutError(f"{path}:{number}: BEGIN SOLUTION inside the fence opened at line {open_at} "
+                                   "(fences cannot nest; close the first with '# END SOLUTION')")
+            message = begin.group("rest").strip()
+            parsed = MESSAGE_RE.match(message)
+            if not begin.group("rest").startswith(" ") or not parsed:
+                raise HandoutError(f"{path}:{number}: the fence needs a stub message starting with 'Task <id>: ', "
+                                   f"e.g. '# BEGIN SOLUTION Task 2.3: Mul.backward — ...'; got {line.strip()!r}")
+            task = parsed.group("task")
+            if known is not None and task not in known:
+                raise HandoutError(f"{path}:{number}: unknown task {task!r} in the fence; "
+                                   f"known: {', '.join(sorted(known))}")
+            open_at, indent, body = number, begin.group("indent"), []
+        elif end:
+            if open_at is None:
+                raise HandoutError(f"{path}:{number}: END SOLUTION without a BEGIN SOLUTION before it")
+            fences.append(Fence(path, open_at, number, task, message, tuple(body)))
+            # json.dumps gives a valid Python string literal for any message (quotes, backslashes escaped)
+            literal = json.dumps(message, ensure_ascii=False)
+            out += [f"{indent}# TODO: {message}", f"{indent}raise NotImplementedError({literal})"]
+            open_at = None
+        elif "BEGIN SOLUTION" in line or "END SOLUTION" in line:
+            # A marker the regexes do not accept (typo, trailing code) would otherwise leak the solution.
+            raise HandoutError(f"{path}:{number}: malformed fence marker {line.strip()!r}; "
+                               "write '# BEGIN SOLUTION Task <id>: <message>' or '# END SOLUTION' on a line of its own")
+        elif open_at is not None:
+            body.append(line)
+        else:
+            out.append(line)
+    if open_at is not None:
+        raise HandoutError(f"{path}:{open_at}: BEGIN SOLUTION is never closed by '# END SOLUTION'")
+    return "\n".join(out) + "\n", fences
+
+
+def find_fences(reference_root: Path, package: str) -> list[Fence]:
+    """Every fence of the reference package, in sorted file order (no task-id check)."""
+    fences: list[Fence] = []
+    for path in _walk(reference_root / package):
+        if path.suffix == ".py":
+            rel = path.relative_to(reference_root).as_posix()
+            fences += strip_fences(_read_text(path), rel)[1]
+    return fences
+
+
+# ----------------------------------------------------------------------------------------- rubric table
+
+
+def _points(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else f"{value:g}"
+
+
+def rubric_table(tasks: Sequence[Task]) -> str:
+    """The Markdown rubric table (task, what to write, points, and a total row)."""
+    rows = ["| Task | What you write | Points |", "|---|---|---:|"]
+    rows += [f"| {t.id} | {t.title.replace('|', '&#124;')} | {_points(t.points)} |" for t in tasks]
+    rows.append(f"| | **Total** | **{_points(sum(t.points for t in tasks))}** |")
+    return "\n".join(rows)
+
+
+def fill_rubric(text: str, tasks: Sequence[Task], where: str = "README.md") -> str:
+    """`text` with the rubric table between its marker lines; unchanged when it has no markers."""
+    lines = text.splitlines()
+    starts = [i for i, line in enumerate(lines) if line.strip() == RUBRIC_START]
+    ends = [i for i, line in enumerate(lines) if line.strip() == RUBRIC_END]
+    if not starts and not ends:
+        return text
+    if len(starts) != 1 or len(ends) != 1 or ends[0] < starts[0]:
+        raise HandoutError(f"{where}: expected one '{RUBRIC_START}' line followed by one '{RUBRIC_END}' line")
+    filled = lines[: starts[0] + 1] + rubric_table(tasks).splitlines() + lines[ends[0]:]
+    return "\n".join(filled) + "\n"
+
+
+def sync_readme_rubric(readme: Path, tasks: Sequence[Task], *, check_only: bool = False) -> bool:
+    """Fill the rubric table of `readme` (e.g. the repository's README.md); True when it was (or would be) changed."""
+    if not readme.is_file():
+        return False
+    old = _read_text(readme)
+    new = fill_rubric(old, tasks, where=str(readme))
+    if new == old:
+        return False
+    if not check_only:
+        readme.write_text(new, encoding="utf-8", newline="\n")
+    return True
+
+
+# ----------------------------------------------------------------------------------------- generation
+
+
+def handout_files_dir(assignment: Assignment) -> Path:
+    """The assignment's student-facing extras (Makefile, conftest, handin), next to its scenarios file."""
+    return assignment.scenarios_file.parent / HANDOUT_FILES
+
+
+def generate_handout(assignment: Assignment, out_dir: Path, *, record: bool = True) -> list[Path]:
+    """Write the student handout for `assignment` into `out_dir` (created; must be empty or absent).
+
+    Returns the written files, sorted. With `record`, the public tests are then run once against the
+    reference (a subprocess) to store the reference's answers in tests/expected.npz.
+    """
+    out_dir = Path(out_dir)
+    if out_dir.exists() and any(out_dir.iterdir()):
+        raise HandoutError(f"{out_dir} is not empty; generate into an empty folder")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    ref, pkg = assignment.reference_root, assignment.package
+    task_ids = [t.id for t in assignment.tasks]
+    if not (ref / pkg / "__init__.py").is_file():
+        raise HandoutError(f"{ref / pkg}/__init__.py not found: the reference package is missing")
+
+    files: dict[str, bytes] = {}  # handout-relative path -> content; written at the end, in sorted order
+    for path in _walk(ref / pkg):
+        rel = path.relative_to(ref).as_posix()
+        if path.suffix == ".py":
+            files[rel] = _stub_file(path, rel, task_ids).encode("utf-8")
+        else:
+            files[rel] = path.read_bytes()
+    writeup = ref / "README.md"
+    if writeup.is_file():
+        files["README.md"] = fill_rubric(_read_text(writeup), assignment.tasks, "solutions/README.md").encode()
+
+    public = assignment.tests_dir / "public"
+    if not public.is_dir():
+        raise HandoutError(f"{public} not found: the assignment has no public tests")
+    for path in _walk(public):
+        files["tests/" + path.relative_to(public).as_posix()] = path.read_bytes()
+
+    support = "tests/_support/"
+    files[support + "autograder/__init__.py"] = b'"""The grading framework modules the public tests import."""\n'
+    files[support + "autograder/framework/__init__.py"] = b'"""Copied verbatim from the grader."""\n'
+    for name in SUPPORT_MODULES:
+        module = FRAMEWORK_DIR / f"{name}.py"
+        if module.is_file():  # all exist once the framework is complete; a missing one fails the public tests
+            files[f"{support}autograder/framework/{name}.py"] = module.read_bytes()
+    # The assignment module, scenarios and data keep their layout so assignment.py's paths resolve.
+    assignment_dir = assignment.scenarios_file.parent
+    home = support + "autograder/" + assignment_dir.relative_to(assignment_dir.parents[1]).as_posix() + "/"
+    files[support + "autograder/assignments/__init__.py"] = b'"""Assignments."""\n'
+    for path in [assignment_dir / "__init__.py", assignment_dir / "assignment.py", assignment.scenarios_file,
+                 *assignment.data_files]:
+        if path.is_file():
+            files[home + path.relative_to(assignment_dir).as_posix()] = path.read_bytes()
+
+    extras = handout_files_dir(assignment)
+    for path in _walk(extras):
+        files[path.relative_to(extras).as_posix()] = path.read_bytes()
+
+    # Fences are only stripped from .py files: one in any other file of the package would ship the answer.
+    leaks = [rel for rel, data in files.items() if rel.startswith(pkg + "/") and b"BEGIN SOLUTION" in data
+             and not rel.endswith(".py")]
+    if leaks:
+        raise HandoutError(f"solution fences in non-Python files of the package: {', '.join(sorted(leaks))}")
+
+    written = []
+    for rel in sorted(files):
+        target = out_dir / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(files[rel])
+        written.append(target)
+    if record:
+        written.append(record_expected(assignment, out_dir))
+    return sorted(written)
+
+
+def _stub_file(path: Path, rel: str, task_ids: Sequence[str]) -> str:
+    """The handout version of one reference .py file; it must still compile."""
+    text, _ = strip_fences(_read_text(path), rel, task_ids)
+    try:
+        compile(text, rel, "exec")
+    except SyntaxError as exc:
+        raise HandoutError(f"{rel}:{exc.lineno}: the stubbed file does not compile ({exc.msg}); "
+                           "a fence must cover a whole block (e.g. a function's whole remaining body)") from exc
+    return text
+
+
+def record_expected(assignment: Assignment, out_dir: Path, *, timeout: float = 600.0) -> Path:
+    """Run the handout's public tests once against the reference and store its answers in tests/expected.npz.
+
+    The subprocess uses the handout's own conftest in record mode (see handout_backend.py): the reference
+    plays both student and reference, and every `reference.run(...)` result is saved under a hash of its
+    (scenario, kwargs). Node ids, hence the `rng` seeds, are the ones students will have.
+    """
+    target = out_dir / EXPECTED_FILE
+    env = dict(os.environ)
+    env.update({
+        "MYTORCH_HANDOUT_RECORD": str(target),
+        "MYTORCH_HANDOUT_REFERENCE": str(assignment.reference_root),
+        "PYTHONDONTWRITEBYTECODE": "1",  # leave no __pycache__ in the generated tree
+        "PYTHONHASHSEED": "0",
+        # One BLAS thread: the recorded floats then do not depend on the machine's core count.
+        "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
+    })
+    env.pop("PYTHONPATH", None)
+    cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-x", "tests"]
+    try:
+        proc = subprocess.run(cmd, cwd=out_dir, env=env, capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired as exc:
+        raise HandoutError(f"recording the reference's answers took more than {timeout:.0f} s") from exc
+    _remove_caches(out_dir)
+    if proc.returncode != 0 or not target.is_file():
+        tail = "\n".join((proc.stdout + proc.stderr).splitlines()[-40:])
+        raise HandoutError("the public tests fail against the reference, so its answers cannot be recorded "
+                           f"(exit {proc.returncode}):\n{tail}")
+    return target
+
+
+def _remove_caches(root: Path) -> None:
+    for cache in sorted(root.rglob("__pycache__"), reverse=True):
+        shutil.rmtree(cache, ignore_errors=True)
+    shutil.rmtree(root / ".pytest_cache", ignore_errors=True)
+
+
+# ----------------------------------------------------------------------------------------- trees and zips
+
+
+def _walk(root: Path) -> list[Path]:
+    """Files under `root` (sorted, caches and bytecode skipped; symlinks never followed)."""
+    if not root.is_dir():
+        return []
+    found = []
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = sorted(d for d in dirnames if d not in SKIP_NAMES)
+        for name in sorted(filenames):
+            path = Path(dirpath) / name
+            if name in SKIP_NAMES or name.endswith(SKIP_SUFFIXES) or path.is_symlink():
+                continue
+            found.append(path)
+    return sorted(found)
+
+
+def _read_text(path: Path) -> str:
+    """UTF-8 text with newlines normalised to "\\n"."""
+    return path.read_bytes().decode("utf-8").replace("\r\n", "\n").replace("\r", "\n")
+
+
+def tree_files(root: Path) -> dict[str, bytes]:
+    """Relative path -> bytes for every file under `root` (caches skipped)."""
+    return {p.relative_to(root).as_posix(): p.read_bytes() for p in _walk(root)}
+
+
+def diff_trees(expected: Path, actual: Path) -> list[str]:
+    """Relative paths that differ between two trees (missing on either side, or different bytes).
+
+    tests/expected.npz is compared by value when its bytes differ: BLAS kernels on another CPU may change
+    the last bits of a recorded float, which is no drift (tolerance 1e-9 relative, far below any check's).
+    """
+    a, b = tree_files(expected), tree_files(actual)
+    differing = []
+    for rel in sorted(set(a) | set(b)):
+        if a.get(rel) == b.get(rel):
+            continue
+        if rel == EXPECTED_FILE and rel in a and rel in b and _npz_close(a[rel], b[rel]):
+            continue
+        differing.append(rel)
+    return differing
+
+
+def _npz_close(x: bytes, y: bytes) -> bool:
+    with np.load(io.BytesIO(x), allow_pickle=False) as p, np.load(io.BytesIO(y), allow_pickle=False) as q:
+        if sorted(p.files) != sorted(q.files):
+            return False
+        for key in p.files:
+            u, v = p[key], q[key]
+            if u.dtype != v.dtype or u.shape != v.shape:
+                return False
+            if u.dtype.kind in "fc":
+                if not np.allclose(u, v, rtol=1e-9, atol=1e-12, equal_nan=True):
+                    return False
+            elif not np.array_equal(u, v):
+                return False
+    return True
+
+
+def write_zip(root: Path, zip_path: Path, prefix: str = "handout") -> Path:
+    """A deterministic zip of `root` (sorted entries, fixed timestamps and modes) under `prefix/`."""
+    zip_path.parent.mkdir(parents=True, exist_ok=True)
+    with zipfile.ZipFile(zip_path, "w", zipfile.ZIP_DEFLATED) as archive:
+        for rel, data in sorted(tree_files(root).items()):
+            info = zipfile.ZipInfo(f"{prefix}/{rel}" if prefix else rel, date_time=ZIP_EPOCH)
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.external_attr = (0o644 & 0xFFFF) << 16
+            archive.writestr(info, data)
+    return zip_path
+
+
+def digest(root: Path) -> str:
+    """A sha256 over a tree's relative paths and contents (for messages and quick comparisons)."""
+    h = hashlib.sha256()
+    for rel, data in sorted(tree_files(root).items()):
+        h.update(rel.encode() + b"\0" + hashlib.sha256(data).digest())
+    return h.hexdigest()
+
+
+# ----------------------------------------------------------------------------------------- command
+
+
+def _load_assignment(name: str) -> Assignment:
+    import importlib
+
+    return importlib.import_module(f"autograder.assignments.{name}.assignment").ASSIGNMENT
+
+
+def _replace_tree(fresh: Path, out_dir: Path, repo_root: Path) -> None:
+    """Make `out_dir` hold exactly `fresh`'s files; refuses folders that could hold anything else of value."""
+    resolved = out_dir.resolve()
+    if resolved in (repo_root.resolve(), Path.home().resolve(), Path("/")) or resolved in repo_root.resolve().parents:
+        raise HandoutError(f"refusing to replace {out_dir}: choose a dedicated output folder")
+    if resolved.exists():
+        shutil.rmtree(resolved)
+    shutil.copytree(fresh, resolved)
+
+
+@click.command("handout")
+@click.option("--out", "out_dir", type=click.Path(path_type=Path), default=None,
+              help="Where the handout goes (default: handout/ beside solutions/).")
+@click.option("--check-only", is_flag=True, help="Exit 1, naming the files, if the handout differs from a fresh one.")
+@click.option("--zip", "zip_path", type=click.Path(path_type=Path), default=None,
+              help="Write a deterministic zip of a fresh handout to this path (and nothing else).")
+@click.option("--assignment", "assignment_name", default="hw1p1", show_default=True)
+def handout_command(out_dir: Path | None, check_only: bool, zip_path: Path | None, assignment_name: str) -> None:
+    """Generate the student handout from the reference (fences become NotImplementedError stubs)."""
+    assignment = _load_assignment(assignment_name)
+    repo_root = assignment.reference_root.parent
+    out_dir = out_dir or repo_root / "handout"
+    try:
+        with tempfile.TemporaryDirectory(prefix="handout-") as tmp:
+            fresh = Path(tmp) / "handout"
+            generate_handout(assignment, fresh)
+            if zip_path is not None:
+                write_zip(fresh, zip_path)
+                click.echo(f"wrote {zip_path} ({zip_path.stat().st_size:,} bytes, tree {digest(fresh)[:12]})")
+                return
+            readme = repo_root / "README.md"
+            if check_only:
+                differing = diff_trees(fresh, out_dir) if out_dir.is_dir() else ["(the whole handout is missing)"]
+                if sync_readme_rubric(readme, assignment.tasks, check_only=True):
+                    differing.append(f"{readme} (rubric table)")
+                if differing:
+                    click.echo(f"{out_dir} differs from a fresh generation; run `make handout` and commit:", err=True)
+                    for rel in differing:
+                        click.echo(f"  {rel}", err=True)
+                    sys.exit(1)
+                click.echo(f"{out_dir} is up to date ({len(tree_files(fresh))} files)")
+                return
+            _replace_tree(fresh, out_dir, repo_root)
+            if sync_readme_rubric(readme, assignment.tasks):
+                click.echo(f"updated the rubric table in {readme}")
+            click.echo(f"wrote {out_dir} ({len(tree_files(out_dir))} files, tree {digest(out_dir)[:12]})")
+    except HandoutError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(2)
