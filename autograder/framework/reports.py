@@ -1,0 +1,172 @@
+"""Report writers: Gradescope results.json, PrairieLearn results.json, Autolab's scores line."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any, Iterable, Sequence
+
+from autograder.framework.scoring import VISIBILITIES, TaskScore, TestOutcome, total, weighted_score
+
+FORMATS = ("gradescope", "prairielearn", "autolab")
+ENTRY_CAP = 8 * 1024  # characters of output per Gradescope/PrairieLearn test entry
+MESSAGE_CAP = 2 * 1024  # one failing case's message, so one huge message cannot hide the others
+PRINTED_CAP = 1024  # what the student's code printed, per failing case
+PRAIRIELEARN_CAP = 1_000_000  # PrairieLearn rejects larger results files
+VISIBILITY_NOTE = {"hidden": "hidden tests", "after_due_date": "shown after the due date",
+                   "after_published": "shown after grades are published"}
+
+
+def _cap(text: str, limit: int) -> str:
+    """`text` cut to about `limit` characters, saying how much was cut."""
+    if len(text) <= limit:
+        return text
+    return text[:limit] + f"\n... ({len(text) - limit} more characters not shown)"
+
+
+def _case_lines(o: TestOutcome, message_cap: int = MESSAGE_CAP) -> list[str]:
+    """The lines describing one failing case: its id and message, then what the student's code printed."""
+    message = _cap(o.message.strip() or "failed", message_cap)
+    lines = [f"FAILED {o.case}: {message}" if o.nodeid else message]
+    if o.output.strip():
+        lines.append("  Your code printed:\n" + _cap(o.output.rstrip(), PRINTED_CAP))
+    return lines
+
+
+def case_report(outcomes: Sequence[TestOutcome], limit: int = ENTRY_CAP, message_cap: int = MESSAGE_CAP) -> str:
+    """Output for one report entry: how many checks passed, then each failing case, capped to `limit`."""
+    real = [o for o in outcomes if o.nodeid]  # pseudo-outcomes (placeholder, bad handin) carry only a message
+    failures = [o for o in outcomes if not o.passed]
+    lines = [f"{sum(o.passed for o in real)} of {len(real)} checks passed."] if real else []
+    shown = 0
+    for o in failures:
+        block = "\n".join(_case_lines(o, message_cap))
+        if lines and len("\n".join(lines)) + len(block) > limit:
+            break
+        lines.append(block)
+        shown += 1
+    if shown < len(failures):
+        lines.append(f"... {len(failures) - shown} more failing case(s) not shown.")
+    return _cap("\n".join(lines), limit)
+
+
+def _groups(score: TaskScore) -> list[tuple[str, tuple[TestOutcome, ...]]]:
+    """A task's outcomes split by visibility, in VISIBILITIES order (one group for most tasks)."""
+    found = {o.visibility for o in score.outcomes}
+    return [(v, tuple(o for o in score.outcomes if o.visibility == v)) for v in VISIBILITIES if v in found]
+
+
+def gradescope(
+    scores: Sequence[TaskScore], *, execution_time: float = 0.0, notes: Iterable[str] = (),
+    extra_data: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """A Gradescope results.json: one test entry per task (per task and visibility if a task mixes them)."""
+    tests = []
+    for s in scores:
+        groups = _groups(s)
+        for visibility, outcomes in groups:
+            if len(groups) == 1:
+                earned, possible = s.score, s.max_score
+            else:  # this group's share of the task's points, by weight
+                earned = weighted_score(s.max_score, outcomes, of=s.outcomes)
+                possible = round(s.max_score * sum(o.weight for o in outcomes) / sum(o.weight for o in s.outcomes), 2)
+            name = f"Task {s.task.id}: {s.task.title}"
+            if len(groups) > 1 and visibility != "visible":
+                name += f" ({VISIBILITY_NOTE[visibility]})"
+            tests.append({
+                "name": name,
+                "number": s.task.id,
+                "score": earned,
+                "max_score": possible,
+                "status": "passed" if all(o.passed for o in outcomes) else "failed",
+                "output": case_report(outcomes),
+                "visibility": visibility,
+                "tags": [f"task-{s.task.id}"],
+            })
+    return {
+        "score": total(scores)[0],
+        "execution_time": max(0, int(round(execution_time))),
+        "output": summary(scores, notes),
+        "stdout_visibility": "hidden",
+        "tests": tests,
+        "extra_data": {"tasks": {s.task.id: s.score for s in scores}, **(extra_data or {})},
+    }
+
+
+def summary(scores: Sequence[TaskScore], notes: Iterable[str] = ()) -> str:
+    """One line with the total and the passed-task count, then any notes (e.g. missing sandbox protections)."""
+    earned, possible = total(scores)
+    passed = sum(s.status == "PASS" for s in scores)
+    return "\n".join([f"Score: {earned:g}/{possible:g}. Tasks fully passed: {passed} of {len(scores)}.", *notes])
+
+
+def prairielearn(scores: Sequence[TaskScore], *, notes: Iterable[str] = (), gradable: bool = True) -> dict[str, Any]:
+    """A PrairieLearn results.json (score in [0, 1]), its outputs shortened until it is under 1 MB."""
+    notes = list(notes)
+    earned, possible = total(scores)
+    for limit, message_cap in ((ENTRY_CAP, MESSAGE_CAP), (2048, 512), (256, 128), (0, 0)):
+        report = {
+            "gradable": gradable,
+            "score": round(earned / possible, 4) if possible else 0.0,
+            "message": summary(scores, notes),
+            "tests": [
+                {
+                    "name": f"Task {s.task.id}: {s.task.title}",
+                    "points": s.score,
+                    "max_points": s.max_score,
+                    "message": _cap(first_message(s), message_cap),
+                    "output": case_report(s.outcomes, limit, message_cap) if limit else "",
+                }
+                for s in scores
+            ],
+        }
+        if len(json.dumps(report)) < PRAIRIELEARN_CAP:
+            break
+    return report
+
+
+def first_message(score: TaskScore) -> str:
+    """The first failing case's message ('' when the task passed)."""
+    return next((o.message for o in score.failures), "")
+
+
+def autolab(scores: Sequence[TaskScore]) -> dict[str, Any]:
+    """Autolab's scores object: {"scores": {task id: points}}; print it as the last stdout line."""
+    return {"scores": {s.task.id: s.score for s in scores}}
+
+
+def json_line(report: dict[str, Any]) -> str:
+    """`report` as one line of JSON (Autolab reads the last line of stdout)."""
+    return json.dumps(report, separators=(", ", ": "))
+
+
+def build(
+    fmt: str, scores: Sequence[TaskScore], *, execution_time: float = 0.0, notes: Iterable[str] = (),
+    gradable: bool = True, extra_data: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The report for `fmt` (one of FORMATS)."""
+    if fmt == "gradescope":
+        return gradescope(scores, execution_time=execution_time, notes=notes, extra_data=extra_data)
+    if fmt == "prairielearn":
+        return prairielearn(scores, notes=notes, gradable=gradable)
+    if fmt == "autolab":
+        return autolab(scores)
+    raise ValueError(f"unknown report format {fmt!r}; choose one of {', '.join(FORMATS)}")
+
+
+def write_atomic(path: Path, report: dict[str, Any]) -> None:
+    """Write `report` as JSON so readers see the old file or the new one, never half of one."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            json.dump(report, f, indent=2)
+            f.write("\n")
+        # mkstemp's mode 0600 stays: the sandboxed worker's uid must not read the report.
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
