@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
+import textwrap
 import zipfile
 from pathlib import Path
 
@@ -17,6 +18,20 @@ PACKAGE = "mytorch"
 ROOT = Path(__file__).resolve().parents[2]  # the handout folder: tests/_support/handin.py -> ../../
 ARCHIVE = "handin.zip"
 ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
+# Run in a fresh interpreter: imports each module; on failure prints only the frames inside your files.
+IMPORT_CHECK = """
+import importlib, os, sys, traceback
+root = os.getcwd() + os.sep
+for name in sys.argv[1:]:
+    try:
+        importlib.import_module(name)
+    except BaseException as exc:
+        frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename.startswith(root)]
+        for f in frames:
+            print(f"{f.filename[len(root):]}:{f.lineno}: in {f.name}: {(f.line or '').strip()}", file=sys.stderr)
+        print(f"{type(exc).__name__}: {exc}  (while importing {name})", file=sys.stderr)
+        sys.exit(1)
+"""
 STUB = re.compile(r'raise NotImplementedError\("Task ([^:"]+):')
 
 
@@ -44,7 +59,7 @@ def import_error(root: Path, files: list[Path], package: str = PACKAGE) -> str:
     """'' when every module of the package imports in a fresh interpreter, else the end of the traceback."""
     modules = [".".join(p.relative_to(root).with_suffix("").parts) for p in files]
     modules = [m[: -len(".__init__")] if m.endswith(".__init__") else m for m in modules]
-    code = "import importlib, sys\nfor m in sys.argv[1:]:\n    importlib.import_module(m)\n"
+    code = IMPORT_CHECK
     try:
         proc = subprocess.run([sys.executable, "-B", "-c", code, *modules], cwd=root, capture_output=True,
                               text=True, timeout=120)
@@ -83,7 +98,7 @@ def main(root: Path = ROOT) -> int:
     if not problems:
         failure = import_error(root, files)
         if failure:
-            problems, reason = [f"`import {PACKAGE}` fails:\n{failure}"], "an import error"
+            problems, reason = [f"`import {PACKAGE}` fails:\n" + textwrap.indent(failure, "    ")], "an import error"
     if problems:
         print(f"error: {ARCHIVE} was NOT written because of {reason}; fix these and run `make handin` again:")
         for problem in problems:

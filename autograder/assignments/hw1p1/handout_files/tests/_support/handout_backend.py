@@ -139,7 +139,7 @@ def save_recordings(path: Path, recordings: dict[str, Any]) -> None:
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
         for name, arr in entries.items():
             buffer = io.BytesIO()
-            np.lib.format.write_array(buffer, np.ascontiguousarray(arr), allow_pickle=False)
+            np.lib.format.write_array(buffer, arr, allow_pickle=False)
             info = zipfile.ZipInfo(name + ".npy", date_time=ZIP_EPOCH)
             info.compress_type = zipfile.ZIP_DEFLATED
             archive.writestr(info, buffer.getvalue())

@@ -1,0 +1,290 @@
+"""The student handout: generated faithfully from the reference, leaks nothing, and works on its own.
+
+One fresh generation (module fixture) is compared with the committed handout/ and then exercised the way
+a student would: the public tests in a subprocess (bare stubs -> every task fails with its own stub
+message, score 0; the reference's mytorch copied in -> full marks), and `make handin`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from autograder.assignments.hw1p1.assignment import ASSIGNMENT
+from autograder.framework.handoutgen import (
+    HandoutError,
+    diff_trees,
+    fill_rubric,
+    find_fences,
+    generate_handout,
+    handout_command,
+    rubric_table,
+    strip_fences,
+    tree_files,
+    write_zip,
+)
+from autograder.framework.rubric import Task
+
+REPO = ASSIGNMENT.reference_root.parent
+PACKAGE = ASSIGNMENT.package
+TASK_IDS = [t.id for t in ASSIGNMENT.tasks]
+
+# A pytest plugin loaded (-p) into the handout's own test run: dumps the harness's per-test outcomes as
+# JSON, so these tests read tasks, verdicts and messages instead of scraping the console.
+PROBE = '''
+import json, os
+def pytest_terminal_summary(terminalreporter, config):
+    harness = config.pluginmanager.get_plugin("grading-harness")
+    reports = [r for rs in terminalreporter.stats.values() for r in rs if hasattr(r, "when")]
+    rows = [{"nodeid": o.nodeid, "task": o.task, "passed": o.passed, "message": o.message,
+             "internal": o.internal} for o in harness.outcomes(reports)]
+    with open(os.environ["HANDOUT_PROBE_OUT"], "w") as f:
+        json.dump(rows, f)
+'''
+
+
+@pytest.fixture(scope="module")
+def fresh(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A handout generated now from the current reference, tests and framework."""
+    out = tmp_path_factory.mktemp("fresh") / "handout"
+    generate_handout(ASSIGNMENT, out)
+    return out
+
+
+def _copy(fresh: Path, dest: Path) -> Path:
+    shutil.copytree(fresh, dest)
+    return dest
+
+
+def run_public_tests(handout: Path, tmp: Path, *args: str) -> tuple[list[dict], str, int]:
+    """Run the handout's tests as `make test` does; (outcomes, console output, exit status)."""
+    probe_dir = tmp / "probe"
+    probe_dir.mkdir(exist_ok=True)
+    (probe_dir / "handout_probe.py").write_text(PROBE)
+    out_json = tmp / "outcomes.json"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MYTORCH_HANDOUT")}
+    env.update(PYTHONPATH=str(probe_dir), HANDOUT_PROBE_OUT=str(out_json), PYTHONDONTWRITEBYTECODE="1")
+    proc = subprocess.run([sys.executable, "-m", "pytest", "-p", "handout_probe", *args], cwd=handout,
+                          env=env, capture_output=True, text=True, timeout=300)
+    console = proc.stdout + proc.stderr
+    assert out_json.is_file(), f"the handout's test run produced no outcomes:\n{console[-3000:]}"
+    return json.loads(out_json.read_text()), console, proc.returncode
+
+
+def total_line(console: str) -> tuple[float, float]:
+    """(earned, possible) from the scoreboard's TOTAL row."""
+    match = re.search(r"^\s*TOTAL\s+([\d.]+)/([\d.]+)\s*$", console, re.M)
+    assert match, f"no scoreboard TOTAL line in:\n{console[-3000:]}"
+    return float(match.group(1)), float(match.group(2))
+
+
+# ------------------------------------------------------------------------------------- generation
+
+
+def test_committed_handout_equals_a_fresh_generation(fresh: Path) -> None:
+    committed = REPO / "handout"
+    assert committed.is_dir(), "handout/ is missing: run `make handout` and commit it"
+    differing = diff_trees(fresh, committed)
+    assert differing == [], f"handout/ drifted from solutions/ (run `make handout` and commit): {differing}"
+
+
+def test_generation_is_deterministic_and_zips_are_byte_identical(fresh: Path, tmp_path: Path) -> None:
+    again = tmp_path / "again"
+    generate_handout(ASSIGNMENT, again, record=False)
+    same = {rel: data for rel, data in tree_files(fresh).items() if rel != "tests/expected.npz"}
+    assert tree_files(again) == same
+    a, b = write_zip(fresh, tmp_path / "a.zip"), write_zip(fresh, tmp_path / "b.zip")
+    assert a.read_bytes() == b.read_bytes()
+    with zipfile.ZipFile(a) as archive:
+        assert sorted(archive.namelist()) == sorted(f"handout/{rel}" for rel in tree_files(fresh))
+
+
+def test_no_fenced_line_of_the_reference_reaches_the_handout(fresh: Path) -> None:
+    fenced = {line.strip() for f in find_fences(ASSIGNMENT.reference_root, PACKAGE) for line in f.lines}
+    fenced = {line for line in fenced if len(line) > 20}
+    assert fenced, "the reference has no fenced lines longer than 20 characters: are the fences there?"
+    for rel, data in tree_files(fresh).items():
+        if rel.endswith((".npz", ".zip")):
+            continue
+        text = data.decode("utf-8")
+        leaked = sorted(line for line in fenced if line in text)
+        assert not leaked, f"{rel} contains reference solution lines: {leaked[:3]}"
+        assert "BEGIN SOLUTION" not in text or rel.startswith("tests/"), f"{rel} still has a fence marker"
+
+
+def test_every_fence_becomes_exactly_one_raise_naming_its_task(fresh: Path) -> None:
+    fences = find_fences(ASSIGNMENT.reference_root, PACKAGE)
+    assert {f.task for f in fences} == set(TASK_IDS), "every task needs a fence, and every fence a known task"
+    by_file: dict[str, list] = {}
+    for f in fences:
+        by_file.setdefault(f.path, []).append(f)
+    for rel, file_fences in by_file.items():
+        text = (fresh / rel).read_text(encoding="utf-8")
+        stubs = re.findall(r'raise NotImplementedError\("(Task [^"]*)"\)', text)
+        assert stubs == [f.message for f in file_fences], f"{rel}: stubs do not match the fences one to one"
+        for f in file_fences:
+            assert f.message.startswith(f"Task {f.task}: ")
+
+
+def test_the_bare_handout_imports(fresh: Path) -> None:
+    code = f"import {PACKAGE}, {PACKAGE}.nn, {PACKAGE}.optim, {PACKAGE}.train"
+    proc = subprocess.run([sys.executable, "-B", "-c", code], cwd=fresh, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+
+
+def test_the_writeup_carries_the_rubric_table(fresh: Path) -> None:
+    readme = (fresh / "README.md").read_text(encoding="utf-8")
+    assert rubric_table(ASSIGNMENT.tasks) in readme
+
+
+# ------------------------------------------------------------------------------------- fence parser
+
+
+GOOD = '''def f(x):
+    """Doc."""
+    # BEGIN SOLUTION Task 2.3: Mul.backward — "quoted" \\ path
+    y = x * 2
+    return y
+    # END SOLUTION
+'''
+
+
+def test_strip_fences_replaces_the_block_with_one_raise_at_its_indentation() -> None:
+    text, fences = strip_fences(GOOD, "m.py", TASK_IDS)
+    assert text.splitlines()[2:] == [
+        '    # TODO: Task 2.3: Mul.backward — "quoted" \\ path',
+        '    raise NotImplementedError("Task 2.3: Mul.backward — \\"quoted\\" \\\\ path")',
+    ]
+    assert len(fences) == 1 and fences[0].task == "2.3" and fences[0].lines == ("    y = x * 2", "    return y")
+    namespace: dict = {}
+    exec(compile(text, "m.py", "exec"), namespace)
+    with pytest.raises(NotImplementedError, match=r'^Task 2\.3: Mul\.backward — "quoted" \\ path$'):
+        namespace["f"](1)
+
+
+@pytest.mark.parametrize("source, line, fragment", [
+    ("# BEGIN SOLUTION Task 2.3: a\n# BEGIN SOLUTION Task 2.3: b\n# END SOLUTION\n", 2, "nest"),
+    ("x = 1\n# BEGIN SOLUTION Task 2.3: a\nx = 2\n", 2, "never closed"),
+    ("x = 1\n# END SOLUTION\n", 2, "without a BEGIN"),
+    ("# BEGIN SOLUTION Mul.backward\n# END SOLUTION\n", 1, "Task <id>"),
+    ("# BEGIN SOLUTION\n# END SOLUTION\n", 1, "Task <id>"),
+    ("# BEGIN SOLUTION Task 9.9: nope\n# END SOLUTION\n", 1, "unknown task"),
+    ("x = 1  # BEGIN SOLUTION Task 2.3: a\n", 1, "malformed"),
+])
+def test_fence_mistakes_name_file_and_line(source: str, line: int, fragment: str) -> None:
+    with pytest.raises(HandoutError) as info:
+        strip_fences(source, "mytorch/ops/x.py", TASK_IDS)
+    assert f"mytorch/ops/x.py:{line}:" in str(info.value) and fragment in str(info.value)
+
+
+def test_fill_rubric_writes_between_the_markers_only() -> None:
+    tasks = (Task("1", "one", 2), Task("2", "two | pipes", 1.5))
+    text = "intro\n<!-- rubric:start -->\nstale\n<!-- rubric:end -->\nend\n"
+    filled = fill_rubric(text, tasks)
+    assert filled == ("intro\n<!-- rubric:start -->\n| Task | What you write | Points |\n|---|---|---:|\n"
+                      "| 1 | one | 2 |\n| 2 | two &#124; pipes | 1.5 |\n| | **Total** | **3.5** |\n"
+                      "<!-- rubric:end -->\nend\n")
+    assert fill_rubric(filled, tasks) == filled
+    assert fill_rubric("no markers\n", tasks) == "no markers\n"
+    with pytest.raises(HandoutError):
+        fill_rubric("<!-- rubric:end -->\n<!-- rubric:start -->\n", tasks)
+
+
+def test_check_only_names_the_files_that_drifted(fresh: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    stale = _copy(fresh, tmp_path / "stale")
+    (stale / PACKAGE / "tensor.py").write_text("# edited by hand\n")
+    (stale / "extra.txt").write_text("not generated\n")
+    monkeypatch.setattr("autograder.framework.handoutgen.generate_handout",
+                        lambda assignment, out, **kw: shutil.copytree(fresh, out))
+    result = CliRunner().invoke(handout_command, ["--out", str(stale), "--check-only"])
+    assert result.exit_code == 1
+    assert f"{PACKAGE}/tensor.py" in result.output and "extra.txt" in result.output
+    clean = CliRunner().invoke(handout_command, ["--out", str(fresh), "--check-only"])
+    assert clean.exit_code == 0, clean.output
+
+
+# ------------------------------------------------------------------------------------- the student's side
+
+
+def test_bare_handout_fails_every_task_with_its_stub_message_and_scores_zero(fresh: Path, tmp_path: Path) -> None:
+    outcomes, console, status = run_public_tests(_copy(fresh, tmp_path / "h"), tmp_path)
+    assert status == 1, console[-3000:]  # tests failed; not a usage error or a crash
+    assert {o["task"] for o in outcomes} == set(TASK_IDS), "every task needs at least one public test"
+    assert not [o for o in outcomes if o["passed"] or o["internal"]], console[-3000:]
+    for task in TASK_IDS:
+        messages = [o["message"] for o in outcomes if o["task"] == task]
+        assert all("NotImplementedError" in m and "Task " in m for m in messages), messages
+        assert any(f"Task {task}: " in m for m in messages), f"task {task}'s tests never show its own stub: {messages}"
+    earned, possible = total_line(console)
+    assert (earned, possible) == (0.0, ASSIGNMENT.max_score)
+
+
+def test_reference_code_in_the_handout_scores_full_marks(fresh: Path, tmp_path: Path) -> None:
+    handout = _copy(fresh, tmp_path / "h")
+    shutil.rmtree(handout / PACKAGE)
+    shutil.copytree(ASSIGNMENT.reference_root / PACKAGE, handout / PACKAGE,
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    outcomes, console, status = run_public_tests(handout, tmp_path)
+    assert status == 0, console[-3000:]
+    assert outcomes and all(o["passed"] for o in outcomes)
+    assert total_line(console) == (ASSIGNMENT.max_score, ASSIGNMENT.max_score)
+
+
+def test_task_option_runs_one_task(fresh: Path, tmp_path: Path) -> None:
+    outcomes, console, _ = run_public_tests(_copy(fresh, tmp_path / "h"), tmp_path, "--task", "2.3")
+    assert outcomes and {o["task"] for o in outcomes} == {"2.3"}, console[-2000:]
+    rows = [line for line in console.splitlines() if re.match(r"^\d[\d.]*\s", line)]
+    assert len(rows) == 1 and rows[0].startswith("2.3 ")
+
+
+def _handin(handout: Path) -> subprocess.CompletedProcess:
+    if shutil.which("make"):
+        cmd = ["make", "-s", "handin", f"PYTHON={sys.executable}"]
+    else:
+        cmd = [sys.executable, "tests/_support/handin.py"]
+    return subprocess.run(cmd, cwd=handout, capture_output=True, text=True, timeout=120)
+
+
+def test_handin_refuses_a_syntax_error_with_file_and_line(fresh: Path, tmp_path: Path) -> None:
+    handout = _copy(fresh, tmp_path / "h")
+    target = handout / PACKAGE / "ops" / "broadcast.py"
+    lines = target.read_text().splitlines()
+    lines.append("def oops(:")
+    target.write_text("\n".join(lines) + "\n")
+    proc = _handin(handout)
+    assert proc.returncode != 0
+    assert f"{PACKAGE}/ops/broadcast.py:{len(lines)}:" in proc.stdout, proc.stdout
+    assert not (handout / "handin.zip").exists()
+
+
+def test_handin_refuses_a_package_that_does_not_import(fresh: Path, tmp_path: Path) -> None:
+    handout = _copy(fresh, tmp_path / "h")
+    with open(handout / PACKAGE / "optim" / "sgd.py", "a") as f:
+        f.write("\nimport numpyy\n")
+    proc = _handin(handout)
+    assert proc.returncode != 0 and "numpyy" in proc.stdout and "not written" in proc.stdout.lower()
+    assert not (handout / "handin.zip").exists()
+
+
+def test_handin_archives_exactly_the_python_files(fresh: Path, tmp_path: Path) -> None:
+    handout = _copy(fresh, tmp_path / "h")
+    (handout / PACKAGE / "__pycache__").mkdir()
+    (handout / PACKAGE / "__pycache__" / "tensor.cpython-311.pyc").write_bytes(b"\0junk")
+    (handout / PACKAGE / "notes.txt").write_text("my notes\n")
+    proc = _handin(handout)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    expected = sorted(p.relative_to(handout).as_posix() for p in (handout / PACKAGE).rglob("*.py")
+                      if "__pycache__" not in p.parts)
+    with zipfile.ZipFile(handout / "handin.zip") as archive:
+        assert sorted(archive.namelist()) == expected
+        assert archive.read(f"{PACKAGE}/tensor.py") == (handout / PACKAGE / "tensor.py").read_bytes()
+    assert "still stubbed" in proc.stdout and "1.1" in proc.stdout
