@@ -1,0 +1,390 @@
+"""WorkerClient: the only way trusted code runs student code.
+
+    with WorkerClient(submission_root, "mytorch", scenarios_file) as student:
+        grads = student.run("mul_backward", a=a, b=b, upstream=up)   # plain data, or a StudentError
+        printed = student.take_output()
+
+One persistent sandboxed worker (sandbox.py) serves the calls; it is started lazily, killed on a
+deadline, a crash or an out-of-memory error, and restarted on the next call. Replies are decoded by
+channel.decode (data only); nothing the worker sends is ever unpickled or has a method called on it.
+Not thread-safe: use one client per thread (and one slot per concurrent client).
+"""
+
+from __future__ import annotations
+
+import copy
+import errno
+import os
+import select
+import time
+import weakref
+from pathlib import Path
+from typing import Any, Sequence
+
+from autograder.framework import channel, sandbox
+from autograder.framework.errors import (
+    BadObservation,
+    StudentCrash,
+    StudentError,
+    StudentException,
+    StudentOutOfMemory,
+    StudentTimeout,
+)
+from autograder.framework.sandbox import Limits, WorkerProcess
+
+__all__ = ["Limits", "WorkerClient", "CappedOutput"]
+
+READ_CHUNK = 1 << 20
+DRAIN_AFTER_EXIT_SECONDS = 0.5  # how long to collect output of a dead worker (escapees may hold the pipe)
+
+
+class _Expired(Exception):
+    """The call's deadline passed."""
+
+
+class _Died(Exception):
+    """The worker closed the channel (exited, crashed, or closed its end)."""
+
+
+class CappedOutput:
+    """Student stdout/stderr: the first `per_call` bytes of each call are kept, the rest only counted."""
+
+    def __init__(self, per_call: int, total: int) -> None:
+        self.per_call = per_call
+        self.total_left = total  # over the client's whole life: a chatty submission cannot fill memory
+        self._parts: list[bytes] = []
+        self._kept = 0  # kept in the current call
+        self._cut = 0  # dropped in the current call
+
+    def new_call(self) -> None:
+        """Start a new per-call budget (closing the last call's segment with its cut marker)."""
+        self._close_segment()
+        self._kept = 0
+
+    def feed(self, data: bytes) -> None:
+        """Keep what fits in the budgets, count the rest."""
+        room = max(0, min(self.per_call - self._kept, self.total_left))
+        keep = data[:room]
+        if keep:
+            self._parts.append(keep)
+            self._kept += len(keep)
+            self.total_left -= len(keep)
+        self._cut += len(data) - len(keep)
+
+    def take(self) -> str:
+        """Everything kept since the last take, with "[... N bytes cut]" where output was dropped."""
+        self._close_segment()
+        text = b"".join(self._parts).decode("utf-8", errors="replace")
+        self._parts = []
+        return text
+
+    def _close_segment(self) -> None:
+        if self._cut:
+            nl = b"" if not self._parts or self._parts[-1].endswith(b"\n") else b"\n"
+            self._parts.append(nl + f"[... {self._cut} bytes cut]\n".encode())
+            self._cut = 0
+
+
+class _State:
+    """What the finalizer needs to clean up, kept apart from the client so the client can be collected."""
+
+    def __init__(self, scratch: sandbox.Scratch) -> None:
+        self.scratch = scratch
+        self.proc: WorkerProcess | None = None
+
+
+def _cleanup(state: _State) -> None:
+    """Kill the worker tree and delete the scratch folder (runs at close() or interpreter exit)."""
+    if state.proc is not None:
+        sandbox.kill_worker(state.proc)
+        sandbox.close_pipes(state.proc)
+        state.proc = None
+    sandbox.remove_scratch(state.scratch.root)
+
+
+class WorkerClient:
+    """Runs scenario functions on the student's package inside the sandbox."""
+
+    def __init__(self, submission_root: Path, package: str, scenarios_file: Path,
+                 data_files: Sequence[Path] = (), limits: Limits = Limits(), slot: int = 0) -> None:
+        self.submission_root = Path(submission_root).resolve()
+        self.package = package
+        self.limits = limits
+        self.slot = slot
+        sandbox.find_package(self.submission_root, package)
+        self._uid, self._gid = sandbox.worker_ids(slot)
+        plan = sandbox.plan_protections(limits, self._uid, limits.call_timeout)
+        self.protections: list[str] = plan.applied
+        self.missing_protections: list[str] = plan.missing
+        self._plan = plan
+        if self._uid is None:
+            sandbox.warn_missing_once(plan.missing)
+        scratch = sandbox.prepare_scratch(self.submission_root, Path(scenarios_file), data_files,
+                                          self._uid, self._gid)
+        self._state = _State(scratch)
+        self._finalizer = weakref.finalize(self, _cleanup, self._state)
+        self._output = CappedOutput(limits.output_bytes_per_call, limits.output_bytes_total)
+        self._import_failure: BaseException | None = None
+        self._starts = 0
+
+    # ---- public API ---------------------------------------------------------------------------------
+    def run(self, scenario: str, *, timeout: float | None = None, **kwargs: Any) -> Any:
+        """Run `scenarios.<scenario>(lib, **kwargs)` in the worker; plain data back, or a StudentError."""
+        if not self._finalizer.alive:
+            raise RuntimeError("WorkerClient is closed")
+        limit = self.limits.call_timeout if timeout is None else float(timeout)
+        request = channel.frame({"op": "call", "scenario": scenario, "kwargs": kwargs})  # bad kwargs fail here
+        self._output.new_call()
+        proc = self._ensure_worker()
+        deadline = time.monotonic() + limit
+        try:
+            self._send(proc, request, deadline)
+            reply = self._receive(proc, deadline)
+        except _Expired:
+            self._stop(proc)
+            raise StudentTimeout(
+                f"timed out after {limit:g} s (an infinite loop, or a traversal that revisits nodes?)"
+            ) from None
+        except _Died:
+            raise self._death(proc, f"while running scenario {scenario!r}") from None
+        except channel.ChannelError as e:
+            self._stop(proc)
+            raise BadObservation(
+                f"the grader refused the data sent back while running scenario {scenario!r}: {e} "
+                "(did your code write to the grader's channel?)"
+            ) from None
+        self._drain(proc)
+        if sandbox.cpu_seconds_used(proc.pid) > self.limits.cpu_seconds / 2:
+            self._stop(proc)  # restart before the CPU limit would kill it in the middle of a later call
+        return self._result(reply, scenario, proc)
+
+    def take_output(self) -> str:
+        """Student stdout/stderr captured since the last take (capped, marked "[... N bytes cut]")."""
+        if self._state.proc is not None:
+            self._drain(self._state.proc)
+        return self._output.take()
+
+    def restart(self) -> None:
+        """Kill the worker now; the next call starts a fresh one (import failures stay remembered)."""
+        if self._state.proc is not None:
+            self._stop(self._state.proc)
+
+    def close(self) -> None:
+        """Kill the worker and everything it started, and remove the scratch folder."""
+        if self._state.proc is not None:
+            self._drain(self._state.proc)
+        self._finalizer()
+
+    def __enter__(self) -> "WorkerClient":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def worker_pid(self) -> int | None:
+        """The pid of the running worker, if any (for tests and diagnostics)."""
+        return self._state.proc.pid if self._state.proc is not None else None
+
+    # ---- worker life ----------------------------------------------------------------------------------
+    def _ensure_worker(self) -> WorkerProcess:
+        """The running worker, started (and its package imported) if needed; import failures are remembered."""
+        if self._import_failure is not None:
+            raise copy.copy(self._import_failure)
+        if self._state.proc is not None:
+            return self._state.proc
+        scratch = self._state.scratch
+        if self._starts:
+            sandbox.reset_work_dir(scratch, self._uid, self._gid)
+        proc = sandbox.spawn(scratch, self.package, self.limits, self._uid, self._gid, self._plan)
+        self._starts += 1
+        self._state.proc = proc
+        if self.missing_protections:
+            sandbox.warn_missing_once(self.missing_protections)
+        t = self.limits.import_timeout
+        context = f"while importing your package {self.package!r}"
+        try:
+            reply = self._receive(proc, time.monotonic() + t)
+        except _Expired:
+            self._stop(proc)
+            failure: BaseException = StudentTimeout(
+                f"timed out after {t:g} s {context} (an infinite loop or a long computation at import time?)"
+            )
+        except _Died:
+            failure = self._death(proc, context, importing=True)
+        except channel.ChannelError as e:
+            self._stop(proc)
+            failure = BadObservation(f"the grader refused the data sent back {context}: {e}")
+        else:
+            if isinstance(reply, dict) and reply.get("ok") is True and reply.get("ready") is True:
+                return proc
+            self._stop(proc)
+            failure = self._reply_error(reply, context, importing=True)
+        self._import_failure = failure
+        raise copy.copy(failure)
+
+    def _stop(self, proc: WorkerProcess) -> None:
+        """Kill the worker tree, keep what it printed, forget it (the next call restarts)."""
+        sandbox.kill_worker(proc)
+        self._drain(proc, until_eof=True)
+        sandbox.close_pipes(proc)
+        if self._state.proc is proc:
+            self._state.proc = None
+
+    # ---- the channel, with a deadline -------------------------------------------------------------------
+    def _send(self, proc: WorkerProcess, data: bytes, deadline: float) -> None:
+        """Write a request frame, draining student output meanwhile; _Expired / _Died on failure."""
+        view = memoryview(data)
+        while view:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise _Expired
+            readable, writable, _ = select.select([proc.out_r] if proc.out_r >= 0 else [], [proc.req_w], [], left)
+            if readable:
+                self._read_output(proc)
+            if writable:
+                try:
+                    n = os.write(proc.req_w, view[:READ_CHUNK])
+                except BlockingIOError:
+                    continue
+                except BrokenPipeError:
+                    raise _Died from None
+                view = view[n:]
+
+    def _receive(self, proc: WorkerProcess, deadline: float) -> Any:
+        """Read one reply frame (size-checked before reading) and decode it; _Expired / _Died on failure."""
+        header = self._read_exact(proc, channel.HEADER.size, deadline)
+        (length,) = channel.HEADER.unpack(header)
+        if length > channel.MAX_FRAME_BYTES:
+            raise channel.ChannelError(
+                f"a reply of {length} bytes is larger than the limit of {sandbox.human_bytes(channel.MAX_FRAME_BYTES)}"
+            )
+        return channel.decode(self._read_exact(proc, length, deadline), channel.MAX_FRAME_BYTES)
+
+    def _read_exact(self, proc: WorkerProcess, n: int, deadline: float) -> bytes:
+        chunks: list[bytes] = []
+        left = n
+        while left:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise _Expired
+            fds = [proc.rep_r] + ([proc.out_r] if proc.out_r >= 0 else [])
+            readable, _, _ = select.select(fds, [], [], remaining)
+            if proc.out_r in readable:
+                self._read_output(proc)
+            if proc.rep_r in readable:
+                chunk = os.read(proc.rep_r, min(left, READ_CHUNK))
+                if not chunk:
+                    raise _Died
+                chunks.append(chunk)
+                left -= len(chunk)
+        return b"".join(chunks)
+
+    def _read_output(self, proc: WorkerProcess) -> bool:
+        """Read one chunk of student output into the capped buffer; False at EOF (stops watching it)."""
+        try:
+            data = os.read(proc.out_r, READ_CHUNK)
+        except BlockingIOError:
+            return True
+        except OSError as e:
+            if e.errno != errno.EBADF:
+                raise
+            data = b""
+        if not data:
+            proc.out_r = -1  # the pipe stays open until close_pipes; just stop selecting on it
+            return False
+        self._output.feed(data)
+        return True
+
+    def _drain(self, proc: WorkerProcess, until_eof: bool = False) -> None:
+        """Collect output already in the pipe (bounded, so a flooding background thread cannot stall us)."""
+        end = time.monotonic() + (DRAIN_AFTER_EXIT_SECONDS if until_eof else 0.05)
+        for _ in range(1024):
+            if proc.out_r < 0:
+                return
+            wait = max(0.0, end - time.monotonic()) if until_eof else 0.0
+            readable, _, _ = select.select([proc.out_r], [], [], wait)
+            if not readable or not self._read_output(proc):
+                return
+            if time.monotonic() > end:
+                return
+
+    # ---- turning replies and deaths into StudentErrors ---------------------------------------------------
+    def _result(self, reply: Any, scenario: str, proc: WorkerProcess) -> Any:
+        """The result of a good reply, or the StudentError an error reply stands for."""
+        if isinstance(reply, dict) and reply.get("ok") is True and "result" in reply:
+            return reply["result"]
+        error = self._reply_error(reply, f"in scenario {scenario!r}", importing=False)
+        if isinstance(error, StudentOutOfMemory):
+            self._stop(proc)  # memory may be fragmented or half-built objects left behind: start clean
+        raise error
+
+    def _reply_error(self, reply: Any, context: str, importing: bool) -> BaseException:
+        """Map an error reply to the exception to raise (grader bugs are not StudentErrors)."""
+        err = reply.get("error") if isinstance(reply, dict) else None
+        if not isinstance(err, dict):
+            return BadObservation(f"the worker sent a malformed reply {context}")
+        kind = str(err.get("kind", ""))
+        exc_type = str(err.get("type", ""))
+        message = str(err.get("message", ""))
+        tb = str(err.get("traceback", ""))
+        shown = _format_exception(exc_type, message, tb)
+        if kind == "unknown_scenario":
+            return LookupError(f"grader error: {message}")
+        if kind == "grader":
+            return RuntimeError(f"grader error in the worker: {message}\n{tb}")
+        if kind == "bad_result":
+            return BadObservation(message)
+        if kind.endswith("oom"):
+            return StudentOutOfMemory(
+                f"ran out of memory (limit {sandbox.human_bytes(self.limits.memory_bytes)}) {context} "
+                f"(a huge array, or a graph that keeps every intermediate alive?)\n{shown}"
+            )
+        if kind.endswith("exit"):
+            if importing:
+                return StudentCrash(f"your package exited while being imported (sys.exit / os._exit at import "
+                                    f"time?): {message}")
+            return StudentCrash(f"your code called {message} {context}; it must return or raise instead")
+        if importing:
+            return StudentException(f"importing your package {self.package!r} failed: {shown}",
+                                    exc_type=exc_type, exc_message=message, traceback=tb)
+        return StudentException(shown, exc_type=exc_type, exc_message=message, traceback=tb)
+
+    def _death(self, proc: WorkerProcess, context: str, importing: bool = False) -> StudentError:
+        """The worker closed the channel: find out how it ended, clean up, and explain."""
+        if not sandbox.wait_worker(proc, timeout=2.0):
+            self._stop(proc)  # alive but closed its channel end
+            return StudentCrash(f"your code closed the grader's channel {context} (do not close file descriptors "
+                                f"you did not open)")
+        self._stop(proc)  # leftovers: children, escapees
+        status = proc.status if proc.status is not None else 0
+        sig = sandbox.describe_signal(status)
+        cpu_limit = self.limits.cpu_seconds
+        if sig == "SIGXCPU" or (sig == "SIGKILL" and proc.cpu_seconds >= cpu_limit - 0.5):
+            return StudentCrash(f"used more than {cpu_limit} s of CPU {context} (an infinite loop, or very slow "
+                                f"code?); the worker was stopped")
+        if sig == "SIGKILL":
+            return StudentCrash(f"the worker running your code was killed (SIGKILL) {context}; usually this "
+                                f"means the machine ran out of memory")
+        if sig:
+            hint = {
+                "SIGSEGV": " (a stack overflow from very deep recursion?)",
+                "SIGXFSZ": f" (wrote a file larger than {sandbox.human_bytes(self.limits.file_bytes)}?)",
+                "SIGABRT": " (a failed assertion inside a C library, or running out of memory?)",
+            }.get(sig, "")
+            what = "your package crashed while being imported" if importing else f"your code crashed {context}"
+            return StudentCrash(f"{what}: killed by {sig}{hint}")
+        code = os.waitstatus_to_exitcode(status)
+        if importing:
+            return StudentCrash(f"your package exited while being imported (sys.exit / os._exit at import "
+                                f"time?) with status {code}")
+        return StudentCrash(f"your code exited (status {code}) {context} (os._exit or sys.exit in your code?)")
+
+
+def _format_exception(exc_type: str, message: str, tb: str) -> str:
+    """'TypeError: ...' followed by the student-only traceback (or a note that none of it is theirs)."""
+    head = f"{exc_type}: {message}" if message else exc_type
+    if tb.strip():
+        return f"{head}\nTraceback (your code only, most recent call last):\n{tb}"
+    return f"{head}\n(raised in the grader's scenario code while it used your package; none of your lines are on " \
+           f"the stack)"

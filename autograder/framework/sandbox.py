@@ -1,0 +1,560 @@
+"""Starting and killing the worker: fresh exec, setsid, rlimits, uid drop, network namespace.
+
+The worker is always a fresh `exec` of Python (never a fork of the parent, which holds the expected
+answers) running copies of worker_main.py and channel.py from a per-worker scratch folder:
+
+    scratch/              root:<worker gid> 0750 (other slots' workers cannot look in)
+      worker_main.py      read-only copies of the worker program and the channel
+      channel.py
+      <scenarios>.py      read-only copy of the scenarios file
+      data/<name>         read-only copies of the data files (scenarios find them next to themselves)
+      submission/         read-only copy of the submission root (modes normalised: no setuid bits)
+      work/               owned by the worker uid: cwd, HOME, TMPDIR
+
+Killing is thorough because students' processes escape: `setsid` leaves the process group, a double
+fork leaves the parent. The grader is a child subreaper (orphans re-parent to it), and a kill hits the
+process group, every process of the worker uid, the worker's descendants, and any descendant of the
+grader that carries this worker's token in its environment.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import json
+import os
+import resource
+import secrets
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Sequence
+
+from autograder.framework.errors import SubmissionError
+
+HERE = Path(__file__).resolve().parent
+WORKER_FILES = ("worker_main.py", "channel.py")  # the only framework code that enters the sandbox
+CLONE_NEWNET = 0x40000000
+PR_SET_PDEATHSIG = 1
+PR_SET_CHILD_SUBREAPER = 36
+F_SETPIPE_SZ = 1031
+PIPE_BYTES = 1 << 20  # bigger pipes: fewer wakeups when large arrays or floods come through
+DEFAULT_UID_BASE = 64000
+
+
+@dataclass
+class Limits:
+    """Resource limits of one worker and of each call."""
+
+    memory_bytes: int = 2 * 1024**3  # RLIMIT_AS
+    cpu_seconds: int = 120  # RLIMIT_CPU (whole worker life; the client restarts a worker past half of it)
+    file_bytes: int = 64 * 1024**2  # RLIMIT_FSIZE
+    open_files: int = 256  # RLIMIT_NOFILE
+    processes: int | None = 64  # RLIMIT_NPROC, only when a dedicated uid is used (fork bombs); None: no limit
+    call_timeout: float = 5.0  # default per-call wall-clock deadline
+    import_timeout: float = 10.0  # start: interpreter + numpy + importing the student's package
+    output_bytes_per_call: int = 64 * 1024  # student stdout+stderr kept per call
+    output_bytes_total: int = 1024 * 1024
+
+
+@dataclass
+class Scratch:
+    """The per-worker scratch folder and what is in it."""
+
+    root: Path
+    worker_main: Path
+    scenarios: Path
+    data_dir: Path
+    submission: Path
+    work: Path
+
+
+@dataclass
+class WorkerProcess:
+    """A running worker: its Popen, the parent's ends of the pipes, and what identifies its processes."""
+
+    popen: subprocess.Popen
+    req_w: int  # parent -> worker requests
+    rep_r: int  # worker -> parent replies
+    out_r: int  # worker stdout+stderr
+    uid: int | None  # the dedicated uid, or None when running as the grader's own uid
+    gid: int | None
+    token: str  # in the worker's environment: finds its escaped descendants
+    killed_by_us: bool = False
+    status: int | None = None  # wait status once reaped
+    cpu_seconds: float = 0.0  # user+system time from wait4 once reaped
+
+    @property
+    def pid(self) -> int:
+        """The worker's pid (also its process group and session id)."""
+        return self.popen.pid
+
+
+@dataclass
+class Protections:
+    """Human-readable protections applied, and those that could not be."""
+
+    applied: list[str] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)
+
+
+_libc: ctypes.CDLL | None = None
+_warned_missing = False
+_subreaper_set = False
+
+
+def libc() -> ctypes.CDLL:
+    """The C library, loaded in the parent (the child's preexec_fn must not load libraries)."""
+    global _libc
+    if _libc is None:
+        _libc = ctypes.CDLL(None, use_errno=True)
+    return _libc
+
+
+def set_child_subreaper() -> bool:
+    """Make this process the reaper of orphaned descendants, so escaped worker processes stay findable."""
+    global _subreaper_set
+    if not _subreaper_set:
+        _subreaper_set = libc().prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0
+    return _subreaper_set
+
+
+def worker_ids(slot: int) -> tuple[int, int] | tuple[None, None]:
+    """(uid, gid) for this slot when we can drop privileges (running as root), else (None, None)."""
+    if os.geteuid() != 0:
+        return None, None
+    base = int(os.environ.get("AUTOGRADER_WORKER_UID_BASE", DEFAULT_UID_BASE))
+    return base + slot, base + slot
+
+
+def worker_python() -> str:
+    """The interpreter the worker runs: env AUTOGRADER_WORKER_PYTHON, else the grader's own."""
+    return os.environ.get("AUTOGRADER_WORKER_PYTHON") or sys.executable
+
+
+def plan_protections(limits: Limits, uid: int | None, call_timeout: float) -> Protections:
+    """Describe the protections a worker started with these settings gets (netns is verified later)."""
+    p = Protections()
+    p.applied += [
+        "fresh interpreter (exec, not fork), own session and process group",
+        f"address space limited to {human_bytes(limits.memory_bytes)}",
+        f"CPU time limited to {limits.cpu_seconds} s per worker",
+        f"files limited to {human_bytes(limits.file_bytes)}, {limits.open_files} open files, no core dumps",
+        f"wall-clock deadline per call ({call_timeout:g} s by default)",
+        "data-only channel (npz + JSON, never unpickled)",
+        f"student output capped at {human_bytes(limits.output_bytes_per_call)} per call",
+    ]
+    if uid is not None:
+        p.applied.append(f"runs as uid {uid} / gid {uid} with no supplementary groups")
+        if limits.processes is not None:
+            p.applied.append(f"at most {limits.processes} processes (fork bombs)")
+    else:
+        p.missing += [
+            "privilege drop (grader not running as root: student code runs as the grader's uid)",
+            "network isolation (needs root)",
+            "process-count limit (needs a dedicated uid)",
+        ]
+    return p
+
+
+def warn_missing_once(missing: Sequence[str]) -> None:
+    """Print ONE line naming missing protections, once per process."""
+    global _warned_missing
+    if missing and not _warned_missing:
+        _warned_missing = True
+        print("autograder: sandbox protections missing: " + "; ".join(missing), file=sys.stderr)
+
+
+def human_bytes(n: int) -> str:
+    """1073741824 -> '1 GiB'."""
+    for unit, size in (("GiB", 1024**3), ("MiB", 1024**2), ("KiB", 1024)):
+        if n >= size:
+            return f"{n / size:g} {unit}"
+    return f"{n} bytes"
+
+
+# ---- scratch folder ------------------------------------------------------------------------------
+
+def find_package(submission_root: Path, package: str) -> None:
+    """Raise SubmissionError unless `submission_root` holds the package (a folder or a module)."""
+    if not ((submission_root / package).is_dir() or (submission_root / f"{package}.py").is_file()):
+        raise SubmissionError(
+            f"no package '{package}' found in your submission: expected a folder '{package}/' "
+            f"(with __init__.py) at the top of your handin"
+        )
+
+
+def prepare_scratch(submission_root: Path, scenarios_file: Path, data_files: Sequence[Path],
+                    uid: int | None, gid: int | None) -> Scratch:
+    """Create the scratch folder with read-only copies; only `work/` is writable by the worker."""
+    root = Path(tempfile.mkdtemp(prefix="ag-worker-"))
+    try:
+        for name in WORKER_FILES:
+            _copy_file(HERE / name, root / name)
+        scenarios = root / scenarios_file.name
+        _copy_file(scenarios_file, scenarios)
+        data_dir = root / "data"
+        data_dir.mkdir()
+        for f in data_files:
+            _copy_file(Path(f), data_dir / Path(f).name)
+        submission = root / "submission"
+        _copy_tree(submission_root, submission)
+        work = root / "work"
+        work.mkdir(mode=0o700)
+        data_dir.chmod(0o555)
+        if uid is not None:
+            os.chown(work, uid, gid)
+            os.chown(root, 0, gid)  # only this worker's gid (and root) may enter
+            root.chmod(0o750)
+        else:
+            root.chmod(0o700)
+    except BaseException:
+        remove_scratch(root)
+        raise
+    return Scratch(root, root / "worker_main.py", scenarios, data_dir, submission, work)
+
+
+def _copy_file(src: Path, dst: Path) -> None:
+    """Copy contents only (no mode bits: a setuid bit must never survive), then make it read-only."""
+    shutil.copyfile(src, dst, follow_symlinks=True)
+    dst.chmod(0o444)
+
+
+def _copy_tree(src: Path, dst: Path) -> None:
+    """Copy a submission: regular files read-only, folders 0555, symlinks as links, nothing else."""
+    dst.mkdir()
+    for entry in os.scandir(src):
+        target = dst / entry.name
+        if entry.name == "__pycache__":
+            continue
+        if entry.is_symlink():
+            # Kept as a link: the worker resolves it with its own (unprivileged) rights.
+            os.symlink(os.readlink(entry.path), target)
+        elif entry.is_dir(follow_symlinks=False):
+            _copy_tree(Path(entry.path), target)
+        elif entry.is_file(follow_symlinks=False):
+            _copy_file(Path(entry.path), target)
+    dst.chmod(0o555)
+
+
+def reset_work_dir(scratch: Scratch, uid: int | None, gid: int | None) -> None:
+    """Empty `work/` before a (re)start, so a new worker never sees files from the last one."""
+    shutil.rmtree(scratch.work, ignore_errors=True)
+    scratch.work.mkdir(mode=0o700)
+    if uid is not None:
+        os.chown(scratch.work, uid, gid)
+
+
+def remove_scratch(root: Path) -> None:
+    """Delete the scratch folder (making read-only folders writable first when we are not root)."""
+    if not root.exists():
+        return
+    for dirpath, dirnames, _ in os.walk(root):
+        for d in dirnames:
+            p = os.path.join(dirpath, d)
+            if not os.path.islink(p):
+                try:
+                    os.chmod(p, 0o700)
+                except OSError:
+                    pass
+    try:
+        os.chmod(root, 0o700)
+    except OSError:
+        pass
+    shutil.rmtree(root, ignore_errors=True)
+
+
+# ---- start ---------------------------------------------------------------------------------------
+
+def spawn(scratch: Scratch, package: str, limits: Limits, uid: int | None, gid: int | None,
+          protections: Protections) -> WorkerProcess:
+    """Exec a fresh worker in its sandbox; returns at once (the worker imports the package meanwhile)."""
+    set_child_subreaper()
+    if uid is not None:
+        kill_uid(uid, gid)  # leftovers of a previous grader that used this slot
+    req_r, req_w = os.pipe()
+    rep_r, rep_w = os.pipe()
+    for fd in (req_w, rep_r):
+        _grow_pipe(fd)
+    token = secrets.token_hex(12)
+    config = {"req_fd": req_r, "rep_fd": rep_w, "submission_root": str(scratch.submission),
+              "package": package, "scenarios": str(scratch.scenarios)}
+    env = {
+        "PATH": "/usr/local/bin:/usr/bin:/bin",
+        "HOME": str(scratch.work),
+        "TMPDIR": str(scratch.work),
+        "LANG": "C.UTF-8",
+        "OPENBLAS_NUM_THREADS": "1",
+        "OMP_NUM_THREADS": "1",
+        "MKL_NUM_THREADS": "1",
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "PYTHONHASHSEED": "0",
+        "PYTHONNOUSERSITE": "1",
+        "PYTHONUNBUFFERED": "1",
+        "AUTOGRADER_DATA_DIR": str(scratch.data_dir),
+        "AUTOGRADER_WORKER_TOKEN": token,
+    }
+    rlimits = [
+        (resource.RLIMIT_AS, limits.memory_bytes, limits.memory_bytes),
+        # Soft limit sends SIGXCPU; the hard limit a moment later is a SIGKILL nobody can ignore.
+        (resource.RLIMIT_CPU, limits.cpu_seconds, limits.cpu_seconds + 2),
+        (resource.RLIMIT_FSIZE, limits.file_bytes, limits.file_bytes),
+        (resource.RLIMIT_NOFILE, limits.open_files, limits.open_files),
+        (resource.RLIMIT_CORE, 0, 0),
+    ]
+    if uid is not None and limits.processes is not None:
+        rlimits.append((resource.RLIMIT_NPROC, limits.processes, limits.processes))
+    # The parent-death signal is tied to the spawning thread; only use it when that is the main thread.
+    pdeathsig = threading.current_thread() is threading.main_thread()
+    preexec = _make_preexec(rlimits, netns=uid is not None, uid=uid, gid=gid, pdeathsig=pdeathsig)
+    # Not -I: the environment is entirely ours (so nothing leaks in), and -I would ignore PYTHONHASHSEED.
+    argv = [worker_python(), "-s", "-B", "-u", str(scratch.worker_main), json.dumps(config)]
+    try:
+        popen = subprocess.Popen(
+            argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+            pass_fds=(req_r, rep_w), cwd=str(scratch.work), env=env, start_new_session=True,
+            preexec_fn=preexec, close_fds=True,
+        )
+    except BaseException:
+        for fd in (req_r, req_w, rep_r, rep_w):
+            os.close(fd)
+        raise
+    os.close(req_r)
+    os.close(rep_w)
+    out_r = popen.stdout.fileno()
+    _grow_pipe(out_r)
+    os.set_blocking(req_w, False)
+    if uid is not None:
+        _check_netns(popen.pid, protections)
+    return WorkerProcess(popen, req_w, rep_r, out_r, uid, gid, token)
+
+
+def _grow_pipe(fd: int) -> None:
+    """Best effort: a 1 MiB pipe buffer (the kernel may refuse; then 64 KiB it is)."""
+    try:
+        import fcntl
+
+        fcntl.fcntl(fd, F_SETPIPE_SZ, PIPE_BYTES)
+    except OSError:
+        pass
+
+
+def _make_preexec(rlimits: list[tuple[int, int, int]], netns: bool, uid: int | None, gid: int | None,
+                  pdeathsig: bool):
+    """The function run in the child between fork and exec, as the grader's user (root when dropping)."""
+    lib = libc()  # loaded now, in the parent
+
+    def preexec() -> None:
+        for res, soft, hard in rlimits:
+            resource.setrlimit(res, (soft, hard))
+        if netns:
+            lib.unshare(CLONE_NEWNET)  # failure is detected by the parent (_check_netns), not here
+        if uid is not None:
+            os.setgroups([])  # without this root's supplementary group 0 would leak
+            os.setgid(gid)
+            os.setuid(uid)
+        if pdeathsig:
+            lib.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)  # after setuid, which clears it
+        os.umask(0o077)
+
+    return preexec
+
+
+def _check_netns(pid: int, protections: Protections) -> None:
+    """Record whether the worker really got its own network namespace."""
+    try:
+        isolated = os.readlink(f"/proc/{pid}/ns/net") != os.readlink("/proc/self/ns/net")
+    except OSError:
+        isolated = False
+    label = "no network (own network namespace)"
+    missing = "network isolation (unshare of a network namespace failed)"
+    if isolated:
+        if label not in protections.applied:
+            protections.applied.append(label)
+        if missing in protections.missing:
+            protections.missing.remove(missing)
+    elif missing not in protections.missing:
+        protections.missing.append(missing)
+        if label in protections.applied:
+            protections.applied.remove(label)
+
+
+# ---- stop ----------------------------------------------------------------------------------------
+
+def wait_worker(proc: WorkerProcess, timeout: float) -> bool:
+    """Reap the worker if it exits within `timeout` seconds; records status and CPU time."""
+    if proc.status is not None:
+        return True
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+        except ChildProcessError:
+            proc.status = proc.popen.returncode if proc.popen.returncode is not None else 0
+            return True
+        if pid:
+            proc.status = status
+            proc.cpu_seconds = usage.ru_utime + usage.ru_stime
+            proc.popen.returncode = os.waitstatus_to_exitcode(status)  # so Popen never waits again
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.002)
+
+
+def kill_worker(proc: WorkerProcess) -> None:
+    """SIGKILL the worker and everything it started, and reap (pipes stay open: drain, then close_pipes)."""
+    if proc.status is None:
+        proc.killed_by_us = True
+    my_pid = os.getpid()
+    for _ in range(50):
+        targets = _find_targets(proc, my_pid)
+        if proc.uid is not None:
+            kill_uid(proc.uid, proc.gid)
+        for pid in targets:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
+        _reap_orphans(my_pid, targets - {proc.pid})  # the worker itself is reaped by wait_worker
+        if not targets:
+            break
+        time.sleep(0.001)
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except OSError:
+        pass
+    wait_worker(proc, timeout=5.0)
+
+
+def close_pipes(proc: WorkerProcess) -> None:
+    """Close the parent's ends of the worker's pipes (idempotent)."""
+    for fd in (proc.req_w, proc.rep_r):
+        try:
+            os.close(fd)
+        except OSError:
+            pass
+    proc.req_w = proc.rep_r = proc.out_r = -1
+    if proc.popen.stdout is not None:
+        proc.popen.stdout.close()
+
+
+def kill_uid(uid: int, gid: int | None) -> None:
+    """Kill every process of `uid` at once: a helper becomes that uid and calls kill(-1, SIGKILL).
+
+    kill(-1) is atomic with respect to a fork bomb, unlike a /proc scan; the helper is a fork of the
+    parent that only changes uid and signals, it never runs student code.
+    """
+    pid = os.fork()
+    if pid == 0:  # child: async-signal-safe calls only, then _exit
+        try:
+            os.setgroups([])
+            os.setgid(gid if gid is not None else uid)
+            os.setuid(uid)
+            os.kill(-1, signal.SIGKILL)
+        except BaseException:
+            pass
+        os._exit(0)
+    os.waitpid(pid, 0)
+
+
+def _find_targets(proc: WorkerProcess, my_pid: int) -> set[int]:
+    """Live processes that belong to this worker (zombies are left to reaping)."""
+    table = _proc_table()
+    targets = set()
+    for pid, (ppid, uid, pgid, sid, state) in table.items():
+        if pid in (my_pid, 1) or state in ("Z", "X"):
+            continue
+        if pgid == proc.pid or sid == proc.pid or (proc.uid is not None and uid == proc.uid):
+            targets.add(pid)
+    # Descendants of the worker, and descendants of the grader that carry this worker's token.
+    children: dict[int, list[int]] = {}
+    for pid, (ppid, *_rest) in table.items():
+        children.setdefault(ppid, []).append(pid)
+
+    def descendants(root: int) -> list[int]:
+        out, stack = [], [root]
+        while stack:
+            for c in children.get(stack.pop(), []):
+                out.append(c)
+                stack.append(c)
+        return out
+
+    for pid in descendants(proc.pid):
+        if table[pid][4] not in ("Z", "X"):
+            targets.add(pid)
+    token = f"AUTOGRADER_WORKER_TOKEN={proc.token}".encode()
+    for pid in descendants(my_pid):
+        if pid in targets or table[pid][4] in ("Z", "X"):
+            continue
+        try:
+            with open(f"/proc/{pid}/environ", "rb") as f:
+                if token in f.read().split(b"\0"):
+                    targets.add(pid)
+        except OSError:
+            pass
+    targets.discard(my_pid)
+    return targets
+
+
+def _proc_table() -> dict[int, tuple[int, int, int, int, str]]:
+    """pid -> (ppid, uid, pgid, sid, state) for every process we can see."""
+    table = {}
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/stat", "rb") as f:
+                raw = f.read().decode("ascii", "replace")
+            uid = os.stat(f"/proc/{name}").st_uid
+        except OSError:
+            continue
+        fields = raw[raw.rfind(")") + 2:].split()
+        try:
+            table[int(name)] = (int(fields[1]), uid, int(fields[2]), int(fields[3]), fields[0])
+        except (IndexError, ValueError):
+            continue
+    return table
+
+
+def _reap_orphans(my_pid: int, candidates: set[int]) -> None:
+    """Reap zombies among `candidates` that are our children (re-parented to us as subreaper)."""
+    for pid in candidates:
+        try:
+            with open(f"/proc/{pid}/stat", "rb") as f:
+                raw = f.read().decode("ascii", "replace")
+        except OSError:
+            continue
+        fields = raw[raw.rfind(")") + 2:].split()
+        if len(fields) > 1 and int(fields[1]) == my_pid and fields[0] == "Z":
+            try:
+                os.waitpid(pid, os.WNOHANG)
+            except ChildProcessError:
+                pass
+
+
+def cpu_seconds_used(pid: int) -> float:
+    """User+system CPU seconds of a live process (0.0 if it cannot be read)."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            raw = f.read().decode("ascii", "replace")
+        fields = raw[raw.rfind(")") + 2:].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return 0.0
+
+
+def describe_signal(status: int) -> str:
+    """'SIGSEGV' for a wait status that ended by a signal, '' otherwise."""
+    if os.WIFSIGNALED(status):
+        try:
+            return signal.Signals(os.WTERMSIG(status)).name
+        except ValueError:
+            return f"signal {os.WTERMSIG(status)}"
+    return ""
+

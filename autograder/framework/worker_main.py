@@ -1,0 +1,255 @@
+"""The worker: imports the student's package, runs scenario functions on it, answers with plain data.
+
+It runs inside the sandbox (another uid, rlimits, no network), started by sandbox.py as
+`python -s -B -u worker_main.py CONFIG_JSON` from a scratch folder holding copies of this file,
+channel.py, the scenarios file and the submission. Self-contained: stdlib + numpy + channel.py
+(loaded by path); it never imports the `autograder` package, the reference, or any test.
+
+Protocol (see docs/ARCHITECTURE.md): after importing the package it sends `{"ok": true, "ready": true}`
+or an import error; then for each `{"op": "call", "scenario", "kwargs"}` it replies
+`{"ok": true, "result": tree}` or `{"ok": false, "error": {"kind", "type", "message", "traceback"}}`.
+"""
+
+import importlib
+import importlib.util
+import json
+import os
+import signal
+import sys
+import traceback
+
+MAX_MESSAGE_CHARS = 4000
+MAX_SHOWN_FRAMES = 16  # deep recursion: show the first few and the last frames only
+
+
+def _load_by_path(name, path):
+    """Import a module from a file path under a private name."""
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+class Worker:
+    """State of one worker: the channel, the submission root, the imported package and scenarios."""
+
+    def __init__(self, config, channel, np):
+        self.channel = channel
+        self.np = np
+        self.req_fd = config["req_fd"]
+        self.rep_fd = config["rep_fd"]
+        self.sub_root = os.path.realpath(config["submission_root"])
+        self.package = config["package"]
+        self.scenarios_path = config["scenarios"]
+        self.scenarios = None
+        self.lib = None
+        # Keep a private copy of the capture pipe so student redirections can be undone before each call.
+        self.saved_out = os.dup(1)
+
+    # ---- replies ----------------------------------------------------------------------------
+    def send(self, reply):
+        """Flush student output first (so it is drained before the reply arrives), then send."""
+        for stream in (sys.stdout, sys.stderr, sys.__stdout__, sys.__stderr__):
+            try:
+                stream.flush()
+            except BaseException:
+                pass
+        self.channel.write_frame(self.rep_fd, reply)
+
+    def error(self, kind, exc_type, message, tb=""):
+        """An error reply; `kind` tells the parent which StudentError to raise."""
+        self.send({"ok": False, "error": {"kind": kind, "type": exc_type, "message": message, "traceback": tb}})
+
+    # ---- student code ---------------------------------------------------------------------------
+    def restore_output(self):
+        """Point fds 1 and 2 and sys.stdout/stderr back at the capture pipe (students may redirect them)."""
+        os.dup2(self.saved_out, 1)
+        os.dup2(self.saved_out, 2)
+        sys.stdout, sys.stderr = sys.__stdout__, sys.__stderr__
+
+    def start(self):
+        """Load the scenarios, then the student's package; report readiness or the import failure."""
+        try:
+            self.scenarios = _load_by_path("autograder_scenarios", self.scenarios_path)
+        except BaseException:
+            self.error("grader", "ScenariosError", "could not load the scenarios file", traceback.format_exc())
+            return False
+        sys.path.insert(0, self.sub_root)
+        self.restore_output()
+        try:
+            self.lib = importlib.import_module(self.package)
+        except BaseException as e:  # SystemExit and KeyboardInterrupt too: all are the student's doing
+            self.restore_output()
+            self.report_exception(e, phase="import")
+            return False
+        self.restore_output()
+        self.send({"ok": True, "ready": True, "pid": os.getpid()})
+        return True
+
+    def call(self, request):
+        """Run one scenario and reply."""
+        name = request.get("scenario")
+        func = getattr(self.scenarios, name, None) if isinstance(name, str) and not name.startswith("_") else None
+        if not callable(func):
+            self.error("unknown_scenario", "LookupError", f"unknown scenario {name!r}")
+            return
+        kwargs = request.get("kwargs") or {}
+        self.restore_output()
+        try:
+            result = func(self.lib, **kwargs)
+        except BaseException as e:
+            self.restore_output()
+            self.report_exception(e, phase="call")
+            return
+        self.restore_output()
+        try:
+            clean = self.plain(result, "the result", name, 0)
+        except BadResult as e:
+            self.error("bad_result", "BadObservation", str(e))
+            return
+        except BaseException as e:  # a student __float__/__array__ that raises or a MemoryError while copying
+            self.report_exception(e, phase="call")
+            return
+        try:
+            self.send({"ok": True, "result": clean})
+        except self.channel.ChannelError as e:  # e.g. a dict key the channel reserves
+            self.error("bad_result", "BadObservation", f"scenario {name!r} returned data that cannot be sent: {e}")
+
+    # ---- converting results to plain data ------------------------------------------------------
+    def plain(self, node, where, scenario, depth):
+        """Convert a scenario's result to plain data, or raise BadResult naming what and where."""
+        np = self.np
+        if depth > 50:
+            raise BadResult(f"scenario {scenario!r} returned data nested more than 50 levels deep")
+        if node is None or type(node) in (bool, int, float, str):
+            return node
+        if isinstance(node, bool):
+            return bool(node)
+        if isinstance(node, (np.ndarray, np.generic)):
+            arr = np.asarray(node)  # drops ndarray subclasses
+            if arr.dtype.kind not in "biufc" or arr.dtype.fields is not None:
+                raise BadResult(
+                    f"scenario {scenario!r} returned an array of dtype {arr.dtype} for {where}; "
+                    "expected numbers (bool/int/float/complex)"
+                )
+            if isinstance(node, np.generic):
+                return arr[()]
+            return np.array(arr, copy=True, order="C")
+        if isinstance(node, (int, float, complex)):
+            return complex(node) if isinstance(node, complex) else (int(node) if isinstance(node, int) else float(node))
+        if isinstance(node, (list, tuple)):
+            return [self.plain(x, f"{where}[{i}]" if depth else f"item {i}", scenario, depth + 1)
+                    for i, x in enumerate(list(node))]
+        if isinstance(node, dict):
+            out = {}
+            for k, v in dict(node).items():
+                if type(k) is not str:
+                    raise BadResult(f"scenario {scenario!r} returned a dict with key {k!r}; keys must be str")
+                out[k] = self.plain(v, repr(k) if depth == 0 else f"{where}[{k!r}]", scenario, depth + 1)
+            return out
+        raise BadResult(
+            f"scenario {scenario!r} returned {type(node).__name__} for {where}; expected a numpy array"
+        )
+
+    # ---- exceptions -> student-readable text ----------------------------------------------------
+    def rel(self, path):
+        """A path relative to the submission root, or None when the file is not the student's."""
+        try:
+            real = os.path.realpath(path)
+        except Exception:
+            return None
+        if real.startswith(self.sub_root + os.sep):
+            return os.path.relpath(real, self.sub_root)
+        return None
+
+    def scrub(self, text):
+        """Show submission paths relative to the submission root (no sandbox paths in messages)."""
+        text = text.replace(self.sub_root + os.sep, "")
+        return text if len(text) <= MAX_MESSAGE_CHARS else text[:MAX_MESSAGE_CHARS] + " [... message cut]"
+
+    def student_frames(self, exc):
+        """Traceback text with only the frames whose file is inside the submission."""
+        lines = []
+        try:
+            frames = [f for f in traceback.extract_tb(exc.__traceback__) if self.rel(f.filename)]
+        except BaseException:
+            frames = []
+        shown = frames
+        if len(frames) > MAX_SHOWN_FRAMES:
+            head, tail = frames[:5], frames[-(MAX_SHOWN_FRAMES - 5):]
+            shown = head + [None] + tail
+        for f in shown:
+            if f is None:
+                lines.append(f"  ... {len(frames) - MAX_SHOWN_FRAMES} more frames (unbounded recursion?) ...")
+                continue
+            lines.append(f'  File "{self.rel(f.filename)}", line {f.lineno}, in {f.name}')
+            if f.line:
+                lines.append(f"    {f.line.strip()}")
+        if isinstance(exc, SyntaxError) and exc.filename:
+            rel = self.rel(exc.filename) or os.path.basename(str(exc.filename))
+            lines.append(f'  File "{rel}", line {exc.lineno}')
+            text = (exc.text or "").rstrip("\n")
+            if text:
+                stripped = text.lstrip()
+                lines.append(f"    {stripped}")
+                if exc.offset:
+                    caret = max(0, exc.offset - 1 - (len(text) - len(stripped)))
+                    lines.append("    " + " " * caret + "^")
+        return "\n".join(lines)
+
+    def report_exception(self, exc, phase):
+        """Reply with the exception's type, message and student-only traceback."""
+        try:
+            message = exc.msg if isinstance(exc, SyntaxError) and exc.msg else str(exc)
+        except BaseException:
+            message = "<the exception's message could not be shown>"
+        if isinstance(exc, SystemExit):
+            kind = "exit"
+            message = f"sys.exit({exc.code!r})"
+        elif isinstance(exc, MemoryError):
+            kind = "oom"
+        else:
+            kind = "exception"
+        self.error(kind if phase == "call" else f"import_{kind}", type(exc).__name__, self.scrub(message),
+                   self.scrub(self.student_frames(exc)))
+
+    # ---- main loop ------------------------------------------------------------------------------
+    def serve(self):
+        """Answer requests until the parent closes the channel."""
+        while True:
+            try:
+                request = self.channel.read_frame(self.req_fd)
+            except EOFError:
+                return
+            if request.get("op") == "call":
+                self.call(request)
+            else:
+                self.error("grader", "ProtocolError", f"unknown op {request.get('op')!r}")
+
+
+class BadResult(Exception):
+    """A scenario result that cannot be sent as plain data."""
+
+
+def main(argv):
+    """Entry point: `worker_main.py CONFIG_JSON`."""
+    config = json.loads(argv[1])
+    here = os.path.dirname(os.path.abspath(__file__))
+    # Python put this script's folder first on sys.path; the submission goes there instead, later.
+    sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != here]
+    import numpy as np  # before the submission is on sys.path, so a student "numpy/" cannot replace it
+
+    channel = _load_by_path("autograder_channel", os.path.join(here, "channel.py"))
+    for fd in (config["req_fd"], config["rep_fd"]):
+        os.set_inheritable(fd, False)  # student subprocesses must not inherit the channel
+    # Writing past RLIMIT_FSIZE should raise OSError in the student's code, not kill the worker.
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    worker = Worker(config, channel, np)
+    if worker.start():
+        worker.serve()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
