@@ -1,0 +1,86 @@
+"""`autograder gradescope --out dist/autograder.zip`: the zip to upload as a Gradescope autograder.
+
+Gradescope unpacks it into /autograder/source and runs `setup.sh` once (image build) and
+`run_autograder` per submission (both as root). The zip holds those two scripts at its root plus
+what they need: pyproject.toml, README.md, the `autograder` package and the reference solution,
+which only the trusted parent reads (setup.sh locks it away from the worker's uid).
+The zip is reproducible: sorted entries, fixed timestamps, fixed permissions.
+"""
+
+from __future__ import annotations
+
+import os
+import zipfile
+from pathlib import Path
+from typing import Iterator
+
+import click
+
+import autograder
+from autograder.framework.rubric import Assignment
+
+PROJECT_ROOT = Path(autograder.__file__).resolve().parent.parent
+TEMPLATES = Path(autograder.__file__).resolve().parent / "gradescope"
+SCRIPTS = ("setup.sh", "run_autograder")
+TOP_FILES = ("pyproject.toml", "README.md", "LICENSE")
+SKIP_DIRS = frozenset({"__pycache__", ".pytest_cache", ".hypothesis", ".mypy_cache", ".git", ".venv"})
+SKIP_SUFFIXES = (".pyc", ".pyo", ".egg-info")
+FIXED_TIME = (1980, 1, 1, 0, 0, 0)  # the zip format's epoch: same inputs, same bytes
+
+
+def build_gradescope_zip(out: Path, assignment: Assignment, project_root: Path = PROJECT_ROOT) -> list[str]:
+    """Write the Gradescope autograder zip for `assignment` to `out`; return the entry names.
+
+    `run_autograder` gets the assignment's name filled in. The reference root must lie inside
+    `project_root` (it is shipped at the same relative path, where the installed grader looks for it).
+    """
+    project_root = project_root.resolve()
+    reference = assignment.reference_root.resolve()
+    if not reference.is_relative_to(project_root):
+        raise click.ClickException(f"the reference {reference} is not inside the project {project_root}")
+    entries: dict[str, tuple[bytes, int]] = {}  # name -> (content, unix mode)
+    for script in SCRIPTS:
+        text = (TEMPLATES / script).read_text(encoding="utf-8").replace("@ASSIGNMENT@", assignment.name)
+        entries[script] = (text.encode("utf-8"), 0o755)
+    for name in TOP_FILES:
+        if (project_root / name).is_file():
+            entries[name] = ((project_root / name).read_bytes(), 0o644)
+    for folder in (project_root / "autograder", reference):
+        for path in _files_under(folder):
+            mode = 0o755 if os.access(path, os.X_OK) else 0o644
+            entries[path.relative_to(project_root).as_posix()] = (path.read_bytes(), mode)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(out.name + ".tmp")
+    with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as zf:
+        for name in sorted(entries):
+            data, mode = entries[name]
+            info = zipfile.ZipInfo(name, FIXED_TIME)
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.create_system = 3  # Unix, so that the mode below is honoured by unzip
+            info.external_attr = (0o100000 | mode) << 16
+            zf.writestr(info, data)
+    tmp.replace(out)  # never leave a half-written zip where an upload could pick it up
+    return sorted(entries)
+
+
+def _files_under(folder: Path) -> Iterator[Path]:
+    """Regular files under `folder`, without caches, bytecode, build metadata or symlinks."""
+    for root, dirs, files in os.walk(folder):
+        dirs[:] = sorted(d for d in dirs if d not in SKIP_DIRS and not d.endswith(SKIP_SUFFIXES))
+        for name in sorted(files):
+            path = Path(root) / name
+            if not name.endswith(SKIP_SUFFIXES) and path.is_file() and not path.is_symlink():
+                yield path
+
+
+@click.command("gradescope")
+@click.option("--out", "out", type=click.Path(dir_okay=False, path_type=Path), default=Path("dist/autograder.zip"),
+              show_default=True, help="Where to write the zip.")
+@click.option("--assignment", "assignment_name", default="hw1p1", show_default=True)
+def gradescope_command(out: Path, assignment_name: str) -> None:
+    """Build the zip to upload as the Gradescope autograder (setup.sh and run_autograder at its root)."""
+    from autograder.framework.grade import load_assignment  # the grader's own lookup, one source of truth
+
+    names = build_gradescope_zip(out, load_assignment(assignment_name))
+    click.echo(f"wrote {out} ({len(names)} files, {out.stat().st_size / 1024:.0f} KiB); "
+               f"upload it under Configure Autograder > Zip file upload")
