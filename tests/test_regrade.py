@@ -1,0 +1,325 @@
+"""regrade.py: reading Gradescope exports, parallel slots, resume, error rows, and a real class of 22.
+
+The fast tests use a stand-in grader (a tiny script whose behaviour each submission chooses) to pin
+down the batch logic; the last test regrades a synthetic export with the real `autograder grade`.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+import sys
+import textwrap
+import zipfile
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from autograder.assignments.hw1p1.assignment import ASSIGNMENT
+from autograder.framework.handoutgen import strip_fences
+from autograder.framework.regrade import read_export, regrade, regrade_command
+from autograder.framework.rubric import Assignment, Task
+
+ROOT = Path(__file__).resolve().parents[1]
+TOY = Assignment(name="toy", package="toylib", tasks=(Task("1", "a", 4), Task("2", "b", 6)),
+                 reference_root=ROOT, tests_dir=ROOT, scenarios_file=ROOT)
+
+# The stand-in grader: does what the submission's behaviour.txt says, logs (slot, start, end).
+FAKE_GRADER = textwrap.dedent('''
+    import json, sys, time
+    from pathlib import Path
+    folder, results, slot, log = Path(sys.argv[1]), Path(sys.argv[2]), int(sys.argv[3]), Path(sys.argv[4])
+    start = time.monotonic()
+    what = (folder / "behaviour.txt").read_text().split()
+    time.sleep(0.05)  # long enough for concurrent jobs to overlap
+    if what[0] == "score":
+        a, b = float(what[1]), float(what[2])
+        tests = [{"name": "Task 1", "number": "1", "score": a, "max_score": 4, "output": "x checks passed"},
+                 {"name": "Task 2", "number": "2", "score": b, "max_score": 6, "output": "y checks passed"}]
+        results.write_text(json.dumps({"score": a + b, "tests": tests, "extra_data": {"tasks": {"1": a, "2": b}}}))
+    elif what[0] == "refused":
+        tests = [{"name": f"Task {t}", "number": t, "score": 0, "max_score": 1, "output": "The archive is corrupt."}
+                 for t in ("1", "2")]
+        results.write_text(json.dumps({"score": 0, "tests": tests}))
+    elif what[0] == "crash":
+        print("Traceback: boom", file=sys.stderr)
+        sys.exit(3)
+    elif what[0] == "placeholder-then-crash":
+        results.write_text(json.dumps({"score": 0, "tests": []}))
+        sys.exit(1)
+    elif what[0] == "hang":
+        time.sleep(60)
+    with open(log, "a") as f:
+        f.write(json.dumps([folder.name, slot, start, time.monotonic()]) + "\\n")
+''')
+
+METADATA = textwrap.dedent('''
+    submission_101:
+      :submitters:
+      - :name: Ada Lovelace
+        :sid: '1815'
+        :email: ada@example.edu
+      :created_at: 2026-02-01 10:00:00.000000000 -05:00
+      :score: 7.5
+      :history: []
+    submission_9:
+      :submitters:
+      - :name: Grace Hopper
+        :sid: '1906'
+        :email: grace@example.edu
+      - :name: Alan Turing
+        :sid: '1912'
+        :email: alan@example.edu
+      :created_at: 2026-02-02 11:30:00.000000000 -05:00
+      :score: 10.0
+      :results: !ruby/hash:ActiveSupport::HashWithIndifferentAccess
+        score: 10.0
+    submission_55:
+      :submitters:
+      - :name: No Folder
+        :sid: '55'
+        :email: nofolder@example.edu
+      :created_at: 2026-02-03 09:00:00.000000000 -05:00
+      :score: 0.0
+''')
+
+
+@pytest.fixture
+def fake(tmp_path: Path):
+    """(command, log path): the stand-in grader as a regrade Command."""
+    script = tmp_path / "fake_grader.py"
+    script.write_text(FAKE_GRADER)
+    log = tmp_path / "grader.log"
+
+    def command(folder: Path, results: Path, slot: int) -> list[str]:
+        return [sys.executable, str(script), str(folder), str(results), str(slot), str(log)]
+
+    return command, log
+
+
+def make_export(root: Path, behaviours: dict[str, str], metadata: str = "") -> Path:
+    """An export folder assignment_1_export/ with metadata and one folder per behaviour."""
+    export = root / "assignment_1_export"
+    export.mkdir(parents=True)
+    lines = [metadata.strip("\n")] if metadata else []
+    for sid, what in behaviours.items():
+        (export / f"submission_{sid}").mkdir()
+        (export / f"submission_{sid}" / "behaviour.txt").write_text(what)
+        if f"submission_{sid}:" not in metadata:
+            lines.append(f"submission_{sid}:\n  :submitters:\n  - :name: Student {sid}\n    :sid: 's{sid}'\n"
+                         f"    :email: s{sid}@example.edu\n  :score: 1.0")
+    (export / "submission_metadata.yml").write_text("\n".join(lines) + "\n")
+    return export
+
+
+def rows(out: Path) -> dict[str, dict[str, str]]:
+    """scores.csv as {submission_id: row}, after checking it is sorted by id."""
+    with (out / "scores.csv").open(newline="") as f:
+        data = list(csv.DictReader(f))
+    ids = [r["submission_id"] for r in data]
+    assert ids == sorted(ids, key=lambda i: (not i.isdigit(), int(i) if i.isdigit() else 0, i))
+    return {r["submission_id"]: r for r in data}
+
+
+def logged(log: Path) -> list[list]:
+    """The stand-in grader's invocations that reached the end."""
+    return [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
+
+
+# ------------------------------------------------------------------------------ reading exports
+
+
+def test_read_export_ruby_symbol_metadata(tmp_path: Path) -> None:
+    export = make_export(tmp_path, {"101": "score 1 2", "9": "score 1 1", "300": "score 0 0"}, METADATA)
+    subs = {s.id: s for s in read_export(export)}
+    assert [s.id for s in read_export(export)] == ["9", "55", "101", "300"]  # numeric order
+    assert subs["9"].names == ["Grace Hopper", "Alan Turing"] and subs["9"].sids == ["1906", "1912"]
+    assert subs["9"].emails == ["grace@example.edu", "alan@example.edu"] and subs["9"].old_score == 10.0
+    assert subs["101"].created_at.startswith("2026-02-01") and subs["101"].old_score == 7.5
+    assert subs["55"].folder is None  # listed, but its folder is missing
+    assert subs["300"].folder == export / "submission_300" and subs["300"].names == ["Student 300"]
+
+
+# ------------------------------------------------------------------------------ the batch logic
+
+
+def test_regrade_rows_errors_and_slots(tmp_path: Path, fake) -> None:
+    command, log = fake
+    behaviours = {str(i): f"score {i % 5} {i % 7}" for i in range(1, 9)}
+    behaviours.update({"20": "crash", "21": "refused", "22": "placeholder-then-crash"})
+    export = make_export(tmp_path / "x", behaviours, METADATA.replace("submission_9:", "submission_9x:"))
+    out = tmp_path / "out"
+    results = regrade(export.parent, out, TOY, jobs=3, command=command, progress=False)
+    assert len(results) == len(behaviours) + 3  # + 101, 9x and 55 from the metadata
+    table = rows(out)
+    for i in range(1, 9):
+        r = table[str(i)]
+        assert (r["task 1"], r["task 2"], r["new_score"]) == (f"{i % 5:g}", f"{i % 7:g}", f"{i % 5 + i % 7:g}")
+        assert (r["names"], r["sids"], r["old_score"], r["error"]) == (f"Student {i}", f"s{i}", "1", "")
+        assert json.loads((out / str(i) / "results.json").read_text())["score"] == i % 5 + i % 7
+    assert "exited with 3" in table["20"]["error"] and "Traceback: boom" in table["20"]["error"]
+    assert table["20"]["new_score"] == ""
+    assert table["21"]["new_score"] == "0" and table["21"]["error"] == "The archive is corrupt."
+    assert "exited with 1" in table["22"]["error"]
+    assert table["55"]["error"] == "submission folder missing from the export" and table["55"]["names"] == "No Folder"
+    assert table["9x"]["names"] == "Grace Hopper; Alan Turing" and "missing" in table["9x"]["error"]
+    # concurrent graders never share a slot, and 3 slots were really used at once
+    spans = logged(log)
+    assert {s[1] for s in spans} <= {0, 1, 2}
+    for a in spans:
+        overlapping = [b for b in spans if b is not a and b[2] < a[3] and a[2] < b[3]]
+        assert a[1] not in {b[1] for b in overlapping}, (a, overlapping)
+    assert max(len([b for b in spans if b[2] <= a[2] < b[3]]) for a in spans) >= 2
+
+
+def test_regrade_resumes(tmp_path: Path, fake) -> None:
+    command, log = fake
+    export = make_export(tmp_path / "x", {"1": "score 4 6", "2": "crash", "3": "placeholder-then-crash", "4": "score 1 0"})
+    out = tmp_path / "out"
+    regrade(export, out, TOY, jobs=2, command=command, progress=False)
+    assert sorted(s[0] for s in logged(log)) == ["submission_1", "submission_4"]
+    (out / "4" / "results.json").write_text("{not json")  # a damaged report is regraded too
+    for sid in ("2", "3"):
+        (export / f"submission_{sid}" / "behaviour.txt").write_text("score 2 2")
+    log.unlink()
+    regrade(export, out, TOY, jobs=2, command=command, progress=False)
+    assert sorted(s[0] for s in logged(log)) == ["submission_2", "submission_3", "submission_4"]
+    table = rows(out)
+    assert [table[i]["new_score"] for i in "1234"] == ["10", "4", "4", "1"]
+    assert all(table[i]["error"] == "" for i in "1234")
+
+
+def test_regrade_timeout_kills_and_continues(tmp_path: Path, fake) -> None:
+    command, _ = fake
+    export = make_export(tmp_path / "x", {"1": "hang", "2": "score 1 1"})
+    results = {r.id: r for r in regrade(export, tmp_path / "out", TOY, jobs=2, command=command, timeout=1.0, progress=False)}
+    assert "timed out after 1 s" in results["1"].error and results["1"].seconds < 10
+    assert results["2"].score == 2 and results["2"].error == ""
+
+
+def test_regrade_from_zip(tmp_path: Path, fake) -> None:
+    command, _ = fake
+    export = make_export(tmp_path / "x", {"1": "score 4 6", "2": "score 0 1"})
+    zipped = tmp_path / "export.zip"
+    with zipfile.ZipFile(zipped, "w") as zf:
+        for p in sorted(export.rglob("*")):
+            zf.write(p, p.relative_to(tmp_path / "x").as_posix())
+    regrade(zipped, tmp_path / "out", TOY, jobs=2, command=command, progress=False)
+    assert [r["new_score"] for r in rows(tmp_path / "out").values()] == ["10", "1"]
+
+
+def test_cli_rejects_a_folder_without_metadata(tmp_path: Path) -> None:
+    (tmp_path / "empty").mkdir()
+    result = CliRunner().invoke(regrade_command, [str(tmp_path / "empty"), "--out", str(tmp_path / "out")])
+    assert result.exit_code != 0 and "submission_metadata.yml" in result.output
+
+
+# ------------------------------------------------------------------------------ a real class
+
+
+def _package(dest: Path, edit: dict[str, tuple[str, str]] | None = None, stub: bool = False) -> Path:
+    """A copy of the reference mytorch at dest/mytorch: stubbed (handout-like), or with (file: (old, new)) bugs."""
+    shutil.copytree(ASSIGNMENT.reference_root / "mytorch", dest / "mytorch",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    for path in (dest / "mytorch").rglob("*.py"):
+        text = path.read_text()
+        if stub:
+            text, _ = strip_fences(text, str(path))
+        for rel, (old, new) in (edit or {}).items():
+            if path.relative_to(dest / "mytorch").as_posix() == rel:
+                assert old in text, (rel, old)
+                text = text.replace(old, new)
+        path.write_text(text)
+    return dest
+
+
+def _zip_folder(src: Path, zip_path: Path) -> None:
+    with zipfile.ZipFile(zip_path, "w", zipfile.ZIP_DEFLATED) as zf:
+        for p in sorted(src.rglob("*")):
+            zf.write(p, p.relative_to(src).as_posix())
+
+
+BUGS = {  # submission id: (file, (reference text, buggy text), task that must lose points)
+    "311": ("ops/elementwise.py", ("unbroadcast(-grad_output, b_shape)", "unbroadcast(grad_output, b_shape)"), "2.2"),
+    "312": ("ops/elementwise.py", ("return (grad_output / a,)", "return (grad_output * a,)"), "2.4"),
+    "313": ("ops/elementwise.py", ("unbroadcast(grad_output * b, a.shape)", "unbroadcast(grad_output * a, a.shape)"), "2.3"),
+    "314": ("ops/elementwise.py", ("return (grad_output * out,)", "return (out,)"), "2.4"),
+}
+
+
+def test_regrade_a_synthetic_class(tmp_path: Path) -> None:
+    """22 submissions through the real grader, 2 jobs: every row checked."""
+    export = tmp_path / "assignment_5_export"
+    export.mkdir()
+    full = {t.id: t.points for t in ASSIGNMENT.tasks}
+    folders: dict[str, Path] = {}
+
+    def folder(sid: str) -> Path:
+        folders[sid] = export / f"submission_{sid}"
+        folders[sid].mkdir()
+        return folders[sid]
+
+    for sid in ("101", "102", "103"):  # the reference: as a folder, nested in a zip, as a tar.gz
+        _package(folder(sid) if sid == "101" else tmp_path / f"ref{sid}")
+    _zip_folder(tmp_path / "ref102", folder("102") / "handin.zip")
+    shutil.make_archive(str(folder("103") / "handin"), "gztar", tmp_path / "ref103")
+    for sid in ("201", "202", "203"):  # the bare handout
+        _package(folder(sid), stub=True)
+    for sid, (rel, change, _task) in BUGS.items():
+        _package(folder(sid), {rel: change})
+    (folder("401") / "handin.zip").write_bytes(b"PK\x03\x04 this is not really a zip")  # corrupt
+    with zipfile.ZipFile(folder("402") / "handin.zip", "w"):
+        pass  # empty
+    with zipfile.ZipFile(folder("403") / "handin.zip", "w") as zf:
+        zf.writestr("../../evil.py", "print('escaped')")
+        zf.writestr("mytorch/__init__.py", "")
+    (folder("404") / "MyTorch").mkdir()
+    (folder("404") / "MyTorch" / "__init__.py").write_text("")
+    _package(folder("405"), {"__init__.py": ("\n", "\nthis is not python\n")})  # SyntaxError at import
+    _package(folder("406"), {"__init__.py": ("\n", "\nimport os; os._exit(0)\n")})  # dies at import
+    (folder("407") / "notes.txt").write_text("I will hand in later")
+    ids = sorted(folders, key=int) + ["501", "502"]  # 501, 502: in the metadata, no folder
+    meta = "".join(f"submission_{sid}:\n  :submitters:\n  - :name: Student {sid}\n    :sid: '{sid}'\n"
+                   f"    :email: s{sid}@example.edu\n  :created_at: 2026-03-01 12:00:00.0 +00:00\n"
+                   f"  :score: {int(sid) % 50}.0\n" for sid in ids)
+    (export / "submission_metadata.yml").write_text(meta)
+    assert len(ids) >= 20
+
+    out = tmp_path / "out"
+    result = CliRunner().invoke(regrade_command, [str(export), "--out", str(out), "--jobs", "2"])
+    assert result.exit_code == 0, result.output
+    table = rows(out)
+    assert list(table) == ids
+    for sid in ids:
+        r = table[sid]
+        assert (r["names"], r["sids"], r["emails"]) == (f"Student {sid}", sid, f"s{sid}@example.edu")
+        assert r["old_score"] == f"{int(sid) % 50}" and r["created_at"].startswith("2026-03-01")
+        if sid in ("501", "502"):
+            assert r["error"] == "submission folder missing from the export" and r["new_score"] == ""
+            continue
+        tasks = {t: float(r[f"task {t}"]) for t in full}
+        assert float(r["new_score"]) == pytest.approx(sum(tasks.values()), abs=0.05)
+        report = json.loads((out / sid / "results.json").read_text())
+        assert report["score"] == pytest.approx(float(r["new_score"]))
+        if sid in ("101", "102", "103"):
+            assert tasks == full and r["error"] == "", (sid, r)
+        elif sid in ("201", "202", "203"):
+            assert float(r["new_score"]) == 0 and r["error"] == "", (sid, r)
+        elif sid in BUGS:
+            task = BUGS[sid][2]
+            assert tasks[task] < full[task] and float(r["new_score"]) < ASSIGNMENT.max_score, (sid, r)
+            assert r["error"] == ""
+        else:  # unusable handins: 0, with the reason in the error column
+            assert float(r["new_score"]) == 0, (sid, r)
+    assert "corrupt" in table["401"]["error"] and "empty" in table["402"]["error"]
+    assert "'..'" in table["403"]["error"] and "must be named 'mytorch'" in table["404"]["error"]
+    assert "No folder 'mytorch/'" in table["407"]["error"] and "notes.txt" in table["407"]["error"]
+    assert not (tmp_path / "evil.py").exists() and not (out / "evil.py").exists()
+
+    # resumable: a second run grades nothing again and writes the same table
+    before = (out / "scores.csv").read_text()
+    again = CliRunner().invoke(regrade_command, [str(export), "--out", str(out), "--jobs", "2"])
+    assert again.exit_code == 0 and f"{len(ids) - 2} already done" in again.output
+    assert (out / "scores.csv").read_text() == before
