@@ -1,0 +1,28 @@
+"""Optimizer: the base class that holds the parameters."""
+
+from __future__ import annotations
+
+from typing import Iterable
+
+from ..tensor import Tensor
+
+
+class Optimizer:
+    """Updates a fixed list of parameters in place from their `.grad`."""
+
+    def __init__(self, params: Iterable[Tensor], lr: float) -> None:
+        self.params: list[Tensor] = list(params)
+        if not self.params:
+            raise ValueError("optimizer got an empty parameter list")
+        if lr < 0:
+            raise ValueError(f"learning rate must be >= 0, got {lr}")
+        self.lr = lr
+
+    def zero_grad(self) -> None:
+        """Forget every parameter's gradient (set `.grad` to None)."""
+        for p in self.params:
+            p.grad = None
+
+    def step(self) -> None:
+        """Update every parameter that has a gradient; subclasses define it."""
+        raise NotImplementedError(f"{type(self).__name__}.step")

@@ -1,0 +1,1 @@
+"""The grading framework modules the public tests import."""

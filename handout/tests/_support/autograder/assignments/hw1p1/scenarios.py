@@ -1,0 +1,675 @@
+"""hw1p1 scenarios: small programs run on a `mytorch` package, returning plain data only.
+
+Each scenario is `name(lib, **plain_data) -> plain data`. The grader runs it twice with the same
+arguments: in the sandboxed worker on the student's package and in the trusted parent on the
+reference; the tests compare the two. Scenarios therefore hold no expected values, import only numpy
+and the standard library, and never hand a student object back (the worker refuses anything that is
+not numbers, strings, bools, None, numpy arrays, lists or str-keyed dicts).
+
+Submodules (`nn`, `optim`, `train`, `ops.broadcast`) are reached with importlib inside the scenario
+that needs them, so a broken optim.py only fails the optimizer tests.
+"""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+# ---------------------------------------------------------------------------------------------
+# Building blocks: one table of ops by name, and a tiny graph language on top of it.
+# ---------------------------------------------------------------------------------------------
+
+
+def _axis(axis: Any) -> Any:
+    """JSON has no tuples: an axis given as a list means a tuple of axes."""
+    return tuple(axis) if isinstance(axis, list) else axis
+
+
+def _index(spec: Any) -> Any:
+    """Turn a plain index description into a numpy index.
+
+    A list is a tuple of index items; each item is an int, an int array (or list of ints), the
+    string "..." or a dict {"slice": [start, stop, step]} (None allowed in each slot).
+    """
+
+    def item(x: Any) -> Any:
+        if isinstance(x, dict) and "slice" in x:
+            return slice(*x["slice"])
+        if isinstance(x, str) and x == "...":
+            return Ellipsis
+        if isinstance(x, (list, np.ndarray)):
+            return np.asarray(x, dtype=np.int64)
+        return int(x)
+
+    if isinstance(spec, list):
+        return tuple(item(x) for x in spec)
+    return item(spec)
+
+
+def _binary(fn: Callable[[Any, Any], Any]) -> Callable[..., Any]:
+    """A binary op that also accepts one tensor and a Python scalar on either side."""
+
+    def apply(lib: Any, *ts: Any, scalar: float | None = None, side: str = "right") -> Any:
+        if scalar is None:
+            return fn(ts[0], ts[1])
+        s = float(scalar)
+        return fn(s, ts[0]) if side == "left" else fn(ts[0], s)
+
+    return apply
+
+
+def _log_softmax(lib: Any, a: Any, axis: int = -1) -> Any:
+    return lib.log_softmax(a, axis=axis)
+
+
+def _transpose(lib: Any, a: Any, axes: list | None = None) -> Any:
+    return a.transpose(*axes) if axes else a.transpose()
+
+
+# name -> f(lib, *tensors, **kwargs); kwargs are plain data (lists stand for tuples).
+OPS: dict[str, Callable[..., Any]] = {
+    "add": _binary(lambda a, b: a + b),
+    "sub": _binary(lambda a, b: a - b),
+    "mul": _binary(lambda a, b: a * b),
+    "div": _binary(lambda a, b: a / b),
+    "neg": lambda lib, a: -a,
+    "pow": lambda lib, a, exponent: a ** float(exponent),
+    "exp": lambda lib, a: a.exp(),
+    "log": lambda lib, a: a.log(),
+    "sum": lambda lib, a, axis=None, keepdims=False: a.sum(axis=_axis(axis), keepdims=keepdims),
+    "mean": lambda lib, a, axis=None, keepdims=False: a.mean(axis=_axis(axis), keepdims=keepdims),
+    "max": lambda lib, a, axis=None, keepdims=False: a.max(axis=_axis(axis), keepdims=keepdims),
+    "reshape": lambda lib, a, shape: a.reshape(*shape),
+    "transpose": _transpose,
+    "T": lambda lib, a: a.T,
+    "getitem": lambda lib, a, index: a[_index(index)],
+    "matmul": lambda lib, a, b: a @ b,
+    "relu": lambda lib, a: a.relu(),
+    "sigmoid": lambda lib, a: a.sigmoid(),
+    "tanh": lambda lib, a: a.tanh(),
+    "log_softmax": _log_softmax,
+}
+
+
+def _apply(lib: Any, op: str, tensors: list, kwargs: dict | None) -> Any:
+    """Apply the op named `op` (a key of OPS) to tensors with plain kwargs."""
+    return OPS[op](lib, *tensors, **(kwargs or {}))
+
+
+def _tensors(lib: Any, arrays: list, requires_grad: list | None = None) -> list:
+    """Leaf tensors for each array (copied, so the caller's arrays cannot be changed)."""
+    flags = requires_grad if requires_grad is not None else [True] * len(arrays)
+    return [lib.Tensor(np.array(a, dtype=np.float64), requires_grad=bool(f)) for a, f in zip(arrays, flags)]
+
+
+def _build(lib: Any, graph: dict) -> dict:
+    """Build a graph described as plain data; return name -> Tensor.
+
+    graph = {"leaves": {name: array}, "constants": {name: array} (requires_grad=False),
+             "nodes": [[name, op, [input names], kwargs], ...] in forward order, "root": name}
+    """
+    env: dict[str, Any] = {}
+    for name, a in graph.get("leaves", {}).items():
+        env[name] = lib.Tensor(np.array(a, dtype=np.float64), requires_grad=True)
+    for name, a in graph.get("constants", {}).items():
+        env[name] = lib.Tensor(np.array(a, dtype=np.float64), requires_grad=False)
+    for name, op, args, kwargs in graph["nodes"]:
+        env[name] = _apply(lib, op, [env[x] for x in args], kwargs)
+    return env
+
+
+def _names_of(env: dict) -> dict[int, str]:
+    """id(tensor) and id(tensor.grad_fn) -> the tensor's name (a sort may return either)."""
+    names: dict[int, str] = {}
+    for name, t in env.items():
+        names[id(t)] = name
+        fn = getattr(t, "grad_fn", None)
+        if fn is not None:
+            names.setdefault(id(fn), name)
+    return names
+
+
+def _describe(x: Any) -> str:
+    """A short type description of a student value, safe to send (never the object itself)."""
+    return type(x).__module__ + "." + type(x).__qualname__ if x is not None else "None"
+
+
+def _grad_or_type(t: Any) -> Any:
+    """t.grad if it is None or an ndarray; otherwise a note naming its type (a Tensor, a list...)."""
+    g = getattr(t, "grad", None)
+    if g is None or type(g) is np.ndarray:
+        return g
+    return {"not_an_array": _describe(g)}
+
+
+def _function_classes(lib: Any) -> list:
+    """Every subclass of the package's Function base class, recursively."""
+    base = importlib.import_module(lib.__name__ + ".autograd_engine").Function
+    seen, stack = [], list(base.__subclasses__())
+    while stack:
+        cls = stack.pop()
+        if cls not in seen:
+            seen.append(cls)
+            stack.extend(cls.__subclasses__())
+    return seen
+
+
+class _CountBackwardCalls:
+    """Context manager: wraps every Function subclass's backward to count calls per node."""
+
+    def __init__(self, lib: Any):
+        self.lib = lib
+        self.counts: dict[int, int] = {}
+        self.saved: list = []
+
+    def __enter__(self) -> "_CountBackwardCalls":
+        for cls in _function_classes(self.lib):
+            if "backward" in cls.__dict__:
+                original = cls.__dict__["backward"]
+                self.saved.append((cls, original))
+                setattr(cls, "backward", self._wrap(original))
+        return self
+
+    def _wrap(self, original: Any) -> Callable[..., Any]:
+        counts, depth = self.counts, {}
+
+        def backward(node: Any, *args: Any, **kwargs: Any) -> Any:
+            # Count only the outermost call per node, so super().backward() is not a second visit.
+            key = id(node)
+            if depth.get(key, 0) == 0:
+                counts[key] = counts.get(key, 0) + 1
+            depth[key] = depth.get(key, 0) + 1
+            try:
+                return original(node, *args, **kwargs)
+            finally:
+                depth[key] -= 1
+
+        return backward
+
+    def __exit__(self, *exc: Any) -> None:
+        # The worker is persistent: always put the student's methods back.
+        for cls, original in reversed(self.saved):
+            setattr(cls, "backward", original)
+
+
+def _caught(fn: Callable[[], Any]) -> dict | None:
+    """Run fn; None if it returned, else the exception's type name and message (both str)."""
+    try:
+        fn()
+    except Exception as e:  # noqa: BLE001 -- we report whatever the student raised
+        return {"type": type(e).__name__, "message": str(e)[:500]}
+    return None
+
+
+# ---------------------------------------------------------------------------------------------
+# Ops (tasks 2.x-5.2)
+# ---------------------------------------------------------------------------------------------
+
+
+def op_forward(lib: Any, op: str, inputs: list, kwargs: dict | None = None) -> np.ndarray:
+    """The op's output array (used by the numerical gradient checker as f(inputs))."""
+    ts = _tensors(lib, inputs, [False] * len(inputs))
+    return _apply(lib, op, ts, kwargs).data
+
+
+def op_grad(lib: Any, op: str, inputs: list, upstream: Any, kwargs: dict | None = None,
+            names: list | None = None, requires_grad: list | None = None) -> dict:
+    """Forward then backward(upstream) through one op; {"out", "grad_<name>" per input}."""
+    names = names or ["a", "b", "c"][: len(inputs)]
+    ts = _tensors(lib, inputs, requires_grad)
+    out = _apply(lib, op, ts, kwargs)
+    out.backward(np.array(upstream, dtype=np.float64))
+    result = {"out": out.data}
+    for name, t in zip(names, ts):
+        result["grad_" + name] = t.grad
+    return result
+
+
+def unbroadcast(lib: Any, grad: np.ndarray, shape: list) -> Any:
+    """The student's unbroadcast helper called directly."""
+    mod = importlib.import_module(lib.__name__ + ".ops.broadcast")
+    result = mod.unbroadcast(np.array(grad, dtype=np.float64), tuple(shape))
+    # numpy reductions to shape () give a numpy scalar: the same value as a 0-d array
+    return np.asarray(result) if isinstance(result, np.generic) else result
+
+
+# ---------------------------------------------------------------------------------------------
+# Engine (tasks 1.1, 1.2)
+# ---------------------------------------------------------------------------------------------
+
+
+def topo_order(lib: Any, graph: dict) -> dict:
+    """lib.topological_sort(root) as a list of node names ("?<type>" for objects not in the graph)."""
+    env = _build(lib, graph)
+    names = _names_of(env)
+    order = lib.topological_sort(env[graph["root"]])
+    if order is None:
+        return {"order": None}
+    return {"order": [names.get(id(n), "?" + _describe(n)) for n in order]}
+
+
+def graph_backward(lib: Any, graph: dict, upstream: Any = None, repeat: int = 1,
+                   count_calls: bool = True) -> dict:
+    """Build the graph and call root.backward(upstream) `repeat` times (rebuilding each time).
+
+    Returns {"grads": {name: grad or None for every tensor}, "calls": {name: backward calls}},
+    plus "unknown_calls" (backward calls on nodes outside this graph) and "out".
+    """
+    counter = _CountBackwardCalls(lib) if count_calls else None
+    leaves: dict[str, Any] = {}
+    if counter is not None:
+        counter.__enter__()
+    try:
+        for _ in range(repeat):
+            env = _build(lib, graph)
+            # Keep the first build's leaves so gradients accumulate across the repeats.
+            for name in list(graph.get("leaves", {})) + list(graph.get("constants", {})):
+                if name in leaves:
+                    continue
+                leaves[name] = env[name]
+            rebuilt = _rebuild_with(lib, graph, leaves) if repeat > 1 else env
+            root = rebuilt[graph["root"]]
+            root.backward(None if upstream is None else np.array(upstream, dtype=np.float64))
+    finally:
+        if counter is not None:
+            counter.__exit__()
+    names = _names_of(rebuilt)
+    calls: dict[str, int] = {}
+    unknown = 0
+    for key, n in (counter.counts if counter else {}).items():
+        if key in names:
+            calls[names[key]] = calls.get(names[key], 0) + n
+        else:
+            unknown += n
+    return {
+        "out": rebuilt[graph["root"]].data,
+        "grads": {name: _grad_or_type(t) for name, t in rebuilt.items()},
+        "calls": calls,
+        "unknown_calls": unknown,
+    }
+
+
+def _rebuild_with(lib: Any, graph: dict, leaves: dict) -> dict:
+    """Rebuild the graph's op nodes on top of existing leaf tensors."""
+    env = dict(leaves)
+    for name, op, args, kwargs in graph["nodes"]:
+        env[name] = _apply(lib, op, [env[x] for x in args], kwargs)
+    return env
+
+
+def diamond_chain(lib: Any, x: np.ndarray, depth: int, upstream: np.ndarray, sort_only: bool = False) -> dict:
+    """x_{k+1} = x_k * x_k + x_k repeated `depth` times; backward (or only topological_sort).
+
+    A traversal that revisits shared nodes does 2**depth work here.
+    """
+    leaf = lib.Tensor(np.array(x, dtype=np.float64), requires_grad=True)
+    y = leaf
+    for _ in range(depth):
+        y = y * y + y
+    if sort_only:
+        order = lib.topological_sort(y)
+        return {"n_sorted": None if order is None else len(order),
+                "n_distinct": None if order is None else len({id(n) for n in order})}
+    y.backward(np.array(upstream, dtype=np.float64))
+    return {"out": y.data, "grad_x": leaf.grad}
+
+
+def deep_chain(lib: Any, x: np.ndarray, n: int, upstream: np.ndarray, sort_only: bool = False) -> dict:
+    """y = x + c0 + c1 + ... (n Add nodes, constants c_k); backward or only topological_sort.
+
+    A recursive traversal hits Python's recursion limit (~1,000 frames) long before n = 10,000.
+    """
+    leaf = lib.Tensor(np.array(x, dtype=np.float64), requires_grad=True)
+    c = lib.Tensor(np.full(np.shape(x), 0.001), requires_grad=False)
+    y = leaf
+    for _ in range(n):
+        y = y + c
+    if sort_only:
+        order = lib.topological_sort(y)
+        return {"n_sorted": None if order is None else len(order),
+                "first_is_root": None if not order else (order[0] is y or order[0] is y.grad_fn)}
+    y.backward(np.array(upstream, dtype=np.float64))
+    return {"out": y.data, "grad_x": leaf.grad}
+
+
+def aliasing(lib: Any, a: np.ndarray, b: np.ndarray, upstream: np.ndarray) -> dict:
+    """out = a + b, backward(upstream); then does a later backward into `a` corrupt b.grad?
+
+    Returns shares-memory flags (computed here, where the objects are) and b.grad before and
+    after a second, unrelated backward that only reaches `a`, plus the upstream array afterwards.
+    """
+    ta = lib.Tensor(np.array(a, dtype=np.float64), requires_grad=True)
+    tb = lib.Tensor(np.array(b, dtype=np.float64), requires_grad=True)
+    up = np.array(upstream, dtype=np.float64)
+    up_before = up.copy()
+    (ta + tb).backward(up)
+    ga, gb = ta.grad, tb.grad
+    arrays = all(type(g) is np.ndarray for g in (ga, gb))
+    result: dict[str, Any] = {
+        "arrays": arrays,
+        "a_shares_b": bool(arrays and np.shares_memory(ga, gb)),
+        "a_shares_upstream": bool(arrays and np.shares_memory(ga, up)),
+        "b_shares_upstream": bool(arrays and np.shares_memory(gb, up)),
+        "a_shares_data": bool(arrays and np.shares_memory(ga, ta.data)),
+        "grad_b_first": np.array(gb, dtype=np.float64) if arrays else None,
+    }
+    (ta * 3.0).backward(np.ones_like(up))  # reaches only `a`
+    result["grad_b_after"] = np.array(tb.grad, dtype=np.float64) if arrays else None
+    result["upstream_unchanged"] = bool(np.array_equal(up, up_before))
+    return result
+
+
+def grad_types(lib: Any, a: np.ndarray, b: np.ndarray, c: np.ndarray, upstream: np.ndarray) -> dict:
+    """out = (a * b + c).tanh() with c constant: types and graph history of every .grad."""
+    ta = lib.Tensor(np.array(a, dtype=np.float64), requires_grad=True)
+    tb = lib.Tensor(np.array(b, dtype=np.float64), requires_grad=True)
+    tc = lib.Tensor(np.array(c, dtype=np.float64), requires_grad=False)
+    mid = ta * tb
+    out = (mid + tc).tanh()
+    out.backward(np.array(upstream, dtype=np.float64))
+    return {
+        "type_a": _describe(ta.grad),
+        "type_b": _describe(tb.grad),
+        "type_c": _describe(tc.grad),
+        "type_mid": _describe(mid.grad),
+        "type_out": _describe(out.grad),
+        "dtype_a": str(getattr(ta.grad, "dtype", "")),
+        "grad_a": ta.grad if type(ta.grad) is np.ndarray else None,
+        "grad_b": tb.grad if type(tb.grad) is np.ndarray else None,
+    }
+
+
+def backward_errors(lib: Any, x: np.ndarray) -> dict:
+    """What backward() without a gradient does on a non-scalar output and on a 1-element one."""
+    t = lib.Tensor(np.array(x, dtype=np.float64), requires_grad=True)
+    non_scalar = _caught(lambda: (t * 2.0).backward())
+    t2 = lib.Tensor(np.array(x, dtype=np.float64), requires_grad=True)
+    one = (t2 * t2).sum(axis=None, keepdims=True)  # one element, shape (1, 1, ...)
+    one_element = _caught(lambda: one.backward())
+    return {"non_scalar": non_scalar, "one_element": one_element,
+            "grad_one_element": t2.grad if one_element is None else None}
+
+
+def no_grad_graph(lib: Any, a: np.ndarray, b: np.ndarray) -> dict:
+    """Inside lib.no_grad(), ops record no graph; outside they do again."""
+    ta = lib.Tensor(np.array(a, dtype=np.float64), requires_grad=True)
+    tb = lib.Tensor(np.array(b, dtype=np.float64), requires_grad=True)
+    with lib.no_grad():
+        inside = (ta * tb).exp()
+    outside = (ta * tb).exp()
+    return {
+        "inside_requires_grad": bool(inside.requires_grad),
+        "inside_has_grad_fn": inside.grad_fn is not None,
+        "outside_requires_grad": bool(outside.requires_grad),
+        "outside_has_grad_fn": outside.grad_fn is not None,
+        "inside_out": inside.data,
+    }
+
+
+def zero_grad_then_backward(lib: Any, x: np.ndarray, weight: np.ndarray, bias: np.ndarray,
+                            upstream: np.ndarray, zero: bool) -> dict:
+    """Linear layer: backward, then model.zero_grad() when `zero`, then the same backward again.
+
+    Returns the parameter grads right after the reset ("reset_*") and at the end ("grad_*"):
+    with zero_grad the end result is one backward's worth; without, two (accumulated).
+    """
+    nn = importlib.import_module(lib.__name__ + ".nn")
+    layer = nn.Linear(weight.shape[1], weight.shape[0])
+    _load(layer.weight, weight)
+    _load(layer.bias, bias)
+    result: dict[str, Any] = {}
+    for step in range(2):
+        out = layer(lib.Tensor(np.array(x, dtype=np.float64)))
+        out.backward(np.array(upstream, dtype=np.float64))
+        if step == 0 and zero:
+            layer.zero_grad()
+            result["reset_weight"] = _copy_grad(layer.weight)
+            result["reset_bias"] = _copy_grad(layer.bias)
+    result["grad_weight"] = _copy_grad(layer.weight)
+    result["grad_bias"] = _copy_grad(layer.bias)
+    return result
+
+
+def _copy_grad(t: Any) -> Any:
+    """A copy of t.grad when it is an ndarray (later steps may change it in place)."""
+    g = _grad_or_type(t)
+    return g.copy() if isinstance(g, np.ndarray) else g
+
+
+# ---------------------------------------------------------------------------------------------
+# Modules, losses (tasks 4.1, 5.1, 5.3, 6.1)
+# ---------------------------------------------------------------------------------------------
+
+
+def _load(param: Any, value: np.ndarray) -> None:
+    """Write given values into a parameter tensor in place (whatever its constructor drew)."""
+    np.copyto(param.data, np.asarray(value, dtype=np.float64))
+
+
+def linear(lib: Any, x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None, upstream: np.ndarray) -> dict:
+    """nn.Linear with given weight (out, in) and bias: out and the gradients of x, weight, bias."""
+    nn = importlib.import_module(lib.__name__ + ".nn")
+    layer = nn.Linear(weight.shape[1], weight.shape[0], bias=bias is not None)
+    _load(layer.weight, weight)
+    if bias is not None:
+        _load(layer.bias, bias)
+    tx = lib.Tensor(np.array(x, dtype=np.float64), requires_grad=True)
+    out = layer(tx)
+    out.backward(np.array(upstream, dtype=np.float64))
+    result = {"out": out.data, "grad_x": tx.grad, "grad_weight": layer.weight.grad}
+    if bias is not None:
+        result["grad_bias"] = layer.bias.grad
+    return result
+
+
+def linear_forward(lib: Any, inputs: list, has_bias: bool = True) -> np.ndarray:
+    """f(x, weight[, bias]) = x @ weight.T + bias through nn.Linear, for the numerical checker."""
+    nn = importlib.import_module(lib.__name__ + ".nn")
+    weight = np.asarray(inputs[1])
+    layer = nn.Linear(weight.shape[1], weight.shape[0], bias=has_bias)
+    _load(layer.weight, weight)
+    if has_bias:
+        _load(layer.bias, inputs[2])
+    return layer(lib.Tensor(np.array(inputs[0], dtype=np.float64))).data
+
+
+_ACTIVATIONS = {"relu": "ReLU", "sigmoid": "Sigmoid", "tanh": "Tanh"}
+
+
+def mlp_grads(lib: Any, x: np.ndarray, target: np.ndarray, weights: list, biases: list,
+              activations: list) -> dict:
+    """Sequential(Linear, act, Linear, act, ...) with given parameters, MSELoss; loss and all grads."""
+    nn = importlib.import_module(lib.__name__ + ".nn")
+    layers: list = []
+    linears: list = []
+    for k, (w, b) in enumerate(zip(weights, biases)):
+        layer = nn.Linear(w.shape[1], w.shape[0])
+        _load(layer.weight, w)
+        _load(layer.bias, b)
+        layers.append(layer)
+        linears.append(layer)
+        if k < len(activations):
+            layers.append(getattr(nn, _ACTIVATIONS[activations[k]])())
+    model = nn.Sequential(*layers)
+    tx = lib.Tensor(np.array(x, dtype=np.float64), requires_grad=True)
+    loss = nn.MSELoss()(model(tx), lib.Tensor(np.array(target, dtype=np.float64)))
+    loss.backward()
+    result: dict[str, Any] = {"loss": loss.data, "grad_x": tx.grad}
+    for k, layer in enumerate(linears):
+        result[f"grad_w{k}"] = layer.weight.grad
+        result[f"grad_b{k}"] = layer.bias.grad
+    return result
+
+
+def _loss(lib: Any, kind: str, pred: Any, target: Any, reduction: str) -> Any:
+    nn = importlib.import_module(lib.__name__ + ".nn")
+    if kind == "mse":
+        return nn.MSELoss(reduction=reduction)(pred, lib.Tensor(np.array(target, dtype=np.float64)))
+    return nn.CrossEntropyLoss()(pred, np.asarray(target, dtype=np.int64))
+
+
+def loss_grad(lib: Any, kind: str, pred: np.ndarray, target: np.ndarray, upstream: Any,
+              reduction: str = "mean") -> dict:
+    """MSELoss (kind "mse", target array) or CrossEntropyLoss (kind "ce", int labels): loss, grad."""
+    tp = lib.Tensor(np.array(pred, dtype=np.float64), requires_grad=True)
+    loss = _loss(lib, kind, tp, target, reduction)
+    loss.backward(np.array(upstream, dtype=np.float64).reshape(np.shape(loss.data)))
+    return {"out": loss.data, "grad_pred": tp.grad}
+
+
+def loss_forward(lib: Any, inputs: list, kind: str, target: np.ndarray, reduction: str = "mean") -> np.ndarray:
+    """The loss value as f(pred), for the numerical checker."""
+    tp = lib.Tensor(np.array(inputs[0], dtype=np.float64))
+    return _loss(lib, kind, tp, target, reduction).data
+
+
+def _batchnorm(lib: Any, num_features: int, gamma: np.ndarray, beta: np.ndarray,
+               momentum: float, eps: float) -> Any:
+    nn = importlib.import_module(lib.__name__ + ".nn")
+    bn = nn.BatchNorm1d(num_features, eps=eps, momentum=momentum)
+    _load(bn.weight, gamma)
+    _load(bn.bias, beta)
+    return bn
+
+
+def batchnorm(lib: Any, batches: list, upstreams: list, modes: list, gamma: np.ndarray,
+              beta: np.ndarray, momentum: float = 0.1, eps: float = 1e-5) -> dict:
+    """One BatchNorm1d over several batches; mode "train"/"eval" per batch.
+
+    Per step k: out_k, grad_x_k, grad_gamma_k, grad_beta_k (parameter grads zeroed between
+    steps), running_mean_k, running_var_k.
+    """
+    bn = _batchnorm(lib, np.shape(gamma)[0], gamma, beta, momentum, eps)
+    result: dict[str, Any] = {}
+    for k, (x, up, mode) in enumerate(zip(batches, upstreams, modes)):
+        bn.train() if mode == "train" else bn.eval()
+        bn.weight.grad = None
+        bn.bias.grad = None
+        tx = lib.Tensor(np.array(x, dtype=np.float64), requires_grad=True)
+        out = bn(tx)
+        out.backward(np.array(up, dtype=np.float64))
+        result[f"out_{k}"] = out.data
+        result[f"grad_x_{k}"] = tx.grad
+        result[f"grad_gamma_{k}"] = bn.weight.grad
+        result[f"grad_beta_{k}"] = bn.bias.grad
+        result[f"running_mean_{k}"] = np.array(bn.running_mean, dtype=np.float64)
+        result[f"running_var_{k}"] = np.array(bn.running_var, dtype=np.float64)
+    return result
+
+
+def batchnorm_forward(lib: Any, inputs: list, mode: str = "train", running_mean: Any = None,
+                      running_var: Any = None, momentum: float = 0.1, eps: float = 1e-5) -> np.ndarray:
+    """f(x, gamma, beta) through a fresh BatchNorm1d, for the numerical checker."""
+    x, gamma, beta = inputs
+    bn = _batchnorm(lib, np.shape(gamma)[0], gamma, beta, momentum, eps)
+    if running_mean is not None:
+        np.copyto(bn.running_mean, np.asarray(running_mean, dtype=np.float64))
+        np.copyto(bn.running_var, np.asarray(running_var, dtype=np.float64))
+    bn.train() if mode == "train" else bn.eval()
+    return bn(lib.Tensor(np.array(x, dtype=np.float64))).data
+
+
+# ---------------------------------------------------------------------------------------------
+# Optimizers (tasks 7.1, 7.2)
+# ---------------------------------------------------------------------------------------------
+
+
+def optimizer_steps(lib: Any, kind: str, params: list, grads: list, options: dict) -> dict:
+    """Run `len(grads)` steps of SGD or Adam from given params with given gradients.
+
+    grads[k][i] is parameter i's gradient at step k (None: that parameter has no grad this step).
+    Returns {"param_<i>_<k>": value after step k}.
+    """
+    optim = importlib.import_module(lib.__name__ + ".optim")
+    tensors = [lib.Tensor(np.array(p, dtype=np.float64), requires_grad=True) for p in params]
+    opt = (optim.SGD if kind == "sgd" else optim.Adam)(tensors, **_optim_options(options))
+    result: dict[str, Any] = {}
+    for k, step_grads in enumerate(grads):
+        for t, g in zip(tensors, step_grads):
+            t.grad = None if g is None else np.array(g, dtype=np.float64)
+        opt.step()
+        for i, t in enumerate(tensors):
+            # Copy: the next step may update the same array in place.
+            result[f"param_{i}_{k}"] = t.data.copy() if isinstance(t.data, np.ndarray) else t.data
+    return result
+
+
+def _optim_options(options: dict) -> dict:
+    """JSON lists back to tuples (Adam's betas)."""
+    return {k: (tuple(v) if isinstance(v, list) else v) for k, v in options.items()}
+
+
+# ---------------------------------------------------------------------------------------------
+# Training (task 8)
+# ---------------------------------------------------------------------------------------------
+
+
+def _digits(data_dir: str | None) -> tuple[np.ndarray, np.ndarray]:
+    """Load digits.npz from data_dir, or next to this file (sandbox), or from data/ beside it."""
+    here = Path(__file__).resolve().parent
+    candidates = [Path(data_dir) / "digits.npz"] if data_dir else []
+    candidates += [here / "digits.npz", here / "data" / "digits.npz"]
+    for path in candidates:
+        if path.is_file():
+            with np.load(path, allow_pickle=False) as z:
+                return np.asarray(z["X"], dtype=np.float64), np.asarray(z["y"], dtype=np.int64)
+    raise FileNotFoundError("digits.npz not found in " + ", ".join(str(p) for p in candidates))
+
+
+def train_digits(lib: Any, seed: int, sizes: list, epochs: int, batch_size: int, lr: float,
+                 n_train: int = 1437, record: list | None = None, data_dir: str | None = None) -> dict:
+    """Train lib.train.make_mlp(sizes) with lib.train.fit on a seeded split of the digits data.
+
+    Returns the losses at the steps listed in `record`, the number of steps, the final loss and
+    the held-out accuracy.
+    """
+    train = importlib.import_module(lib.__name__ + ".train")
+    X, y = _digits(data_dir)
+    perm = np.random.default_rng(seed).permutation(len(X))
+    tr, te = perm[:n_train], perm[n_train:]
+    rng = np.random.default_rng(seed + 1)
+    model = train.make_mlp(list(sizes), rng)
+    losses = train.fit(model, X[tr], y[tr], epochs=epochs, batch_size=batch_size, lr=lr, rng=rng)
+    losses = [float(v) for v in losses]
+    steps = [s for s in (record or []) if s < len(losses)]
+    return {
+        "n_steps": len(losses),
+        "steps": steps,
+        "losses": np.array([losses[s] for s in steps], dtype=np.float64),
+        "final_loss": losses[-1] if losses else None,
+        "accuracy": float(train.accuracy(model, X[te], y[te])),
+    }
+
+
+def train_step_once(lib: Any, x: np.ndarray, y: np.ndarray, weights: list, biases: list, lr: float,
+                    steps: int = 2) -> dict:
+    """Call the student's train_step `steps` times on one batch (SGD lr, momentum 0); losses and params.
+
+    Step 2 differs from step 1 only if zero_grad is called: a missing zero_grad accumulates gradients.
+    """
+    nn = importlib.import_module(lib.__name__ + ".nn")
+    optim = importlib.import_module(lib.__name__ + ".optim")
+    train = importlib.import_module(lib.__name__ + ".train")
+    layers: list = []
+    for k, (w, b) in enumerate(zip(weights, biases)):
+        layer = nn.Linear(w.shape[1], w.shape[0])
+        _load(layer.weight, w)
+        _load(layer.bias, b)
+        layers.append(layer)
+        if k < len(weights) - 1:
+            layers.append(nn.ReLU())
+    model = nn.Sequential(*layers)
+    opt = optim.SGD(model.parameters(), lr=lr)
+    losses = []
+    for _ in range(steps):
+        losses.append(train.train_step(model, nn.CrossEntropyLoss(), opt,
+                                       lib.Tensor(np.array(x, dtype=np.float64)), np.asarray(y, dtype=np.int64)))
+    result: dict[str, Any] = {"losses": [float(v) if isinstance(v, (int, float, np.floating)) else None
+                                         for v in losses],
+                              "loss_types": [_describe(v) for v in losses]}
+    for i, p in enumerate(model.parameters()):
+        result[f"param_{i}"] = np.array(p.data, dtype=np.float64)
+    return result

@@ -1,0 +1,311 @@
+"""The pytest plugin that grades: marks, the `student` / `reference` / `rng` fixtures, failure messages.
+
+Shipped verbatim in the student handout, so it imports only pytest, numpy, the standard library and
+the pytest/numpy/stdlib-only framework modules (rubric, errors, compare, scoring, scoreboard).
+
+Who runs the student's code and the reference is pluggable (a `Backend`): the grader passes a
+sandboxed worker and the reference imported in-process; the handout passes the student's package
+imported in-process and reference values recorded at handout-generation time.
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+import hashlib
+import importlib
+import importlib.util
+import sys
+import traceback
+from pathlib import Path
+from types import ModuleType
+from typing import Any, Callable, Iterable, Protocol
+
+import numpy as np
+import pytest
+
+from autograder.framework.compare import CheckFailed
+from autograder.framework.errors import StudentError, StudentException
+from autograder.framework.rubric import Assignment
+from autograder.framework.scoreboard import render
+from autograder.framework.scoring import VISIBILITIES, TestOutcome, score_tasks
+
+DEFAULT_DEADLINE = 5.0  # seconds of wall clock per student.run call
+OUTPUT_CAP = 4096  # characters of student output kept per test
+INTERNAL_PREFIX = "internal grader error (not your fault, tell course staff): "
+MARKERS = (
+    "rubric(task, weight=1): the task this test counts towards and its weight within the task",
+    "visibility(kind): who sees this test's result: visible (default), hidden, after_due_date, after_published",
+    "deadline(seconds): wall-clock limit for each student.run call in this test (default 5)",
+)
+
+
+class StudentRunner(Protocol):
+    """Runs a scenario on the student's code and returns plain data, or raises a StudentError."""
+
+    def run(self, scenario: str, timeout: float | None = None, **kwargs: Any) -> Any: ...
+
+    def take_output(self) -> str:
+        """What the student's code printed since the last call (drained, so each test gets its own)."""
+        ...
+
+
+class ReferenceRunner(Protocol):
+    """Runs a scenario on the trusted reference (or replays recorded reference values)."""
+
+    def run(self, scenario: str, **kwargs: Any) -> Any: ...
+
+    def function(self, scenario: str, **kwargs: Any) -> Callable[..., Any]:
+        """The scenario as a function of keyword overrides of `kwargs`, for numerical checks."""
+        ...
+
+
+class Backend(Protocol):
+    """The two providers the harness's fixtures hand to tests."""
+
+    student: StudentRunner
+    reference: ReferenceRunner
+
+
+def load_package(root: Path, package: str) -> ModuleType:
+    """Import `package` from the folder `root` (trusted code only: the reference, or the handout's own).
+
+    It stays in sys.modules under its real name (its modules may import each other lazily); a copy
+    of the same name imported from another folder is dropped first.
+    """
+    root = Path(root).resolve()
+    loaded = sys.modules.get(package)
+    if loaded is not None and Path(getattr(loaded, "__file__", "") or "").resolve().is_relative_to(root):
+        return loaded
+    for name in [m for m in sys.modules if m == package or m.startswith(package + ".")]:
+        del sys.modules[name]
+    sys.path.insert(0, str(root))
+    try:
+        importlib.invalidate_caches()
+        return importlib.import_module(package)
+    finally:
+        sys.path.remove(str(root))
+
+
+def load_scenarios(path: Path) -> ModuleType:
+    """Import the scenarios file under a private name derived from its path (never `scenarios`)."""
+    path = Path(path).resolve()
+    name = "_autograder_scenarios_" + hashlib.sha256(str(path).encode()).hexdigest()[:12]
+    spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"cannot load scenarios from {path}")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+class InProcessRunner:
+    """Runs scenarios on a package imported into this process.
+
+    The grader uses it for the reference. The handout uses it (student=True) for the student's own
+    package: then exceptions from the package become StudentException, as the worker would report them.
+    """
+
+    def __init__(self, package_root: Path, package: str, scenarios_file: Path, *, student: bool = False) -> None:
+        self.package_root, self.package, self.scenarios_file = Path(package_root), package, Path(scenarios_file)
+        self.student = student
+        self._lib: ModuleType | None = None
+        self._scenarios: ModuleType | None = None
+
+    def _scenario(self, name: str) -> Callable[..., Any]:
+        """The scenario function called `name`, loading the package and scenarios on first use."""
+        if self._scenarios is None:
+            self._scenarios = load_scenarios(self.scenarios_file)
+        if self._lib is None:
+            self._lib = load_package(self.package_root, self.package)
+        fn = getattr(self._scenarios, name, None)
+        if not callable(fn) or name.startswith("_"):
+            raise LookupError(f"no scenario {name!r} in {self.scenarios_file}")
+        return fn
+
+    def function(self, scenario: str, **kwargs: Any) -> Callable[..., Any]:
+        """The scenario bound to the package and `kwargs`; call it with keyword overrides."""
+        return functools.partial(self._scenario(scenario), self._lib, **kwargs)
+
+    def run(self, scenario: str, timeout: float | None = None, **kwargs: Any) -> Any:
+        """Run the scenario on copies of `kwargs` (the code under test may modify its inputs).
+
+        `timeout` is accepted for interface parity with the sandboxed worker and not enforced in-process.
+        """
+        fn = self.function(scenario, **copy.deepcopy(kwargs))
+        if not self.student:
+            return fn()
+        try:
+            return fn()
+        except Exception as exc:  # the student's code failed: say where, as the worker does
+            raise StudentException(student_exception_message(scenario, exc, self.package_root)) from exc
+
+    def take_output(self) -> str:
+        """Nothing: in-process output is captured by pytest itself."""
+        return ""
+
+
+def student_exception_message(scenario: str, exc: BaseException, package_root: Path) -> str:
+    """'<scenario>: your code raised <Type>: <msg>' plus the traceback frames inside the package."""
+    root = str(Path(package_root).resolve())
+    frames = [f for f in traceback.extract_tb(exc.__traceback__) if str(Path(f.filename).resolve()).startswith(root)]
+    where = "".join(traceback.format_list(frames)).rstrip()
+    text = f"{scenario}: your code raised {type(exc).__name__}: {exc}"
+    return f"{text}\n{where}" if where else text
+
+
+class StudentHandle:
+    """The `student` fixture: runs scenarios on the student's code under this test's deadline."""
+
+    def __init__(self, runner: StudentRunner, deadline: float) -> None:
+        self._runner, self.deadline = runner, deadline
+
+    def run(self, scenario: str, **kwargs: Any) -> Any:
+        """Run `scenario` on the student's code; plain data back, or a StudentError with a readable message."""
+        return self._runner.run(scenario, timeout=self.deadline, **kwargs)
+
+
+def seed_key(nodeid: str) -> str:
+    """'<file name>::<test id>': the same for a test in the grader and in the handout (different rootdirs)."""
+    path, _, rest = nodeid.partition("::")
+    return f"{Path(path).name}::{rest}"
+
+
+def seed_for(nodeid: str) -> int:
+    """A stable 64-bit seed for a test (sha256, unlike hash(), is the same in every process)."""
+    return int.from_bytes(hashlib.sha256(seed_key(nodeid).encode()).digest()[:8], "big")
+
+
+def classify(exc: BaseException) -> tuple[str, bool]:
+    """(student-readable message, is it the grader's fault) for an exception raised by a test."""
+    if isinstance(exc, StudentError):
+        return exc.message, False
+    if isinstance(exc, (CheckFailed, pytest.fail.Exception)):
+        return str(exc), False
+    return f"{INTERNAL_PREFIX}{type(exc).__name__}: {exc}", True
+
+
+def outcome_from(nodeid: str, passed: bool, duration: float, record: dict[str, Any]) -> TestOutcome:
+    """The scoring view of one test: pytest's verdict plus the harness's record for it."""
+    message = record.get("message", "")
+    if not passed and not message:  # skipped, or failed in a way no hook saw: never worth points
+        message = "did not run to completion (skipped or errored)"
+    return TestOutcome(
+        nodeid=nodeid, task=record["task"], weight=record["weight"], visibility=record["visibility"],
+        passed=passed, message="" if passed else message, output=record.get("output", ""),
+        duration=duration, internal=bool(record.get("internal")) and not passed,
+    )
+
+
+class Harness:
+    """The grading pytest plugin; register one instance per session (pytest.main(plugins=[...]))."""
+
+    def __init__(self, assignment: Assignment, backend: Backend, *, scoreboard: bool = False) -> None:
+        self.assignment, self.backend, self.scoreboard = assignment, backend, scoreboard
+        self.records: dict[str, dict[str, Any]] = {}  # nodeid -> task, weight, visibility, message, output...
+        self.problems: list[str] = []  # test-authoring mistakes found at collection
+
+    # -- configuration and collection --------------------------------------------------------------
+    def pytest_configure(self, config: pytest.Config) -> None:
+        """Declare the marks so that --strict-markers catches typos such as `rubrik`."""
+        for line in MARKERS:
+            config.addinivalue_line("markers", line)
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
+        """Read each test's marks into its record; a missing or wrong mark stops the session at once."""
+        known = {t.id for t in self.assignment.tasks}
+        for item in items:
+            problem = self._read_marks(item, known)
+            if problem:
+                self.problems.append(f"{item.nodeid}: {problem}")
+        if self.problems:
+            raise pytest.UsageError("rubric marks are wrong (course staff must fix the tests):\n  "
+                                    + "\n  ".join(self.problems))
+
+    def _read_marks(self, item: pytest.Item, known: set[str]) -> str:
+        """Fill self.records[item.nodeid] from the item's marks; return what is wrong ('' if nothing)."""
+        rubric = item.get_closest_marker("rubric")
+        if rubric is None:
+            return "no @pytest.mark.rubric(task=...) mark: every test must count towards a task"
+        task = rubric.kwargs.get("task", rubric.args[0] if rubric.args else None)
+        weight = rubric.kwargs.get("weight", rubric.args[1] if len(rubric.args) > 1 else 1)
+        if str(task) not in known:
+            return f"rubric task {task!r} is not in the task table ({', '.join(sorted(known))})"
+        if not isinstance(weight, (int, float)) or isinstance(weight, bool) or not weight > 0:
+            return f"rubric weight {weight!r} must be a positive number"
+        vis = item.get_closest_marker("visibility")
+        visibility = vis.args[0] if vis and vis.args else vis.kwargs.get("kind", "visible") if vis else "visible"
+        if visibility not in VISIBILITIES:
+            return f"visibility {visibility!r} is not one of {', '.join(VISIBILITIES)}"
+        dl = item.get_closest_marker("deadline")
+        deadline = dl.args[0] if dl and dl.args else dl.kwargs.get("seconds", DEFAULT_DEADLINE) if dl else DEFAULT_DEADLINE
+        if not isinstance(deadline, (int, float)) or not deadline > 0:
+            return f"deadline {deadline!r} must be a positive number of seconds"
+        self.records[item.nodeid] = {"task": str(task), "weight": float(weight), "visibility": visibility,
+                                     "deadline": float(deadline)}
+        return ""
+
+    # -- fixtures ----------------------------------------------------------------------------------
+    @pytest.fixture
+    def student(self, request: pytest.FixtureRequest) -> StudentHandle:
+        """Runs scenarios on the student's code (sandboxed in the grader) under the test's deadline."""
+        runner = self.backend.student
+        runner.take_output()  # drop anything printed before this test (e.g. by an earlier test's leftovers)
+        return StudentHandle(runner, self.records[request.node.nodeid]["deadline"])
+
+    @pytest.fixture
+    def reference(self) -> ReferenceRunner:
+        """Runs scenarios on the reference: `.run(...)` for values, `.function(...)` for numerical checks."""
+        return self.backend.reference
+
+    @pytest.fixture
+    def rng(self, request: pytest.FixtureRequest) -> np.random.Generator:
+        """A generator seeded from the test's id: the same draws on every run and machine."""
+        return np.random.default_rng(seed_for(request.node.nodeid))
+
+    # -- outcomes ----------------------------------------------------------------------------------
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo[None]):  # type: ignore[no-untyped-def]
+        """Record each phase's failure message and the student's output; show students only that message."""
+        record = self.records.get(item.nodeid)
+        failure = None
+        if record is not None and call.excinfo is not None and not call.excinfo.errisinstance(pytest.skip.Exception):
+            failure = classify(call.excinfo.value)
+            if "message" not in record:  # the first failure is the one worth reading
+                record["message"], record["internal"] = failure
+                if failure[1]:  # staff-only detail: grade.py prints it to the (hidden) stdout
+                    record["traceback"] = str(call.excinfo.getrepr(style="long"))
+        if record is not None and call.when == "teardown" and "student" in getattr(item, "fixturenames", ()):
+            printed = self.backend.student.take_output()
+            if printed:
+                record["output"] = printed if len(printed) <= OUTPUT_CAP else printed[:OUTPUT_CAP] + "\n... (cut)"
+        outcome = yield
+        report = outcome.get_result()
+        if failure is not None and not failure[1] and report.failed:
+            report.longrepr = failure[0]  # exactly the student-readable message, no grader traceback
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_json_runtest_metadata(self, item: pytest.Item, call: pytest.CallInfo[None]) -> dict[str, Any]:
+        """Hand the record to pytest-json-report (the grader reads outcomes from its report)."""
+        return dict(self.records.get(item.nodeid, {}))
+
+    def outcomes(self, reports: Iterable[pytest.TestReport]) -> list[TestOutcome]:
+        """Fold pytest's per-phase reports into one outcome per test (for the handout's scoreboard)."""
+        passed: dict[str, bool] = {}
+        duration: dict[str, float] = {}
+        for r in reports:
+            if r.nodeid in self.records and r.when in ("setup", "call", "teardown"):
+                passed[r.nodeid] = passed.get(r.nodeid, True) and r.passed
+                duration[r.nodeid] = duration.get(r.nodeid, 0.0) + r.duration
+        return [outcome_from(n, passed[n], duration[n], self.records[n]) for n in passed]
+
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        """With scoreboard=True, print the scoreboard of the tasks whose tests ran."""
+        if not self.scoreboard:
+            return
+        reports = [r for rs in terminalreporter.stats.values() for r in rs if isinstance(r, pytest.TestReport)]
+        scores = score_tasks(self.assignment.tasks, self.outcomes(reports), require_all=False)
+        if scores:
+            terminalreporter.write_sep("=", "scoreboard")
+            terminalreporter.write_line(render(scores))

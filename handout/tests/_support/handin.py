@@ -1,0 +1,119 @@
+"""`make handin`: check that your `mytorch` compiles and imports, then write handin.zip for Gradescope.
+
+The archive holds only mytorch/**/*.py (no caches, no tests, no data), with fixed timestamps, so the same
+code always gives the same handin.zip. Nothing is written when a file has a syntax error or the package
+does not import: upload only an archive this script reports as written.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+import textwrap
+import zipfile
+from pathlib import Path
+
+PACKAGE = "mytorch"
+ROOT = Path(__file__).resolve().parents[2]  # the handout folder: tests/_support/handin.py -> ../../
+ARCHIVE = "handin.zip"
+ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
+# Run in a fresh interpreter: imports each module; on failure prints only the frames inside your files.
+IMPORT_CHECK = """
+import importlib, os, sys, traceback
+root = os.getcwd() + os.sep
+for name in sys.argv[1:]:
+    try:
+        importlib.import_module(name)
+    except BaseException as exc:
+        frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename.startswith(root)]
+        for f in frames:
+            print(f"{f.filename[len(root):]}:{f.lineno}: in {f.name}: {(f.line or '').strip()}", file=sys.stderr)
+        print(f"{type(exc).__name__}: {exc}  (while importing {name})", file=sys.stderr)
+        sys.exit(1)
+"""
+STUB = re.compile(r'raise NotImplementedError\("Task ([^:"]+):')
+
+
+def python_files(root: Path, package: str = PACKAGE) -> list[Path]:
+    """Every .py file of the package, sorted (caches skipped)."""
+    return sorted(p for p in (root / package).rglob("*.py") if "__pycache__" not in p.parts)
+
+
+def syntax_errors(root: Path, files: list[Path]) -> list[str]:
+    """'file:line: message' for each file that does not compile (without writing any .pyc)."""
+    problems = []
+    for path in files:
+        rel = path.relative_to(root).as_posix()
+        try:
+            compile(path.read_bytes(), rel, "exec")
+        except SyntaxError as exc:  # IndentationError and TabError are SyntaxErrors too
+            line = (exc.text or "").rstrip()
+            problems.append(f"{rel}:{exc.lineno}: {type(exc).__name__}: {exc.msg}" + (f"\n    {line.strip()}" if line else ""))
+        except ValueError as exc:  # e.g. a NUL byte in the file
+            problems.append(f"{rel}: {exc}")
+    return problems
+
+
+def import_error(root: Path, files: list[Path], package: str = PACKAGE) -> str:
+    """'' when every module of the package imports in a fresh interpreter, else the end of the traceback."""
+    modules = [".".join(p.relative_to(root).with_suffix("").parts) for p in files]
+    modules = [m[: -len(".__init__")] if m.endswith(".__init__") else m for m in modules]
+    code = IMPORT_CHECK
+    try:
+        proc = subprocess.run([sys.executable, "-B", "-c", code, *modules], cwd=root, capture_output=True,
+                              text=True, timeout=120)
+    except subprocess.TimeoutExpired:
+        return "importing mytorch did not finish in 120 s (a loop or heavy work at module level?)"
+    if proc.returncode == 0:
+        return ""
+    return "\n".join(proc.stderr.strip().splitlines()[-12:])
+
+
+def unfinished_tasks(files: list[Path]) -> list[str]:
+    """Task ids whose stub `raise NotImplementedError("Task ...")` is still in the code."""
+    found = {m.group(1) for p in files for m in STUB.finditer(p.read_text(encoding="utf-8", errors="replace"))}
+    return sorted(found, key=lambda t: [int(x) if x.isdigit() else x for x in t.split(".")])
+
+
+def write_archive(root: Path, files: list[Path], target: Path) -> None:
+    """A deterministic zip of `files` (paths relative to `root`)."""
+    with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as archive:
+        for path in files:
+            info = zipfile.ZipInfo(path.relative_to(root).as_posix(), date_time=ZIP_EPOCH)
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.external_attr = 0o644 << 16
+            archive.writestr(info, path.read_bytes())
+
+
+def main(root: Path = ROOT) -> int:
+    """Check and pack; 0 when handin.zip was written, 1 otherwise."""
+    target = root / ARCHIVE
+    files = python_files(root)
+    if not (root / PACKAGE / "__init__.py").is_file():
+        print(f"error: {root / PACKAGE}/__init__.py not found: run `make handin` in the handout folder")
+        return 1
+    problems = syntax_errors(root, files)
+    reason = "syntax errors" if problems else ""
+    if not problems:
+        failure = import_error(root, files)
+        if failure:
+            problems, reason = [f"`import {PACKAGE}` fails:\n" + textwrap.indent(failure, "    ")], "an import error"
+    if problems:
+        print(f"error: {ARCHIVE} was NOT written because of {reason}; fix these and run `make handin` again:")
+        for problem in problems:
+            print(f"  {problem}")
+        if target.exists():
+            target.unlink()  # an older archive is out of date: never let it be uploaded by mistake
+            print(f"  (removed the out-of-date {ARCHIVE})")
+        return 1
+    write_archive(root, files, target)
+    print(f"wrote {target} ({len(files)} files, {target.stat().st_size:,} bytes): upload it to Gradescope")
+    left = unfinished_tasks(files)
+    if left:
+        print(f"note: still stubbed (NotImplementedError): task {', '.join(left)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

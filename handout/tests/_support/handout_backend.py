@@ -1,0 +1,289 @@
+"""How the public tests run on a student's machine (no sandbox, no reference solution).
+
+The grader runs student code in a sandboxed worker and computes expected values with the reference.
+Here neither exists, so the handout's conftest.py plugs two stand-ins into the same harness:
+
+- `InProcessStudent` runs a scenario on your `mytorch` in this process, with a per-call time limit
+  (SIGALRM, on Linux/macOS) and with what your code prints captured and shown with the failure.
+- `RecordedReference` answers `reference.run(...)` from tests/expected.npz: the reference's results for
+  exactly these public tests, recorded when the handout was generated (keyed by a hash of the scenario
+  name and its arguments). `reference.function(...)` (used by the numerical gradient checks) runs the
+  scenario's *forward* on your own `mytorch`: forward passes are given code, not your work.
+
+`RecordingReference` is how expected.npz was made: the generator runs these tests once with the
+reference library in place of yours and saves every answer.
+The grader on Gradescope runs the same test files, plus hidden ones, in a sandbox.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import hashlib
+import io
+import json
+import os
+import signal
+import threading
+import zipfile
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import numpy as np
+
+from autograder.framework import errors
+from autograder.framework.harness import DEFAULT_DEADLINE, InProcessRunner, student_exception_message
+
+OUTPUT_CAP = 64 * 1024  # characters of printed output kept per test, as in the grader
+ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
+
+
+class _Deadline(BaseException):
+    """Raised by the alarm; a BaseException so that `except Exception` in student code cannot swallow it."""
+
+
+# ------------------------------------------------------------------------------------- plain data
+
+
+def to_plain(value: Any, where: str = "result") -> Any:
+    """A copy of `value` made of plain data only, as the grader's worker would send it back.
+
+    Raises errors.BadObservation naming where a non-plain object (e.g. a Tensor) was returned.
+    """
+    if value is None or isinstance(value, (bool, int, float, str, np.generic)):
+        if isinstance(value, np.generic) and value.dtype == object:
+            raise errors.BadObservation(f"{where}: returned an object array where numbers belong")
+        return value
+    if isinstance(value, np.ndarray):
+        if value.dtype.kind not in "biufc":
+            raise errors.BadObservation(f"{where}: returned a numpy array of dtype {value.dtype}; "
+                                        "gradients and outputs must be numeric arrays")
+        return np.array(value, copy=True)  # a copy: later mutation by your code cannot change it
+    if isinstance(value, (list, tuple)):
+        return [to_plain(v, f"{where}[{i}]") for i, v in enumerate(value)]
+    if isinstance(value, dict) and all(isinstance(k, str) for k in value):
+        return {k: to_plain(v, f"{where}[{k!r}]") for k, v in value.items()}
+    kind = type(value).__name__
+    hint = " (a Tensor? return its .data / a plain numpy array)" if hasattr(value, "data") else ""
+    raise errors.BadObservation(f"{where}: returned a {kind} where a number or numpy array belongs{hint}")
+
+
+def call_key(scenario: str, kwargs: dict) -> str:
+    """A stable hash of (scenario, kwargs): the same on every machine and Python version."""
+    h = hashlib.sha256(scenario.encode() + b"\0")
+    _feed(h, kwargs)
+    return h.hexdigest()[:40]
+
+
+def _feed(h: Any, value: Any) -> None:
+    if isinstance(value, np.ndarray) or isinstance(value, np.generic):
+        arr = np.ascontiguousarray(value)
+        h.update(f"A{arr.dtype.str}{arr.shape}".encode() + arr.tobytes())
+    elif value is None or isinstance(value, bool):
+        h.update(f"C{value!r}".encode())
+    elif isinstance(value, int):
+        h.update(f"I{value}".encode())
+    elif isinstance(value, float):
+        h.update(f"F{value!r}".encode())
+    elif isinstance(value, str):
+        # Absolute paths (e.g. a data folder) differ between the TA's machine and yours.
+        h.update(b"S" + (b"<abs path>" if os.path.isabs(value) else value.encode()) + b"\0")
+    elif isinstance(value, (list, tuple)):
+        h.update(f"L{len(value)}".encode())
+        for v in value:
+            _feed(h, v)
+    elif isinstance(value, dict):
+        h.update(f"D{len(value)}".encode())
+        for k in sorted(value):
+            h.update(str(k).encode() + b"\0")
+            _feed(h, value[k])
+    else:
+        raise TypeError(f"cannot hash a {type(value).__name__} argument")
+
+
+# ------------------------------------------------------------------------------------- expected.npz
+
+
+def _encode(value: Any, arrays: dict[str, np.ndarray]) -> Any:
+    """A JSON tree with each array replaced by {"__ndarray__": name} (its data goes in `arrays`)."""
+    if isinstance(value, (np.ndarray, np.generic)) and not isinstance(value, (np.bool_,)):
+        name = f"a{len(arrays)}"
+        arrays[name] = np.asarray(value)
+        return {"__ndarray__": name, "scalar": isinstance(value, np.generic)}
+    if isinstance(value, np.bool_):
+        return bool(value)
+    if isinstance(value, (list, tuple)):
+        return [_encode(v, arrays) for v in value]
+    if isinstance(value, dict):
+        return {k: _encode(v, arrays) for k, v in value.items()}
+    return value
+
+
+def _decode(tree: Any, arrays: Any) -> Any:
+    if isinstance(tree, dict) and "__ndarray__" in tree:
+        arr = np.array(arrays[tree["__ndarray__"]], copy=True)
+        return arr[()] if tree.get("scalar") else arr
+    if isinstance(tree, list):
+        return [_decode(v, arrays) for v in tree]
+    if isinstance(tree, dict):
+        return {k: _decode(v, arrays) for k, v in tree.items()}
+    return tree
+
+
+def save_recordings(path: Path, recordings: dict[str, Any]) -> None:
+    """Write `recordings` (key -> result) as a deterministic .npz (sorted keys, fixed timestamps, no pickle)."""
+    arrays: dict[str, np.ndarray] = {}
+    index = {key: _encode(recordings[key], arrays) for key in sorted(recordings)}
+    entries = {"__index__": np.array(json.dumps(index, sort_keys=True)), **arrays}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, arr in entries.items():
+            buffer = io.BytesIO()
+            np.lib.format.write_array(buffer, arr, allow_pickle=False)
+            info = zipfile.ZipInfo(name + ".npy", date_time=ZIP_EPOCH)
+            info.compress_type = zipfile.ZIP_DEFLATED
+            archive.writestr(info, buffer.getvalue())
+
+
+def load_recordings(path: Path) -> dict[str, Any]:
+    """key -> recorded result, read with allow_pickle=False."""
+    with np.load(path, allow_pickle=False) as npz:
+        index = json.loads(str(npz["__index__"]))
+        return {key: _decode(tree, npz) for key, tree in index.items()}
+
+
+# ------------------------------------------------------------------------------------- running code
+
+
+@contextlib.contextmanager
+def _deadline(seconds: float | None) -> Iterator[None]:
+    """Raise _Deadline after `seconds` of wall time (no limit where SIGALRM is unavailable, e.g. Windows)."""
+    usable = seconds and hasattr(signal, "setitimer") and threading.current_thread() is threading.main_thread()
+    if not usable:
+        yield
+        return
+
+    def expire(signum: int, frame: Any) -> None:
+        raise _Deadline()
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, float(seconds))
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+class _CappedText(io.StringIO):
+    """A StringIO that keeps only the first OUTPUT_CAP characters (a print loop cannot fill memory)."""
+
+    def write(self, s: str) -> int:
+        room = OUTPUT_CAP - self.tell()
+        if room > 0:
+            super().write(s[:room])
+        return len(s)
+
+
+class InProcessStudent(InProcessRunner):
+    """Runs scenarios on the `package` in `root` (your handout folder) in this process, like the grader's worker:
+    a deadline per call, printed output captured, plain data back, exceptions as readable StudentErrors."""
+
+    def __init__(self, root: Path, package: str, scenarios_file: Path) -> None:
+        super().__init__(root, package, scenarios_file, student=True)
+        self._output = ""
+
+    def run(self, scenario: str, timeout: float | None = None, **kwargs: Any) -> Any:
+        """Run `scenario` on your package under `timeout` seconds; its result as plain data."""
+        try:
+            fn = self.function(scenario, **copy.deepcopy(kwargs))  # imports your package on first use
+        except LookupError:
+            raise
+        except Exception as exc:  # SyntaxError, ImportError, NameError at import time: all yours to fix
+            raise errors.SubmissionError(self._import_message(exc)) from None
+        limit = DEFAULT_DEADLINE if timeout is None else timeout
+        out = _CappedText()
+        try:
+            with contextlib.redirect_stdout(out), contextlib.redirect_stderr(out), _deadline(limit):
+                result = fn()
+        except _Deadline:
+            raise errors.StudentTimeout(
+                f"{scenario}: timed out after {limit:g} s (an infinite loop? a graph traversal that revisits "
+                "nodes takes exponential time on a chain of diamonds)") from None
+        except Exception as exc:
+            # Only frames inside the package are shown: the scenario and the tests are not the student's code.
+            mine = self.package_root / self.package
+            raise errors.StudentException(student_exception_message(scenario, exc, mine)) from None
+        finally:
+            self._output += out.getvalue()[: max(0, OUTPUT_CAP - len(self._output))]
+        return to_plain(result, f"{scenario}: the result")
+
+    def take_output(self) -> str:
+        """What your code printed since the last call (capped), then forget it."""
+        text, self._output = self._output, ""
+        return text
+
+    def _import_message(self, exc: BaseException) -> str:
+        """Why `import <package>` failed, with the file and line when Python knows them."""
+        where = ""
+        if isinstance(exc, SyntaxError) and exc.filename:
+            where = f" at {_relative(exc.filename, self.package_root)}:{exc.lineno}"
+        text = f"`import {self.package}` failed{where}: {type(exc).__name__}: {exc}"
+        frames = student_exception_message("import", exc, self.package_root / self.package).split("\n", 1)[1:]
+        return text + ("\n" + frames[0] if frames else "")
+
+
+def _relative(filename: str, root: Path) -> str:
+    try:
+        return Path(filename).resolve().relative_to(Path(root).resolve()).as_posix()
+    except ValueError:
+        return filename
+
+
+class RecordedReference:
+    """The reference's answers for the public tests, read from expected.npz; forwards run on your package."""
+
+    def __init__(self, expected: Path, student: InProcessStudent):
+        self.expected = Path(expected)
+        self.student = student
+        self._answers: dict[str, Any] | None = None
+
+    def run(self, scenario: str, timeout: float | None = None, **kwargs: Any) -> Any:
+        """The recorded result of `scenario(**kwargs)` on the reference."""
+        if self._answers is None:
+            self._answers = load_recordings(self.expected)
+        key = call_key(scenario, kwargs)
+        if key not in self._answers:
+            raise LookupError(
+                f"no recorded reference answer for {scenario}(...) with these arguments: the public tests or "
+                "tests/expected.npz were changed since the handout was generated (restore them from the handout)")
+        return copy.deepcopy(self._answers[key])  # a fresh copy: a test may modify what it gets
+
+    def function(self, scenario: str, **kwargs: Any) -> Callable[..., Any]:
+        """`scenario` (a forward pass: given code, not your work) run on YOUR package, with keyword overrides."""
+        def f(**overrides: Any) -> Any:
+            return self.student.run(scenario, **{**kwargs, **overrides})
+
+        return f
+
+
+class RecordingReference:
+    """The reference run in-process, remembering every `run` answer (used once, at handout generation)."""
+
+    def __init__(self, runner: InProcessRunner) -> None:
+        self.runner = runner
+        self.recordings: dict[str, Any] = {}
+
+    def run(self, scenario: str, timeout: float | None = None, **kwargs: Any) -> Any:
+        """The reference's result, recorded under call_key(scenario, kwargs)."""
+        result = self.runner.run(scenario, **kwargs)
+        self.recordings[call_key(scenario, kwargs)] = copy.deepcopy(result)
+        return result
+
+    def function(self, scenario: str, **kwargs: Any) -> Callable[..., Any]:
+        """The reference scenario with keyword overrides (not recorded: the handout uses your forward)."""
+        return self.runner.function(scenario, **kwargs)
+
+    def save(self, path: Path) -> None:
+        """Write every recorded answer to `path` (expected.npz)."""
+        save_recordings(path, self.recordings)

@@ -1,0 +1,368 @@
+"""Shared checks for hw1p1's public and hidden tests (not a test file itself).
+
+Every helper runs a scenario on the student's package (`student.run`, sandboxed) and on the reference
+(`reference.run`), then compares in this trusted process. Input generators keep values away from
+kinks, ties and zeros, so a correct gradient is never failed by the numerical checker.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from autograder.framework.compare import CheckFailed, check_array, check_close, check_gradients
+from autograder.framework.errors import StudentTimeout
+
+NAMES = ("a", "b", "c")
+
+# ----------------------------------------------------------------------------------------------
+# Inputs
+# ----------------------------------------------------------------------------------------------
+
+
+def normal(rng: np.random.Generator, shape: Sequence[int]) -> np.ndarray:
+    """Standard normal values (a 0-d array for shape ())."""
+    return np.asarray(rng.standard_normal(tuple(shape)), dtype=np.float64)
+
+
+def positive(rng: np.random.Generator, shape: Sequence[int]) -> np.ndarray:
+    """Values in [0.5, 2]: safe for log, division and fractional powers."""
+    return np.asarray(rng.uniform(0.5, 2.0, tuple(shape)), dtype=np.float64)
+
+
+def nonzero(rng: np.random.Generator, shape: Sequence[int], low: float = 0.5) -> np.ndarray:
+    """Values with |x| in [low, 2] and a random sign: away from 0 (division, ReLU's kink)."""
+    magnitude = rng.uniform(low, 2.0, tuple(shape))
+    sign = np.where(rng.random(tuple(shape)) < 0.5, -1.0, 1.0)
+    return np.asarray(sign * magnitude, dtype=np.float64)
+
+
+def distinct(rng: np.random.Generator, shape: Sequence[int]) -> np.ndarray:
+    """Values at least 0.1 apart from each other (no ties for max), shuffled."""
+    n = int(np.prod(shape, dtype=np.int64))
+    values = (rng.permutation(n) - n / 2.0) * 0.25 + rng.uniform(-0.05, 0.05, n)
+    return np.asarray(values.reshape(tuple(shape)), dtype=np.float64)
+
+
+DRAW: dict[str, Callable[[np.random.Generator, Sequence[int]], np.ndarray]] = {
+    "normal": normal, "positive": positive, "nonzero": nonzero, "distinct": distinct,
+}
+
+
+def shape_id(*shapes: Sequence[int]) -> str:
+    """'3x5' for (3, 5), '()' for a 0-d shape; several joined by ','."""
+    return ",".join("x".join(str(n) for n in s) if len(s) else "()" for s in shapes)
+
+
+# ----------------------------------------------------------------------------------------------
+# Running and comparing
+# ----------------------------------------------------------------------------------------------
+
+
+def forward_fn(reference: Any, scenario: str, **kwargs: Any) -> Callable[[Sequence[np.ndarray]], np.ndarray]:
+    """f(inputs) -> output array through the reference scenario `scenario(inputs=..., **kwargs)`."""
+    fn = reference.function(scenario, **kwargs)
+    return lambda inputs: np.asarray(fn(inputs=[np.asarray(x, dtype=np.float64) for x in inputs]))
+
+
+def op_case(student: Any, reference: Any, rng: np.random.Generator, label: str, op: str,
+            inputs: Sequence[np.ndarray], kwargs: dict | None = None, *, numeric: bool = True,
+            rtol: float = 1e-6, atol: float = 1e-9) -> None:
+    """One op, forward and backward with a random upstream gradient.
+
+    Checks the output, then every input's gradient against the reference's (tight tolerance) and,
+    when `numeric`, against central differences of the reference forward.
+    """
+    inputs = [np.asarray(x, dtype=np.float64) for x in inputs]
+    names = list(NAMES[: len(inputs)])
+    out_shape = np.shape(reference.run("op_forward", op=op, inputs=inputs, kwargs=kwargs))
+    upstream = normal(rng, out_shape)
+    call = dict(op=op, inputs=inputs, upstream=upstream, kwargs=kwargs)
+    got = student.run("op_grad", **call)
+    want = reference.run("op_grad", **call)
+    check_array(f"{label} forward output", got["out"], want["out"], rtol=rtol, atol=atol)
+    f = forward_fn(reference, "op_forward", op=op, kwargs=kwargs) if numeric else None
+    check_gradients(label, got, {k: v for k, v in want.items() if k != "out"}, names=names, f=f,
+                    inputs=inputs if numeric else None, upstream=upstream if numeric else None,
+                    rng=rng, rtol=rtol, atol=atol)
+
+
+def check_all(what: str, got: dict, want: dict, keys: Sequence[str] | None = None, *,
+              rtol: float = 1e-6, atol: float = 1e-9) -> None:
+    """check_close on each key of `want` (or `keys`); the first mismatch fails with its name."""
+    for key in keys if keys is not None else sorted(want):
+        if key not in got:
+            raise CheckFailed(f"{what}: the scenario returned no {key!r}")
+        if want[key] is None:
+            if got[key] is not None:
+                raise CheckFailed(f"{what}, {key}: expected None, got a value")
+            continue
+        check_close(f"{what}, {key}", got[key], want[key], rtol=rtol, atol=atol)
+
+
+def run_with_deadline_hint(student: Any, scenario: str, hint: str, **kwargs: Any) -> Any:
+    """student.run, adding `hint` to a timeout's message (why this test can time out)."""
+    try:
+        return student.run(scenario, **kwargs)
+    except StudentTimeout as e:
+        raise CheckFailed(f"{e.message}\n  {hint}") from None
+
+
+# ----------------------------------------------------------------------------------------------
+# Graphs for the engine tests (plain data the scenarios build with `_build`)
+# ----------------------------------------------------------------------------------------------
+
+
+def graph_edges(graph: dict) -> dict[str, list[str]]:
+    """node name -> names of the tensors it was computed from."""
+    return {name: list(args) for name, _op, args, _kw in graph["nodes"]}
+
+
+def check_topological(what: str, order: Any, want_order: list, graph: dict) -> None:
+    """order lists the same nodes as the reference's, each once, and every node before its inputs."""
+    if order is None:
+        raise CheckFailed(f"{what}: topological_sort returned None (did you forget to return the list?)")
+    if not isinstance(order, list):
+        raise CheckFailed(f"{what}: topological_sort returned {type(order).__name__}; expected a list")
+    strangers = [n for n in order if isinstance(n, str) and n.startswith("?")]
+    if strangers:
+        raise CheckFailed(f"{what}: the order contains {strangers[0][1:]} objects that are not tensors of "
+                          f"this graph; return the Tensors themselves")
+    repeated = sorted({n for n in order if order.count(n) > 1})
+    if repeated:
+        raise CheckFailed(f"{what}: node(s) {', '.join(repeated)} appear more than once; visit each node once "
+                          f"(keep a set of visited nodes)")
+    missing = [n for n in want_order if n not in order]
+    if missing:
+        raise CheckFailed(f"{what}: node(s) {', '.join(missing)} are missing from the order (expected "
+                          f"{len(want_order)} nodes, got {len(order)}); every tensor that requires grad and "
+                          f"that the root depends on belongs in it")
+    extra = [n for n in order if n not in want_order]
+    if extra:
+        const = set(graph.get("constants", {}))
+        why = " (constants with requires_grad=False are not part of the graph)" if set(extra) & const else ""
+        raise CheckFailed(f"{what}: node(s) {', '.join(extra)} should not be in the order{why}")
+    if order[0] != graph["root"]:
+        raise CheckFailed(f"{what}: the order starts with {order[0]}, expected the root {graph['root']} first")
+    position = {n: i for i, n in enumerate(order)}
+    for node, inputs in graph_edges(graph).items():
+        for parent in inputs:
+            if node in position and parent in position and position[parent] < position[node]:
+                raise CheckFailed(
+                    f"{what}: {parent} comes before {node}, but {node} was computed from {parent}; every node "
+                    f"must come before the nodes it was computed from (order: {', '.join(order)})")
+
+
+def check_graph_grads(what: str, got: dict, want: dict, graph: dict) -> None:
+    """Leaves' grads equal the reference's; constants and intermediates have none."""
+    leaves, constants = set(graph.get("leaves", {})), set(graph.get("constants", {}))
+    for name in sorted(want):
+        g, w = got.get(name), want[name]
+        if isinstance(g, dict) and "not_an_array" in g:
+            raise CheckFailed(f"{what}: {name}.grad is a {g['not_an_array']}; a gradient must be a plain numpy "
+                              f"array (store the ndarray, not a Tensor: a Tensor grad keeps the graph alive)")
+        if name in constants and g is not None:
+            raise CheckFailed(f"{what}: {name} has requires_grad=False but received a .grad; gradients must "
+                              f"not flow into constants")
+        if name not in leaves and name not in constants and g is not None and w is None:
+            raise CheckFailed(f"{what}: the intermediate tensor {name} kept a .grad; only leaves keep "
+                              f"gradients (pass intermediate gradients on, don't store them)")
+        if w is not None:
+            if g is None:
+                raise CheckFailed(f"{what}: {name}.grad is None after backward; the gradient never reached "
+                                  f"this leaf")
+            check_array(f"{what}: {name}.grad", g, w)
+
+
+def check_call_counts(what: str, got: dict, want: dict) -> None:
+    """Each node's backward ran exactly as often as in the reference (once per node)."""
+    for name in sorted(want["calls"]):
+        n, m = got["calls"].get(name, 0), want["calls"][name]
+        if n != m:
+            hint = ("visit each node once, after all its consumers (topological order), and sum the "
+                    "gradients it received" if n > m else "this node was never processed")
+            raise CheckFailed(f"{what}: backward of node {name} was called {n} times, expected {m}; {hint}")
+    extra = sorted(set(got["calls"]) - set(want["calls"]))
+    if extra:
+        raise CheckFailed(f"{what}: backward was called on node(s) {', '.join(extra)}, which should not be "
+                          f"reached (they do not require grad?)")
+    if got.get("unknown_calls"):
+        raise CheckFailed(f"{what}: {got['unknown_calls']} backward call(s) on nodes outside this graph")
+
+
+def case(case_id: str, op: str, *inputs: tuple, **kwargs: Any) -> Any:
+    """A pytest.param for op_case: inputs are (draw kind, shape) pairs, kwargs the op's plain kwargs."""
+    import pytest
+
+    return pytest.param(op, list(inputs), kwargs or None, id=case_id)
+
+
+def draw(rng: np.random.Generator, specs: Sequence[tuple]) -> list[np.ndarray]:
+    """Arrays for (kind, shape) specs, kinds from DRAW."""
+    return [DRAW[kind](rng, shape) for kind, shape in specs]
+
+
+def scalar_upstream(rng: np.random.Generator) -> np.ndarray:
+    """A random 0-d upstream gradient, kept away from 0 and from 1."""
+    return np.asarray(rng.uniform(0.5, 1.5) * rng.choice([-1.0, 1.0]) + 0.0, dtype=np.float64)
+
+
+# name -> builder(rng) -> graph description (see scenarios._build). Ops are basic elementwise ones
+# plus sum, so that these engine tests depend as little as possible on the other tasks.
+def _fanout(rng: np.random.Generator) -> dict:
+    # x is used by three nodes: a, b and d
+    return {"leaves": {"x": normal(rng, (3, 5)), "w": normal(rng, (3, 5))},
+            "nodes": [["a", "mul", ["x", "w"], {}], ["b", "exp", ["x"], {}], ["c", "add", ["a", "b"], {}],
+                      ["d", "mul", ["c", "x"], {}], ["r", "sum", ["d"], {}]], "root": "r"}
+
+
+def _diamond(rng: np.random.Generator) -> dict:
+    # a feeds b twice (a*a) and c; b and c meet again in d
+    return {"leaves": {"x": normal(rng, (5,))},
+            "nodes": [["a", "exp", ["x"], {}], ["b", "mul", ["a", "a"], {}], ["c", "neg", ["a"], {}],
+                      ["d", "add", ["b", "c"], {}], ["r", "sum", ["d"], {}]], "root": "r"}
+
+
+def _long_short(rng: np.random.Generator) -> dict:
+    # two paths of different lengths from x to d: processing a before b is done under-counts
+    return {"leaves": {"x": 0.5 * normal(rng, (3, 1))},
+            "nodes": [["a", "exp", ["x"], {}], ["b", "exp", ["a"], {}], ["e", "mul", ["b", "a"], {}],
+                      ["c", "add", ["e", "a"], {}], ["d", "add", ["c", "x"], {}], ["r", "sum", ["d"], {}]],
+            "root": "r"}
+
+
+def _constants(rng: np.random.Generator) -> dict:
+    # c and k do not require grad: no gradient for them, and they are not graph nodes
+    return {"leaves": {"x": normal(rng, (3, 5))},
+            "constants": {"c": normal(rng, (3, 5)), "k": normal(rng, (5,))},
+            "nodes": [["a", "mul", ["x", "c"], {}], ["b", "add", ["a", "k"], {}], ["m", "mul", ["c", "k"], {}],
+                      ["d", "add", ["b", "m"], {}], ["r", "sum", ["d"], {}]], "root": "r"}
+
+
+def _power_chain(rng: np.random.Generator) -> dict:
+    # y = x * x * ... (x used six times, once per node)
+    nodes, prev = [], "x"
+    for k in range(5):
+        nodes.append([f"y{k}", "mul", [prev, "x"], {}])
+        prev = f"y{k}"
+    nodes.append(["r", "sum", [prev], {}])
+    return {"leaves": {"x": positive(rng, (7,))}, "nodes": nodes, "root": "r"}
+
+
+def _two_leaves_broadcast(rng: np.random.Generator) -> dict:
+    # leaves of different shapes meet through broadcasting, and w is reused after a reduction
+    return {"leaves": {"x": normal(rng, (3, 5)), "w": normal(rng, (5,)), "v": normal(rng, (3, 1))},
+            "nodes": [["a", "mul", ["x", "w"], {}], ["b", "add", ["a", "v"], {}],
+                      ["s", "sum", ["b"], {"axis": 0}], ["c", "mul", ["s", "w"], {}],
+                      ["d", "sub", ["c", "w"], {}], ["r", "sum", ["d"], {}]], "root": "r"}
+
+
+GRAPHS: dict[str, Callable[[np.random.Generator], dict]] = {
+    "fanout": _fanout, "diamond": _diamond, "long_short": _long_short, "constants": _constants,
+    "power_chain": _power_chain, "broadcast": _two_leaves_broadcast,
+}
+
+
+# ----------------------------------------------------------------------------------------------
+# Modules, losses, optimizers, training
+# ----------------------------------------------------------------------------------------------
+
+
+def _without(d: dict, *keys: str) -> dict:
+    return {k: v for k, v in d.items() if k not in keys}
+
+
+def linear_case(student: Any, reference: Any, rng: np.random.Generator, x_shape: Sequence[int],
+                out_features: int, bias: bool = True) -> None:
+    """nn.Linear(in, out) with drawn weights: output, then grads of x, weight and bias (numerical too)."""
+    x = normal(rng, x_shape)
+    weight = normal(rng, (out_features, x_shape[-1]))
+    b = normal(rng, (out_features,)) if bias else None
+    up = normal(rng, tuple(x_shape[:-1]) + (out_features,))
+    got = student.run("linear", x=x, weight=weight, bias=b, upstream=up)
+    want = reference.run("linear", x=x, weight=weight, bias=b, upstream=up)
+    check_array("Linear forward output", got["out"], want["out"])
+    names = ["x", "weight", "bias"] if bias else ["x", "weight"]
+    inputs = [x, weight, b] if bias else [x, weight]
+    check_gradients("Linear (x @ W.T + b) backward", got, _without(want, "out"), names=names,
+                    f=forward_fn(reference, "linear_forward", has_bias=bias), inputs=inputs, upstream=up, rng=rng)
+
+
+def loss_case(student: Any, reference: Any, rng: np.random.Generator, kind: str, pred: np.ndarray,
+              target: np.ndarray, reduction: str = "mean", numeric: bool = True) -> None:
+    """MSELoss / CrossEntropyLoss: the loss value and the gradient w.r.t. the prediction (logits)."""
+    up = scalar_upstream(rng)
+    call = dict(kind=kind, pred=pred, target=target, upstream=up, reduction=reduction)
+    got = student.run("loss_grad", **call)
+    want = reference.run("loss_grad", **call)
+    label = "MSELoss" if kind == "mse" else "CrossEntropyLoss"
+    check_close(f"{label} value", got["out"], want["out"])
+    f = forward_fn(reference, "loss_forward", kind=kind, target=target, reduction=reduction) if numeric else None
+    check_gradients(f"{label} backward", got, _without(want, "out"), names=["pred"], f=f,
+                    inputs=[pred] if numeric else None, upstream=up if numeric else None, rng=rng)
+
+
+def batchnorm_case(student: Any, reference: Any, rng: np.random.Generator, n: int, c: int,
+                   modes: Sequence[str], momentum: float = 0.1, eps: float = 1e-5) -> None:
+    """BatchNorm1d over several batches (train/eval per batch): outputs, grads and running stats.
+
+    The first batch is also checked numerically (train mode: batch statistics; eval mode: running).
+    """
+    batches = [normal(rng, (n, c)) * rng.uniform(0.5, 3.0, c) + rng.uniform(-2, 2, c) for _ in modes]
+    ups = [normal(rng, (n, c)) for _ in modes]
+    gamma, beta = positive(rng, (c,)), normal(rng, (c,))
+    call = dict(batches=batches, upstreams=ups, modes=list(modes), gamma=gamma, beta=beta,
+                momentum=momentum, eps=eps)
+    got = student.run("batchnorm", **call)
+    want = reference.run("batchnorm", **call)
+    for k, mode in enumerate(modes):
+        step = f"BatchNorm1d ({mode} mode, batch {k + 1} of {len(modes)})"
+        check_all(step, got, want, [f"out_{k}", f"running_mean_{k}", f"running_var_{k}"])
+        grads = {f"grad_{name}": got[f"grad_{name}_{k}"] for name in ("x", "gamma", "beta")}
+        wants = {f"grad_{name}": want[f"grad_{name}_{k}"] for name in ("x", "gamma", "beta")}
+        f = None
+        if k == 0:
+            f = forward_fn(reference, "batchnorm_forward", mode=mode, momentum=momentum, eps=eps)
+        check_gradients(f"{step} backward", grads, wants, names=["x", "gamma", "beta"], f=f,
+                        inputs=[batches[0], gamma, beta] if k == 0 else None,
+                        upstream=ups[0] if k == 0 else None, rng=rng)
+
+
+def optimizer_case(student: Any, reference: Any, rng: np.random.Generator, kind: str, options: dict,
+                   shapes: Sequence[Sequence[int]] = ((3, 5), (5,)), steps: int = 5,
+                   skip: Sequence[tuple[int, int]] = ()) -> None:
+    """`steps` optimizer steps from drawn params with drawn grads; (step, param) pairs in `skip` get None."""
+    params = [normal(rng, s) for s in shapes]
+    grads = [[None if (k, i) in skip else normal(rng, s) for i, s in enumerate(shapes)] for k in range(steps)]
+    call = dict(kind=kind, params=params, grads=grads, options=options)
+    got = student.run("optimizer_steps", **call)
+    want = reference.run("optimizer_steps", **call)
+    label = "SGD" if kind == "sgd" else "Adam"
+    opts = ", ".join(f"{k}={v}" for k, v in options.items())
+    for k in range(steps):
+        for i in range(len(shapes)):
+            key = f"param_{i}_{k}"
+            note = " (its grad was None this step: skip it)" if (k, i) in skip else ""
+            check_close(f"{label}({opts}) step {k + 1}: parameter {i}{note}", got.get(key), want[key])
+
+
+def train_step_case(student: Any, reference: Any, rng: np.random.Generator, n: int = 7,
+                    sizes: Sequence[int] = (5, 7, 3), steps: int = 3, lr: float = 0.1) -> None:
+    """The student's train_step, `steps` times on one batch: returned losses and final parameters."""
+    weights = [0.5 * normal(rng, (o, i)) for i, o in zip(sizes[:-1], sizes[1:])]
+    biases = [0.1 * normal(rng, (o,)) for o in sizes[1:]]
+    x, y = normal(rng, (n, sizes[0])), rng.integers(0, sizes[-1], size=n)
+    call = dict(x=x, y=y, weights=weights, biases=biases, lr=lr, steps=steps)
+    got = student.run("train_step_once", **call)
+    want = reference.run("train_step_once", **call)
+    for k, kind in enumerate(got["loss_types"]):
+        if got["losses"][k] is None:
+            raise CheckFailed(f"train_step returned a {kind}; it must return the loss as a Python float "
+                              f"(loss.item())")
+    for k in range(steps):
+        hint = "" if k == 0 else " (an earlier step left gradients behind: zero them before backward)"
+        check_close(f"train_step call {k + 1}: the returned loss{hint}", got["losses"][k], want["losses"][k])
+    for i in range(len(weights) * 2):
+        check_close(f"after {steps} train_step calls: parameter {i} of the model", got[f"param_{i}"],
+                    want[f"param_{i}"])
