@@ -1,0 +1,173 @@
+"""Trusted comparisons of observations with expected values, failing with student-readable messages.
+
+Every check runs in the trusted grader on plain data that came back from the sandbox (or from the
+reference). It never calls methods of what the student returned beyond numpy's own conversions of plain
+data, and never prints a whole expected array: only the first few wrong elements.
+
+Copied verbatim into the student handout: numpy and stdlib only (plus our gradcheck module).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Mapping, Sequence
+
+import numpy as np
+
+from autograder.framework.gradcheck import _idx, _num, _shape_hint, check_gradient, mismatch_message
+
+
+class CheckFailed(AssertionError):
+    """A check failed; args[0] is the student-readable message."""
+
+    @property
+    def message(self) -> str:
+        """The student-readable message."""
+        return str(self.args[0]) if self.args else ""
+
+
+def _kind(got: Any) -> str:
+    """Student-facing name of a Python type: 'a list', 'a dict', 'a str'."""
+    name = type(got).__name__
+    return ("an " if name[:1] in "aeiou" else "a ") + name
+
+
+def _as_array_problem(what: str, got: Any, want: np.ndarray) -> str | None:
+    """Why `got` cannot stand for an array like `want`, or None (None, lists, other objects)."""
+    if got is None:
+        return f"{what} is None: returned None: did you forget to return (or to set) it?"
+    if isinstance(got, (list, tuple)):
+        return f"{what} is {_kind(got)} where a numpy array belongs (did you build a list instead of an array?)"
+    if isinstance(got, np.ndarray):
+        return None
+    if want.ndim == 0 and isinstance(got, (int, float, np.number)) and not isinstance(got, bool):
+        return None
+    return f"{what} is {_kind(got)} where a numpy array belongs."
+
+
+def _dtype_problem(what: str, got: np.ndarray) -> str | None:
+    """float64 is required: name the likely cause of anything else."""
+    if got.dtype == np.float64:
+        return None
+    if got.dtype.kind == "f":
+        return f"{what} has dtype {got.dtype}, expected float64: computed in single precision?"
+    if got.dtype.kind in "iu":
+        return (f"{what} has dtype {got.dtype}, expected float64: integer division, or np.zeros_like of an int "
+                "array?")
+    if got.dtype.kind == "b":
+        return f"{what} has dtype bool, expected float64: a comparison (mask) returned instead of numbers?"
+    return f"{what} has dtype {got.dtype}, expected float64."
+
+
+def _nonfinite_problem(what: str, got: np.ndarray, want: np.ndarray) -> str | None:
+    """NaN or inf where the expected value is finite: say where, and the usual causes."""
+    bad = ~np.isfinite(got) & np.isfinite(want)
+    if not bad.any():
+        return None
+    first = tuple(int(i) for i in np.argwhere(bad)[0]) if got.ndim else ()
+    kind = "NaN" if np.isnan(got[first]) else "inf"
+    return (f"{what} contains NaN or inf in {int(bad.sum())} of {got.size} elements (first: {kind} at "
+            f"{what}{_idx(first)}, expected {_num(float(want[first]))}): log of 0? overflow in exp? "
+            "division by zero?")
+
+
+def _array_problem(what: str, got: Any, want: np.ndarray, rtol: float, atol: float,
+                   header: str | None = None) -> str | None:
+    """The first problem with `got` as an array equal to `want` (type, dtype, shape, NaN, values), or None."""
+    want = np.asarray(want, dtype=np.float64)
+    head = f"{header}: " if header else ""
+    msg = _as_array_problem(what, got, want)
+    if msg:
+        return head + msg
+    arr = got if isinstance(got, np.ndarray) else np.asarray(got, dtype=np.float64)
+    msg = _dtype_problem(what, arr)
+    if msg:
+        return head + msg
+    if arr.shape != want.shape:
+        hint = _shape_hint(arr.shape, want.shape)
+        return head + f"{what} has shape {arr.shape}, expected {want.shape}" + (f": {hint}" if hint else ".")
+    msg = _nonfinite_problem(what, arr, want)
+    if msg:
+        return head + msg
+    return mismatch_message(header or what, what, want, arr, rtol, atol)
+
+
+def check_array(what: str, got: Any, want: np.ndarray, *, rtol: float = 1e-6, atol: float = 1e-9) -> None:
+    """Raise CheckFailed unless `got` is a float64 array of want's shape, equal within atol + rtol*|want|."""
+    msg = _array_problem(what, got, want, rtol, atol)
+    if msg:
+        raise CheckFailed(msg)
+
+
+def check_close(what: str, got: Any, want: Any, *, rtol: float = 1e-6, atol: float = 1e-9) -> None:
+    """Raise CheckFailed unless `got` equals `want` (a number or an array) within atol + rtol*|want|."""
+    if isinstance(want, np.ndarray) and want.ndim > 0:
+        check_array(what, got, want, rtol=rtol, atol=atol)
+        return
+    if got is None:
+        raise CheckFailed(f"{what} is None: returned None: did you forget to return it?")
+    if isinstance(got, bool) or not isinstance(got, (int, float, np.number, np.ndarray)):
+        raise CheckFailed(f"{what} is {_kind(got)} where a number belongs.")
+    if isinstance(got, np.ndarray) and got.size != 1:
+        raise CheckFailed(f"{what} is an array of shape {got.shape} where a single number belongs.")
+    g, w = float(np.asarray(got).reshape(())), float(np.asarray(want, dtype=np.float64).reshape(()))
+    if np.isnan(g) and not np.isnan(w):
+        raise CheckFailed(f"{what} is NaN, expected {_num(w)}: log of 0? overflow in exp? division by zero?")
+    tol = atol + rtol * abs(w)
+    if not (abs(g - w) <= tol or (np.isnan(g) and np.isnan(w)) or (np.isinf(w) and g == w)):
+        err = abs(g - w)
+        rel = err / abs(w) if w != 0 else float("inf")
+        raise CheckFailed(f"{what}: expected {_num(w)}, got {_num(g)}   "
+                          f"(abs err {err:.1e}, rel err {rel:.1e}, tolerance {tol:.2g})")
+
+
+assert_close = check_close  # the name docs/ARCHITECTURE.md uses in its example
+
+
+class ReferenceDisagrees(RuntimeError):
+    """The reference gradient failed the numerical check: a grader problem, never the student's fault."""
+
+
+def check_gradients(op: str, got: Mapping[str, Any], want: Mapping[str, np.ndarray], *, names: Sequence[str],
+                    f: Callable | None = None, inputs: Sequence[np.ndarray] | None = None,
+                    upstream: np.ndarray | None = None, rng: np.random.Generator | None = None,
+                    rtol: float = 1e-6, atol: float = 1e-9) -> None:
+    """Check the student's gradients ("grad_<name>") against the reference, and numerically when f is given.
+
+    For each name: structure (present, array, float64, shape, finite), then agreement with the reference
+    gradient, elementwise within atol + rtol*|want| (tight, so a finite-difference "implementation" with a
+    forward difference fails too). When f, inputs and upstream are given, the gradients that matched the
+    reference are also checked by finite differences of sum(upstream * f(inputs)) (inputs in `names` order);
+    a disagreement there means the reference or f is wrong, and raises ReferenceDisagrees (a grader error).
+    Raises CheckFailed with one message covering every failing input, so the student can fix all at once.
+    """
+    messages: list[str] = []
+    passed: list[int] = []
+    for i, name in enumerate(names):
+        key = f"grad_{name}"
+        header = f"{op}, gradient for input {name}"
+        g = got.get(key) if isinstance(got, Mapping) else None
+        if want.get(key) is None:  # the reference has no gradient here (a constant): neither may the student
+            if g is not None:
+                messages.append(f"{header}: {name}.grad should be None ({name} does not require a gradient), "
+                                "but backward set it: gradients set on constants?")
+            continue
+        if g is None:
+            messages.append(f"{header}: {name}.grad is None: backward never reached {name} (is it connected to "
+                            "the output, and does backward accumulate into leaves?)")
+            continue
+        msg = _array_problem(f"{name}.grad", g, want[key], rtol, atol, header=header)
+        if msg:
+            messages.append(msg)
+        else:
+            passed.append(i)
+    if f is not None and inputs is not None and upstream is not None and passed:
+        analytical = [np.asarray(got[f"grad_{n}"], dtype=np.float64) for n in names]
+        results = check_gradient(f, inputs, upstream, analytical, op=op, names=names,
+                                 rng=rng if rng is not None else np.random.default_rng(0), which=passed)
+        # Kinks are inconclusive by nature: the reference comparison above already decided.
+        bad = [r for r in results if not r.ok and not r.kink]
+        if bad:
+            raise ReferenceDisagrees("the gradient matches the reference but not finite differences (a grader "
+                                     "problem; please tell the course staff):\n" + "\n".join(r.message for r in bad))
+    if messages:
+        raise CheckFailed("\n".join(messages))
