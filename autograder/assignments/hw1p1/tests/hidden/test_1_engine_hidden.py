@@ -179,6 +179,10 @@ def test_no_grad_records_no_graph(student, reference, rng):
     if not (got["outside_requires_grad"] and got["outside_has_grad_fn"]):
         raise CheckFailed("after leaving `with no_grad():` ops no longer record a graph (grad mode not restored)")
     check_array("the output computed under no_grad()", got["inside_out"], want["inside_out"])
+    if got["grad_b"] is not None:
+        raise CheckFailed("z = (a * y).sum() with y = (a * b).exp() computed under no_grad(): b received a "
+                          "gradient, but y is a constant (no graph was recorded for it)")
+    check_array("z = (a * y).sum() with y computed under no_grad(): a.grad", got["grad_a"], want["grad_a"])
 
 
 @pytest.mark.rubric(task="1.2", weight=1)
