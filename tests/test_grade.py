@@ -16,6 +16,8 @@ from autograder.framework.grade import GRADER_FAILED, PLACEHOLDER, grade_submiss
 from autograder.framework.harness import INTERNAL_PREFIX
 from conftest import Toy
 
+# A slot of its own: other test files (run concurrently while developing) use slot 0's worker uid.
+SLOT = 3
 STUB = '''
 def add(a, b):
     raise NotImplementedError("Task 1: add")
@@ -30,7 +32,7 @@ STUB_POWER = 'def square(x):\n    raise NotImplementedError("Task 3: square")\n'
 def graded(toy: Toy, submission: Path, tmp_path: Path, schema, fmt: str = "gradescope") -> grade.GradeOutcome:
     """Grade and check the invariants every run must keep: a valid report on disk equal to the returned one."""
     results = tmp_path / "out" / "results.json"
-    outcome = grade_submission(submission, toy.assignment, results, fmt)
+    outcome = grade_submission(submission, toy.assignment, results, fmt, slot=SLOT)
     on_disk = json.loads(results.read_text())
     assert on_disk == outcome.report
     if fmt == "gradescope":
@@ -106,7 +108,7 @@ def test_placeholder_report_is_written_before_tests_run(toy: Toy, tmp_path: Path
         return real_run_tests(*args, **kwargs)
 
     monkeypatch.setattr(grade, "run_tests", spy)
-    outcome = grade_submission(toy.submission(), toy.assignment, results)
+    outcome = grade_submission(toy.submission(), toy.assignment, results, slot=SLOT)
     (placeholder,) = seen
     schema(placeholder)
     assert placeholder["score"] == 0 and all(t["output"] == PLACEHOLDER for t in placeholder["tests"])
@@ -169,7 +171,7 @@ def test_cli_autolab_prints_scores_last_and_exits_zero(toy: Toy, tmp_path: Path,
     stub = toy.submission("stub", arith=STUB)
     results = tmp_path / "autolab.json"
     run = CliRunner().invoke(grade.grade_command, [str(stub), "--results", str(results), "--format", "autolab",
-                                                   "--assignment", "toy", "--quiet"])
+                                                   "--assignment", "toy", "--quiet", "--slot", str(SLOT)])
     assert run.exit_code == 0, run.output
     last = run.output.strip().splitlines()[-1]
     assert json.loads(last) == {"scores": {"1": 0.0, "2": 0.0, "3": 2.0}} == json.loads(results.read_text())
@@ -181,7 +183,8 @@ def test_cli_exits_nonzero_only_when_the_grader_failed(toy: Toy, tmp_path: Path,
     monkeypatch.setattr(grade, "load_assignment", lambda name: toy.assignment)
     monkeypatch.setattr(grade, "run_tests", lambda *a, **k: 1 / 0)
     results = tmp_path / "r.json"
-    run = CliRunner().invoke(grade.grade_command, [str(toy.submission()), "--results", str(results), "--quiet"])
+    run = CliRunner().invoke(grade.grade_command, [str(toy.submission()), "--results", str(results), "--quiet",
+                                                   "--slot", str(SLOT)])
     assert run.exit_code == 1 and json.loads(results.read_text())["score"] == 0
 
 

@@ -138,7 +138,7 @@ def pytest_args(tests_dir: Path, quiet: bool) -> list[str]:
         str(tests_dir), f"--rootdir={tests_dir}", f"--confcutdir={tests_dir}", "-c", os.devnull,
         "-p", "no:cacheprovider", "--import-mode=importlib", "--strict-markers",
         "--json-report", "--json-report-file=none", "--no-header", "-q",
-        *(["-q", "--tb=no", "-p", "no:warnings"] if quiet else ["--tb=short"]),
+        *(["-q", "--tb=no", "-rN", "-p", "no:warnings"] if quiet else ["--tb=short"]),
     ]
 
 
