@@ -60,7 +60,7 @@ def _strip_arrays(node: Any, arrays: dict[str, np.ndarray], depth: int) -> Any:
         if len(arrays) >= MAX_ARRAYS:
             raise ChannelError(f"more than {MAX_ARRAYS} arrays in one frame")
         key = f"a{len(arrays)}"
-        arrays[key] = np.ascontiguousarray(arr)
+        arrays[key] = np.asarray(arr, order="C")  # (ascontiguousarray would make 0-d arrays 1-d)
         ref: dict[str, Any] = {_REF: key}
         if isinstance(node, np.generic):
             ref[_SCALAR] = True

@@ -302,7 +302,7 @@ def spawn(scratch: Scratch, package: str, limits: Limits, uid: int | None, gid: 
     rlimits = [
         (resource.RLIMIT_AS, limits.memory_bytes, limits.memory_bytes),
         # Soft limit sends SIGXCPU; the hard limit a moment later is a SIGKILL nobody can ignore.
-        (resource.RLIMIT_CPU, limits.cpu_seconds, limits.cpu_seconds + 2),
+        (resource.RLIMIT_CPU, limits.cpu_seconds, limits.cpu_seconds + 1),
         (resource.RLIMIT_FSIZE, limits.file_bytes, limits.file_bytes),
         (resource.RLIMIT_NOFILE, limits.open_files, limits.open_files),
         (resource.RLIMIT_CORE, 0, 0),
@@ -412,6 +412,7 @@ def kill_worker(proc: WorkerProcess) -> None:
     if proc.status is None:
         proc.killed_by_us = True
     my_pid = os.getpid()
+    seen: set[int] = set()
     for _ in range(50):
         targets = _find_targets(proc, my_pid)
         if proc.uid is not None:
@@ -421,10 +422,12 @@ def kill_worker(proc: WorkerProcess) -> None:
                 os.kill(pid, signal.SIGKILL)
             except OSError:
                 pass
-        _reap_orphans(my_pid, targets - {proc.pid})  # the worker itself is reaped by wait_worker
+        seen |= targets
         if not targets:
             break
         time.sleep(0.001)
+    # The worker itself is reaped by wait_worker; its orphans re-parent to us and are reaped here.
+    _reap_orphans(my_pid, seen - {proc.pid}, dying=seen | {proc.pid}, timeout=1.0)
     try:
         os.killpg(proc.pid, signal.SIGKILL)
     except OSError:
@@ -522,20 +525,34 @@ def _proc_table() -> dict[int, tuple[int, int, int, int, str]]:
     return table
 
 
-def _reap_orphans(my_pid: int, candidates: set[int]) -> None:
-    """Reap zombies among `candidates` that are our children (re-parented to us as subreaper)."""
-    for pid in candidates:
-        try:
-            with open(f"/proc/{pid}/stat", "rb") as f:
-                raw = f.read().decode("ascii", "replace")
-        except OSError:
-            continue
-        fields = raw[raw.rfind(")") + 2:].split()
-        if len(fields) > 1 and int(fields[1]) == my_pid and fields[0] == "Z":
+def _reap_orphans(my_pid: int, candidates: set[int], dying: set[int], timeout: float) -> None:
+    """Reap those of `candidates` that became our children (re-parented to us, the subreaper)."""
+    deadline = time.monotonic() + timeout
+    pending = set(candidates)
+    while pending:
+        for pid in list(pending):
             try:
-                os.waitpid(pid, os.WNOHANG)
-            except ChildProcessError:
-                pass
+                with open(f"/proc/{pid}/stat", "rb") as f:
+                    raw = f.read().decode("ascii", "replace")
+            except OSError:
+                pending.discard(pid)  # gone: reaped by its own parent
+                continue
+            fields = raw[raw.rfind(")") + 2:].split()
+            ppid = int(fields[1]) if len(fields) > 1 else 0
+            if ppid != my_pid:
+                # Its parent is dying too (then it re-parents to us: wait) or will reap it (then forget it).
+                if ppid not in dying:
+                    pending.discard(pid)
+            elif fields[0] in ("Z", "X"):
+                try:
+                    os.waitpid(pid, os.WNOHANG)
+                except ChildProcessError:
+                    pass
+                pending.discard(pid)
+        if pending and time.monotonic() < deadline:
+            time.sleep(0.002)
+        else:
+            break
 
 
 def cpu_seconds_used(pid: int) -> float:
