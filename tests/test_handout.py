@@ -292,3 +292,86 @@ def test_handin_archives_exactly_the_python_files(fresh: Path, tmp_path: Path) -
         assert sorted(archive.namelist()) == expected
         assert archive.read(f"{PACKAGE}/tensor.py") == (handout / PACKAGE / "tensor.py").read_bytes()
     assert "still stubbed" in proc.stdout and "1.1" in proc.stdout
+
+
+# ------------------------------------------------------------------------------------- handout backend
+
+
+def _backend_module():
+    """handout_backend.py imported from the assignment's handout_files (it runs in the handout normally)."""
+    import importlib.util
+
+    path = ASSIGNMENT.scenarios_file.parent / "handout_files" / "tests" / "_support" / "handout_backend.py"
+    spec = importlib.util.spec_from_file_location("_handout_backend_under_test", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+TOY_PACKAGE = '''
+class Box:
+    data = 1
+def loop():
+    while True:
+        pass
+def chatty(x):
+    print("hello from toy")
+    return x * 2
+def boom():
+    raise ValueError("bad shape (3, 5)")
+'''
+TOY_SCENARIOS = '''
+def loop(lib):
+    lib.loop()
+def chatty(lib, x):
+    return {"y": lib.chatty(x), "n": 3}
+def boom(lib):
+    lib.boom()
+def box(lib):
+    return {"out": lib.Box()}
+'''
+
+
+def test_in_process_student_runs_with_deadline_capture_and_plain_data(tmp_path: Path) -> None:
+    import numpy as np
+
+    from autograder.framework.errors import BadObservation, StudentException, StudentTimeout
+
+    hb = _backend_module()
+    (tmp_path / "toylib").mkdir()
+    (tmp_path / "toylib" / "__init__.py").write_text(TOY_PACKAGE)
+    (tmp_path / "scen.py").write_text(TOY_SCENARIOS)
+    student = hb.InProcessStudent(tmp_path, "toylib", tmp_path / "scen.py")
+    x = np.arange(3.0)
+    got = student.run("chatty", x=x)
+    assert np.array_equal(got["y"], [0.0, 2.0, 4.0]) and got["n"] == 3 and np.array_equal(x, [0.0, 1.0, 2.0])
+    assert student.take_output() == "hello from toy\n" and student.take_output() == ""
+    with pytest.raises(StudentTimeout, match="timed out after 0.2 s"):
+        student.run("loop", timeout=0.2)
+    with pytest.raises(StudentException, match=r"ValueError: bad shape \(3, 5\)") as info:
+        student.run("boom")
+    assert "toylib/__init__.py" in info.value.message and "scen.py" not in info.value.message
+    with pytest.raises(BadObservation, match="returned a Box where a number or numpy array belongs"):
+        student.run("box")
+
+
+def test_recorded_answers_round_trip_and_keys_ignore_absolute_paths(tmp_path: Path) -> None:
+    import numpy as np
+
+    hb = _backend_module()
+    answers = {hb.call_key("s", {"a": np.ones((2, 3)), "k": [1, 2.5, None, "x"]}):
+               {"out": np.arange(6.0).reshape(2, 3), "zero_d": np.array(2.0), "scalar": np.float64(1.5),
+                "flag": np.bool_(True), "nested": [np.int64(3), {"g": None}], "name": "ok"}}
+    hb.save_recordings(tmp_path / "e.npz", answers)
+    first = (tmp_path / "e.npz").read_bytes()
+    hb.save_recordings(tmp_path / "e.npz", answers)
+    assert (tmp_path / "e.npz").read_bytes() == first  # deterministic bytes
+    loaded = hb.load_recordings(tmp_path / "e.npz")
+    (key, want), = answers.items()
+    got = loaded[key]
+    assert np.array_equal(got["out"], want["out"]) and got["out"].dtype == np.float64
+    assert got["zero_d"].shape == () and got["scalar"] == 1.5 and isinstance(got["scalar"], np.float64)
+    assert got["flag"] is True and got["nested"][0] == 3 and got["nested"][1] == {"g": None} and got["name"] == "ok"
+    assert hb.call_key("s", {"d": "/home/ta/data"}) == hb.call_key("s", {"d": "/Users/me/data"})
+    assert hb.call_key("s", {"a": np.ones(3)}) != hb.call_key("s", {"a": np.ones(3) * 1.0000001})
+    assert hb.call_key("s", {"a": 1}) != hb.call_key("s", {"a": 1.0})

@@ -82,10 +82,18 @@ def op_case(student: Any, reference: Any, rng: np.random.Generator, label: str, 
     got = student.run("op_grad", **call)
     want = reference.run("op_grad", **call)
     check_array(f"{label} forward output", got["out"], want["out"], rtol=rtol, atol=atol)
+    check_returned(label, got)
     f = forward_fn(reference, "op_forward", op=op, kwargs=kwargs) if numeric else None
     check_gradients(label, got, {k: v for k, v in want.items() if k != "out"}, names=names, f=f,
                     inputs=inputs if numeric else None, upstream=upstream if numeric else None,
                     rng=rng, rtol=rtol, atol=atol)
+
+
+def check_returned(label: str, got: dict) -> None:
+    """Fail with a clear message when a node's backward returned the wrong kind of thing."""
+    if "backward_returned" in got:
+        raise CheckFailed(f"{label} returned {got['backward_returned']}; backward must return a tuple with one "
+                          f"gradient (or None) per input, in the order of the inputs")
 
 
 def check_all(what: str, got: dict, want: dict, keys: Sequence[str] | None = None, *,
@@ -296,10 +304,11 @@ def loss_case(student: Any, reference: Any, rng: np.random.Generator, kind: str,
     call = dict(kind=kind, pred=pred, target=target, upstream=up, reduction=reduction)
     got = student.run("loss_grad", **call)
     want = reference.run("loss_grad", **call)
-    label = "MSELoss" if kind == "mse" else "CrossEntropyLoss"
+    label = "MSELoss" if kind == "mse" else "CrossEntropy.backward"
     check_close(f"{label} value", got["out"], want["out"])
+    check_returned(label, got)
     f = forward_fn(reference, "loss_forward", kind=kind, target=target, reduction=reduction) if numeric else None
-    check_gradients(f"{label} backward", got, _without(want, "out"), names=["pred"], f=f,
+    check_gradients(label if kind == "ce" else f"{label} backward", got, _without(want, "out"), names=["pred"], f=f,
                     inputs=[pred] if numeric else None, upstream=up if numeric else None, rng=rng)
 
 
@@ -316,6 +325,7 @@ def batchnorm_case(student: Any, reference: Any, rng: np.random.Generator, n: in
                 momentum=momentum, eps=eps)
     got = student.run("batchnorm", **call)
     want = reference.run("batchnorm", **call)
+    check_returned("BatchNorm1dFunction.backward", got)
     for k, mode in enumerate(modes):
         step = f"BatchNorm1d ({mode} mode, batch {k + 1} of {len(modes)})"
         check_all(step, got, want, [f"out_{k}", f"running_mean_{k}", f"running_var_{k}"])

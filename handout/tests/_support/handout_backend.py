@@ -24,6 +24,7 @@ import io
 import json
 import os
 import signal
+import sys
 import threading
 import zipfile
 from pathlib import Path
@@ -215,7 +216,10 @@ class InProcessStudent(InProcessRunner):
             mine = self.package_root / self.package
             raise errors.StudentException(student_exception_message(scenario, exc, mine)) from None
         finally:
-            self._output += out.getvalue()[: max(0, OUTPUT_CAP - len(self._output))]
+            printed = out.getvalue()
+            self._output += printed[: max(0, OUTPUT_CAP - len(self._output))]
+            # Echo to pytest's own capture too, so a failing test shows it under "Captured stdout call".
+            sys.stdout.write(printed)
         return to_plain(result, f"{scenario}: the result")
 
     def take_output(self) -> str:
