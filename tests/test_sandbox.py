@@ -496,3 +496,23 @@ def test_without_root_missing_protections_are_named_once_and_escapees_still_die(
         assert len(warnings) == 1 and "privilege drop" in warnings[0]
     finally:
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def test_a_worker_that_dies_before_student_code_runs_is_a_grader_error(tmp_path):
+    (tmp_path / "sub" / "toy").mkdir(parents=True)
+    (tmp_path / "sub" / "toy" / "__init__.py").write_text("")
+    (tmp_path / "s.py").write_text("import os\nprint('scenarios broken')\nos._exit(1)\n")
+    with WorkerClient(tmp_path / "sub", "toy", tmp_path / "s.py", slot=SLOT) as c:
+        with pytest.raises(RuntimeError, match="the worker did not start") as info:
+            c.run("anything")
+        assert "scenarios broken" in str(info.value)
+        assert not isinstance(info.value, StudentError)
+
+
+@pytest.mark.skipif(not ROOT, reason="slots map to uids only when root")
+def test_two_open_clients_cannot_share_a_slot(make_client, tmp_path):
+    c = make_client({"toy/__init__.py": ""})
+    with pytest.raises(RuntimeError, match=f"slot {SLOT} is already used"):
+        WorkerClient(tmp_path / "sub", "toy", tmp_path / "scenarios.py", slot=SLOT)
+    c.close()
+    WorkerClient(tmp_path / "sub", "toy", tmp_path / "scenarios.py", slot=SLOT).close()  # free again

@@ -71,6 +71,10 @@ class CappedOutput:
             self.total_left -= len(keep)
         self._cut += len(data) - len(keep)
 
+    def peek(self) -> str:
+        """What take() would return, without taking it (for grader error messages)."""
+        return b"".join(self._parts).decode("utf-8", errors="replace")
+
     def take(self) -> str:
         """Everything kept since the last take, with "[... N bytes cut]" where output was dropped."""
         self._close_segment()
@@ -85,11 +89,17 @@ class CappedOutput:
             self._cut = 0
 
 
+# Worker uids in use by live clients of this process: starting a worker kills every process of its uid,
+# so two live clients on one slot would kill each other's workers. Refuse that loudly instead.
+_LIVE_UIDS: set[int] = set()
+
+
 class _State:
     """What the finalizer needs to clean up, kept apart from the client so the client can be collected."""
 
-    def __init__(self, scratch: sandbox.Scratch) -> None:
+    def __init__(self, scratch: sandbox.Scratch, uid: int | None) -> None:
         self.scratch = scratch
+        self.uid = uid
         self.proc: WorkerProcess | None = None
 
 
@@ -100,6 +110,7 @@ def _cleanup(state: _State) -> None:
         sandbox.close_pipes(state.proc)
         state.proc = None
     sandbox.remove_scratch(state.scratch.root)
+    _LIVE_UIDS.discard(state.uid)
 
 
 class WorkerClient:
@@ -113,6 +124,9 @@ class WorkerClient:
         self.slot = slot
         sandbox.find_package(self.submission_root, package)
         self._uid, self._gid = sandbox.worker_ids(slot)
+        if self._uid is not None and self._uid in _LIVE_UIDS:
+            raise RuntimeError(f"slot {slot} is already used by another open WorkerClient in this process; "
+                               "close it first or use a different slot")
         plan = sandbox.plan_protections(limits, self._uid, limits.call_timeout)
         self.protections: list[str] = plan.applied
         self.missing_protections: list[str] = plan.missing
@@ -121,7 +135,9 @@ class WorkerClient:
             sandbox.warn_missing_once(plan.missing)
         scratch = sandbox.prepare_scratch(self.submission_root, Path(scenarios_file), data_files,
                                           self._uid, self._gid)
-        self._state = _State(scratch)
+        self._state = _State(scratch, self._uid)
+        if self._uid is not None:
+            _LIVE_UIDS.add(self._uid)
         self._finalizer = weakref.finalize(self, _cleanup, self._state)
         self._output = CappedOutput(limits.output_bytes_per_call, limits.output_bytes_total)
         self._import_failure: BaseException | None = None
@@ -202,9 +218,11 @@ class WorkerClient:
         if self.missing_protections:
             sandbox.warn_missing_once(self.missing_protections)
         t = self.limits.import_timeout
+        deadline = time.monotonic() + t
+        self._await_loaded(proc, deadline)
         context = f"while importing your package {self.package!r}"
         try:
-            reply = self._receive(proc, time.monotonic() + t)
+            reply = self._receive(proc, deadline)
         except _Expired:
             self._stop(proc)
             failure: BaseException = StudentTimeout(
@@ -222,6 +240,20 @@ class WorkerClient:
             failure = self._reply_error(reply, context, importing=True)
         self._import_failure = failure
         raise copy.copy(failure)
+
+    def _await_loaded(self, proc: WorkerProcess, deadline: float) -> None:
+        """Wait for the worker's first frame (sent before any student code runs); failures are the grader's."""
+        try:
+            reply = self._receive(proc, deadline)
+        except (_Expired, _Died, channel.ChannelError) as e:
+            self._stop(proc)
+            why = {_Expired: "no sign of life before the deadline", _Died: "it exited"}.get(type(e), str(e))
+            raise RuntimeError(
+                f"grader error: the worker did not start ({why}); its output:\n{self._output.peek()[-2000:]}"
+            ) from None
+        if not (isinstance(reply, dict) and reply.get("ok") is True and reply.get("loaded") is True):
+            self._stop(proc)
+            raise self._reply_error(reply, "while starting the worker", importing=False)
 
     def _stop(self, proc: WorkerProcess) -> None:
         """Kill the worker tree, keep what it printed, forget it (the next call restarts)."""

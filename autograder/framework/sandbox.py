@@ -320,9 +320,15 @@ def spawn(scratch: Scratch, package: str, limits: Limits, uid: int | None, gid: 
             pass_fds=(req_r, rep_w), cwd=str(scratch.work), env=env, start_new_session=True,
             preexec_fn=preexec, close_fds=True,
         )
-    except BaseException:
+    except BaseException as e:
         for fd in (req_r, req_w, rep_r, rep_w):
             os.close(fd)
+        if isinstance(e, (OSError, subprocess.SubprocessError)):
+            who = f"uid {uid}" if uid is not None else "the grader's uid"
+            raise RuntimeError(
+                f"grader error: cannot start the worker {argv[0]} as {who}: {e} (the interpreter and its "
+                "packages must be readable by other users, e.g. not under /root)"
+            ) from e
         raise
     os.close(req_r)
     os.close(rep_w)

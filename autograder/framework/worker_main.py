@@ -5,8 +5,8 @@ It runs inside the sandbox (another uid, rlimits, no network), started by sandbo
 channel.py, the scenarios file and the submission. Self-contained: stdlib + numpy + channel.py
 (loaded by path); it never imports the `autograder` package, the reference, or any test.
 
-Protocol (see docs/ARCHITECTURE.md): after importing the package it sends `{"ok": true, "ready": true}`
-or an import error; then for each `{"op": "call", "scenario", "kwargs"}` it replies
+Protocol (see docs/ARCHITECTURE.md): once numpy, the channel and the scenarios are loaded it sends
+`{"ok": true, "loaded": true}`; after importing the package `{"ok": true, "ready": true}` or an import error; then for each `{"op": "call", "scenario", "kwargs"}` it replies
 `{"ok": true, "result": tree}` or `{"ok": false, "error": {"kind", "type", "message", "traceback"}}`.
 """
 
@@ -75,6 +75,8 @@ class Worker:
         except BaseException:
             self.error("grader", "ScenariosError", "could not load the scenarios file", traceback.format_exc())
             return False
+        # Up to here only grader code ran: a death before this frame is the grader's problem, not the student's.
+        self.send({"ok": True, "loaded": True})
         sys.path.insert(0, self.sub_root)
         self.restore_output()
         try:
