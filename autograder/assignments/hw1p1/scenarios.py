@@ -445,27 +445,31 @@ def no_grad_graph(lib: Any, a: np.ndarray, b: np.ndarray) -> dict:
     }
 
 
-def zero_grad_then_backward(lib: Any, x: np.ndarray, weight: np.ndarray, bias: np.ndarray,
-                            upstream: np.ndarray, zero: bool) -> dict:
-    """Linear layer: backward, then model.zero_grad() when `zero`, then the same backward again.
+def zero_grad_then_backward(lib: Any, x: np.ndarray, w: np.ndarray, upstream: np.ndarray, zero: bool) -> dict:
+    """A one-parameter module y = x * w: backward, then zero_grad() when `zero`, then backward again.
 
-    Returns the parameter grads right after the reset ("reset_*") and at the end ("grad_*"):
-    with zero_grad the end result is one backward's worth; without, two (accumulated).
+    Returns w's grad right after the reset ("reset_w") and at the end ("grad_w"): with zero_grad
+    the end result is one backward's worth; without, two (accumulated). Elementwise on purpose:
+    no broadcasting, so only the engine is under test.
     """
     nn = importlib.import_module(lib.__name__ + ".nn")
-    layer = nn.Linear(weight.shape[1], weight.shape[0])
-    _load(layer.weight, weight)
-    _load(layer.bias, bias)
+
+    class Scale(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.w = lib.Tensor(np.array(w, dtype=np.float64), requires_grad=True)
+
+        def forward(self, v: Any) -> Any:
+            return v * self.w
+
+    model = Scale()
     result: dict[str, Any] = {}
     for step in range(2):
-        out = layer(lib.Tensor(np.array(x, dtype=np.float64)))
-        out.backward(np.array(upstream, dtype=np.float64))
+        model(lib.Tensor(np.array(x, dtype=np.float64))).backward(np.array(upstream, dtype=np.float64))
         if step == 0 and zero:
-            layer.zero_grad()
-            result["reset_weight"] = _copy_grad(layer.weight)
-            result["reset_bias"] = _copy_grad(layer.bias)
-    result["grad_weight"] = _copy_grad(layer.weight)
-    result["grad_bias"] = _copy_grad(layer.bias)
+            model.zero_grad()
+            result["reset_w"] = _copy_grad(model.w)
+    result["grad_w"] = _copy_grad(model.w)
     return result
 
 
