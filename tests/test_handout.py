@@ -47,8 +47,9 @@ def pytest_terminal_summary(terminalreporter, config):
     reports = [r for rs in terminalreporter.stats.values() for r in rs if hasattr(r, "when")]
     rows = [{"nodeid": o.nodeid, "task": o.task, "passed": o.passed, "message": o.message,
              "internal": o.internal} for o in harness.outcomes(reports)]
+    import autograder.framework.harness as harness_module
     with open(os.environ["HANDOUT_PROBE_OUT"], "w") as f:
-        json.dump(rows, f)
+        json.dump({"outcomes": rows, "harness_file": harness_module.__file__}, f)
 '''
 
 
@@ -66,7 +67,11 @@ def _copy(fresh: Path, dest: Path) -> Path:
 
 
 def run_public_tests(handout: Path, tmp: Path, *args: str) -> tuple[list[dict], str, int]:
-    """Run the handout's tests as `make test` does; (outcomes, console output, exit status)."""
+    """Run the handout's tests as `make test` does; (outcomes, console output, exit status).
+
+    Also asserts that the framework the run used is the copy shipped in the handout, not the grader
+    installed in this environment (a student has only the handout).
+    """
     probe_dir = tmp / "probe"
     probe_dir.mkdir(exist_ok=True)
     (probe_dir / "handout_probe.py").write_text(PROBE)
@@ -77,7 +82,9 @@ def run_public_tests(handout: Path, tmp: Path, *args: str) -> tuple[list[dict], 
                           env=env, capture_output=True, text=True, timeout=300)
     console = proc.stdout + proc.stderr
     assert out_json.is_file(), f"the handout's test run produced no outcomes:\n{console[-3000:]}"
-    return json.loads(out_json.read_text()), console, proc.returncode
+    probe = json.loads(out_json.read_text())
+    assert Path(probe["harness_file"]).resolve().is_relative_to((handout / "tests" / "_support").resolve())
+    return probe["outcomes"], console, proc.returncode
 
 
 def total_line(console: str) -> tuple[float, float]:
@@ -375,3 +382,19 @@ def test_recorded_answers_round_trip_and_keys_ignore_absolute_paths(tmp_path: Pa
     assert hb.call_key("s", {"d": "/home/ta/data"}) == hb.call_key("s", {"d": "/Users/me/data"})
     assert hb.call_key("s", {"a": np.ones(3)}) != hb.call_key("s", {"a": np.ones(3) * 1.0000001})
     assert hb.call_key("s", {"a": 1}) != hb.call_key("s", {"a": 1.0})
+
+
+def test_tree_diff_tolerates_only_last_bits_in_the_recorded_answers(tmp_path: Path) -> None:
+    import numpy as np
+
+    hb = _backend_module()
+    trees = {}
+    for name, scale in [("a", 1.0), ("b", 1.0 + 1e-13), ("c", 1.0 + 1e-6)]:
+        root = tmp_path / name
+        hb.save_recordings(root / "tests" / "expected.npz", {"k": {"g": np.linspace(1, 2, 7) * scale}})
+        (root / "README.md").write_text("same\n")
+        trees[name] = root
+    assert diff_trees(trees["a"], trees["b"]) == []  # another CPU's BLAS: not drift
+    assert diff_trees(trees["a"], trees["c"]) == ["tests/expected.npz"]
+    (trees["b"] / "README.md").write_text("changed\n")
+    assert diff_trees(trees["a"], trees["b"]) == ["README.md"]
