@@ -398,3 +398,22 @@ def test_tree_diff_tolerates_only_last_bits_in_the_recorded_answers(tmp_path: Pa
     assert diff_trees(trees["a"], trees["c"]) == ["tests/expected.npz"]
     (trees["b"] / "README.md").write_text("changed\n")
     assert diff_trees(trees["a"], trees["b"]) == ["README.md"]
+
+
+def test_handout_code_needs_only_numpy_pytest_and_what_it_ships(fresh: Path) -> None:
+    import ast
+
+    shipped = {".".join(p.relative_to(fresh / "tests" / "_support").with_suffix("").parts)
+               for p in (fresh / "tests" / "_support").rglob("*.py")}
+    shipped |= {m[: -len(".__init__")] for m in shipped if m.endswith(".__init__")}
+    shipped |= {p.stem for p in (fresh / "tests").glob("*.py")} | {PACKAGE}
+    allowed_top = set(sys.stdlib_module_names) | {"numpy", "pytest", "__future__"}
+    for path in sorted(fresh.rglob("*.py")):
+        rel = path.relative_to(fresh).as_posix()
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = ([a.name for a in node.names] if isinstance(node, ast.Import)
+                     else [node.module] if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module
+                     else [])
+            for name in names:
+                ok = name.split(".")[0] in allowed_top or name in shipped or name.split(".")[0] == PACKAGE
+                assert ok, f"{rel} imports {name}, which a student with only numpy and pytest does not have"

@@ -214,8 +214,9 @@ def generate_handout(assignment: Assignment, out_dir: Path, *, record: bool = Tr
     files[support + "autograder/framework/__init__.py"] = b'"""Copied verbatim from the grader."""\n'
     for name in SUPPORT_MODULES:
         module = FRAMEWORK_DIR / f"{name}.py"
-        if module.is_file():  # all exist once the framework is complete; a missing one fails the public tests
-            files[f"{support}autograder/framework/{name}.py"] = module.read_bytes()
+        if not module.is_file():
+            raise HandoutError(f"{module} not found: the public tests need it on the student's machine")
+        files[f"{support}autograder/framework/{name}.py"] = module.read_bytes()
     # The assignment module, scenarios and data keep their layout so assignment.py's paths resolve.
     assignment_dir = assignment.scenarios_file.parent
     home = support + "autograder/" + assignment_dir.relative_to(assignment_dir.parents[1]).as_posix() + "/"
@@ -378,12 +379,6 @@ def digest(root: Path) -> str:
 # ----------------------------------------------------------------------------------------- command
 
 
-def _load_assignment(name: str) -> Assignment:
-    import importlib
-
-    return importlib.import_module(f"autograder.assignments.{name}.assignment").ASSIGNMENT
-
-
 def _replace_tree(fresh: Path, out_dir: Path, repo_root: Path) -> None:
     """Make `out_dir` hold exactly `fresh`'s files; refuses folders that could hold anything else of value."""
     resolved = out_dir.resolve()
@@ -403,7 +398,9 @@ def _replace_tree(fresh: Path, out_dir: Path, repo_root: Path) -> None:
 @click.option("--assignment", "assignment_name", default="hw1p1", show_default=True)
 def handout_command(out_dir: Path | None, check_only: bool, zip_path: Path | None, assignment_name: str) -> None:
     """Generate the student handout from the reference (fences become NotImplementedError stubs)."""
-    assignment = _load_assignment(assignment_name)
+    from autograder.framework.grade import load_assignment  # the grader's own lookup, one source of truth
+
+    assignment = load_assignment(assignment_name)
     repo_root = assignment.reference_root.parent
     out_dir = out_dir or repo_root / "handout"
     try:
