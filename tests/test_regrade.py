@@ -10,6 +10,7 @@ import csv
 import json
 import shutil
 import sys
+import tarfile
 import textwrap
 import zipfile
 from pathlib import Path
@@ -229,7 +230,7 @@ def _package(dest: Path, edit: dict[str, tuple[str, str]] | None = None, stub: b
             text, _ = strip_fences(text, str(path))
         for rel, (old, new) in (edit or {}).items():
             if path.relative_to(dest / "mytorch").as_posix() == rel:
-                assert old in text, (rel, old)
+                assert text.count(old) == 1, (rel, old)  # the bug goes exactly where we mean it
                 text = text.replace(old, new)
         path.write_text(text)
     return dest
@@ -249,8 +250,11 @@ BUGS = {  # submission id: (file, (reference text, buggy text), task that must l
 }
 
 
-def test_regrade_a_synthetic_class(tmp_path: Path) -> None:
-    """22 submissions through the real grader, 2 jobs: every row checked."""
+def test_regrade_a_synthetic_class(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """23 submissions through the real grader, 2 jobs: every row checked."""
+    # Worker uids of our own (slots 0, 1 -> 64400, 64401), so that a grader running elsewhere on this
+    # machine with the default slots can never kill our workers when it cleans up its uid, or we its.
+    monkeypatch.setenv("AUTOGRADER_WORKER_UID_BASE", "64400")
     export = tmp_path / "assignment_5_export"
     export.mkdir()
     full = {t.id: t.points for t in ASSIGNMENT.tasks}
@@ -258,13 +262,15 @@ def test_regrade_a_synthetic_class(tmp_path: Path) -> None:
 
     def folder(sid: str) -> Path:
         folders[sid] = export / f"submission_{sid}"
-        folders[sid].mkdir()
+        folders[sid].mkdir(exist_ok=True)
         return folders[sid]
 
     for sid in ("101", "102", "103"):  # the reference: as a folder, nested in a zip, as a tar.gz
         _package(folder(sid) if sid == "101" else tmp_path / f"ref{sid}")
     _zip_folder(tmp_path / "ref102", folder("102") / "handin.zip")
     shutil.make_archive(str(folder("103") / "handin"), "gztar", tmp_path / "ref103")
+    _package(folder("104") / "hw1" / "handin")  # nested two folders deep, beside junk
+    (folder("104") / "hw1" / ".DS_Store").write_bytes(b"\0\0")
     for sid in ("201", "202", "203"):  # the bare handout
         _package(folder(sid), stub=True)
     for sid, (rel, change, _task) in BUGS.items():
@@ -277,9 +283,14 @@ def test_regrade_a_synthetic_class(tmp_path: Path) -> None:
         zf.writestr("mytorch/__init__.py", "")
     (folder("404") / "MyTorch").mkdir()
     (folder("404") / "MyTorch" / "__init__.py").write_text("")
-    _package(folder("405"), {"__init__.py": ("\n", "\nthis is not python\n")})  # SyntaxError at import
-    _package(folder("406"), {"__init__.py": ("\n", "\nimport os; os._exit(0)\n")})  # dies at import
+    for sid, line in (("405", "def broken(:"), ("406", "import os; os._exit(0)")):  # SyntaxError; dies at import
+        init = _package(folder(sid)) / "mytorch" / "__init__.py"
+        init.write_text(init.read_text() + f"\n{line}\n")
     (folder("407") / "notes.txt").write_text("I will hand in later")
+    with tarfile.open(folder("408") / "handin.tar", "w") as tf:  # a link to the reference
+        info = tarfile.TarInfo("mytorch")
+        info.type, info.linkname = tarfile.SYMTYPE, str(ASSIGNMENT.reference_root / "mytorch")
+        tf.addfile(info)
     ids = sorted(folders, key=int) + ["501", "502"]  # 501, 502: in the metadata, no folder
     meta = "".join(f"submission_{sid}:\n  :submitters:\n  - :name: Student {sid}\n    :sid: '{sid}'\n"
                    f"    :email: s{sid}@example.edu\n  :created_at: 2026-03-01 12:00:00.0 +00:00\n"
@@ -303,7 +314,7 @@ def test_regrade_a_synthetic_class(tmp_path: Path) -> None:
         assert float(r["new_score"]) == pytest.approx(sum(tasks.values()), abs=0.05)
         report = json.loads((out / sid / "results.json").read_text())
         assert report["score"] == pytest.approx(float(r["new_score"]))
-        if sid in ("101", "102", "103"):
+        if sid in ("101", "102", "103", "104"):
             assert tasks == full and r["error"] == "", (sid, r)
         elif sid in ("201", "202", "203"):
             assert float(r["new_score"]) == 0 and r["error"] == "", (sid, r)
@@ -311,9 +322,13 @@ def test_regrade_a_synthetic_class(tmp_path: Path) -> None:
             task = BUGS[sid][2]
             assert tasks[task] < full[task] and float(r["new_score"]) < ASSIGNMENT.max_score, (sid, r)
             assert r["error"] == ""
-        else:  # unusable handins: 0, with the reason in the error column
+        else:  # unusable handins: 0, with the reason in the error column or in every task's output
             assert float(r["new_score"]) == 0, (sid, r)
+    outputs = {sid: json.loads((out / sid / "results.json").read_text())["tests"][0]["output"] for sid in ("405", "406")}
+    assert "SyntaxError" in outputs["405"] and "SyntaxError" not in outputs["406"], outputs
+    assert "exited" in outputs["406"] and "import" in outputs["406"], outputs
     assert "corrupt" in table["401"]["error"] and "empty" in table["402"]["error"]
+    assert "link" in table["408"]["error"]
     assert "'..'" in table["403"]["error"] and "must be named 'mytorch'" in table["404"]["error"]
     assert "No folder 'mytorch/'" in table["407"]["error"] and "notes.txt" in table["407"]["error"]
     assert not (tmp_path / "evil.py").exists() and not (out / "evil.py").exists()
