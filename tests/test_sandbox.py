@@ -30,7 +30,7 @@ from autograder.framework.errors import (
 )
 
 ROOT = os.geteuid() == 0
-SLOT = 41  # uid 64041 when root: away from slot 0, which real grading runs use
+SLOT = 173  # uid 64173 when root: away from the small slots real grading runs use
 
 SCENARIOS = '''
 import json, os, sys
@@ -516,3 +516,31 @@ def test_two_open_clients_cannot_share_a_slot(make_client, tmp_path):
         WorkerClient(tmp_path / "sub", "toy", tmp_path / "scenarios.py", slot=SLOT)
     c.close()
     WorkerClient(tmp_path / "sub", "toy", tmp_path / "scenarios.py", slot=SLOT).close()  # free again
+
+
+HOLD_SCRIPT = """
+import sys, time
+sys.path.insert(0, sys.argv[1])
+from autograder.framework.client import WorkerClient
+c = WorkerClient(sys.argv[2] + "/sub", "toy", sys.argv[2] + "/scenarios.py", slot=int(sys.argv[3]))
+print("held", flush=True)
+time.sleep(1.0)
+c.close()
+"""
+
+
+@pytest.mark.skipif(not ROOT, reason="slots map to uids only when root")
+def test_a_slot_held_by_another_process_is_waited_for(make_client, tmp_path):
+    make_client({"toy/__init__.py": "def ok():\n    return 1\n"}).close()  # writes sub/ and scenarios.py
+    repo = Path(__file__).resolve().parents[1]
+    holder = subprocess.Popen([sys.executable, "-c", HOLD_SCRIPT, str(repo), str(tmp_path), str(SLOT)],
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        t = time.perf_counter()
+        with WorkerClient(tmp_path / "sub", "toy", tmp_path / "scenarios.py", slot=SLOT) as c:
+            waited = time.perf_counter() - t
+            assert c.run("call", fn="ok") == 1
+        assert waited > 0.5  # it waited for the other grader instead of killing its worker
+    finally:
+        holder.wait(timeout=30)

@@ -97,9 +97,10 @@ _LIVE_UIDS: set[int] = set()
 class _State:
     """What the finalizer needs to clean up, kept apart from the client so the client can be collected."""
 
-    def __init__(self, scratch: sandbox.Scratch, uid: int | None) -> None:
+    def __init__(self, scratch: sandbox.Scratch, uid: int | None, slot_lock: int | None) -> None:
         self.scratch = scratch
         self.uid = uid
+        self.slot_lock = slot_lock
         self.proc: WorkerProcess | None = None
 
 
@@ -110,6 +111,9 @@ def _cleanup(state: _State) -> None:
         sandbox.close_pipes(state.proc)
         state.proc = None
     sandbox.remove_scratch(state.scratch.root)
+    if state.slot_lock is not None:
+        sandbox.release_slot(state.slot_lock)
+        state.slot_lock = None
     _LIVE_UIDS.discard(state.uid)
 
 
@@ -133,9 +137,16 @@ class WorkerClient:
         self._plan = plan
         if self._uid is None:
             sandbox.warn_missing_once(plan.missing)
-        scratch = sandbox.prepare_scratch(self.submission_root, Path(scenarios_file), data_files,
-                                          self._uid, self._gid)
-        self._state = _State(scratch, self._uid)
+        # Other grader processes on this machine may use the same slot: wait for it to be free.
+        lock = sandbox.acquire_slot(self._uid) if self._uid is not None else None
+        try:
+            scratch = sandbox.prepare_scratch(self.submission_root, Path(scenarios_file), data_files,
+                                              self._uid, self._gid)
+        except BaseException:
+            if lock is not None:
+                sandbox.release_slot(lock)
+            raise
+        self._state = _State(scratch, self._uid, lock)
         if self._uid is not None:
             _LIVE_UIDS.add(self._uid)
         self._finalizer = weakref.finalize(self, _cleanup, self._state)
@@ -247,7 +258,9 @@ class WorkerClient:
             reply = self._receive(proc, deadline)
         except (_Expired, _Died, channel.ChannelError) as e:
             self._stop(proc)
-            why = {_Expired: "no sign of life before the deadline", _Died: "it exited"}.get(type(e), str(e))
+            status = "" if proc.status is None else (sandbox.describe_signal(proc.status)
+                                                     or f"status {os.waitstatus_to_exitcode(proc.status)}")
+            why = {_Expired: "no sign of life before the deadline", _Died: f"it exited, {status}"}.get(type(e), str(e))
             raise RuntimeError(
                 f"grader error: the worker did not start ({why}); its output:\n{self._output.peek()[-2000:]}"
             ) from None

@@ -26,6 +26,7 @@ import resource
 import secrets
 import shutil
 import signal
+import stat
 import subprocess
 import sys
 import tempfile
@@ -176,6 +177,46 @@ def human_bytes(n: int) -> str:
         if n >= size:
             return f"{n / size:g} {unit}"
     return f"{n} bytes"
+
+
+# ---- slot locks ----------------------------------------------------------------------------------
+
+def acquire_slot(uid: int, timeout: float = 300.0) -> int:
+    """Hold an exclusive lock for a worker uid across processes (starting a worker kills every process
+    of its uid, so two graders on one slot would kill each other's workers). Waits for a busy slot;
+    returns the lock fd (release_slot closes it; the kernel releases it if we die)."""
+    import fcntl
+
+    folder = Path(tempfile.gettempdir()) / f"autograder-slots-{os.geteuid()}"
+    folder.mkdir(mode=0o700, exist_ok=True)
+    st = os.lstat(folder)
+    if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.geteuid() or st.st_mode & 0o077:
+        raise RuntimeError(f"grader error: {folder} is not a private folder of uid {os.geteuid()}; remove it")
+    path = folder / f"uid-{uid}.lock"
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            break
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                holder = os.pread(fd, 32, 0).decode(errors="replace").strip()
+                os.close(fd)
+                raise RuntimeError(f"grader error: worker uid {uid} is still in use by process {holder or '?'} "
+                                   f"after {timeout:g} s; give concurrent graders distinct slots") from None
+            time.sleep(0.05)
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, str(os.getpid()).encode(), 0)
+    return fd
+
+
+def release_slot(fd: int) -> None:
+    """Release a slot lock from acquire_slot."""
+    try:
+        os.close(fd)
+    except OSError:
+        pass
 
 
 # ---- scratch folder ------------------------------------------------------------------------------
