@@ -162,10 +162,12 @@ def frame(tree: Any) -> bytes:
 
 def write_frame(fd: int, tree: Any) -> None:
     """Write one frame to a blocking fd (worker side; the parent writes with a deadline instead)."""
-    view = memoryview(frame(tree))
-    while view:
-        n = os.write(fd, view)
-        view = view[n:]
+    body = encode(tree)  # fully encoded before the first byte is written: an error never leaves half a frame
+    for part in (HEADER.pack(len(body)), body):
+        view = memoryview(part)
+        while view:
+            n = os.write(fd, view)
+            view = view[n:]
 
 
 def read_exact(fd: int, n: int) -> bytes:

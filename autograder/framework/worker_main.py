@@ -44,6 +44,7 @@ class Worker:
         self.scenarios_path = config["scenarios"]
         self.scenarios = None
         self.lib = None
+        self.result_bytes = 0  # array bytes in the result being converted
         # Keep a private copy of the capture pipe so student redirections can be undone before each call.
         self.saved_out = os.dup(1)
 
@@ -105,6 +106,7 @@ class Worker:
             self.report_exception(e, phase="call")
             return
         self.restore_output()
+        self.result_bytes = 0
         try:
             clean = self.plain(result, "the result", name, 0)
         except BadResult as e:
@@ -137,7 +139,13 @@ class Worker:
                 )
             if isinstance(node, np.generic):
                 return arr[()]
-            return np.array(arr, copy=True, order="C")
+            self.result_bytes += arr.nbytes
+            if self.result_bytes > self.channel.MAX_FRAME_BYTES:
+                raise BadResult(
+                    f"scenario {scenario!r} returned more than {self.channel.MAX_FRAME_BYTES // 2**20} MiB of "
+                    f"arrays (at {where}); is an array much larger than its inputs?"
+                )
+            return arr
         if isinstance(node, (int, float, complex)):
             return complex(node) if isinstance(node, complex) else (int(node) if isinstance(node, int) else float(node))
         if isinstance(node, (list, tuple)):
