@@ -18,7 +18,7 @@ RECURSION = "a chain 10,000 nodes deep: a recursive traversal hits Python's recu
 
 
 @pytest.mark.rubric(task="1.1", weight=1)
-@pytest.mark.parametrize("graph_name", ["diamond", "long_short", "power_chain", "reuse"])
+@pytest.mark.parametrize("graph_name", ["diamond", "long_short", "power_chain", "reuse", "square"])
 def test_topological_sort(student, reference, rng, graph_name):
     graph = GRAPHS[graph_name](rng)
     got = student.run("topo_order", graph=graph)
@@ -60,7 +60,7 @@ def test_topological_sort_deep_chain(student, reference, rng):
 
 
 @pytest.mark.rubric(task="1.2", weight=1)
-@pytest.mark.parametrize("graph_name", ["fanout", "long_short", "power_chain", "reuse"])
+@pytest.mark.parametrize("graph_name", ["fanout", "long_short", "power_chain", "reuse", "square"])
 def test_backward(student, reference, rng, graph_name):
     graph = GRAPHS[graph_name](rng)
     up = normal(rng, root_shape(graph))

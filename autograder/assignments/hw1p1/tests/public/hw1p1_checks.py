@@ -250,6 +250,13 @@ def _diamond(rng: np.random.Generator) -> dict:
                       ["d", "add", ["b", "c"], {}]], "root": "d"}
 
 
+def _square(rng: np.random.Generator) -> dict:
+    # b = a * a names a twice as an input of one node: a search may meet it twice before visiting it
+    return {"leaves": {"x": normal(rng, (3, 5))},
+            "nodes": [["a", "exp", ["x"], {}], ["b", "mul", ["a", "a"], {}], ["c", "mul", ["b", "x"], {}]],
+            "root": "c"}
+
+
 def _long_short(rng: np.random.Generator) -> dict:
     # paths of different lengths from x to d: passing a's gradient on before b has contributed under-counts
     return {"leaves": {"x": 0.5 * normal(rng, (3, 1))},
@@ -288,7 +295,7 @@ def root_shape(graph: dict) -> tuple:
 
 GRAPHS: dict[str, Callable[[np.random.Generator], dict]] = {
     "fanout": _fanout, "diamond": _diamond, "long_short": _long_short, "constants": _constants,
-    "power_chain": _power_chain, "reuse": _reuse,
+    "power_chain": _power_chain, "reuse": _reuse, "square": _square,
 }
 
 
