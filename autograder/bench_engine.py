@@ -1,0 +1,90 @@
+"""Benchmark: how much the reference mytorch engine costs over the same training step in plain numpy."""
+
+from __future__ import annotations
+
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+SIZES = (784, 256, 10)
+BATCH = 128
+LR = 0.01
+
+
+def _seconds(step: Callable[[], object]) -> float:
+    """Wall time of one call."""
+    start = time.perf_counter()
+    step()
+    return time.perf_counter() - start
+
+
+def _numpy_step(params: dict[str, np.ndarray], x: np.ndarray, labels: np.ndarray) -> float:
+    """One SGD step of the 784-256-10 ReLU MLP with cross-entropy, written directly in numpy."""
+    w1, b1, w2, b2 = params["w1"], params["b1"], params["w2"], params["w2b"]
+    n = x.shape[0]
+    z1 = x @ w1.T + b1
+    h = np.maximum(z1, 0.0)
+    logits = h @ w2.T + b2
+    shifted = logits - logits.max(axis=1, keepdims=True)
+    log_probs = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+    loss = -log_probs[np.arange(n), labels].mean()
+    g_logits = np.exp(log_probs)
+    g_logits[np.arange(n), labels] -= 1.0
+    g_logits /= n
+    g_w2, g_b2 = g_logits.T @ h, g_logits.sum(axis=0)
+    g_z1 = (g_logits @ w2) * (z1 > 0)
+    g_w1, g_b1 = g_z1.T @ x, g_z1.sum(axis=0)
+    for p, g in ((w1, g_w1), (b1, g_b1), (w2, g_w2), (b2, g_b2)):
+        p -= LR * g
+    return float(loss)
+
+
+def engine_overhead(repeats: int = 50) -> dict:
+    """Median time of one SGD step (forward, cross-entropy, backward, update) of a 784-256-10 ReLU MLP
+    on a batch of 128 with the reference mytorch, divided by the same step in plain numpy.
+
+    Both are measured in this call, on the same data and in float64.
+    """
+    if str(REPO / "solutions") not in sys.path:
+        sys.path.insert(0, str(REPO / "solutions"))  # the reference library, only for this benchmark
+    import mytorch
+    from mytorch.nn import CrossEntropyLoss, Linear, ReLU, Sequential
+    from mytorch.optim import SGD
+
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((BATCH, SIZES[0]))
+    labels = rng.integers(0, SIZES[-1], BATCH)
+
+    model = Sequential(Linear(SIZES[0], SIZES[1], rng=rng), ReLU(), Linear(SIZES[1], SIZES[2], rng=rng))
+    loss_fn, optimizer = CrossEntropyLoss(), SGD(model.parameters(), lr=LR)
+    w1, b1, w2, b2 = (p.data.copy() for p in model.parameters())
+    numpy_params = {"w1": w1, "b1": b1, "w2": w2, "w2b": b2}
+
+    def mytorch_step() -> float:
+        optimizer.zero_grad()
+        loss = loss_fn(model(mytorch.Tensor(x)), labels)
+        loss.backward()
+        optimizer.step()
+        return loss.item()
+
+    def numpy_step() -> float:
+        return _numpy_step(numpy_params, x, labels)
+
+    for step in (mytorch_step, numpy_step, mytorch_step, numpy_step):  # warm-up: imports, allocator
+        step()
+    # alternate the two, step by step, so that machine noise (other processes, CPU frequency) hits both alike
+    mine, plain = [], []
+    for _ in range(repeats):
+        mine.append(_seconds(mytorch_step))
+        plain.append(_seconds(numpy_step))
+    ratio = statistics.median(mine) / statistics.median(plain)
+    return {"name": "engine_overhead", "value": round(ratio, 3), "unit": "x", "target": "<= 1.3"}
+
+
+if __name__ == "__main__":
+    print(engine_overhead())

@@ -1,0 +1,184 @@
+"""Elementwise ops with numpy broadcasting: Add, Sub, Neg, Mul, Div, Pow, Exp, Log."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..autograd_engine import Function
+from .broadcast import unbroadcast
+
+
+class Add(Function):
+    """a + b, broadcasting."""
+
+    def forward(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        """(*a_shape), (*b_shape) -> (*out_shape), the broadcast shape."""
+        self.shapes = (a.shape, b.shape)  # backward needs only the shapes
+        return a + b
+
+    def backward(self, grad_output: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """d(a+b)/da = 1, d(a+b)/db = 1; un-broadcast each to its input's shape.
+
+        Args:
+            grad_output: (*out_shape) gradient of the loss w.r.t. the output.
+        Returns:
+            (grad_a, grad_b) shaped like a and b.
+        """
+        # BEGIN SOLUTION Task 2.2: Add.backward — return (grad_a, grad_b), each un-broadcast to its input's shape
+        a_shape, b_shape = self.shapes
+        return unbroadcast(grad_output, a_shape), unbroadcast(grad_output, b_shape)
+        # END SOLUTION
+
+
+class Sub(Function):
+    """a - b, broadcasting."""
+
+    def forward(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        """(*a_shape), (*b_shape) -> (*out_shape), the broadcast shape."""
+        self.shapes = (a.shape, b.shape)
+        return a - b
+
+    def backward(self, grad_output: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """d(a-b)/da = 1, d(a-b)/db = -1; un-broadcast each to its input's shape.
+
+        Args:
+            grad_output: (*out_shape) gradient of the loss w.r.t. the output.
+        Returns:
+            (grad_a, grad_b) shaped like a and b.
+        """
+        # BEGIN SOLUTION Task 2.2: Sub.backward — return (grad_a, grad_b), each un-broadcast to its input's shape
+        a_shape, b_shape = self.shapes
+        return unbroadcast(grad_output, a_shape), unbroadcast(-grad_output, b_shape)
+        # END SOLUTION
+
+
+class Neg(Function):
+    """-a."""
+
+    def forward(self, a: np.ndarray) -> np.ndarray:
+        """(*shape) -> (*shape)."""
+        return -a
+
+    def backward(self, grad_output: np.ndarray) -> tuple[np.ndarray]:
+        """d(-a)/da = -1.
+
+        Args:
+            grad_output: (*shape) gradient of the loss w.r.t. the output.
+        Returns:
+            (grad_a,) shaped like a (a one-element tuple: one entry per input).
+        """
+        # BEGIN SOLUTION Task 2.2: Neg.backward — return (grad_a,)
+        return (-grad_output,)
+        # END SOLUTION
+
+
+class Mul(Function):
+    """a * b, broadcasting."""
+
+    def forward(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        """(*a_shape), (*b_shape) -> (*out_shape), the broadcast shape."""
+        self.save_for_backward(a, b)
+        return a * b
+
+    def backward(self, grad_output: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """d(a*b)/da = b, d(a*b)/db = a; un-broadcast each to its input's shape.
+
+        Args:
+            grad_output: (*out_shape) gradient of the loss w.r.t. the output.
+        Returns:
+            (grad_a, grad_b) shaped like a and b.
+        """
+        # BEGIN SOLUTION Task 2.3: Mul.backward — return (grad_a, grad_b), each un-broadcast to its input's shape
+        a, b = self.saved
+        return unbroadcast(grad_output * b, a.shape), unbroadcast(grad_output * a, b.shape)
+        # END SOLUTION
+
+
+class Div(Function):
+    """a / b, broadcasting."""
+
+    def forward(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        """(*a_shape), (*b_shape) -> (*out_shape), the broadcast shape."""
+        self.save_for_backward(a, b)
+        return a / b
+
+    def backward(self, grad_output: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """d(a/b)/da = 1/b, d(a/b)/db = -a/b**2; un-broadcast each to its input's shape.
+
+        Args:
+            grad_output: (*out_shape) gradient of the loss w.r.t. the output.
+        Returns:
+            (grad_a, grad_b) shaped like a and b.
+        """
+        # BEGIN SOLUTION Task 2.3: Div.backward — return (grad_a, grad_b), each un-broadcast to its input's shape
+        a, b = self.saved
+        return unbroadcast(grad_output / b, a.shape), unbroadcast(-grad_output * a / (b * b), b.shape)
+        # END SOLUTION
+
+
+class Pow(Function):
+    """a ** p for a scalar exponent p (keyword `exponent`)."""
+
+    def forward(self, a: np.ndarray, *, exponent: float) -> np.ndarray:
+        """(*shape) -> (*shape)."""
+        self.save_for_backward(a)
+        self.exponent = exponent
+        return a**exponent
+
+    def backward(self, grad_output: np.ndarray) -> tuple[np.ndarray]:
+        """d(a**p)/da = p * a**(p-1).
+
+        Args:
+            grad_output: (*shape) gradient of the loss w.r.t. the output.
+        Returns:
+            (grad_a,) shaped like a.
+        """
+        # BEGIN SOLUTION Task 2.4: Pow.backward — return (grad_a,); the exponent is self.exponent
+        (a,) = self.saved
+        return (grad_output * self.exponent * a ** (self.exponent - 1),)
+        # END SOLUTION
+
+
+class Exp(Function):
+    """e ** a."""
+
+    def forward(self, a: np.ndarray) -> np.ndarray:
+        """(*shape) -> (*shape)."""
+        out = np.exp(a)
+        self.save_for_backward(out)  # the derivative is the output itself
+        return out
+
+    def backward(self, grad_output: np.ndarray) -> tuple[np.ndarray]:
+        """d(e**a)/da = e**a (saved from forward).
+
+        Args:
+            grad_output: (*shape) gradient of the loss w.r.t. the output.
+        Returns:
+            (grad_a,) shaped like a.
+        """
+        # BEGIN SOLUTION Task 2.4: Exp.backward — return (grad_a,); forward saved its output
+        (out,) = self.saved
+        return (grad_output * out,)
+        # END SOLUTION
+
+
+class Log(Function):
+    """Natural logarithm of a."""
+
+    def forward(self, a: np.ndarray) -> np.ndarray:
+        """(*shape) -> (*shape)."""
+        self.save_for_backward(a)
+        return np.log(a)
+
+    def backward(self, grad_output: np.ndarray) -> tuple[np.ndarray]:
+        """d(log a)/da = 1/a.
+
+        Args:
+            grad_output: (*shape) gradient of the loss w.r.t. the output.
+        Returns:
+            (grad_a,) shaped like a.
+        """
+        # BEGIN SOLUTION Task 2.4: Log.backward — return (grad_a,)
+        (a,) = self.saved
+        return (grad_output / a,)
+        # END SOLUTION
