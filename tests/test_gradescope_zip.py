@@ -163,6 +163,7 @@ def test_run_autograder_reference_and_broken(gs_zip: Path, gs_root: Path, schema
     assert possible == pytest.approx(ASSIGNMENT.max_score)
     assert good["score"] == pytest.approx(possible), log
     assert {t["number"] for t in good["tests"]} == {t.id for t in ASSIGNMENT.tasks}
+    assert good["extra_data"]["submission_id"] == 4242  # the metadata reached the grader
 
     def broken(sub: Path) -> None:
         (sub / "MyTorch").mkdir()
@@ -171,4 +172,15 @@ def test_run_autograder_reference_and_broken(gs_zip: Path, gs_root: Path, schema
     bad, log = grade_in(gs_root, broken, None)
     schema(bad)
     assert bad["score"] == 0, log
+    assert "submission_id" not in bad.get("extra_data", {})  # no metadata file this time
     assert all("must be named 'mytorch'" in t["output"] for t in bad["tests"]), bad["tests"][0]["output"]
+
+
+def test_run_autograder_fallback_when_grader_cannot_start(gs_zip: Path, gs_root: Path, schema: Callable[[dict], None]) -> None:
+    """Even a grader that cannot start leaves Gradescope a valid results.json (and a failing status)."""
+    unpack(gs_zip, gs_root)
+    env = {**os.environ, "AUTOGRADER_ROOT": str(gs_root), "AUTOGRADER_PYTHON": "/bin/false"}
+    proc = subprocess.run(["bash", str(gs_root / "source" / "run_autograder")], env=env, capture_output=True, timeout=60)
+    report = json.loads((gs_root / "results" / "results.json").read_text())
+    schema(report)
+    assert proc.returncode != 0 and report["score"] == 0 and "could not start" in report["output"]
