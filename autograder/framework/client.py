@@ -4,8 +4,9 @@
         grads = student.run("mul_backward", a=a, b=b, upstream=up)   # plain data, or a StudentError
         printed = student.take_output()
 
-One persistent sandboxed worker (sandbox.py) serves the calls; it is started lazily, killed on a
-deadline, a crash or an out-of-memory error, and restarted on the next call. Replies are decoded by
+One persistent sandboxed worker (sandbox.py) serves the calls. It is started when the client is made
+(its handshake is awaited by the first call), killed on a deadline, a crash or an out-of-memory error,
+and replaced at once by a new one whose import overlaps the grader's own work. Replies are decoded by
 channel.decode (data only); nothing the worker sends is ever unpickled or has a method called on it.
 Not thread-safe: use one client per thread (and one slot per concurrent client).
 """
@@ -153,6 +154,12 @@ class WorkerClient:
         self._output = CappedOutput(limits.output_bytes_per_call, limits.output_bytes_total)
         self._import_failure: BaseException | None = None
         self._starts = 0
+        self._handshake_pending = False
+        try:
+            self._spawn()  # start now: numpy and the package import while the grader collects its tests
+        except BaseException:
+            self._finalizer()
+            raise
 
     # ---- public API ---------------------------------------------------------------------------------
     def run(self, scenario: str, *, timeout: float | None = None, **kwargs: Any) -> Any:
@@ -168,21 +175,21 @@ class WorkerClient:
             self._send(proc, request, deadline)
             reply = self._receive(proc, deadline)
         except _Expired:
-            self._stop(proc)
+            self._stop(proc, respawn=True)
             raise StudentTimeout(
                 f"timed out after {limit:g} s (an infinite loop, or a traversal that revisits nodes?)"
             ) from None
         except _Died:
             raise self._death(proc, f"while running scenario {scenario!r}") from None
         except channel.ChannelError as e:
-            self._stop(proc)
+            self._stop(proc, respawn=True)
             raise BadObservation(
                 f"the grader refused the data sent back while running scenario {scenario!r}: {e} "
                 "(did your code write to the grader's channel?)"
             ) from None
         self._drain(proc)
         if sandbox.cpu_seconds_used(proc.pid) > self.limits.cpu_seconds / 2:
-            self._stop(proc)  # restart before the CPU limit would kill it in the middle of a later call
+            self._stop(proc, respawn=True)  # restart before the CPU limit would kill it in the middle of a later call
         return self._result(reply, scenario, proc)
 
     def take_output(self) -> str:
@@ -192,9 +199,9 @@ class WorkerClient:
         return self._output.take()
 
     def restart(self) -> None:
-        """Kill the worker now; the next call starts a fresh one (import failures stay remembered)."""
+        """Kill the worker now and start a fresh one (import failures stay remembered)."""
         if self._state.proc is not None:
-            self._stop(self._state.proc)
+            self._stop(self._state.proc, respawn=True)
 
     def close(self) -> None:
         """Kill the worker and everything it started, and remove the scratch folder."""
@@ -214,20 +221,28 @@ class WorkerClient:
         return self._state.proc.pid if self._state.proc is not None else None
 
     # ---- worker life ----------------------------------------------------------------------------------
-    def _ensure_worker(self) -> WorkerProcess:
-        """The running worker, started (and its package imported) if needed; import failures are remembered."""
-        if self._import_failure is not None:
-            raise copy.copy(self._import_failure)
-        if self._state.proc is not None:
-            return self._state.proc
+    def _spawn(self) -> WorkerProcess:
+        """Exec a new worker now; it imports numpy and the package while the grader goes on working.
+        Its handshake is read by _ensure_worker when a call needs the worker."""
         scratch = self._state.scratch
         if self._starts:
             sandbox.reset_work_dir(scratch, self._uid, self._gid)
         proc = sandbox.spawn(scratch, self.package, self.limits, self._uid, self._gid, self._plan)
         self._starts += 1
         self._state.proc = proc
+        self._handshake_pending = True
         if self.missing_protections:
             sandbox.warn_missing_once(self.missing_protections)
+        return proc
+
+    def _ensure_worker(self) -> WorkerProcess:
+        """The running worker, started (and its package imported) if needed; import failures are remembered."""
+        if self._import_failure is not None:
+            raise copy.copy(self._import_failure)
+        proc = self._state.proc or self._spawn()
+        if not self._handshake_pending:
+            return proc
+        self._handshake_pending = False
         t = self.limits.import_timeout
         deadline = time.monotonic() + t
         self._await_loaded(proc, deadline)
@@ -268,13 +283,17 @@ class WorkerClient:
             self._stop(proc)
             raise self._reply_error(reply, "while starting the worker", importing=False)
 
-    def _stop(self, proc: WorkerProcess) -> None:
-        """Kill the worker tree, keep what it printed, forget it (the next call restarts)."""
+    def _stop(self, proc: WorkerProcess, respawn: bool = False) -> None:
+        """Kill the worker tree, keep what it printed, forget it; with `respawn`, start the next worker
+        at once (it imports while the grader works on, so the next call does not wait for a start)."""
         sandbox.kill_worker(proc)
         self._drain(proc, until_eof=True)
         sandbox.close_pipes(proc)
         if self._state.proc is proc:
             self._state.proc = None
+            self._handshake_pending = False
+        if respawn and self._import_failure is None and self._finalizer.alive:
+            self._spawn()
 
     # ---- the channel, with a deadline -------------------------------------------------------------------
     def _send(self, proc: WorkerProcess, data: bytes, deadline: float) -> None:
@@ -361,7 +380,7 @@ class WorkerClient:
             return reply["result"]
         error = self._reply_error(reply, f"in scenario {scenario!r}", importing=False)
         if isinstance(error, StudentOutOfMemory):
-            self._stop(proc)  # memory may be fragmented or half-built objects left behind: start clean
+            self._stop(proc, respawn=True)  # memory may be fragmented or half-built objects left behind: start clean
         raise error
 
     def _reply_error(self, reply: Any, context: str, importing: bool) -> BaseException:
@@ -397,11 +416,12 @@ class WorkerClient:
 
     def _death(self, proc: WorkerProcess, context: str, importing: bool = False) -> StudentError:
         """The worker closed the channel: find out how it ended, clean up, and explain."""
+        respawn = not importing
         if not sandbox.wait_worker(proc, timeout=2.0):
-            self._stop(proc)  # alive but closed its channel end
+            self._stop(proc, respawn)  # alive but closed its channel end
             return StudentCrash(f"your code closed the grader's channel {context} (do not close file descriptors "
                                 f"you did not open)")
-        self._stop(proc)  # leftovers: children, escapees
+        self._stop(proc, respawn)  # leftovers: children, escapees
         status = proc.status if proc.status is not None else 0
         sig = sandbox.describe_signal(status)
         cpu_limit = self.limits.cpu_seconds
