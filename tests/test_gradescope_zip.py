@@ -99,6 +99,9 @@ def test_zip_layout(gs_zip: Path) -> None:
     assert any(n.startswith("autograder/assignments/hw1p1/tests/hidden/") for n in names)
     assert "@ASSIGNMENT@" not in run and 'ASSIGNMENT="${AUTOGRADER_ASSIGNMENT:-hw1p1}"' in run
     assert "/opt/autograder-venv" in setup and "chmod -R go-rwx" in setup
+    for script in ("setup.sh", "run_autograder"):  # both parse as bash
+        proc = subprocess.run(["bash", "-n"], input=zipfile.ZipFile(gs_zip).read(script), capture_output=True)
+        assert proc.returncode == 0, (script, proc.stderr)
 
 
 def test_zip_is_reproducible(gs_zip: Path, tmp_path: Path) -> None:

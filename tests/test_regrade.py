@@ -203,8 +203,9 @@ def test_regrade_timeout_kills_and_continues(tmp_path: Path, fake) -> None:
 def test_regrade_from_zip(tmp_path: Path, fake) -> None:
     command, _ = fake
     export = make_export(tmp_path / "x", {"1": "score 4 6", "2": "score 0 1"})
+    (export / "submission_2" / "zeros.npy").write_bytes(bytes(3 << 20))  # compresses ~1000:1, still fine
     zipped = tmp_path / "export.zip"
-    with zipfile.ZipFile(zipped, "w") as zf:
+    with zipfile.ZipFile(zipped, "w", zipfile.ZIP_DEFLATED) as zf:
         for p in sorted(export.rglob("*")):
             zf.write(p, p.relative_to(tmp_path / "x").as_posix())
     regrade(zipped, tmp_path / "out", TOY, jobs=2, command=command, progress=False)

@@ -36,8 +36,10 @@ PREFIX = "submission_"
 STATUS_FILE = "status.json"
 RESULTS_FILE = "results.json"
 DEFAULT_TIMEOUT = 15 * 60.0  # Gradescope's own default per-submission limit is 10 min
-# A whole class's export: far larger than one handin, still bounded against a corrupt or hostile zip.
-EXPORT_LIMITS = Limits(max_files=200_000, max_total_bytes=8 << 30, max_file_bytes=100 << 20)
+# A whole class's export: far larger than one handin, still bounded against a corrupt zip. No ratio
+# limit: one student's well-compressing file must not stop the batch (each handin meets the
+# per-handin limits again when it is graded), and the total stays capped.
+EXPORT_LIMITS = Limits(max_files=200_000, max_total_bytes=8 << 30, max_file_bytes=100 << 20, max_ratio=float("inf"))
 STDERR_KEEP = 2_000  # characters of a failed grader's stderr kept in the error column
 
 # command(submission_dir, results_path, slot) -> argv; tests and benchmarks may substitute their own.
