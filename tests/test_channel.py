@@ -117,7 +117,8 @@ def test_decode_refuses_oversized_frames_and_entries():
 
 
 def test_decode_refuses_bad_references():
-    for text in ('{"__ndarray__": "nope"}', '{"__ndarray__": "__json__"}', '[{"__ndarray__": "a0"}, {"__ndarray__": "a0"}]',
+    for text in ('{"__ndarray__": "nope"}', '{"__ndarray__": "__json__"}',
+                 '[{"__ndarray__": "a0"}, {"__ndarray__": "a0"}]',  # one entry used twice
                  '{"__ndarray__": "a0", "more": 1}', '{"__ndarray__": "a0", "__scalar__": true}'):
         data = _npz(__json__=_json(text), a0=np.zeros(3))
         with pytest.raises(ChannelError):

@@ -6,8 +6,9 @@ channel.py, the scenarios file and the submission. Self-contained: stdlib + nump
 (loaded by path); it never imports the `autograder` package, the reference, or any test.
 
 Protocol (see docs/ARCHITECTURE.md): once numpy, the channel and the scenarios are loaded it sends
-`{"ok": true, "loaded": true}`; after importing the package `{"ok": true, "ready": true}` or an import error; then for each `{"op": "call", "scenario", "kwargs"}` it replies
-`{"ok": true, "result": tree}` or `{"ok": false, "error": {"kind", "type", "message", "traceback"}}`.
+`{"ok": true, "loaded": true}`; after importing the package `{"ok": true, "ready": true}` or an
+import error; then for each `{"op": "call", "scenario", "kwargs"}` it replies `{"ok": true, "result":
+tree}` or `{"ok": false, "error": {"kind", "type", "message", "traceback"}}`.
 """
 
 import importlib
