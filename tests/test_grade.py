@@ -191,3 +191,18 @@ def test_cli_exits_nonzero_only_when_the_grader_failed(toy: Toy, tmp_path: Path,
 def test_unknown_assignment_names_the_known_ones() -> None:
     run = CliRunner().invoke(grade.grade_command, [".", "--assignment", "nope"])
     assert run.exit_code == 2 and "hw1p1" in run.output
+
+
+def test_cli_metadata_id_reaches_extra_data_and_bad_metadata_is_ignored(toy: Toy, tmp_path: Path,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(grade, "load_assignment", lambda name: toy.assignment)
+    good, bad = tmp_path / "meta.json", tmp_path / "bad.json"
+    good.write_text(json.dumps({"id": 123456, "users": [{"email": "s@x.edu"}]}))
+    bad.write_text("{not json")
+    for meta, expected in ((good, {"submission_id": 123456}), (bad, {})):
+        results = tmp_path / f"{meta.stem}-results.json"
+        run = CliRunner().invoke(grade.grade_command, [str(toy.submission(meta.stem)), "--results", str(results),
+                                                       "--metadata", str(meta), "--quiet", "--slot", str(SLOT)])
+        assert run.exit_code == 0, run.output
+        extra = json.loads(results.read_text())["extra_data"]
+        assert {k: v for k, v in extra.items() if k != "tasks"} == expected

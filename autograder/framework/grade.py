@@ -200,6 +200,18 @@ def load_assignment(name: str) -> Assignment:
         raise click.BadParameter(f"no assignment {name!r} (known: {known})", param_hint="--assignment") from exc
 
 
+def read_metadata(path: Path | None) -> dict[str, Any] | None:
+    """The submission metadata JSON object, or None (with a warning) when it is absent or unreadable."""
+    if path is None:
+        return None
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:  # metadata is optional: never a reason not to grade
+        print(f"warning: ignoring unreadable metadata {path}: {exc}", file=sys.stderr)
+        return None
+    return data if isinstance(data, dict) else None
+
+
 @click.command("grade")
 @click.argument("submission", type=click.Path(exists=True, path_type=Path))
 @click.option("--results", "results_path", type=click.Path(path_type=Path), default=Path("results.json"),
@@ -218,9 +230,8 @@ def grade_command(submission: Path, results_path: Path, fmt: str, assignment_nam
     (the report is still valid, with the failure explained).
     """
     assignment = load_assignment(assignment_name)
-    metadata = json.loads(metadata_path.read_text(encoding="utf-8")) if metadata_path else None
     outcome = grade_submission(submission, assignment, results_path, fmt, slot=slot,
-                               metadata=metadata if isinstance(metadata, dict) else None, quiet=quiet)
+                               metadata=read_metadata(metadata_path), quiet=quiet)
     click.echo(render(outcome.scores))
     click.echo(f"report: {results_path}")
     for detail in outcome.internal_errors:  # grading ran, so exit 0, but staff must see these
