@@ -12,7 +12,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from autograder.framework.compare import CheckFailed, check_array, check_close, check_gradients
-from autograder.framework.errors import StudentTimeout
+from autograder.framework.errors import StudentError, StudentTimeout
 
 NAMES = ("a", "b", "c")
 
@@ -109,12 +109,21 @@ def check_all(what: str, got: dict, want: dict, keys: Sequence[str] | None = Non
         check_close(f"{what}, {key}", got[key], want[key], rtol=rtol, atol=atol)
 
 
+RECURSION_HINT = ("Hint: Python allows about 1,000 nested calls; a recursive traversal fails on deep graphs. "
+                  "Use a loop with an explicit stack.")
+
+
 def run_with_deadline_hint(student: Any, scenario: str, hint: str, **kwargs: Any) -> Any:
-    """student.run, adding `hint` to a timeout's message (why this test can time out)."""
+    """student.run, adding `hint` to a timeout's message (why this test can time out) and a hint to a
+    RecursionError's."""
     try:
         return student.run(scenario, **kwargs)
     except StudentTimeout as e:
         raise CheckFailed(f"{e.message}\n  {hint}") from None
+    except StudentError as e:
+        if "RecursionError" not in e.message:
+            raise
+        raise CheckFailed(f"{e.message}\n  {RECURSION_HINT}") from None
 
 
 # ----------------------------------------------------------------------------------------------
@@ -180,7 +189,14 @@ def check_graph_grads(what: str, got: dict, want: dict, graph: dict) -> None:
             if g is None:
                 raise CheckFailed(f"{what}: {name}.grad is None after backward; the gradient never reached "
                                   f"this leaf")
-            check_array(f"{what}: {name}.grad", g, w)
+            try:
+                check_array(f"{what}: {name}.grad", g, w)
+            except CheckFailed as e:
+                if np.shape(g) != np.shape(w):
+                    raise
+                raise CheckFailed(f"{e.args[0]}\n  Hint: a tensor used by several nodes receives the sum of their "
+                                  f"gradients (+=, not =), and a node may only pass its gradient on after every "
+                                  f"node that used it has contributed.") from None
 
 
 def check_call_counts(what: str, got: dict, want: dict) -> None:
@@ -216,36 +232,44 @@ def scalar_upstream(rng: np.random.Generator) -> np.ndarray:
     return np.asarray(rng.uniform(0.5, 1.5) * rng.choice([-1.0, 1.0]) + 0.0, dtype=np.float64)
 
 
-# name -> builder(rng) -> graph description (see scenarios._build). Ops are basic elementwise ones
-# plus sum, so that these engine tests depend as little as possible on the other tasks.
+# name -> builder(rng) -> graph description (see scenarios._build). Only same-shape elementwise ops
+# (add, sub, mul, neg, exp): the engine tests should not fail because of a broadcasting or reduction
+# bug, which the op tests already charge for. The root is not a scalar: backward gets an upstream
+# array shaped like it (root_shape).
 def _fanout(rng: np.random.Generator) -> dict:
     # x is used by three nodes: a, b and d
     return {"leaves": {"x": normal(rng, (3, 5)), "w": normal(rng, (3, 5))},
             "nodes": [["a", "mul", ["x", "w"], {}], ["b", "exp", ["x"], {}], ["c", "add", ["a", "b"], {}],
-                      ["d", "mul", ["c", "x"], {}], ["r", "sum", ["d"], {}]], "root": "r"}
+                      ["d", "mul", ["c", "x"], {}]], "root": "d"}
 
 
 def _diamond(rng: np.random.Generator) -> dict:
     # a feeds b twice (a*a) and c; b and c meet again in d
     return {"leaves": {"x": normal(rng, (5,))},
             "nodes": [["a", "exp", ["x"], {}], ["b", "mul", ["a", "a"], {}], ["c", "neg", ["a"], {}],
-                      ["d", "add", ["b", "c"], {}], ["r", "sum", ["d"], {}]], "root": "r"}
+                      ["d", "add", ["b", "c"], {}]], "root": "d"}
+
+
+def _square(rng: np.random.Generator) -> dict:
+    # b = a * a names a twice as an input of one node: a search may meet it twice before visiting it
+    return {"leaves": {"x": normal(rng, (3, 5))},
+            "nodes": [["a", "exp", ["x"], {}], ["b", "mul", ["a", "a"], {}], ["c", "mul", ["b", "x"], {}]],
+            "root": "c"}
 
 
 def _long_short(rng: np.random.Generator) -> dict:
-    # two paths of different lengths from x to d: processing a before b is done under-counts
+    # paths of different lengths from x to d: passing a's gradient on before b has contributed under-counts
     return {"leaves": {"x": 0.5 * normal(rng, (3, 1))},
             "nodes": [["a", "exp", ["x"], {}], ["b", "exp", ["a"], {}], ["e", "mul", ["b", "a"], {}],
-                      ["c", "add", ["e", "a"], {}], ["d", "add", ["c", "x"], {}], ["r", "sum", ["d"], {}]],
-            "root": "r"}
+                      ["c", "add", ["e", "a"], {}], ["d", "add", ["c", "x"], {}]], "root": "d"}
 
 
 def _constants(rng: np.random.Generator) -> dict:
     # c and k do not require grad: no gradient for them, and they are not graph nodes
     return {"leaves": {"x": normal(rng, (3, 5))},
-            "constants": {"c": normal(rng, (3, 5)), "k": normal(rng, (5,))},
+            "constants": {"c": normal(rng, (3, 5)), "k": normal(rng, (3, 5))},
             "nodes": [["a", "mul", ["x", "c"], {}], ["b", "add", ["a", "k"], {}], ["m", "mul", ["c", "k"], {}],
-                      ["d", "add", ["b", "m"], {}], ["r", "sum", ["d"], {}]], "root": "r"}
+                      ["d", "sub", ["b", "m"], {}]], "root": "d"}
 
 
 def _power_chain(rng: np.random.Generator) -> dict:
@@ -254,21 +278,24 @@ def _power_chain(rng: np.random.Generator) -> dict:
     for k in range(5):
         nodes.append([f"y{k}", "mul", [prev, "x"], {}])
         prev = f"y{k}"
-    nodes.append(["r", "sum", [prev], {}])
-    return {"leaves": {"x": positive(rng, (7,))}, "nodes": nodes, "root": "r"}
+    return {"leaves": {"x": positive(rng, (7,))}, "nodes": nodes, "root": prev}
 
 
-def _two_leaves_broadcast(rng: np.random.Generator) -> dict:
-    # leaves of different shapes meet through broadcasting, and w is reused after a reduction
-    return {"leaves": {"x": normal(rng, (3, 5)), "w": normal(rng, (5,)), "v": normal(rng, (3, 1))},
-            "nodes": [["a", "mul", ["x", "w"], {}], ["b", "add", ["a", "v"], {}],
-                      ["s", "sum", ["b"], {"axis": 0}], ["c", "mul", ["s", "w"], {}],
-                      ["d", "sub", ["c", "w"], {}], ["r", "sum", ["d"], {}]], "root": "r"}
+def _reuse(rng: np.random.Generator) -> dict:
+    # two leaves, each reused at several depths
+    return {"leaves": {"x": normal(rng, (5, 3)), "w": normal(rng, (5, 3))},
+            "nodes": [["a", "mul", ["x", "w"], {}], ["b", "add", ["a", "x"], {}], ["c", "mul", ["b", "w"], {}],
+                      ["d", "sub", ["c", "a"], {}], ["e", "mul", ["d", "b"], {}]], "root": "e"}
+
+
+def root_shape(graph: dict) -> tuple:
+    """The root's shape: every graph above is elementwise on same-shaped leaves."""
+    return np.shape(next(iter(graph["leaves"].values())))
 
 
 GRAPHS: dict[str, Callable[[np.random.Generator], dict]] = {
     "fanout": _fanout, "diamond": _diamond, "long_short": _long_short, "constants": _constants,
-    "power_chain": _power_chain, "broadcast": _two_leaves_broadcast,
+    "power_chain": _power_chain, "reuse": _reuse, "square": _square,
 }
 
 

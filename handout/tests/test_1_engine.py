@@ -1,7 +1,7 @@
 """Tasks 1.1 and 1.2: topological_sort and backward on small graphs."""
 
 import pytest
-from hw1p1_checks import GRAPHS, check_call_counts, check_graph_grads, check_topological, scalar_upstream
+from hw1p1_checks import GRAPHS, check_call_counts, check_graph_grads, check_topological, normal, root_shape
 
 
 @pytest.mark.rubric(task="1.1", weight=1)
@@ -17,7 +17,7 @@ def test_topological_sort(student, reference, rng, graph_name):
 @pytest.mark.parametrize("graph_name", ["diamond", "constants"])
 def test_backward(student, reference, rng, graph_name):
     graph = GRAPHS[graph_name](rng)
-    up = scalar_upstream(rng)
+    up = normal(rng, root_shape(graph))
     got = student.run("graph_backward", graph=graph, upstream=up)
     want = reference.run("graph_backward", graph=graph, upstream=up)
     what = f"backward on the '{graph_name}' graph"

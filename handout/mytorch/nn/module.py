@@ -42,10 +42,14 @@ class Module:
                     params.append(p)
         return params
 
-    def zero_grad(self) -> None:
-        """Forget the gradients of all parameters (set `.grad` to None, as PyTorch does by default)."""
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        """Forget the gradients of all parameters: set `.grad` to None (the default, as PyTorch 2), or
+        fill the existing arrays with zeros in place (set_to_none=False)."""
         for p in self.parameters():
-            p.grad = None
+            if set_to_none:
+                p.grad = None
+            elif p.grad is not None:
+                p.grad[...] = 0.0
 
     def train(self, mode: bool = True) -> "Module":
         """Switch this module and its sub-modules to training mode (or eval mode when mode is False)."""

@@ -18,10 +18,14 @@ class Optimizer:
             raise ValueError(f"learning rate must be >= 0, got {lr}")
         self.lr = lr
 
-    def zero_grad(self) -> None:
-        """Forget every parameter's gradient (set `.grad` to None)."""
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        """Forget every parameter's gradient: set `.grad` to None (the default, as PyTorch 2), or fill the
+        existing arrays with zeros in place (set_to_none=False), which reuses their memory."""
         for p in self.params:
-            p.grad = None
+            if set_to_none:
+                p.grad = None
+            elif p.grad is not None:
+                p.grad[...] = 0.0
 
     def step(self) -> None:
         """Update every parameter that has a gradient; subclasses define it."""

@@ -24,6 +24,8 @@ SLICE_AXIS_MAX = 1024  # axes longer than this are not sliced (too many forward 
 CANDIDATES_MAX = 512  # candidates left after slicing that are still checked one by one
 LEAF_MAX = 4  # bisection blocks this small are checked one by one
 FRONTIER_MAX = 32  # more failing bisection blocks than this: the error is widespread; sample it
+KINK_CHECKS = 8  # wrong elements checked for kinks before trusting that the function is smooth there
+DENSITY_SAMPLE = 16  # elements sampled to decide whether an error covering every slice is widespread
 SAMPLE = 32  # elements sampled to estimate how many are wrong when the error is widespread
 
 Index = tuple[int, ...]
@@ -363,6 +365,7 @@ class _Localiser:
                  rtol: float):
         self.obj, self.x, self.g, self.rng, self.eps, self.rtol = obj, x, g, rng, eps, rtol
         self.kinks = 0
+        self.smooth_checked = 0
 
     def element(self, k: int) -> tuple[float, float, float] | None:
         """(expected, got, tol) when flat element k is wrong, None when right or on a kink."""
@@ -372,9 +375,12 @@ class _Localiser:
         p = _probe(self.obj, self.x, self.g, v, self.eps, self.rtol)
         if not p.bad:
             return None
-        if _is_kink(self.obj, self.x, self.g, p, self.eps, self.rtol):
-            self.kinks += 1
-            return None
+        # Kinks are rare: once several wrong elements proved smooth (and no kink was seen), stop paying 2 calls to ask.
+        if self.kinks or self.smooth_checked < KINK_CHECKS:
+            if _is_kink(self.obj, self.x, self.g, p, self.eps, self.rtol):
+                self.kinks += 1
+                return None
+            self.smooth_checked += 1
         step_k = float(p.step.reshape(-1)[k])  # 1 up to rounding
         return p.num / step_k, float(self.g.reshape(-1)[k]), p.tol / abs(step_k)
 
@@ -425,36 +431,56 @@ class _Localiser:
             return _Found(shown, int(wrong.sum()), True, self.kinks, expected=t)
         return None
 
-    def candidates_by_slices(self) -> np.ndarray:
-        """Flat indices that lie in a failing slice along every sliced axis (2 forward calls per slice)."""
+    def candidates_by_slices(self) -> tuple[np.ndarray, bool]:
+        """(flat indices in a failing slice along every sliced axis, whether every slice failed).
+
+        Shortest axes first, 2 forward calls per slice, stopping once few enough candidates remain.
+        """
         mask = np.ones(self.x.shape, dtype=bool)
-        for axis, d in enumerate(self.x.shape):
+        every_slice_failed, sliced = True, False
+        for axis in sorted(range(self.x.ndim), key=lambda a: self.x.shape[a]):
+            d = self.x.shape[axis]
             if d <= 1 or d > SLICE_AXIS_MAX:
                 continue
             bad = np.zeros(d, dtype=bool)
             for j in range(d):
-                sl = [slice(None)] * self.x.ndim
-                sl[axis] = j
                 sel = np.zeros(self.x.shape, dtype=bool)
-                sel[tuple(sl)] = True
-                bad[j] = self.block_bad(np.flatnonzero(sel.reshape(-1)))
+                sel[(slice(None),) * axis + (j,)] = True
+                flat = np.flatnonzero(sel & mask)  # only candidates left by the axes already sliced
+                bad[j] = len(flat) > 0 and self.block_bad(flat)
+            sliced = True
+            every_slice_failed &= bool(bad.all())
             shape = [1] * self.x.ndim
             shape[axis] = d
             mask &= bad.reshape(shape)
-        return np.flatnonzero(mask.reshape(-1))
+            if mask.sum() <= CANDIDATES_MAX:
+                break
+            if every_slice_failed and self.dense(np.flatnonzero(mask.reshape(-1))):
+                break  # most elements are wrong: slicing further axes cannot narrow anything
+        return np.flatnonzero(mask.reshape(-1)), sliced and every_slice_failed
+
+    def dense(self, pool: np.ndarray) -> bool:
+        """True when at least half of a small random sample of `pool` is wrong (2 forward calls per element)."""
+        picked = self.rng.choice(pool, size=min(DENSITY_SAMPLE, len(pool)), replace=False)
+        return 2 * len(self.each(picked)) >= len(picked)
 
     def bisect(self, pool: np.ndarray) -> _Found:
-        """Group testing by halves over `pool`; widespread errors switch to sampling."""
+        """Group testing by halves over `pool`; dense errors are checked one by one, widespread ones sampled."""
         found: list[tuple[Index, float, float, float]] = []
         frontier = [pool]
         while frontier:
-            nxt = []
+            nxt, tested = [], 0
             for block in frontier:
                 if len(block) <= LEAF_MAX:
                     found += self.each(block)
                     continue
                 half = len(block) // 2
+                tested += 2
                 nxt += [b for b in (block[:half], block[half:]) if self.block_bad(b)]
+            size = sum(len(b) for b in nxt)
+            if nxt and len(nxt) > 0.75 * tested and size <= CANDIDATES_MAX:
+                found += self.each(np.concatenate(nxt))  # nearly every half fails: halving saves nothing
+                break
             if len(nxt) > FRONTIER_MAX:
                 return self.sample(np.concatenate(nxt), found)
             frontier = nxt
@@ -487,12 +513,14 @@ class _Localiser:
         explained = self.hypotheses(probes)
         if explained is not None:
             return explained
-        pool = self.candidates_by_slices() if self.x.ndim >= 2 else np.arange(n)
-        if len(pool) == 0:
-            pool = np.arange(n)  # slices cancelled out; search everything
-        if len(pool) <= CANDIDATES_MAX:
-            wrong = self.each(pool)
-            return _Found(wrong, len(wrong), True, self.kinks)
+        if self.x.ndim >= 2:
+            pool, everywhere = self.candidates_by_slices()
+            if everywhere:
+                return self.sample(np.arange(n), [])  # every slice along every axis is wrong: widespread
+            if len(pool) == 0:
+                pool = np.arange(n)  # errors cancelled within slices; search everything
+        else:
+            pool = np.arange(n)
         return self.bisect(pool)
 
 
@@ -511,6 +539,8 @@ def _structure(op: str, name: str, x: np.ndarray, g: object) -> str | None:
     head = f"{op}, gradient for input {name}"
     if g is None:
         return f"{head}: missing (None): backward never produced a gradient for {name}."
+    if isinstance(g, (np.generic, float)) and x.ndim == 0:
+        g = np.asarray(g)  # a numpy scalar is a fine gradient for a 0-d input
     if not isinstance(g, np.ndarray):
         return f"{head}: a {type(g).__name__} where a numpy array belongs."
     if g.dtype.kind != "f" or g.dtype != np.float64:

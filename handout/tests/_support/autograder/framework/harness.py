@@ -197,6 +197,21 @@ def outcome_from(nodeid: str, passed: bool, duration: float, record: dict[str, A
     )
 
 
+def mark_arg(item: pytest.Item, mark: str, position: int, keyword: str, default: Any) -> Any:
+    """The closest `mark`'s argument, given by keyword or at `position`; `default` without the mark or argument."""
+    found = item.get_closest_marker(mark)
+    if found is None:
+        return default
+    if keyword in found.kwargs:
+        return found.kwargs[keyword]
+    return found.args[position] if len(found.args) > position else default
+
+
+def _positive_number(x: Any) -> bool:
+    """True for an int or float (not a bool) above 0."""
+    return isinstance(x, (int, float)) and not isinstance(x, bool) and x > 0
+
+
 class Harness:
     """The grading pytest plugin; register one instance per session (pytest.main(plugins=[...]))."""
 
@@ -225,22 +240,19 @@ class Harness:
 
     def _read_marks(self, item: pytest.Item, known: set[str]) -> str:
         """Fill self.records[item.nodeid] from the item's marks; return what is wrong ('' if nothing)."""
-        rubric = item.get_closest_marker("rubric")
-        if rubric is None:
+        if item.get_closest_marker("rubric") is None:
             return "no @pytest.mark.rubric(task=...) mark: every test must count towards a task"
-        task = rubric.kwargs.get("task", rubric.args[0] if rubric.args else None)
-        weight = rubric.kwargs.get("weight", rubric.args[1] if len(rubric.args) > 1 else 1)
+        task = mark_arg(item, "rubric", 0, "task", None)
+        weight = mark_arg(item, "rubric", 1, "weight", 1)
+        visibility = mark_arg(item, "visibility", 0, "kind", "visible")
+        deadline = mark_arg(item, "deadline", 0, "seconds", DEFAULT_DEADLINE)
         if str(task) not in known:
             return f"rubric task {task!r} is not in the task table ({', '.join(sorted(known))})"
-        if not isinstance(weight, (int, float)) or isinstance(weight, bool) or not weight > 0:
+        if not _positive_number(weight):
             return f"rubric weight {weight!r} must be a positive number"
-        vis = item.get_closest_marker("visibility")
-        visibility = vis.args[0] if vis and vis.args else vis.kwargs.get("kind", "visible") if vis else "visible"
         if visibility not in VISIBILITIES:
             return f"visibility {visibility!r} is not one of {', '.join(VISIBILITIES)}"
-        dl = item.get_closest_marker("deadline")
-        deadline = dl.args[0] if dl and dl.args else dl.kwargs.get("seconds", DEFAULT_DEADLINE) if dl else DEFAULT_DEADLINE
-        if not isinstance(deadline, (int, float)) or not deadline > 0:
+        if not _positive_number(deadline):
             return f"deadline {deadline!r} must be a positive number of seconds"
         self.records[item.nodeid] = {"task": str(task), "weight": float(weight), "visibility": visibility,
                                      "deadline": float(deadline)}
@@ -274,7 +286,7 @@ class Harness:
             failure = classify(call.excinfo.value)
             if "message" not in record:  # the first failure is the one worth reading
                 record["message"], record["internal"] = failure
-                if failure[1]:  # staff-only detail: grade.py prints it to the (hidden) stdout
+                if failure[1]:  # staff-only detail: grade.py prints it to stderr
                     record["traceback"] = str(call.excinfo.getrepr(style="long"))
         if record is not None and call.when == "teardown" and "student" in getattr(item, "fixturenames", ()):
             printed = self.backend.student.take_output()

@@ -284,42 +284,33 @@ def topo_order(lib: Any, graph: dict) -> dict:
     return {"order": [names.get(id(n), "?" + _describe(n)) for n in order]}
 
 
-def graph_backward(lib: Any, graph: dict, upstream: Any = None, repeat: int = 1,
-                   count_calls: bool = True) -> dict:
-    """Build the graph and call root.backward(upstream) `repeat` times (rebuilding each time).
+def graph_backward(lib: Any, graph: dict, upstream: Any = None, repeat: int = 1) -> dict:
+    """Build the graph and call root.backward(upstream) `repeat` times (rebuilding the op nodes on
+    the same leaves each time, so gradients accumulate).
 
     Returns {"grads": {name: grad or None for every tensor}, "calls": {name: backward calls}},
     plus "unknown_calls" (backward calls on nodes outside this graph) and "out".
     """
-    counter = _CountBackwardCalls(lib) if count_calls else None
-    leaves: dict[str, Any] = {}
-    if counter is not None:
-        counter.__enter__()
-    try:
-        for _ in range(repeat):
-            env = _build(lib, graph)
-            # Keep the first build's leaves so gradients accumulate across the repeats.
-            for name in list(graph.get("leaves", {})) + list(graph.get("constants", {})):
-                if name in leaves:
-                    continue
-                leaves[name] = env[name]
-            rebuilt = _rebuild_with(lib, graph, leaves) if repeat > 1 else env
-            root = rebuilt[graph["root"]]
-            root.backward(None if upstream is None else np.array(upstream, dtype=np.float64))
-    finally:
-        if counter is not None:
-            counter.__exit__()
-    names = _names_of(rebuilt)
+    env = _build(lib, graph)
+    leaves = {name: env[name] for name in list(graph.get("leaves", {})) + list(graph.get("constants", {}))}
+    up = None if upstream is None else np.array(upstream, dtype=np.float64)
     calls: dict[str, int] = {}
     unknown = 0
-    for key, n in (counter.counts if counter else {}).items():
-        if key in names:
-            calls[names[key]] = calls.get(names[key], 0) + n
-        else:
-            unknown += n
+    for k in range(repeat):
+        if k > 0:
+            env = _rebuild_with(lib, graph, leaves)
+        names = _names_of(env)
+        # Wrap after the forward pass: op modules are imported lazily, so their classes exist now.
+        with _CountBackwardCalls(lib) as counter:
+            env[graph["root"]].backward(up)
+        for key, n in counter.counts.items():
+            if key in names:
+                calls[names[key]] = calls.get(names[key], 0) + n
+            else:
+                unknown += n
     return {
-        "out": rebuilt[graph["root"]].data,
-        "grads": {name: _grad_or_type(t) for name, t in rebuilt.items()},
+        "out": env[graph["root"]].data,
+        "grads": {name: _grad_or_type(t) for name, t in env.items()},
         "calls": calls,
         "unknown_calls": unknown,
     }
@@ -445,27 +436,31 @@ def no_grad_graph(lib: Any, a: np.ndarray, b: np.ndarray) -> dict:
     }
 
 
-def zero_grad_then_backward(lib: Any, x: np.ndarray, weight: np.ndarray, bias: np.ndarray,
-                            upstream: np.ndarray, zero: bool) -> dict:
-    """Linear layer: backward, then model.zero_grad() when `zero`, then the same backward again.
+def zero_grad_then_backward(lib: Any, x: np.ndarray, w: np.ndarray, upstream: np.ndarray, zero: bool) -> dict:
+    """A one-parameter module y = x * w: backward, then zero_grad() when `zero`, then backward again.
 
-    Returns the parameter grads right after the reset ("reset_*") and at the end ("grad_*"):
-    with zero_grad the end result is one backward's worth; without, two (accumulated).
+    Returns w's grad right after the reset ("reset_w") and at the end ("grad_w"): with zero_grad
+    the end result is one backward's worth; without, two (accumulated). Elementwise on purpose:
+    no broadcasting, so only the engine is under test.
     """
     nn = importlib.import_module(lib.__name__ + ".nn")
-    layer = nn.Linear(weight.shape[1], weight.shape[0])
-    _load(layer.weight, weight)
-    _load(layer.bias, bias)
+
+    class Scale(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.w = lib.Tensor(np.array(w, dtype=np.float64), requires_grad=True)
+
+        def forward(self, v: Any) -> Any:
+            return v * self.w
+
+    model = Scale()
     result: dict[str, Any] = {}
     for step in range(2):
-        out = layer(lib.Tensor(np.array(x, dtype=np.float64)))
-        out.backward(np.array(upstream, dtype=np.float64))
+        model(lib.Tensor(np.array(x, dtype=np.float64))).backward(np.array(upstream, dtype=np.float64))
         if step == 0 and zero:
-            layer.zero_grad()
-            result["reset_weight"] = _copy_grad(layer.weight)
-            result["reset_bias"] = _copy_grad(layer.bias)
-    result["grad_weight"] = _copy_grad(layer.weight)
-    result["grad_bias"] = _copy_grad(layer.bias)
+            model.zero_grad()
+            result["reset_w"] = _copy_grad(model.w)
+    result["grad_w"] = _copy_grad(model.w)
     return result
 
 
