@@ -186,13 +186,27 @@ def generate_handout(assignment: Assignment, out_dir: Path, *, record: bool = Tr
     out_dir = Path(out_dir)
     if out_dir.exists() and any(out_dir.iterdir()):
         raise HandoutError(f"{out_dir} is not empty; generate into an empty folder")
+    files = handout_contents(assignment)  # all checks first: a mistake leaves nothing half-written
     out_dir.mkdir(parents=True, exist_ok=True)
+    written = []
+    for rel in sorted(files):
+        target = out_dir / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(files[rel])
+        written.append(target)
+    if record:
+        written.append(record_expected(assignment, out_dir))
+    return sorted(written)
+
+
+def handout_contents(assignment: Assignment) -> dict[str, bytes]:
+    """Handout-relative path -> content of every file except the recorded answers (no I/O but reads)."""
     ref, pkg = assignment.reference_root, assignment.package
     task_ids = [t.id for t in assignment.tasks]
     if not (ref / pkg / "__init__.py").is_file():
         raise HandoutError(f"{ref / pkg}/__init__.py not found: the reference package is missing")
 
-    files: dict[str, bytes] = {}  # handout-relative path -> content; written at the end, in sorted order
+    files: dict[str, bytes] = {}
     for path in _walk(ref / pkg):
         rel = path.relative_to(ref).as_posix()
         if path.suffix == ".py":
@@ -235,16 +249,7 @@ def generate_handout(assignment: Assignment, out_dir: Path, *, record: bool = Tr
              and not rel.endswith(".py")]
     if leaks:
         raise HandoutError(f"solution fences in non-Python files of the package: {', '.join(sorted(leaks))}")
-
-    written = []
-    for rel in sorted(files):
-        target = out_dir / rel
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(files[rel])
-        written.append(target)
-    if record:
-        written.append(record_expected(assignment, out_dir))
-    return sorted(written)
+    return files
 
 
 def _stub_file(path: Path, rel: str, task_ids: Sequence[str]) -> str:
