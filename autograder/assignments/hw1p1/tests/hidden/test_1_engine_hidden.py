@@ -60,7 +60,7 @@ def test_topological_sort_deep_chain(student, reference, rng):
 
 
 @pytest.mark.rubric(task="1.2", weight=1)
-@pytest.mark.parametrize("graph_name", ["fanout", "long_short", "power_chain", "reuse", "square"])
+@pytest.mark.parametrize("graph_name", ["fanout", "long_short", "power_chain", "reuse", "square", "none_grads"])
 def test_backward(student, reference, rng, graph_name):
     graph = GRAPHS[graph_name](rng)
     up = normal(rng, root_shape(graph))
