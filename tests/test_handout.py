@@ -367,7 +367,7 @@ def test_recorded_answers_round_trip_and_keys_ignore_absolute_paths(tmp_path: Pa
     hb = _backend_module()
     answers = {hb.call_key("s", {"a": np.ones((2, 3)), "k": [1, 2.5, None, "x"]}):
                {"out": np.arange(6.0).reshape(2, 3), "zero_d": np.array(2.0), "scalar": np.float64(1.5),
-                "flag": np.bool_(True), "nested": [np.int64(3), {"g": None}], "name": "ok"}}
+                "flag": np.bool_(True), "nested": [np.int64(3), {"g": None}], "name": "ok", "py_float": 0.1}}
     hb.save_recordings(tmp_path / "e.npz", answers)
     first = (tmp_path / "e.npz").read_bytes()
     hb.save_recordings(tmp_path / "e.npz", answers)
@@ -377,7 +377,8 @@ def test_recorded_answers_round_trip_and_keys_ignore_absolute_paths(tmp_path: Pa
     got = loaded[key]
     assert np.array_equal(got["out"], want["out"]) and got["out"].dtype == np.float64
     assert got["zero_d"].shape == () and got["scalar"] == 1.5 and isinstance(got["scalar"], np.float64)
-    assert got["flag"] is True and got["nested"][0] == 3 and got["nested"][1] == {"g": None} and got["name"] == "ok"
+    assert got["flag"] == True and got["nested"][0] == 3 and got["nested"][1] == {"g": None}  # noqa: E712
+    assert got["name"] == "ok" and got["py_float"] == 0.1 and isinstance(got["py_float"], float)
     assert hb.call_key("s", {"d": "/home/ta/data"}) == hb.call_key("s", {"d": "/Users/me/data"})
     assert hb.call_key("s", {"a": np.ones(3)}) != hb.call_key("s", {"a": np.ones(3) * 1.0000001})
     assert hb.call_key("s", {"a": 1}) != hb.call_key("s", {"a": 1.0})

@@ -257,6 +257,13 @@ def _square(rng: np.random.Generator) -> dict:
             "root": "c"}
 
 
+def _none_grads(rng: np.random.Generator) -> dict:
+    # const_mul's backward returns None for the constant c (allowed: c needs no gradient); c is used twice
+    return {"leaves": {"x": normal(rng, (3, 5))}, "constants": {"c": normal(rng, (3, 5))},
+            "nodes": [["a", "const_mul", ["x", "c"], {}], ["b", "const_mul", ["a", "c"], {}],
+                      ["d", "mul", ["b", "x"], {}]], "root": "d"}
+
+
 def _long_short(rng: np.random.Generator) -> dict:
     # paths of different lengths from x to d: passing a's gradient on before b has contributed under-counts
     return {"leaves": {"x": 0.5 * normal(rng, (3, 1))},
@@ -296,6 +303,7 @@ def root_shape(graph: dict) -> tuple:
 GRAPHS: dict[str, Callable[[np.random.Generator], dict]] = {
     "fanout": _fanout, "diamond": _diamond, "long_short": _long_short, "constants": _constants,
     "power_chain": _power_chain, "reuse": _reuse, "square": _square,
+    "none_grads": _none_grads,
 }
 
 

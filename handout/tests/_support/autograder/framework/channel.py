@@ -1,0 +1,190 @@
+"""Data-only frames between the trusted parent and the worker: never pickle, always check.
+
+A frame is an 8-byte big-endian length followed by an uncompressed `.npz` archive. Its entry
+`__json__` (a uint8 array) holds a UTF-8 JSON tree in which every numpy array is replaced by
+`{"__ndarray__": "a0"}` (plus `"__scalar__": true` for numpy scalars), a reference to the entry `a0`.
+
+The parent decodes with `np.load(..., allow_pickle=False)` after checking the archive's size, entry
+count and compression, and accepts only bool/int/uint/float/complex arrays. This file is
+self-contained (stdlib + numpy): the worker loads it by path inside the sandbox.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import struct
+import zipfile
+from typing import Any
+
+import numpy as np
+
+MAX_FRAME_BYTES = 256 * 1024**2  # a reply bigger than this is refused, not read
+MAX_ARRAYS = 10_000
+ALLOWED_KINDS = "biufc"  # bool, int, uint, float, complex: no object, no structured, no strings
+HEADER = struct.Struct(">Q")
+_REF = "__ndarray__"
+_SCALAR = "__scalar__"
+_JSON = "__json__"
+
+
+class ChannelError(ValueError):
+    """A frame or tree that is malformed, too large, or not plain data."""
+
+
+def encode(tree: Any) -> bytes:
+    """Encode a tree of None/bool/int/float/str/numpy arrays/lists/dicts (str keys) as `.npz` bytes."""
+    arrays: dict[str, np.ndarray] = {}
+    skeleton = _strip_arrays(tree, arrays, depth=0)
+    try:
+        text = json.dumps(skeleton, allow_nan=True, separators=(",", ":"))
+    except (TypeError, ValueError, RecursionError) as e:
+        raise ChannelError(f"cannot encode as JSON: {e}") from None
+    buf = io.BytesIO()
+    np.savez(buf, **{_JSON: np.frombuffer(text.encode("utf-8"), dtype=np.uint8)}, **arrays)
+    return buf.getvalue()
+
+
+def _strip_arrays(node: Any, arrays: dict[str, np.ndarray], depth: int) -> Any:
+    """Copy `node` with arrays moved into `arrays`; exact types only, so nothing exotic slips through."""
+    if depth > 100:
+        raise ChannelError("tree nested deeper than 100 levels")
+    t = type(node)
+    if node is None or t in (bool, int, float, str):
+        return node
+    if t is np.ndarray or isinstance(node, np.generic):
+        arr = np.asarray(node)
+        if type(arr) is not np.ndarray or arr.dtype.kind not in ALLOWED_KINDS or arr.dtype.fields is not None:
+            raise ChannelError(f"array of dtype {arr.dtype} is not plain numeric data")
+        if len(arrays) >= MAX_ARRAYS:
+            raise ChannelError(f"more than {MAX_ARRAYS} arrays in one frame")
+        key = f"a{len(arrays)}"
+        arrays[key] = np.asarray(arr, order="C")  # (ascontiguousarray would make 0-d arrays 1-d)
+        ref: dict[str, Any] = {_REF: key}
+        if isinstance(node, np.generic):
+            ref[_SCALAR] = True
+        return ref
+    if t is complex:
+        return _strip_arrays(np.complex128(node), arrays, depth)
+    if t in (list, tuple):
+        return [_strip_arrays(x, arrays, depth + 1) for x in node]
+    if t is dict:
+        out = {}
+        for k, v in node.items():
+            if type(k) is not str:
+                raise ChannelError(f"dict key {k!r} is not a str")
+            if k in (_REF, _SCALAR):
+                raise ChannelError(f"dict key {k!r} is reserved by the channel")
+            out[k] = _strip_arrays(v, arrays, depth + 1)
+        return out
+    raise ChannelError(f"{t.__name__} is not plain data")
+
+
+def decode(data: bytes, max_bytes: int = MAX_FRAME_BYTES) -> Any:
+    """Decode `.npz` bytes from `encode` into a tree; raise ChannelError for anything else (never unpickles)."""
+    if len(data) > max_bytes:
+        raise ChannelError(f"frame of {len(data)} bytes exceeds the limit of {max_bytes}")
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as zf:
+            infos = zf.infolist()
+    except (zipfile.BadZipFile, ValueError, OSError, EOFError) as e:
+        raise ChannelError(f"not an npz archive: {e}") from None
+    if len(infos) > MAX_ARRAYS + 1:
+        raise ChannelError(f"{len(infos)} entries (limit {MAX_ARRAYS + 1})")
+    # Stored entries only, and a bounded total: no zip bombs.
+    if any(i.compress_type != zipfile.ZIP_STORED for i in infos):
+        raise ChannelError("compressed entries are not accepted")
+    if sum(i.file_size for i in infos) > max_bytes:
+        raise ChannelError(f"entries add up to more than {max_bytes} bytes")
+    try:
+        npz = np.load(io.BytesIO(data), allow_pickle=False)
+    except Exception as e:
+        raise ChannelError(f"not an npz archive: {e}") from None
+    with npz:
+        names = set(npz.files)
+        if _JSON not in names:
+            raise ChannelError("no __json__ entry")
+        raw = _load_entry(npz, _JSON)
+        if raw.dtype != np.uint8 or raw.ndim != 1:
+            raise ChannelError("__json__ entry is not a 1-d uint8 array")
+        try:
+            skeleton = json.loads(raw.tobytes().decode("utf-8"))
+        except (ValueError, RecursionError) as e:
+            raise ChannelError(f"__json__ is not valid UTF-8 JSON: {e}") from None
+        used: set[str] = set()
+        tree = _fill_arrays(skeleton, npz, names, used, depth=0)
+    return tree
+
+
+def _load_entry(npz: Any, key: str) -> np.ndarray:
+    """One entry of the archive as a plain ndarray; object arrays fail here because allow_pickle=False."""
+    try:
+        arr = npz[key]
+    except Exception as e:  # ValueError for object arrays, others for corrupt headers
+        raise ChannelError(f"entry {key!r} is not a plain array: {e}") from None
+    if type(arr) is not np.ndarray:
+        raise ChannelError(f"entry {key!r} is not an array")
+    return arr
+
+
+def _fill_arrays(node: Any, npz: Any, names: set[str], used: set[str], depth: int) -> Any:
+    """Replace array references in a decoded JSON skeleton by checked arrays."""
+    if depth > 101:
+        raise ChannelError("tree nested too deeply")
+    if isinstance(node, list):
+        return [_fill_arrays(x, npz, names, used, depth + 1) for x in node]
+    if isinstance(node, dict):
+        if _REF in node:
+            key = node[_REF]
+            if not isinstance(key, str) or key == _JSON or key not in names or key in used:
+                raise ChannelError(f"bad array reference {key!r}")
+            if set(node) - {_REF, _SCALAR}:
+                raise ChannelError("array reference with extra keys")
+            used.add(key)
+            arr = _load_entry(npz, key)
+            if arr.dtype.kind not in ALLOWED_KINDS or arr.dtype.fields is not None:
+                raise ChannelError(f"array {key!r} has dtype {arr.dtype}; only bool/int/uint/float/complex")
+            if node.get(_SCALAR) is True:
+                if arr.ndim != 0:
+                    raise ChannelError(f"scalar {key!r} is not 0-d")
+                return arr[()]
+            return arr
+        return {k: _fill_arrays(v, npz, names, used, depth + 1) for k, v in node.items()}
+    return node  # str, int, float, bool, None: what json.loads can produce
+
+
+def frame(tree: Any) -> bytes:
+    """Header + encoded tree: the exact bytes to put on the pipe."""
+    body = encode(tree)
+    return HEADER.pack(len(body)) + body
+
+
+def write_frame(fd: int, tree: Any) -> None:
+    """Write one frame to a blocking fd (worker side; the parent writes with a deadline instead)."""
+    body = encode(tree)  # fully encoded before the first byte is written: an error never leaves half a frame
+    for part in (HEADER.pack(len(body)), body):
+        view = memoryview(part)
+        while view:
+            n = os.write(fd, view)
+            view = view[n:]
+
+
+def read_exact(fd: int, n: int) -> bytes:
+    """Read exactly n bytes from a blocking fd; EOFError if the other end closed first."""
+    chunks, left = [], n
+    while left:
+        chunk = os.read(fd, min(left, 1 << 20))
+        if not chunk:
+            raise EOFError(f"channel closed with {left} of {n} bytes unread")
+        chunks.append(chunk)
+        left -= len(chunk)
+    return b"".join(chunks)
+
+
+def read_frame(fd: int, max_bytes: int = MAX_FRAME_BYTES) -> Any:
+    """Read and decode one frame from a blocking fd; EOFError on a closed channel."""
+    (length,) = HEADER.unpack(read_exact(fd, HEADER.size))
+    if length > max_bytes:
+        raise ChannelError(f"frame of {length} bytes exceeds the limit of {max_bytes}")
+    return decode(read_exact(fd, length), max_bytes)
