@@ -1,0 +1,1 @@
+"""Example submissions (the sample handin `make grade` grades) and the script that makes them."""

@@ -1,0 +1,70 @@
+"""Elementwise activations: ReLU, Sigmoid, Tanh."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..autograd_engine import Function
+
+
+class ReLU(Function):
+    """max(x, 0)."""
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        """(*shape) -> (*shape)."""
+        self.save_for_backward(x)
+        return np.maximum(x, 0.0)
+
+    def backward(self, grad_output: np.ndarray) -> tuple[np.ndarray]:
+        """Pass the gradient where x > 0, zero elsewhere (we take ReLU'(0) = 0, as PyTorch).
+
+        Args:
+            grad_output: (*shape) gradient of the loss w.r.t. the output.
+        Returns:
+            (grad_x,) shaped like x.
+        """
+        (x,) = self.saved
+        return (grad_output * (x > 0),)
+
+
+class Sigmoid(Function):
+    """1 / (1 + e^-x), computed without overflow for large |x|."""
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        """(*shape) -> (*shape)."""
+        e = np.exp(-np.abs(x))  # never overflows; pick the form that divides by a number >= 1
+        out = np.where(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
+        self.save_for_backward(out)
+        return out
+
+    def backward(self, grad_output: np.ndarray) -> tuple[np.ndarray]:
+        """sigmoid'(x) = s * (1 - s) with s the saved output.
+
+        Args:
+            grad_output: (*shape) gradient of the loss w.r.t. the output.
+        Returns:
+            (grad_x,) shaped like x.
+        """
+        (s,) = self.saved
+        return (grad_output * s * (1.0 - s),)
+
+
+class Tanh(Function):
+    """Hyperbolic tangent."""
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        """(*shape) -> (*shape)."""
+        out = np.tanh(x)
+        self.save_for_backward(out)
+        return out
+
+    def backward(self, grad_output: np.ndarray) -> tuple[np.ndarray]:
+        """tanh'(x) = 1 - t**2 with t the saved output.
+
+        Args:
+            grad_output: (*shape) gradient of the loss w.r.t. the output.
+        Returns:
+            (grad_x,) shaped like x.
+        """
+        (t,) = self.saved
+        return (grad_output * (1.0 - t * t),)

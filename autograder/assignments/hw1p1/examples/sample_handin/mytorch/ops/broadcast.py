@@ -1,0 +1,26 @@
+"""Undo numpy broadcasting in a gradient."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def unbroadcast(grad: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """Sum `grad` back down to `shape`, the shape of an input that numpy broadcast in forward.
+
+    Broadcasting prepends axes and stretches size-1 axes; every copy of an input element contributed
+    to the output, so its gradient is the sum over those copies.
+
+    Args:
+        grad: (*out_shape) gradient w.r.t. the broadcast result.
+        shape: the input's shape; `np.broadcast_shapes(shape, ...) == out_shape`.
+    Returns:
+        An array of exactly `shape` (e.g. (1,) stays (1,), not () or (1, 1)).
+    Example:
+        unbroadcast(np.ones((4, 3)), (3,)) -> [4., 4., 4.]
+    """
+    if grad.shape == tuple(shape):
+        return grad  # nothing was broadcast
+    extra = grad.ndim - len(shape)
+    axes = tuple(range(extra)) + tuple(extra + i for i, n in enumerate(shape) if n == 1)
+    return grad.sum(axis=axes).reshape(shape)

@@ -1,0 +1,168 @@
+"""Elementwise ops with numpy broadcasting: Add, Sub, Neg, Mul, Div, Pow, Exp, Log."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..autograd_engine import Function
+from .broadcast import unbroadcast
+
+
+class Add(Function):
+    """a + b, broadcasting."""
+
+    def forward(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        """(*a_shape), (*b_shape) -> (*out_shape), the broadcast shape."""
+        self.shapes = (a.shape, b.shape)  # backward needs only the shapes
+        return a + b
+
+    def backward(self, grad_output: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """d(a+b)/da = 1, d(a+b)/db = 1; un-broadcast each to its input's shape.
+
+        Args:
+            grad_output: (*out_shape) gradient of the loss w.r.t. the output.
+        Returns:
+            (grad_a, grad_b) shaped like a and b.
+        """
+        a_shape, b_shape = self.shapes
+        return unbroadcast(grad_output, a_shape), unbroadcast(grad_output, b_shape)
+
+
+class Sub(Function):
+    """a - b, broadcasting."""
+
+    def forward(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        """(*a_shape), (*b_shape) -> (*out_shape), the broadcast shape."""
+        self.shapes = (a.shape, b.shape)
+        return a - b
+
+    def backward(self, grad_output: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """d(a-b)/da = 1, d(a-b)/db = -1; un-broadcast each to its input's shape.
+
+        Args:
+            grad_output: (*out_shape) gradient of the loss w.r.t. the output.
+        Returns:
+            (grad_a, grad_b) shaped like a and b.
+        """
+        a_shape, b_shape = self.shapes
+        return unbroadcast(grad_output, a_shape), unbroadcast(-grad_output, b_shape)
+
+
+class Neg(Function):
+    """-a."""
+
+    def forward(self, a: np.ndarray) -> np.ndarray:
+        """(*shape) -> (*shape)."""
+        return -a
+
+    def backward(self, grad_output: np.ndarray) -> tuple[np.ndarray]:
+        """d(-a)/da = -1.
+
+        Args:
+            grad_output: (*shape) gradient of the loss w.r.t. the output.
+        Returns:
+            (grad_a,) shaped like a (a one-element tuple: one entry per input).
+        """
+        return (-grad_output,)
+
+
+class Mul(Function):
+    """a * b, broadcasting."""
+
+    def forward(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        """(*a_shape), (*b_shape) -> (*out_shape), the broadcast shape."""
+        self.save_for_backward(a, b)
+        return a * b
+
+    def backward(self, grad_output: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """d(a*b)/da = b, d(a*b)/db = a; un-broadcast each to its input's shape.
+
+        Args:
+            grad_output: (*out_shape) gradient of the loss w.r.t. the output.
+        Returns:
+            (grad_a, grad_b) shaped like a and b.
+        """
+        a, b = self.saved
+        return unbroadcast(grad_output * b, a.shape), unbroadcast(grad_output * a, b.shape)
+
+
+class Div(Function):
+    """a / b, broadcasting."""
+
+    def forward(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        """(*a_shape), (*b_shape) -> (*out_shape), the broadcast shape."""
+        self.save_for_backward(a, b)
+        return a / b
+
+    def backward(self, grad_output: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """d(a/b)/da = 1/b, d(a/b)/db = -a/b**2; un-broadcast each to its input's shape.
+
+        Args:
+            grad_output: (*out_shape) gradient of the loss w.r.t. the output.
+        Returns:
+            (grad_a, grad_b) shaped like a and b.
+        """
+        a, b = self.saved
+        return unbroadcast(grad_output / b, a.shape), unbroadcast(grad_output * a / (b * b), b.shape)
+
+
+class Pow(Function):
+    """a ** p for a scalar exponent p (keyword `exponent`)."""
+
+    def forward(self, a: np.ndarray, *, exponent: float) -> np.ndarray:
+        """(*shape) -> (*shape)."""
+        self.save_for_backward(a)
+        self.exponent = exponent
+        return a**exponent
+
+    def backward(self, grad_output: np.ndarray) -> tuple[np.ndarray]:
+        """d(a**p)/da = p * a**(p-1).
+
+        Args:
+            grad_output: (*shape) gradient of the loss w.r.t. the output.
+        Returns:
+            (grad_a,) shaped like a.
+        """
+        (a,) = self.saved
+        return (grad_output * self.exponent * a ** (self.exponent - 1),)
+
+
+class Exp(Function):
+    """e ** a."""
+
+    def forward(self, a: np.ndarray) -> np.ndarray:
+        """(*shape) -> (*shape)."""
+        out = np.exp(a)
+        self.save_for_backward(out)  # the derivative is the output itself
+        return out
+
+    def backward(self, grad_output: np.ndarray) -> tuple[np.ndarray]:
+        """d(e**a)/da = e**a (saved from forward).
+
+        Args:
+            grad_output: (*shape) gradient of the loss w.r.t. the output.
+        Returns:
+            (grad_a,) shaped like a.
+        """
+        (out,) = self.saved
+        return (grad_output * out,)
+
+
+class Log(Function):
+    """Natural logarithm of a."""
+
+    def forward(self, a: np.ndarray) -> np.ndarray:
+        """(*shape) -> (*shape)."""
+        self.save_for_backward(a)
+        return np.log(a)
+
+    def backward(self, grad_output: np.ndarray) -> tuple[np.ndarray]:
+        """d(log a)/da = 1/a.
+
+        Args:
+            grad_output: (*shape) gradient of the loss w.r.t. the output.
+        Returns:
+            (grad_a,) shaped like a.
+        """
+        (a,) = self.saved
+        return (grad_output / a,)

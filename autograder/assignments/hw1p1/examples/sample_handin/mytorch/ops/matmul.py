@@ -1,0 +1,48 @@
+"""Matrix product a @ b with numpy's rules for 1-D and batched operands."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..autograd_engine import Function
+from .broadcast import unbroadcast
+
+
+def matmul_like(x: np.ndarray, y: np.ndarray, like: np.ndarray) -> np.ndarray:
+    """x @ y with the same values as `x @ y`, laid out in memory like `like` when `like` is a transposed
+    (column-major) matrix. PyTorch's mm backward does the same: the gradient of Linear's `W.T` then
+    comes back row-major after Transpose.backward, so storing and updating it costs no strided copy.
+    """
+    if like.ndim >= 2 and not like.flags.c_contiguous and np.swapaxes(like, -1, -2).flags.c_contiguous:
+        return np.swapaxes(np.swapaxes(y, -1, -2) @ np.swapaxes(x, -1, -2), -1, -2)
+    return x @ y
+
+
+class MatMul(Function):
+    """a @ b as np.matmul: a 1-D a is a row (k,) -> (1, k), a 1-D b is a column (k,) -> (k, 1), and the
+    added axis is removed from the result; leading (batch) axes broadcast."""
+
+    def forward(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        """(..., n, k) @ (..., k, m) -> (..., n, m); 1-D operands as np.matmul."""
+        self.save_for_backward(a, b)
+        return a @ b
+
+    def backward(self, grad_output: np.ndarray) -> tuple[np.ndarray | None, np.ndarray | None]:
+        """For 2-D: dL/da = g @ b.T, dL/db = a.T @ g. Batched: transpose the last two axes and
+        un-broadcast the batch axes. 1-D: promote a to (1, k) / b to (k, 1) and g to match, then drop
+        the added axis again. An input with needs_input_grad False may get None (saves a product).
+        `matmul_like(x, y, like)` equals `x @ y`; it only picks a faster memory layout.
+
+        Args:
+            grad_output: the output's shape, e.g. (n, m), (..., n, m), (m,) when a is 1-D, () when both are.
+        Returns:
+            (grad_a, grad_b) shaped like a and b.
+        """
+        a, b = self.saved
+        a2 = a[None, :] if a.ndim == 1 else a
+        b2 = b[:, None] if b.ndim == 1 else b
+        g = grad_output[..., None] if b.ndim == 1 else grad_output
+        g = g[..., None, :] if a.ndim == 1 else g
+        grad_a = unbroadcast(g @ np.swapaxes(b2, -1, -2), a2.shape).reshape(a.shape) if self.needs_input_grad[0] else None
+        grad_b = unbroadcast(matmul_like(np.swapaxes(a2, -1, -2), g, b2), b2.shape).reshape(b.shape) if self.needs_input_grad[1] else None
+        return grad_a, grad_b

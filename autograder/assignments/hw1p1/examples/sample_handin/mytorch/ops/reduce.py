@@ -1,0 +1,87 @@
+"""Reductions over axes: Sum, Mean, Max."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..autograd_engine import Function
+
+
+def normalize_axis(axis: int | tuple[int, ...] | None, ndim: int) -> tuple[int, ...]:
+    """The reduced axes as sorted non-negative ints: None -> all axes, -1 -> ndim - 1."""
+    if axis is None:
+        return tuple(range(ndim))
+    axes = (axis,) if np.ndim(axis) == 0 else tuple(axis)
+    for a in axes:
+        if not -ndim <= a < ndim:
+            raise ValueError(f"axis {a} is out of range for a tensor with {ndim} dimension(s)")
+    return tuple(sorted(int(a) % ndim for a in axes))
+
+
+class Sum(Function):
+    """Sum over `axis` (None: all axes), optionally keeping reduced axes as size 1."""
+
+    def forward(self, x: np.ndarray, *, axis: int | tuple[int, ...] | None, keepdims: bool) -> np.ndarray:
+        """(*in_shape) -> in_shape without the reduced axes (or with them as 1 when keepdims)."""
+        self.in_shape = x.shape
+        self.axes = normalize_axis(axis, x.ndim)
+        self.keepdims = keepdims
+        return np.sum(x, axis=self.axes, keepdims=keepdims)
+
+    def backward(self, grad_output: np.ndarray) -> tuple[np.ndarray]:
+        """Every input element contributed once: copy the gradient back along the reduced axes.
+
+        Args:
+            grad_output: the output's shape; reduced axes are missing unless self.keepdims.
+        Returns:
+            (grad_x,) of shape self.in_shape. The reduced axes are self.axes (sorted, non-negative).
+        """
+        return (np.broadcast_to(grad_output, self.in_shape),)
+
+
+class Mean(Function):
+    """Mean over `axis` (None: all axes), optionally keeping reduced axes as size 1."""
+
+    def forward(self, x: np.ndarray, *, axis: int | tuple[int, ...] | None, keepdims: bool) -> np.ndarray:
+        """(*in_shape) -> in_shape without the reduced axes (or with them as 1 when keepdims)."""
+        self.in_shape = x.shape
+        self.axes = normalize_axis(axis, x.ndim)
+        self.keepdims = keepdims
+        return np.mean(x, axis=self.axes, keepdims=keepdims)
+
+    def backward(self, grad_output: np.ndarray) -> tuple[np.ndarray]:
+        """Like Sum, divided by the number of elements averaged.
+
+        Args:
+            grad_output: the output's shape; reduced axes are missing unless self.keepdims.
+        Returns:
+            (grad_x,) of shape self.in_shape. The reduced axes are self.axes (sorted, non-negative).
+        """
+        count = np.prod([self.in_shape[a] for a in self.axes])
+        g = grad_output if self.keepdims else np.expand_dims(grad_output, self.axes)
+        return (np.broadcast_to(g / count, self.in_shape),)
+
+
+class Max(Function):
+    """Maximum over `axis` (None: all axes); ties share the gradient equally (as torch.amax)."""
+
+    def forward(self, x: np.ndarray, *, axis: int | tuple[int, ...] | None, keepdims: bool) -> np.ndarray:
+        """(*in_shape) -> in_shape without the reduced axes (or with them as 1 when keepdims)."""
+        self.axes = normalize_axis(axis, x.ndim)
+        self.keepdims = keepdims
+        out = np.max(x, axis=self.axes, keepdims=True)
+        self.save_for_backward(x, out)  # out keeps the reduced axes, so it broadcasts against x
+        return out if keepdims else np.squeeze(out, axis=self.axes)
+
+    def backward(self, grad_output: np.ndarray) -> tuple[np.ndarray]:
+        """Route the gradient to the maxima; k tied maxima get 1/k of it each.
+
+        Args:
+            grad_output: the output's shape; reduced axes are missing unless self.keepdims.
+        Returns:
+            (grad_x,) shaped like x. self.saved = (x, out) with out keeping the reduced axes as size 1.
+        """
+        x, out = self.saved
+        g = grad_output if self.keepdims else np.expand_dims(grad_output, self.axes)
+        mask = x == out
+        return (mask * (g / mask.sum(axis=self.axes, keepdims=True)),)
