@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import textwrap
 from dataclasses import dataclass
@@ -147,3 +148,15 @@ def toy(tmp_path: Path) -> Toy:
 def make_toy(tmp_path: Path) -> Callable[..., Toy]:
     """make_toy(extra_tests={...}): the toy assignment with more test files."""
     return lambda extra_tests=None: write_toy(tmp_path / "toy", extra_tests)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _private_reference_cache(tmp_path_factory: pytest.TempPathFactory):
+    """The framework's tests never read or fill the machine's real reference-answer cache."""
+    saved = os.environ.get("AUTOGRADER_CACHE_DIR")
+    os.environ["AUTOGRADER_CACHE_DIR"] = str(tmp_path_factory.mktemp("reference-cache"))
+    yield
+    if saved is None:
+        os.environ.pop("AUTOGRADER_CACHE_DIR", None)
+    else:
+        os.environ["AUTOGRADER_CACHE_DIR"] = saved

@@ -27,6 +27,7 @@ from autograder.framework.archive import prepare_submission
 from autograder.framework.client import WorkerClient
 from autograder.framework.errors import SubmissionError
 from autograder.framework.harness import Harness, InProcessRunner, outcome_from
+from autograder.framework.reference_cache import CachedReference, default_cache_dir, fingerprint
 from autograder.framework.rubric import Assignment
 from autograder.framework.scoreboard import render
 from autograder.framework.scoring import TaskScore, TestOutcome, score_tasks, total, zero_scores
@@ -59,7 +60,7 @@ class GradingBackend:
     """The harness's providers in the grader: the sandboxed worker and the in-process reference."""
 
     student: WorkerClient
-    reference: InProcessRunner
+    reference: InProcessRunner | CachedReference
 
 
 def grade_submission(
@@ -137,9 +138,28 @@ def pytest_args(tests_dir: Path, quiet: bool) -> list[str]:
     return [
         str(tests_dir), f"--rootdir={tests_dir}", f"--confcutdir={tests_dir}", "-c", os.devnull,
         "-p", "no:cacheprovider", "--import-mode=importlib", "--strict-markers",
+        # Checks raise CheckFailed, never bare asserts: rewriting ~100 modules per run is wasted time.
+        "--assert=plain",
         "--json-report", "--json-report-file=none", "--no-header", "-q",
         *(["-q", "--tb=no", "-rN", "-p", "no:warnings"] if quiet else ["--tb=short"]),
     ]
+
+
+def run_pytest_isolated(args: list[str], plugins: list[Any]) -> int | pytest.ExitCode:
+    """pytest.main with only the plugins grading needs.
+
+    Whatever else is installed (hypothesis's plugin costs ~2 s to import) stays out: plugin
+    autoloading is off for this call, and pytest-json-report is loaded by name.
+    """
+    saved = os.environ.get("PYTEST_DISABLE_PLUGIN_AUTOLOAD")
+    os.environ["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
+    try:
+        return pytest.main(["-p", "pytest_jsonreport.plugin", *args], plugins=plugins)
+    finally:
+        if saved is None:
+            del os.environ["PYTEST_DISABLE_PLUGIN_AUTOLOAD"]
+        else:
+            os.environ["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = saved
 
 
 def run_tests(assignment: Assignment, submission_root: Path, *, slot: int = 0,
@@ -148,11 +168,10 @@ def run_tests(assignment: Assignment, submission_root: Path, *, slot: int = 0,
     tests_dir = assignment.tests_dir.resolve()
     client = WorkerClient(submission_root, assignment.package, assignment.scenarios_file,
                           assignment.data_files, slot=slot)
-    backend = GradingBackend(client, InProcessRunner(assignment.reference_root, assignment.package,
-                                                     assignment.scenarios_file))
+    backend = GradingBackend(client, reference_runner(assignment))
     harness, catcher = Harness(assignment, backend), _JsonReportCatcher()
     try:
-        code = pytest.main(pytest_args(tests_dir, quiet), plugins=[harness, catcher])
+        code = run_pytest_isolated(pytest_args(tests_dir, quiet), [harness, catcher])
         missing = list(client.missing_protections)
     finally:
         client.close()
@@ -167,6 +186,20 @@ def run_tests(assignment: Assignment, submission_root: Path, *, slot: int = 0,
             print(f"internal grader error in {t['nodeid']}:\n{t['metadata']['traceback']}", file=sys.stderr)
     notes = [f"Sandbox protections not available on this machine: {', '.join(missing)}."] if missing else []
     return tests, notes
+
+
+def reference_runner(assignment: Assignment) -> InProcessRunner | CachedReference:
+    """The in-process reference, behind a disk cache of its answers when that cache is safe.
+
+    Only when root: the worker then runs as another uid and cannot write the cache (root's home, or
+    a 0700 folder). Without the uid drop the worker could poison answers for the next submission.
+    """
+    runner = InProcessRunner(assignment.reference_root, assignment.package, assignment.scenarios_file)
+    if os.geteuid() != 0 and not os.environ.get("AUTOGRADER_CACHE_DIR"):
+        return runner
+    version = fingerprint([assignment.reference_root / assignment.package, assignment.scenarios_file,
+                           *assignment.data_files])
+    return CachedReference(runner, default_cache_dir() / assignment.name, version)
 
 
 def json_test_outcome(test: dict[str, Any]) -> TestOutcome:
