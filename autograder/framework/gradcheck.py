@@ -301,6 +301,11 @@ class _Probe:
         return not np.isfinite(self.num) or abs(self.num - self.ana) > self.tol
 
 
+def _dot(a: np.ndarray, b: np.ndarray) -> float:
+    """Inner product without BLAS (np.vdot may start BLAS threads, which spin on a loaded machine)."""
+    return float(np.sum(a * b))
+
+
 def _probe(obj: _Objective, x: np.ndarray, g: np.ndarray, v: np.ndarray, h: float, rtol: float) -> _Probe:
     """Central difference of L at x along v with step h, against <g, v>."""
     xp, xm = x + h * v, x - h * v
@@ -308,8 +313,8 @@ def _probe(obj: _Objective, x: np.ndarray, g: np.ndarray, v: np.ndarray, h: floa
     fp, fm = obj.out(xp), obj.out(xm)
     with np.errstate(invalid="ignore", over="ignore"):
         num = float(np.sum(obj.u * (fp - fm))) / (2 * h)
-    ana = float(np.vdot(g, step))
-    scale = max(abs(num) if np.isfinite(num) else 0.0, abs(ana), float(np.linalg.norm(g * step)))
+    ana = _dot(g, step)
+    scale = max(abs(num) if np.isfinite(num) else 0.0, abs(ana), float(np.sqrt(np.sum(np.square(g * step)))))
     tol = rtol * scale + obj.noise(fp, fm) / (2 * h)
     return _Probe(v, step, num, ana, tol, fp, fm)
 
@@ -413,7 +418,7 @@ class _Localiser:
         if g.ndim == 2 and g.shape[0] == g.shape[1] and g.shape[0] > 1:
             candidates.append(np.array(g.T, order="C"))
         for t in candidates:
-            if not all(abs(p.num - float(np.vdot(t, p.step))) <= p.tol for p in probes):
+            if not all(abs(p.num - _dot(t, p.step)) <= p.tol for p in probes):
                 continue
             fresh = _probe(self.obj, self.x, t, _direction(self.rng, g.shape), self.eps, self.rtol)
             if fresh.bad:
