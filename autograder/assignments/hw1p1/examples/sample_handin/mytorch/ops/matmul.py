@@ -39,10 +39,14 @@ class MatMul(Function):
             (grad_a, grad_b) shaped like a and b.
         """
         a, b = self.saved
+        # as np.matmul: a 1-D a is a row (1, k), a 1-D b a column (k, 1); g gets the dropped axes back
         a2 = a[None, :] if a.ndim == 1 else a
         b2 = b[:, None] if b.ndim == 1 else b
         g = grad_output[..., None] if b.ndim == 1 else grad_output
         g = g[..., None, :] if a.ndim == 1 else g
-        grad_a = unbroadcast(g @ np.swapaxes(b2, -1, -2), a2.shape).reshape(a.shape) if self.needs_input_grad[0] else None
-        grad_b = unbroadcast(matmul_like(np.swapaxes(a2, -1, -2), g, b2), b2.shape).reshape(b.shape) if self.needs_input_grad[1] else None
+        grad_a = grad_b = None
+        if self.needs_input_grad[0]:
+            grad_a = unbroadcast(g @ np.swapaxes(b2, -1, -2), a2.shape).reshape(a.shape)
+        if self.needs_input_grad[1]:
+            grad_b = unbroadcast(matmul_like(np.swapaxes(a2, -1, -2), g, b2), b2.shape).reshape(b.shape)
         return grad_a, grad_b
