@@ -10,6 +10,7 @@ STAMP  := $(VENV)/.installed
 
 SUBMISSION ?= autograder/assignments/hw1p1/examples/sample_handin
 RESULTS    ?= results.json
+SLOT       ?= 0
 EXPORT     ?=
 OUT        ?= regrade-out
 JOBS       ?= 2
@@ -27,13 +28,14 @@ $(STAMP): pyproject.toml
 	@touch $@
 
 grade: $(STAMP)
-	$(AG) grade $(SUBMISSION) --results $(RESULTS)
+	$(AG) grade $(SUBMISSION) --results $(RESULTS) --slot $(SLOT)
 
 test: $(STAMP)
 	$(PY) -m pytest -q $(PYTEST_ARGS)
 
 handout: $(STAMP)
-	$(AG) handout --check-only || $(AG) handout
+	$(AG) handout
+	$(PY) -m autograder.assignments.hw1p1.examples.make_sample
 	$(AG) handout --zip dist/handout.zip
 
 gradescope: $(STAMP)
