@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import json
+import queue
 import re
 import shutil
 import subprocess
@@ -189,7 +190,9 @@ def load_equivalent(path: Path) -> dict[str, str]:
 @click.option("--jobs", default=2, show_default=True, help="Mutants graded at once.")
 @click.option("--limit", default=0, help="Grade only the first N mutants (0: all).")
 @click.option("--list-only", is_flag=True, help="Print the mutants without grading them.")
-def main(assignment: str, jobs: int, limit: int, list_only: bool) -> None:
+@click.option("--slot-base", default=0, show_default=True,
+              help="First sandbox slot; job i uses slots base .. base + jobs - 1 (keep clear of other graders' slots).")
+def main(assignment: str, jobs: int, limit: int, list_only: bool, slot_base: int) -> None:
     """Mutate every fenced line of the reference, grade each mutant, print the kill rate and survivors."""
     import importlib
 
@@ -206,8 +209,19 @@ def main(assignment: str, jobs: int, limit: int, list_only: bool) -> None:
     max_score = spec.max_score
     survivors: list[Mutant] = []
     with ThreadPoolExecutor(max_workers=jobs) as pool, click.progressbar(length=len(mutants), label="grading mutants") as bar:
-        futures = [pool.submit(grade_mutant, m, spec.reference_root, spec.package, assignment, i % jobs)
-                   for i, m in enumerate(mutants)]
+        free_slots: queue.Queue[int] = queue.Queue()
+        for slot in range(slot_base, slot_base + jobs):
+            free_slots.put(slot)
+
+        def grade_on_free_slot(mutant: Mutant) -> float:
+            # One slot per running job: `i % jobs` could hand a busy slot to a second job.
+            slot = free_slots.get()
+            try:
+                return grade_mutant(mutant, spec.reference_root, spec.package, assignment, slot)
+            finally:
+                free_slots.put(slot)
+
+        futures = [pool.submit(grade_on_free_slot, m) for m in mutants]
         for mutant, future in zip(mutants, futures):
             score = future.result()
             if not score < max_score:  # also NaN: a grader failure needs a look

@@ -1,0 +1,77 @@
+"""The student bugs of DESIGN section 5 as patches of the reference, and a helper that grades a patched copy.
+
+A Patch replaces one exact snippet of one reference file (it must occur exactly once, so a patch that
+no longer applies fails loudly instead of grading the plain reference). Bugs that touch different
+tasks share one graded submission (a Handin) to keep the catalog fast; each Bug names the test whose
+failure proves it was caught and the words its feedback must contain.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+from autograder.framework.grade import GradeOutcome, grade_submission
+from autograder.framework.rubric import Assignment
+
+
+@dataclass(frozen=True)
+class Patch:
+    """Replace `old` (which must occur exactly once) by `new` in `file` (relative to the package)."""
+
+    file: str
+    old: str
+    new: str
+
+
+@dataclass(frozen=True)
+class Bug:
+    """One planted student bug: DESIGN section 5 number, the patches, where it must be caught and how."""
+
+    number: int
+    name: str
+    patches: tuple[Patch, ...]
+    task: str  # the task that must lose points
+    test: str  # substring of the node id of a test that must fail
+    hints: tuple[str, ...]  # each must appear (case-insensitive) in that test's message
+
+
+def apply_patches(package_dir: Path, patches: tuple[Patch, ...]) -> None:
+    """Apply each patch in place; AssertionError when a snippet is missing or ambiguous."""
+    for patch in patches:
+        path = package_dir / patch.file
+        text = path.read_text()
+        count = text.count(patch.old)
+        assert count == 1, f"patch for {patch.file} matches {count} times (reference changed?):\n{patch.old}"
+        path.write_text(text.replace(patch.old, patch.new))
+
+
+def restricted_assignment(assignment: Assignment, keep: tuple[str, ...], dest: Path) -> Assignment:
+    """A copy of the assignment with only the test files whose names start with `keep`, and their tasks.
+
+    Grading a bug only against the tests of the tasks it touches keeps the catalog fast; conftest.py
+    and the shared helpers are kept.
+    """
+    tests = dest / "tests"
+    shutil.copytree(assignment.tests_dir, tests, ignore=shutil.ignore_patterns("__pycache__"))
+    for path in tests.rglob("test_*.py"):
+        if not path.name.startswith(keep):
+            path.unlink()
+    # hw1p1's test files are named test_<task group>_...: keep the tasks those files cover.
+    # A kept test_extra_* file must cover only tasks of the numbered groups kept beside it.
+    groups = {name.split("_")[1] for name in keep if name.split("_")[1].isdigit()}
+    tasks = tuple(t for t in assignment.tasks if t.id.split(".")[0] in groups)
+    return dataclasses.replace(assignment, tests_dir=tests, tasks=tasks)
+
+
+def grade_patched(assignment: Assignment, patches: tuple[Patch, ...], keep: tuple[str, ...], tmp: Path,
+                  slot: int) -> GradeOutcome:
+    """Copy the reference package into tmp, apply the patches, grade it against the kept test files."""
+    package = tmp / "sub" / assignment.package
+    shutil.copytree(assignment.reference_root / assignment.package, package,
+                    ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    apply_patches(package, patches)
+    restricted = restricted_assignment(assignment, keep, tmp)
+    return grade_submission(package.parent, restricted, tmp / "results.json", slot=slot, quiet=True)
