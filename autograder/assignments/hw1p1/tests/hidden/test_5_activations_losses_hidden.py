@@ -1,8 +1,9 @@
-"""Tasks 5.1-5.3 (hidden cases): activations (also inside an MLP), log_softmax, losses."""
+"""Tasks 5.1-5.3 (hidden cases): activations, log_softmax, losses (MSELoss is composed of other ops:
+few cases; the fused cross-entropy gets most)."""
 
 import numpy as np
 import pytest
-from hw1p1_checks import case, check_all, draw, loss_case, nonzero, normal, op_case
+from hw1p1_checks import case, draw, loss_case, nonzero, normal, op_case
 
 LABELS = {"relu": "ReLU", "sigmoid": "Sigmoid", "tanh": "Tanh", "log_softmax": "LogSoftmax"}
 
@@ -39,22 +40,6 @@ def test_activation_saturated(student, reference, rng, op):
     op_case(student, reference, rng, LABELS[op] + ".backward", op, [x], None, numeric=False)
 
 
-@pytest.mark.rubric(task="5.1", weight=1)
-@pytest.mark.parametrize("activations", [
-    pytest.param(["relu", "tanh"], id="relu,tanh"),
-    pytest.param(["sigmoid", "relu"], id="sigmoid,relu"),
-])
-def test_mlp_with_activations(student, reference, rng, activations):
-    sizes = [5, 7, 3, 2]
-    weights = [normal(rng, (o, i)) for i, o in zip(sizes[:-1], sizes[1:])]
-    biases = [0.1 * normal(rng, (o,)) for o in sizes[1:]]
-    x, target = normal(rng, (3, 5)), normal(rng, (3, 2))
-    call = dict(x=x, target=target, weights=weights, biases=biases, activations=activations)
-    got = student.run("mlp_grads", **call)
-    want = reference.run("mlp_grads", **call)
-    check_all("MLP " + " -> ".join(activations) + " with MSELoss", got, want)
-
-
 @pytest.mark.rubric(task="5.2", weight=1)
 @pytest.mark.parametrize("op, inputs, kwargs", [
     case("3x5,axis=-1", "log_softmax", ("normal", (3, 5)), axis=-1),
@@ -78,10 +63,8 @@ def test_log_softmax_large_logits(student, reference, rng):
 @pytest.mark.rubric(task="5.3", weight=1)
 @pytest.mark.parametrize("shape, reduction", [
     pytest.param((3, 5), "sum", id="3x5,sum"),
-    pytest.param((7,), "mean", id="7,mean"),
     pytest.param((2, 3, 5), "mean", id="2x3x5,mean"),
     pytest.param((1, 1), "mean", id="1x1,mean"),
-    pytest.param((5, 3), "sum", id="5x3,sum"),
 ])
 def test_mse_loss(student, reference, rng, shape, reduction):
     loss_case(student, reference, rng, "mse", normal(rng, shape), normal(rng, shape), reduction)
