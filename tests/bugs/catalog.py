@@ -66,12 +66,13 @@ def restricted_assignment(assignment: Assignment, keep: tuple[str, ...], dest: P
     return dataclasses.replace(assignment, tests_dir=tests, tasks=tasks)
 
 
-def grade_patched(assignment: Assignment, patches: tuple[Patch, ...], keep: tuple[str, ...], tmp: Path,
+def grade_patched(assignment: Assignment, patches: tuple[Patch, ...], keep: tuple[str, ...] | None, tmp: Path,
                   slot: int) -> GradeOutcome:
-    """Copy the reference package into tmp, apply the patches, grade it against the kept test files."""
+    """Copy the reference package into tmp, apply the patches, grade it against the kept test files
+    (None: the whole suite)."""
     package = tmp / "sub" / assignment.package
     shutil.copytree(assignment.reference_root / assignment.package, package,
                     ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
     apply_patches(package, patches)
-    restricted = restricted_assignment(assignment, keep, tmp)
+    restricted = assignment if keep is None else restricted_assignment(assignment, keep, tmp)
     return grade_submission(package.parent, restricted, tmp / "results.json", slot=slot, quiet=True)
