@@ -111,6 +111,9 @@ def _cleanup(state: _State) -> None:
         sandbox.kill_worker(state.proc)
         sandbox.close_pipes(state.proc)
         state.proc = None
+    if state.uid is not None:  # drop what the worker uid left in /tmp and the like, once it is dead
+        sandbox.kill_uid(state.uid, state.uid)
+        sandbox.remove_uid_files(state.uid)
     sandbox.remove_scratch(state.scratch.root)
     if state.slot_lock is not None:
         sandbox.release_slot(state.slot_lock)

@@ -107,6 +107,7 @@ class Protections:
 _libc: ctypes.CDLL | None = None
 _warned_missing = False
 _subreaper_set = False
+_LIVE_WORKERS: set[int] = set()  # pids of this process's unreaped workers (any client, any slot)
 
 
 def libc() -> ctypes.CDLL:
@@ -318,6 +319,7 @@ def spawn(scratch: Scratch, package: str, limits: Limits, uid: int | None, gid: 
     set_child_subreaper()
     if uid is not None:
         kill_uid(uid, gid)  # leftovers of a previous grader that used this slot
+        remove_uid_files(uid)
     req_r, req_w = os.pipe()
     rep_r, rep_w = os.pipe()
     for fd in (req_w, rep_r):
@@ -373,12 +375,48 @@ def spawn(scratch: Scratch, package: str, limits: Limits, uid: int | None, gid: 
         raise
     os.close(req_r)
     os.close(rep_w)
+    _LIVE_WORKERS.add(popen.pid)
     out_r = popen.stdout.fileno()
     _grow_pipe(out_r)
     os.set_blocking(req_w, False)
     if uid is not None:
         _check_netns(popen.pid, protections)
     return WorkerProcess(popen, req_w, rep_r, out_r, uid, gid, token)
+
+
+SHARED_WRITABLE = ("/tmp", "/var/tmp", "/dev/shm")  # world-writable: a dropped uid can still write here
+
+
+def remove_uid_files(uid: int, folders: Sequence[str] = SHARED_WRITABLE) -> list[str]:
+    """Delete what `uid` created directly inside world-writable folders; returns the paths removed.
+
+    The worker's uid is dedicated to one slot, so everything it owns there is student output that
+    must not outlive the grading (a forged results file in /tmp, files for the next submission to
+    find). Call only once the uid's processes are dead. Links are removed, never followed.
+    """
+    removed = []
+    for folder in folders:
+        try:
+            names = os.listdir(folder)
+        except OSError:
+            continue
+        for name in names:
+            path = os.path.join(folder, name)
+            try:
+                st = os.lstat(path)
+            except OSError:
+                continue
+            if st.st_uid != uid:
+                continue
+            if stat.S_ISDIR(st.st_mode):
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                try:
+                    os.unlink(path)
+                except OSError:
+                    continue
+            removed.append(path)
+    return removed
 
 
 def _grow_pipe(fd: int) -> None:
@@ -445,6 +483,7 @@ def wait_worker(proc: WorkerProcess, timeout: float) -> bool:
             proc.status = proc.popen.returncode if proc.popen.returncode is not None else 0
             return True
         if pid:
+            _LIVE_WORKERS.discard(proc.pid)
             proc.status = status
             proc.cpu_seconds = usage.ru_utime + usage.ru_stime
             proc.popen.returncode = os.waitstatus_to_exitcode(status)  # so Popen never waits again
@@ -548,8 +587,35 @@ def _find_targets(proc: WorkerProcess, my_pid: int) -> set[int]:
                     targets.add(pid)
         except OSError:
             pass
+    if proc.uid is None:  # no dedicated uid to kill by: also find escapees that dropped the token
+        others = set()
+        for pid in _LIVE_WORKERS - {proc.pid}:
+            others |= {pid, *descendants(pid)}
+        for pid in descendants(my_pid):
+            if pid not in targets and pid not in others and table[pid][4] not in ("Z", "X") \
+                    and _has_worker_cpu_limit(pid):
+                targets.add(pid)
     targets.discard(my_pid)
     return targets
+
+
+def _has_worker_cpu_limit(pid: int) -> bool:
+    """True if `pid` carries a finite hard RLIMIT_CPU while the grader's own is unlimited.
+
+    Workers get a finite hard CPU limit, which every process they start inherits across fork, exec,
+    setsid and a cleared environment, and which an unprivileged process cannot raise: an escaped
+    orphan (re-parented to the grader, the subreaper) is recognisable by it even without the token.
+    """
+    if resource.getrlimit(resource.RLIMIT_CPU)[1] != resource.RLIM_INFINITY:
+        return False  # the grader itself is limited: the mark would not tell workers apart
+    try:
+        with open(f"/proc/{pid}/limits") as f:
+            for line in f:
+                if line.startswith("Max cpu time"):
+                    return line.split()[4] != "unlimited"
+    except (OSError, IndexError):
+        pass
+    return False
 
 
 def _proc_table() -> dict[int, tuple[int, int, int, int, str]]:
