@@ -1,7 +1,8 @@
 """Tasks 3.1-3.4 (hidden cases): reductions with every axis form, shapes and indexing."""
 
+import numpy as np
 import pytest
-from hw1p1_checks import case, draw, op_case
+from hw1p1_checks import case, distinct, draw, op_case
 
 LABELS = {"sum": "Sum", "mean": "Mean", "max": "Max", "reshape": "Reshape", "transpose": "Transpose",
           "T": "Transpose", "getitem": "GetItem"}
@@ -97,3 +98,13 @@ def _slice(start=None, stop=None, step=None):
 ])
 def test_getitem(student, reference, rng, op, inputs, kwargs):
     _run(student, reference, rng, op, inputs, kwargs)
+
+
+@pytest.mark.rubric(task="3.2", weight=1)
+@pytest.mark.parametrize("axis", [pytest.param(1, id="3x5,axis=1"), pytest.param(None, id="3x5,axis=None")])
+def test_max_ties(student, reference, rng, axis):
+    # Ties share the gradient equally (as torch.amax); no numerical check: a tie is a kink.
+    x = distinct(rng, (3, 5))
+    rows = np.arange(3)
+    x[rows, (np.argmax(x, axis=1) + 2) % 5] = x.max(axis=1)  # every row's maximum appears twice
+    op_case(student, reference, rng, "Max.backward (tied maxima)", "max", [x], {"axis": axis}, numeric=False)
