@@ -74,11 +74,13 @@ def _one_place(index: Index) -> str:
     return f"index {_idx(index)}"
 
 
-def _shared_axis(indices: Sequence[Index], ndim: int) -> tuple[int, int] | None:
-    """(axis, value) when every index has the same value along one axis (the first such axis), else None."""
-    if ndim < 2 or len(indices) < 2:
+def _shared_axis(indices: Sequence[Index], shape: tuple[int, ...]) -> tuple[int, int] | None:
+    """(axis, value) when every index has the same value along one axis longer than 1, else None."""
+    if len(shape) < 2 or len(indices) < 2:
         return None
-    for axis in range(ndim):
+    for axis in range(len(shape)):
+        if shape[axis] == 1:
+            continue  # 'all in column 0' says nothing when there is only one column
         values = {ix[axis] for ix in indices}
         if len(values) == 1:
             return axis, indices[0][axis]
@@ -94,12 +96,12 @@ def _slice_name(axis: int, value: int, ndim: int) -> str:
 
 def _where(indices: Sequence[Index], shape: tuple[int, ...], n_wrong: int, complete: bool) -> str:
     """The location phrase of the header, e.g. '(row 3, column 4)' or '(all in column 4)'."""
-    if not indices or not shape:
-        return ""
+    if not indices or not shape or (complete and n_wrong == int(np.prod(shape))):
+        return ""  # nothing to point at when every element is wrong
     if complete and n_wrong == 1:
         return f" ({_one_place(indices[0])})"
-    if complete and len(indices) == n_wrong:
-        shared = _shared_axis(indices, len(shape))
+    if complete and len(indices) == n_wrong and n_wrong < int(np.prod(shape)):
+        shared = _shared_axis(indices, shape)
         if shared is not None:
             return f" (all in {_slice_name(shared[0], shared[1], len(shape))})"
         if n_wrong <= 4:
@@ -149,7 +151,7 @@ def _hints(expected: np.ndarray, got: np.ndarray, wrong: np.ndarray, complete: b
         if np.all(_close(got, expected.T, 1e-6, 1e-9 * (np.abs(expected).max() + 1e-300))):
             return ["your result equals the transpose of the expected gradient: a missing or extra transpose?"]
     indices = [tuple(int(i) for i in ix) for ix in zip(*np.nonzero(wrong))]
-    shared = _shared_axis(indices, expected.ndim) if complete else None
+    shared = _shared_axis(indices, expected.shape) if complete else None
     if shared is not None and len(indices) < expected.size:
         hints.append(f"only {_slice_name(shared[0], shared[1], expected.ndim)} is wrong.")
     ew, gw = expected[wrong], got[wrong]
