@@ -51,7 +51,7 @@ def gradcheck_cost() -> list[dict]:
     out.append({"name": "gradcheck_screen_evals_per_input", "value": evals, "unit": "forward calls",
                 "target": "<= 8"})
     out.append({"name": "gradcheck_screen_time_per_input", "value": round(secs * 1e3, 2), "unit": "ms",
-                "target": None})
+                "target": ""})
 
     for small in (1, 35, 4096):  # the screen's cost does not grow with the input's size
         x = np.random.default_rng(small).standard_normal(small)
@@ -72,11 +72,11 @@ def gradcheck_cost() -> list[dict]:
         out.append({"name": f"gradcheck_localise_{name}_evals", "value": evals, "unit": "forward calls",
                     "target": f"< {2 * n} (full Jacobian)"})
         out.append({"name": f"gradcheck_localise_{name}_time", "value": round(secs, 3), "unit": "s",
-                    "target": None})
+                    "target": ""})
 
-    out.append({"name": "full_jacobian_evals", "value": 2 * n, "unit": "forward calls", "target": None})
+    out.append({"name": "full_jacobian_evals", "value": 2 * n, "unit": "forward calls", "target": ""})
     out.append({"name": "full_jacobian_time_estimate", "value": round(2 * n * per_eval, 2), "unit": "s",
-                "target": None})
+                "target": ""})
     return out
 
 
