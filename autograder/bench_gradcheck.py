@@ -22,7 +22,8 @@ def _problem(seed: int = 0) -> tuple[Callable, np.ndarray, np.ndarray, np.ndarra
     W = rng.standard_normal((256, 128)) / 16.0
     U = rng.standard_normal((64, 128))
     t = np.tanh(X @ W)
-    return (lambda a: np.tanh(a[0] @ a[1])), X, W, U, X.T @ (U * (1 - t * t))
+    # einsum, not @: a multi-threaded BLAS spins on a loaded 2-core machine and drowns the checker's own cost.
+    return (lambda a: np.tanh(np.einsum("ij,jk->ik", a[0], a[1]))), X, W, U, X.T @ (U * (1 - t * t))
 
 
 def _timed_check(f: Callable, X: np.ndarray, W: np.ndarray, U: np.ndarray, g: np.ndarray) -> tuple[int, float, bool]:
