@@ -1,0 +1,1 @@
+"""Hostile and broken submissions for the grader's robustness tests (see corpus.py)."""
