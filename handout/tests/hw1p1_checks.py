@@ -351,7 +351,8 @@ def batchnorm_case(student: Any, reference: Any, rng: np.random.Generator, n: in
                    modes: Sequence[str], momentum: float = 0.1, eps: float = 1e-5) -> None:
     """BatchNorm1d over several batches (train/eval per batch): outputs, grads and running stats.
 
-    The first batch is also checked numerically (train mode: batch statistics; eval mode: running).
+    Train-mode gradients come from the fused node; the first batch (train mode) is also checked
+    numerically.
     """
     batches = [normal(rng, (n, c)) * rng.uniform(0.5, 3.0, c) + rng.uniform(-2, 2, c) for _ in modes]
     ups = [normal(rng, (n, c)) for _ in modes]
@@ -364,6 +365,8 @@ def batchnorm_case(student: Any, reference: Any, rng: np.random.Generator, n: in
     for k, mode in enumerate(modes):
         step = f"BatchNorm1d ({mode} mode, batch {k + 1} of {len(modes)})"
         check_all(step, got, want, [f"out_{k}", f"running_mean_{k}", f"running_var_{k}"])
+        if mode != "train":
+            continue  # eval mode is composed of other ops: only its output and statistics count here
         grads = {f"grad_{name}": got[f"grad_{name}_{k}"] for name in ("x", "gamma", "beta")}
         wants = {f"grad_{name}": want[f"grad_{name}_{k}"] for name in ("x", "gamma", "beta")}
         f = None
@@ -394,7 +397,8 @@ def optimizer_case(student: Any, reference: Any, rng: np.random.Generator, kind:
 
 def train_step_case(student: Any, reference: Any, rng: np.random.Generator, n: int = 7,
                     sizes: Sequence[int] = (5, 7, 3), steps: int = 3, lr: float = 0.1) -> None:
-    """The student's train_step, `steps` times on one batch: returned losses and final parameters."""
+    """The student's train_step, `steps` times on one batch with a model, loss and optimizer defined by
+    the scenario (so only train_step and the engine are under test): returned losses, final parameters."""
     weights = [0.5 * normal(rng, (o, i)) for i, o in zip(sizes[:-1], sizes[1:])]
     biases = [0.1 * normal(rng, (o,)) for o in sizes[1:]]
     x, y = normal(rng, (n, sizes[0])), rng.integers(0, sizes[-1], size=n)

@@ -88,7 +88,8 @@ def _array_problem(what: str, got: Any, want: np.ndarray, rtol: float, atol: flo
     msg = _nonfinite_problem(what, arr, want)
     if msg:
         return head + msg
-    return mismatch_message(header or what, what, want, arr, rtol, atol)
+    label = what.rsplit(": ", 1)[-1]  # 'backward on graph g: w.grad' -> lines say 'w.grad[0, 1]'
+    return mismatch_message(header or what, label, want, arr, rtol, atol)
 
 
 def check_array(what: str, got: Any, want: np.ndarray, *, rtol: float = 1e-6, atol: float = 1e-9) -> None:

@@ -74,11 +74,13 @@ def _one_place(index: Index) -> str:
     return f"index {_idx(index)}"
 
 
-def _shared_axis(indices: Sequence[Index], ndim: int) -> tuple[int, int] | None:
-    """(axis, value) when every index has the same value along one axis (the first such axis), else None."""
-    if ndim < 2 or len(indices) < 2:
+def _shared_axis(indices: Sequence[Index], shape: tuple[int, ...]) -> tuple[int, int] | None:
+    """(axis, value) when every index has the same value along one axis longer than 1, else None."""
+    if len(shape) < 2 or len(indices) < 2:
         return None
-    for axis in range(ndim):
+    for axis in range(len(shape)):
+        if shape[axis] == 1:
+            continue  # 'all in column 0' says nothing when there is only one column
         values = {ix[axis] for ix in indices}
         if len(values) == 1:
             return axis, indices[0][axis]
@@ -94,12 +96,12 @@ def _slice_name(axis: int, value: int, ndim: int) -> str:
 
 def _where(indices: Sequence[Index], shape: tuple[int, ...], n_wrong: int, complete: bool) -> str:
     """The location phrase of the header, e.g. '(row 3, column 4)' or '(all in column 4)'."""
-    if not indices or not shape:
-        return ""
+    if not indices or not shape or (complete and n_wrong == int(np.prod(shape))):
+        return ""  # nothing to point at when every element is wrong
     if complete and n_wrong == 1:
         return f" ({_one_place(indices[0])})"
-    if complete and len(indices) == n_wrong:
-        shared = _shared_axis(indices, len(shape))
+    if complete and len(indices) == n_wrong and n_wrong < int(np.prod(shape)):
+        shared = _shared_axis(indices, shape)
         if shared is not None:
             return f" (all in {_slice_name(shared[0], shared[1], len(shape))})"
         if n_wrong <= 4:
@@ -149,7 +151,7 @@ def _hints(expected: np.ndarray, got: np.ndarray, wrong: np.ndarray, complete: b
         if np.all(_close(got, expected.T, 1e-6, 1e-9 * (np.abs(expected).max() + 1e-300))):
             return ["your result equals the transpose of the expected gradient: a missing or extra transpose?"]
     indices = [tuple(int(i) for i in ix) for ix in zip(*np.nonzero(wrong))]
-    shared = _shared_axis(indices, expected.ndim) if complete else None
+    shared = _shared_axis(indices, expected.shape) if complete else None
     if shared is not None and len(indices) < expected.size:
         hints.append(f"only {_slice_name(shared[0], shared[1], expected.ndim)} is wrong.")
     ew, gw = expected[wrong], got[wrong]
@@ -301,6 +303,11 @@ class _Probe:
         return not np.isfinite(self.num) or abs(self.num - self.ana) > self.tol
 
 
+def _dot(a: np.ndarray, b: np.ndarray) -> float:
+    """Inner product without BLAS (np.vdot may start BLAS threads, which spin on a loaded machine)."""
+    return float(np.sum(a * b))
+
+
 def _probe(obj: _Objective, x: np.ndarray, g: np.ndarray, v: np.ndarray, h: float, rtol: float) -> _Probe:
     """Central difference of L at x along v with step h, against <g, v>."""
     xp, xm = x + h * v, x - h * v
@@ -308,8 +315,8 @@ def _probe(obj: _Objective, x: np.ndarray, g: np.ndarray, v: np.ndarray, h: floa
     fp, fm = obj.out(xp), obj.out(xm)
     with np.errstate(invalid="ignore", over="ignore"):
         num = float(np.sum(obj.u * (fp - fm))) / (2 * h)
-    ana = float(np.vdot(g, step))
-    scale = max(abs(num) if np.isfinite(num) else 0.0, abs(ana), float(np.linalg.norm(g * step)))
+    ana = _dot(g, step)
+    scale = max(abs(num) if np.isfinite(num) else 0.0, abs(ana), float(np.sqrt(np.sum(np.square(g * step)))))
     tol = rtol * scale + obj.noise(fp, fm) / (2 * h)
     return _Probe(v, step, num, ana, tol, fp, fm)
 
@@ -413,7 +420,7 @@ class _Localiser:
         if g.ndim == 2 and g.shape[0] == g.shape[1] and g.shape[0] > 1:
             candidates.append(np.array(g.T, order="C"))
         for t in candidates:
-            if not all(abs(p.num - float(np.vdot(t, p.step))) <= p.tol for p in probes):
+            if not all(abs(p.num - _dot(t, p.step)) <= p.tol for p in probes):
                 continue
             fresh = _probe(self.obj, self.x, t, _direction(self.rng, g.shape), self.eps, self.rtol)
             if fresh.bad:

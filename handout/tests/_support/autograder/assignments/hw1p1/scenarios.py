@@ -190,18 +190,19 @@ class _CountBackwardCalls:
     def __init__(self, lib: Any):
         self.lib = lib
         self.counts: dict[int, int] = {}
+        self.depth: dict[int, int] = {}  # shared by all wrappers: super().backward() is the same visit
         self.saved: list = []
 
     def __enter__(self) -> "_CountBackwardCalls":
         for cls in _function_classes(self.lib):
-            if "backward" in cls.__dict__:
-                original = cls.__dict__["backward"]
+            original = cls.__dict__.get("backward")
+            if original is not None and not isinstance(original, (staticmethod, classmethod)):
                 self.saved.append((cls, original))
                 setattr(cls, "backward", self._wrap(original))
         return self
 
     def _wrap(self, original: Any) -> Callable[..., Any]:
-        counts, depth = self.counts, {}
+        counts, depth = self.counts, self.depth
 
         def backward(node: Any, *args: Any, **kwargs: Any) -> Any:
             # Count only the outermost call per node, so super().backward() is not a second visit.
@@ -414,12 +415,12 @@ def aliasing(lib: Any, a: np.ndarray, b: np.ndarray, upstream: np.ndarray) -> di
 
 
 def grad_types(lib: Any, a: np.ndarray, b: np.ndarray, c: np.ndarray, upstream: np.ndarray) -> dict:
-    """out = (a * b + c).tanh() with c constant: types and graph history of every .grad."""
+    """out = (a * b + c) * a with constant c (same shapes): types of every .grad, and a's and b's."""
     ta = lib.Tensor(np.array(a, dtype=np.float64), requires_grad=True)
     tb = lib.Tensor(np.array(b, dtype=np.float64), requires_grad=True)
     tc = lib.Tensor(np.array(c, dtype=np.float64), requires_grad=False)
     mid = ta * tb
-    out = (mid + tc).tanh()
+    out = (mid + tc) * ta
     out.backward(np.array(upstream, dtype=np.float64))
     return {
         "type_a": _describe(ta.grad),
@@ -534,34 +535,6 @@ def linear_forward(lib: Any, inputs: list, has_bias: bool = True) -> np.ndarray:
     return layer(lib.Tensor(np.array(inputs[0], dtype=np.float64))).data
 
 
-_ACTIVATIONS = {"relu": "ReLU", "sigmoid": "Sigmoid", "tanh": "Tanh"}
-
-
-def mlp_grads(lib: Any, x: np.ndarray, target: np.ndarray, weights: list, biases: list,
-              activations: list) -> dict:
-    """Sequential(Linear, act, Linear, act, ...) with given parameters, MSELoss; loss and all grads."""
-    nn = importlib.import_module(lib.__name__ + ".nn")
-    layers: list = []
-    linears: list = []
-    for k, (w, b) in enumerate(zip(weights, biases)):
-        layer = nn.Linear(w.shape[1], w.shape[0])
-        _load(layer.weight, w)
-        _load(layer.bias, b)
-        layers.append(layer)
-        linears.append(layer)
-        if k < len(activations):
-            layers.append(getattr(nn, _ACTIVATIONS[activations[k]])())
-    model = nn.Sequential(*layers)
-    tx = lib.Tensor(np.array(x, dtype=np.float64), requires_grad=True)
-    loss = nn.MSELoss()(model(tx), lib.Tensor(np.array(target, dtype=np.float64)))
-    loss.backward()
-    result: dict[str, Any] = {"loss": loss.data, "grad_x": tx.grad}
-    for k, layer in enumerate(linears):
-        result[f"grad_w{k}"] = layer.weight.grad
-        result[f"grad_b{k}"] = layer.bias.grad
-    return result
-
-
 def _loss(lib: Any, kind: str, pred: Any, target: Any, reduction: str) -> Any:
     nn = importlib.import_module(lib.__name__ + ".nn")
     if kind == "mse":
@@ -600,16 +573,14 @@ def batchnorm(lib: Any, batches: list, upstreams: list, modes: list, gamma: np.n
               beta: np.ndarray, momentum: float = 0.1, eps: float = 1e-5) -> dict:
     """One BatchNorm1d over several batches; mode "train"/"eval" per batch.
 
-    Train-mode gradients come from the fused node's backward called directly; eval mode goes
-    through the engine. Per step k: out_k, grad_x_k, grad_gamma_k, grad_beta_k (parameter grads zeroed between
-    steps), running_mean_k, running_var_k.
+    Per step k: out_k, running_mean_k, running_var_k, and in train mode grad_x_k, grad_gamma_k,
+    grad_beta_k from the fused node's backward called directly (eval mode is composed of other
+    ops, whose tests charge for their bugs: no gradients there).
     """
     bn = _batchnorm(lib, np.shape(gamma)[0], gamma, beta, momentum, eps)
     result: dict[str, Any] = {}
     for k, (x, up, mode) in enumerate(zip(batches, upstreams, modes)):
         bn.train() if mode == "train" else bn.eval()
-        bn.weight.grad = None
-        bn.bias.grad = None
         tx = lib.Tensor(np.array(x, dtype=np.float64), requires_grad=True)
         out = bn(tx)
         result[f"out_{k}"] = out.data
@@ -620,11 +591,7 @@ def batchnorm(lib: Any, batches: list, upstreams: list, modes: list, gamma: np.n
                 return {"backward_returned": grads["backward_returned"]}
             for name in ("x", "gamma", "beta"):
                 result[f"grad_{name}_{k}"] = grads["grad_" + name]
-        else:
-            out.backward(np.array(up, dtype=np.float64))
-            result[f"grad_x_{k}"] = tx.grad
-            result[f"grad_gamma_{k}"] = bn.weight.grad
-            result[f"grad_beta_{k}"] = bn.bias.grad
+
         result[f"running_mean_{k}"] = np.array(bn.running_mean, dtype=np.float64)
         result[f"running_var_{k}"] = np.array(bn.running_var, dtype=np.float64)
     return result
@@ -714,29 +681,97 @@ def train_digits(lib: Any, seed: int, sizes: list, epochs: int, batch_size: int,
     }
 
 
+_TRAIN_KITS: dict[str, Any] = {}
+
+
+def _train_kit(lib: Any) -> dict:
+    """A model, a loss and an optimizer written here on the package's given base classes.
+
+    Their forward/backward/step are ours (correct by construction), so a test of the student's
+    train_step depends only on train_step itself and the engine, not on the ops or the optimizers.
+    """
+    key = lib.__name__ + str(id(lib))
+    if key in _TRAIN_KITS:
+        return _TRAIN_KITS[key]
+    Function = importlib.import_module(lib.__name__ + ".autograd_engine").Function
+    nn = importlib.import_module(lib.__name__ + ".nn")
+    Optimizer = importlib.import_module(lib.__name__ + ".optim.optimizer").Optimizer
+
+    class Affine(Function):  # type: ignore[misc, valid-type]
+        def forward(self, x: np.ndarray, w: np.ndarray, b: np.ndarray) -> np.ndarray:
+            self.save_for_backward(x, w)
+            return x @ w.T + b
+
+        def backward(self, g: np.ndarray) -> tuple:
+            x, w = self.saved
+            return g @ w, g.T @ x, g.sum(axis=0)
+
+    class Tanh(Function):  # type: ignore[misc, valid-type]
+        def forward(self, x: np.ndarray) -> np.ndarray:
+            y = np.tanh(x)
+            self.save_for_backward(y)
+            return y
+
+        def backward(self, g: np.ndarray) -> tuple:
+            (y,) = self.saved
+            return (g * (1.0 - y * y),)
+
+    class SoftmaxCE(Function):  # type: ignore[misc, valid-type]
+        def forward(self, z: np.ndarray, *, labels: np.ndarray) -> np.ndarray:
+            shifted = z - z.max(axis=1, keepdims=True)
+            logp = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+            self.save_for_backward(np.exp(logp), labels)
+            return np.asarray(-logp[np.arange(len(z)), labels].mean())
+
+        def backward(self, g: np.ndarray) -> tuple:
+            p, labels = self.saved
+            onehot = np.zeros_like(p)
+            onehot[np.arange(len(p)), labels] = 1.0
+            return ((p - onehot) * (g / len(p)),)
+
+    class Model(nn.Module):  # type: ignore[misc, valid-type]
+        def __init__(self, weights: list, biases: list) -> None:
+            super().__init__()
+            self.ws = [lib.Tensor(np.array(w, dtype=np.float64), requires_grad=True) for w in weights]
+            self.bs = [lib.Tensor(np.array(b, dtype=np.float64), requires_grad=True) for b in biases]
+
+        def forward(self, x: Any) -> Any:
+            for k, (w, b) in enumerate(zip(self.ws, self.bs)):
+                x = Affine.apply(x, w, b)
+                if k < len(self.ws) - 1:
+                    x = Tanh.apply(x)
+            return x
+
+    class Loss(nn.Module):  # type: ignore[misc, valid-type]
+        def forward(self, z: Any, labels: Any) -> Any:
+            return SoftmaxCE.apply(z, labels=np.asarray(labels, dtype=np.int64))
+
+    class PlainSGD(Optimizer):  # type: ignore[misc, valid-type]
+        def step(self) -> None:
+            for p in self.params:
+                if p.grad is not None:
+                    p.data -= self.lr * p.grad
+
+    kit = _TRAIN_KITS[key] = {"Model": Model, "Loss": Loss, "SGD": PlainSGD}
+    return kit
+
+
 def train_step_once(lib: Any, x: np.ndarray, y: np.ndarray, weights: list, biases: list, lr: float,
                     steps: int = 2) -> dict:
-    """Call the student's train_step `steps` times on one batch (SGD lr, momentum 0); losses and params.
+    """Call the student's train_step `steps` times on one batch with a model, loss and optimizer
+    written here (see _train_kit); the returned losses and the parameters afterwards.
 
-    Step 2 differs from step 1 only if zero_grad is called: a missing zero_grad accumulates gradients.
+    A later call differs from the first only through the parameters: a missing zero_grad makes
+    gradients pile up and the parameters drift from the reference's.
     """
-    nn = importlib.import_module(lib.__name__ + ".nn")
-    optim = importlib.import_module(lib.__name__ + ".optim")
     train = importlib.import_module(lib.__name__ + ".train")
-    layers: list = []
-    for k, (w, b) in enumerate(zip(weights, biases)):
-        layer = nn.Linear(w.shape[1], w.shape[0])
-        _load(layer.weight, w)
-        _load(layer.bias, b)
-        layers.append(layer)
-        if k < len(weights) - 1:
-            layers.append(nn.ReLU())
-    model = nn.Sequential(*layers)
-    opt = optim.SGD(model.parameters(), lr=lr)
+    kit = _train_kit(lib)
+    model = kit["Model"](weights, biases)
+    opt = kit["SGD"](model.parameters(), lr=lr)
     losses = []
     for _ in range(steps):
-        losses.append(train.train_step(model, nn.CrossEntropyLoss(), opt,
-                                       lib.Tensor(np.array(x, dtype=np.float64)), np.asarray(y, dtype=np.int64)))
+        losses.append(train.train_step(model, kit["Loss"](), opt, lib.Tensor(np.array(x, dtype=np.float64)),
+                                       np.asarray(y, dtype=np.int64)))
     result: dict[str, Any] = {"losses": [float(v) if isinstance(v, (int, float, np.floating)) else None
                                          for v in losses],
                               "loss_types": [_describe(v) for v in losses]}
