@@ -234,6 +234,8 @@ def test_bare_handout_fails_every_task_with_its_stub_message_and_scores_zero(fre
             # Tests that call .backward() go through the engine, so its stubs (tasks 1.x) come first;
             # any other task's stub would mean this test depends on work of another task.
             assert stub.group(1) in {task} | engine, f"{o['nodeid']} (task {task}) stops at task {stub.group(1)}'s stub"
+        own = [o for o in outcomes if o["task"] == task and f"NotImplementedError: Task {task}: " in o["message"]]
+        assert own, f"no public test of task {task} shows the task's own stub message on the bare handout"
     earned, possible = total_line(console)
     assert (earned, possible) == (0.0, ASSIGNMENT.max_score)
 
