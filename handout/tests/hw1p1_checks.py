@@ -50,11 +50,6 @@ DRAW: dict[str, Callable[[np.random.Generator, Sequence[int]], np.ndarray]] = {
 }
 
 
-def shape_id(*shapes: Sequence[int]) -> str:
-    """'3x5' for (3, 5), '()' for a 0-d shape; several joined by ','."""
-    return ",".join("x".join(str(n) for n in s) if len(s) else "()" for s in shapes)
-
-
 # ----------------------------------------------------------------------------------------------
 # Running and comparing
 # ----------------------------------------------------------------------------------------------
@@ -91,6 +86,9 @@ def op_case(student: Any, reference: Any, rng: np.random.Generator, label: str, 
 
 def check_returned(label: str, got: dict) -> None:
     """Fail with a clear message when a node's backward returned the wrong kind of thing."""
+    if got.get("no_graph"):
+        raise CheckFailed(f"{label}: the output has no grad_fn although its inputs require grad (no graph "
+                          f"node was recorded)")
     if "backward_returned" in got:
         raise CheckFailed(f"{label} returned {got['backward_returned']}; backward must return a tuple with one "
                           f"gradient (or None) per input, in the order of the inputs")
