@@ -89,6 +89,8 @@ def extract_archive(archive: Path, dest: Path, limits: Limits = DEFAULT_LIMITS) 
             _extract_zip(archive, dest, limits)
         elif _is_tar(archive):
             _extract_tar(archive, dest, limits)
+        elif _is_blank(archive):  # an empty tar is only zero blocks; Python 3.10's tarfile refuses to open it
+            raise SubmissionError(f"The archive {archive.name!r} is empty.")
         else:
             raise SubmissionError(
                 f"{archive.name!r} is not a zip or tar archive (or it is corrupt). "
@@ -198,6 +200,14 @@ def _extract_zip(archive: Path, dest: Path, limits: Limits) -> None:
 
 
 # ----------------------------------------------------------------------------------------- tar
+
+
+def _is_blank(path: Path) -> bool:
+    """Whether the file holds nothing but zero bytes (what an empty tar is), reading at most 1 MiB."""
+    with open(path, "rb") as f:
+        data = f.read(1 << 20)
+        whole = f.tell() == path.stat().st_size
+    return whole and not data.strip(b"\0")
 
 
 def _is_tar(path: Path) -> bool:
