@@ -148,8 +148,10 @@ def test_the_bare_handout_imports(fresh: Path) -> None:
 
 
 def test_the_writeup_carries_the_rubric_table(fresh: Path) -> None:
+    from autograder.framework.handoutgen import count_checks
+
     readme = (fresh / "README.md").read_text(encoding="utf-8")
-    assert rubric_table(ASSIGNMENT.tasks) in readme
+    assert rubric_table(ASSIGNMENT.tasks, count_checks(ASSIGNMENT)) in readme
 
 
 # ------------------------------------------------------------------------------------- fence parser
@@ -419,3 +421,19 @@ def test_handout_code_needs_only_numpy_pytest_and_what_it_ships(fresh: Path) -> 
             for name in names:
                 ok = name.split(".")[0] in allowed_top or name in shipped or name.split(".")[0] == PACKAGE
                 assert ok, f"{rel} imports {name}, which a student with only numpy and pytest does not have"
+
+
+def test_rubric_table_counts_the_collected_checks_of_every_task() -> None:
+    """The rubric table is generated from the tests: every task has public and hidden checks, counted right."""
+    from autograder.framework.handoutgen import count_checks, rubric_table
+
+    checks = count_checks(ASSIGNMENT)
+    assert set(checks) == {t.id for t in ASSIGNMENT.tasks}, "a test names an unknown task, or a task has no test"
+    for task_id, n in checks.items():
+        assert n["public"] >= 1 and n["hidden"] >= 1, f"task {task_id}: {n}"
+    public_files = sorted((ASSIGNMENT.tests_dir / "public").glob("test_*.py"))
+    assert sum(n["public"] for n in checks.values()) >= len(public_files)
+    table = rubric_table(ASSIGNMENT.tasks, checks)
+    first = ASSIGNMENT.tasks[0]
+    assert f"| {first.id} | {first.title} | {int(first.points)} | {checks[first.id]['public']} | " \
+           f"{checks[first.id]['hidden']} |" in table

@@ -15,6 +15,7 @@ the committed handout equals a fresh generation.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import json
@@ -27,7 +28,7 @@ import tempfile
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Any, Iterable, Mapping, Sequence
 
 import click
 import numpy as np
@@ -135,15 +136,64 @@ def _points(value: float) -> str:
     return str(int(value)) if float(value).is_integer() else f"{value:g}"
 
 
-def rubric_table(tasks: Sequence[Task]) -> str:
-    """The Markdown rubric table (task, what to write, points, and a total row)."""
-    rows = ["| Task | What you write | Points |", "|---|---|---:|"]
-    rows += [f"| {t.id} | {t.title.replace('|', '&#124;')} | {_points(t.points)} |" for t in tasks]
-    rows.append(f"| | **Total** | **{_points(sum(t.points for t in tasks))}** |")
+def rubric_table(tasks: Sequence[Task], checks: Mapping[str, Mapping[str, int]] | None = None) -> str:
+    """The Markdown rubric table (task, what to write, points, and a total row).
+
+    With `checks` (task id -> {"public": n, "hidden": m}, from `count_checks`), two more columns say
+    how many graded checks each task has and how many of them students can run locally.
+    """
+    if checks is None:
+        rows = ["| Task | What you write | Points |", "|---|---|---:|"]
+        rows += [f"| {t.id} | {t.title.replace('|', '&#124;')} | {_points(t.points)} |" for t in tasks]
+        rows.append(f"| | **Total** | **{_points(sum(t.points for t in tasks))}** |")
+        return "\n".join(rows)
+    rows = ["| Task | What you write | Points | Public checks | Hidden checks |", "|---|---|---:|---:|---:|"]
+    for t in tasks:
+        n = checks.get(t.id, {})
+        rows.append(f"| {t.id} | {t.title.replace('|', '&#124;')} | {_points(t.points)} "
+                    f"| {n.get('public', 0)} | {n.get('hidden', 0)} |")
+    public = sum(n.get("public", 0) for n in checks.values())
+    hidden = sum(n.get("hidden", 0) for n in checks.values())
+    rows.append(f"| | **Total** | **{_points(sum(t.points for t in tasks))}** | **{public}** | **{hidden}** |")
     return "\n".join(rows)
 
 
-def fill_rubric(text: str, tasks: Sequence[Task], where: str = "README.md") -> str:
+class _RubricCollector:
+    """A pytest plugin that only records, per collected test, its rubric task and public/hidden folder."""
+
+    def __init__(self) -> None:
+        self.checks: dict[str, dict[str, int]] = {}
+
+    def pytest_collection_modifyitems(self, items: list[Any]) -> None:
+        """Count the items by task and by the folder (public/ or hidden/) they live in."""
+        for item in items:
+            mark = item.get_closest_marker("rubric")
+            task = (mark.kwargs.get("task") or (mark.args[0] if mark.args else None)) if mark else None
+            kind = "public" if "public" in Path(str(item.path)).parts else "hidden"
+            counts = self.checks.setdefault(str(task), {"public": 0, "hidden": 0})
+            counts[kind] += 1
+
+
+def count_checks(assignment: Assignment) -> dict[str, dict[str, int]]:
+    """Task id -> {"public": n, "hidden": m}: the graded checks, found by collecting the tests with pytest."""
+    from autograder.framework.grade import forget_modules_under, run_pytest_isolated
+
+    tests_dir = assignment.tests_dir.resolve()
+    collector = _RubricCollector()
+    args = [str(tests_dir), f"--rootdir={tests_dir}", f"--confcutdir={tests_dir}", "-c", os.devnull,
+            "-p", "no:cacheprovider", "--import-mode=importlib", "--collect-only", "-q"]
+    try:
+        with contextlib.redirect_stdout(io.StringIO()):
+            code = run_pytest_isolated(args, [collector])
+    finally:
+        forget_modules_under(tests_dir)
+    if code != 0:
+        raise HandoutError(f"collecting the tests in {tests_dir} failed (pytest exit {code}); run pytest there to see why")
+    return collector.checks
+
+
+def fill_rubric(text: str, tasks: Sequence[Task], where: str = "README.md",
+                checks: Mapping[str, Mapping[str, int]] | None = None) -> str:
     """`text` with the rubric table between its marker lines; unchanged when it has no markers."""
     lines = text.splitlines()
     starts = [i for i, line in enumerate(lines) if line.strip() == RUBRIC_START]
@@ -152,16 +202,17 @@ def fill_rubric(text: str, tasks: Sequence[Task], where: str = "README.md") -> s
         return text
     if len(starts) != 1 or len(ends) != 1 or ends[0] < starts[0]:
         raise HandoutError(f"{where}: expected one '{RUBRIC_START}' line followed by one '{RUBRIC_END}' line")
-    filled = lines[: starts[0] + 1] + rubric_table(tasks).splitlines() + lines[ends[0]:]
+    filled = lines[: starts[0] + 1] + rubric_table(tasks, checks).splitlines() + lines[ends[0]:]
     return "\n".join(filled) + "\n"
 
 
-def sync_readme_rubric(readme: Path, tasks: Sequence[Task], *, check_only: bool = False) -> bool:
+def sync_readme_rubric(readme: Path, tasks: Sequence[Task], *, check_only: bool = False,
+                       checks: Mapping[str, Mapping[str, int]] | None = None) -> bool:
     """Fill the rubric table of `readme` (e.g. the repository's README.md); True when it was (or would be) changed."""
     if not readme.is_file():
         return False
     old = _read_text(readme)
-    new = fill_rubric(old, tasks, where=str(readme))
+    new = fill_rubric(old, tasks, where=str(readme), checks=checks)
     if new == old:
         return False
     if not check_only:
@@ -215,7 +266,8 @@ def handout_contents(assignment: Assignment) -> dict[str, bytes]:
             files[rel] = path.read_bytes()
     writeup = ref / "README.md"
     if writeup.is_file():
-        files["README.md"] = fill_rubric(_read_text(writeup), assignment.tasks, "solutions/README.md").encode()
+        files["README.md"] = fill_rubric(_read_text(writeup), assignment.tasks, "solutions/README.md",
+                                         count_checks(assignment)).encode()
 
     public = assignment.tests_dir / "public"
     if not public.is_dir():
@@ -419,7 +471,7 @@ def handout_command(out_dir: Path | None, check_only: bool, zip_path: Path | Non
             readme = repo_root / "README.md"
             if check_only:
                 differing = diff_trees(fresh, out_dir) if out_dir.is_dir() else ["(the whole handout is missing)"]
-                if sync_readme_rubric(readme, assignment.tasks, check_only=True):
+                if sync_readme_rubric(readme, assignment.tasks, check_only=True, checks=count_checks(assignment)):
                     differing.append(f"{readme} (rubric table)")
                 if differing:
                     click.echo(f"{out_dir} differs from a fresh generation; run `make handout` and commit:", err=True)
@@ -429,7 +481,7 @@ def handout_command(out_dir: Path | None, check_only: bool, zip_path: Path | Non
                 click.echo(f"{out_dir} is up to date ({len(tree_files(fresh))} files)")
                 return
             _replace_tree(fresh, out_dir, repo_root)
-            if sync_readme_rubric(readme, assignment.tasks):
+            if sync_readme_rubric(readme, assignment.tasks, checks=count_checks(assignment)):
                 click.echo(f"updated the rubric table in {readme}")
             click.echo(f"wrote {out_dir} ({len(tree_files(out_dir))} files, tree {digest(out_dir)[:12]})")
     except HandoutError as exc:
