@@ -18,6 +18,7 @@ import subprocess
 import sys
 import tempfile
 import tokenize
+import warnings
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -141,7 +142,9 @@ def generate_mutants(reference_root: Path, package: str) -> list[Mutant]:
                 seen.add(new_line)
                 candidate = lines[: number - 1] + [new_line] + lines[number:]
                 try:
-                    compile("\n".join(candidate) + "\n", rel, "exec")
+                    with warnings.catch_warnings():  # `x is 0` from `None -> 0` compiles, with a warning
+                        warnings.simplefilter("ignore", SyntaxWarning)
+                        compile("\n".join(candidate) + "\n", rel, "exec")
                 except SyntaxError:
                     continue
                 mutants.append(Mutant(rel, number, description, new_line))
