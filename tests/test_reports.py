@@ -75,13 +75,24 @@ def test_gradescope_report_valid_one_entry_per_task_and_visibility(schema) -> No
 
 
 def test_entry_output_is_capped_and_says_how_many_cases_are_hidden(schema) -> None:
-    many = [outcome(f"t.py::test_x[{i}]", "8", False, message="m" * 3000) for i in range(50)]
+    many = [outcome(f"t.py::test_x[{i}]", "8", False, message=f"{i}" + "m" * 3000) for i in range(50)]
     scores = score_tasks(TASKS, [*mixed()[:5], *many])
     report = reports.gradescope(scores)
     schema(report)
     out = report["tests"][-1]["output"]
     assert len(out) <= reports.ENTRY_CAP + 100
     assert "0 of 50 checks passed." in out and "more failing case(s) not shown." in out
+
+
+def test_cases_failing_with_the_same_message_are_listed_once(schema) -> None:
+    stub = "NotImplementedError: Task 8: train_step"
+    cases = [outcome(f"t.py::test_x[{i}]", "8", False, message=stub) for i in range(4)]
+    cases.append(outcome("t.py::test_y", "8", False, message="a different failure"))
+    report = reports.gradescope(score_tasks(TASKS, [*mixed()[:5], *cases]))
+    schema(report)
+    out = report["tests"][-1]["output"]
+    assert out.count(stub) == 1 and "(4 cases, same message)" in out
+    assert "test_x[0], test_x[1], test_x[2], test_x[3]" in out and "a different failure" in out
 
 
 def test_zero_scores_report_is_valid_and_carries_the_message(schema) -> None:

@@ -30,6 +30,7 @@ from autograder.framework.errors import (
     StudentException,
     StudentOutOfMemory,
     StudentTimeout,
+    likely_cause,
 )
 from autograder.framework.sandbox import Limits, WorkerProcess
 
@@ -452,7 +453,9 @@ class WorkerClient:
 def _format_exception(exc_type: str, message: str, tb: str) -> str:
     """'TypeError: ...' followed by the student-only traceback (or a note that none of it is theirs)."""
     head = f"{exc_type}: {message}" if message else exc_type
+    cause = likely_cause(exc_type, message)
+    tail = f"\nLikely cause: {cause}" if cause else ""
     if tb.strip():
-        return f"{head}\nTraceback (your code only, most recent call last):\n{tb}"
+        return f"{head}\nTraceback (your code only, most recent call last):\n{tb}{tail}"
     return f"{head}\n(raised in the grader's scenario code while it used your package; none of your lines are on " \
-           f"the stack)"
+           f"the stack){tail}"

@@ -26,13 +26,31 @@ def _cap(text: str, limit: int) -> str:
     return text[:limit] + f"\n... ({len(text) - limit} more characters not shown)"
 
 
-def _case_lines(o: TestOutcome, message_cap: int = MESSAGE_CAP) -> list[str]:
-    """The lines describing one failing case: its id and message, then what the student's code printed."""
+def _case_lines(o: TestOutcome, message_cap: int = MESSAGE_CAP, same: Sequence[TestOutcome] = ()) -> list[str]:
+    """The lines describing one failing case: its id and message, then what the student's code printed.
+
+    `same` are further cases that failed with exactly this message: named on the first line instead
+    of repeating the message (a stub fails every case of its task the same way).
+    """
     message = _cap(o.message.strip() or "failed", message_cap)
-    lines = [f"FAILED {o.case}: {message}" if o.nodeid else message]
+    ids = ", ".join(c.case for c in (o, *same))
+    label = f"{ids} ({1 + len(same)} cases, same message)" if same else ids
+    lines = [f"FAILED {label}: {message}" if o.nodeid else message]
     if o.output.strip():
         lines.append("  Your code printed:\n" + _cap(o.output.rstrip(), PRINTED_CAP))
     return lines
+
+
+def _by_message(failures: Sequence[TestOutcome]) -> list[tuple[TestOutcome, list[TestOutcome]]]:
+    """Failing cases grouped by identical message, in first-seen order: (first case, the others)."""
+    groups: dict[str, tuple[TestOutcome, list[TestOutcome]]] = {}
+    for o in failures:
+        key = o.message.strip() if o.nodeid and not o.output.strip() else f"\0{id(o)}"
+        if key in groups:
+            groups[key][1].append(o)
+        else:
+            groups[key] = (o, [])
+    return list(groups.values())
 
 
 def case_report(outcomes: Sequence[TestOutcome], limit: int = ENTRY_CAP, message_cap: int = MESSAGE_CAP) -> str:
@@ -41,12 +59,12 @@ def case_report(outcomes: Sequence[TestOutcome], limit: int = ENTRY_CAP, message
     failures = [o for o in outcomes if not o.passed]
     lines = [f"{sum(o.passed for o in real)} of {len(real)} checks passed."] if real else []
     shown = 0
-    for o in failures:
-        block = "\n".join(_case_lines(o, message_cap))
+    for first, others in _by_message(failures):
+        block = "\n".join(_case_lines(first, message_cap, others))
         if lines and len("\n".join(lines)) + len(block) > limit:
             break
         lines.append(block)
-        shown += 1
+        shown += 1 + len(others)
     if shown < len(failures):
         lines.append(f"... {len(failures) - shown} more failing case(s) not shown.")
     return _cap("\n".join(lines), limit)
