@@ -63,23 +63,28 @@ def forward_fn(reference: Any, scenario: str, **kwargs: Any) -> Callable[[Sequen
 
 def op_case(student: Any, reference: Any, rng: np.random.Generator, label: str, op: str,
             inputs: Sequence[np.ndarray], kwargs: dict | None = None, *, numeric: bool = True,
-            rtol: float = 1e-6, atol: float = 1e-9) -> None:
+            requires_grad: Sequence[bool] | None = None, rtol: float = 1e-6, atol: float = 1e-9) -> None:
     """One op, forward and backward with a random upstream gradient.
 
     Checks the output, then every input's gradient against the reference's (tight tolerance) and,
-    when `numeric`, against central differences of the reference forward.
+    when `numeric`, against central differences of the reference forward. With `requires_grad`,
+    only the inputs that require grad are checked (give numeric=False then).
     """
     inputs = [np.asarray(x, dtype=np.float64) for x in inputs]
     names = list(NAMES[: len(inputs)])
     out_shape = np.shape(reference.run("op_forward", op=op, inputs=inputs, kwargs=kwargs))
     upstream = normal(rng, out_shape)
     call = dict(op=op, inputs=inputs, upstream=upstream, kwargs=kwargs)
+    if requires_grad is not None:
+        call["requires_grad"] = list(requires_grad)
+        names = [n for n, r in zip(names, requires_grad) if r]
     got = student.run("op_grad", **call)
     want = reference.run("op_grad", **call)
     check_array(f"{label} forward output", got["out"], want["out"], rtol=rtol, atol=atol)
     check_returned(label, got)
     f = forward_fn(reference, "op_forward", op=op, kwargs=kwargs) if numeric else None
-    check_gradients(label, got, {k: v for k, v in want.items() if k != "out"}, names=names, f=f,
+    want = {k: v for k, v in want.items() if k != "out" and k[len("grad_"):] in names}
+    check_gradients(label, got, want, names=names, f=f,
                     inputs=inputs if numeric else None, upstream=upstream if numeric else None,
                     rng=rng, rtol=rtol, atol=atol)
 
@@ -89,6 +94,12 @@ def check_returned(label: str, got: dict) -> None:
     if got.get("no_graph"):
         raise CheckFailed(f"{label}: the output has no grad_fn although its inputs require grad (no graph "
                           f"node was recorded)")
+    if got.get("modified_in_place"):
+        changed = " and ".join(repr(name) for name in got["modified_in_place"])
+        raise CheckFailed(f"{label} changed {changed} in place; backward must leave the arrays it is given "
+                          f"untouched (the engine passes the same grad_output to other nodes). Likely cause: an "
+                          f"in-place operator such as `grad_output *= b` or `x.data -= ...`; write `grad_output * b` "
+                          f"into a new array instead")
     if "backward_returned" in got:
         raise CheckFailed(f"{label} returned {got['backward_returned']}; backward must return a tuple with one "
                           f"gradient (or None) per input, in the order of the inputs")

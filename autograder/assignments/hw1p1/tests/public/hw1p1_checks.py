@@ -94,6 +94,12 @@ def check_returned(label: str, got: dict) -> None:
     if got.get("no_graph"):
         raise CheckFailed(f"{label}: the output has no grad_fn although its inputs require grad (no graph "
                           f"node was recorded)")
+    if got.get("modified_in_place"):
+        changed = " and ".join(repr(name) for name in got["modified_in_place"])
+        raise CheckFailed(f"{label} changed {changed} in place; backward must leave the arrays it is given "
+                          f"untouched (the engine passes the same grad_output to other nodes). Likely cause: an "
+                          f"in-place operator such as `grad_output *= b` or `x.data -= ...`; write `grad_output * b` "
+                          f"into a new array instead")
     if "backward_returned" in got:
         raise CheckFailed(f"{label} returned {got['backward_returned']}; backward must return a tuple with one "
                           f"gradient (or None) per input, in the order of the inputs")

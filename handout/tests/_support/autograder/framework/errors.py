@@ -7,6 +7,43 @@ Stdlib only: this module is copied into the student handout.
 
 from __future__ import annotations
 
+import re
+
+# (exception type, pattern in its message, the likely cause) — the mistakes students make most often
+# in an autograd homework, matched on what numpy and Python say about them. First match wins.
+_LIKELY_CAUSES: tuple[tuple[str, str, str], ...] = (
+    ("ValueError", r"could not be broadcast|broadcast input array",
+     "a gradient does not have its input's shape: un-broadcast it (sum over the added and size-1 axes), "
+     "or put back the axes a reduction removed (keepdims / np.expand_dims)."),
+    ("ValueError", r"matmul: Input operand|shapes .* not aligned|mismatch in its core dimension",
+     "matrix shapes do not line up: check which operand needs a transpose (swapaxes(-1, -2) for batches)."),
+    ("RecursionError", r"",
+     "a recursive traversal went deeper than Python allows: walk the graph with an explicit stack."),
+    ("TypeError", r"NoneType",
+     "something is None where an array belongs: a backward that forgot to `return`, or a .grad that was "
+     "never set (seed the root's gradient; accumulate into leaves)."),
+    ("TypeError", r"cannot unpack|not iterable|object is not subscriptable",
+     "backward must return a tuple with one gradient per input, e.g. `return (grad_a, grad_b)` or `(grad,)`."),
+    ("ValueError", r"too many values to unpack|not enough values to unpack",
+     "backward must return exactly one gradient per input of the op (a tuple)."),
+    ("AttributeError", r"'numpy\.ndarray' object has no attribute '(data|grad|backward|grad_fn)'",
+     "a numpy array is used as a Tensor: inside backward everything is a plain ndarray (grad_output too)."),
+    ("AttributeError", r"'Tensor' object has no attribute",
+     "a Tensor is used as a numpy array: use `.data` for its values inside backward."),
+    ("IndexError", r"tuple index out of range",
+     "backward returned fewer gradients than the op has inputs."),
+    ("FloatingPointError", r"", "a division by zero or an overflow: is a denominator or exp() argument unguarded?"),
+    ("ZeroDivisionError", r"", "a division by zero: is a count (N) zero, or an axis size computed wrongly?"),
+)
+
+
+def likely_cause(exc_type: str, message: str) -> str | None:
+    """A one-line likely cause for an exception raised by student code, or None when nothing fits."""
+    for kind, pattern, cause in _LIKELY_CAUSES:
+        if exc_type == kind and re.search(pattern, message):
+            return cause
+    return None
+
 
 class StudentError(Exception):
     """Base class: `.message` is already formatted for the student (what, where, likely cause)."""

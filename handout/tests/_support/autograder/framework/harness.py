@@ -25,7 +25,7 @@ import numpy as np
 import pytest
 
 from autograder.framework.compare import CheckFailed
-from autograder.framework.errors import StudentError, StudentException
+from autograder.framework.errors import StudentError, StudentException, likely_cause
 from autograder.framework.rubric import Assignment
 from autograder.framework.scoreboard import render
 from autograder.framework.scoring import VISIBILITIES, TestOutcome, score_tasks
@@ -151,7 +151,9 @@ def student_exception_message(scenario: str, exc: BaseException, package_root: P
     frames = [f for f in traceback.extract_tb(exc.__traceback__) if str(Path(f.filename).resolve()).startswith(root)]
     where = "".join(traceback.format_list(frames)).rstrip()
     text = f"{scenario}: your code raised {type(exc).__name__}: {exc}"
-    return f"{text}\n{where}" if where else text
+    text = f"{text}\n{where}" if where else text
+    cause = likely_cause(type(exc).__name__, str(exc))
+    return f"{text}\nLikely cause: {cause}" if cause else text
 
 
 class StudentHandle:

@@ -248,13 +248,20 @@ def _node_backward(out: Any, tensors: list, names: list, upstream: np.ndarray) -
 
     So an op's test exercises that op's backward alone: a student whose engine is unfinished
     still earns the op's points. Returns {"grad_<name>": gradient for each tensor}, or
-    {"backward_returned": description} when backward did not return a tuple of right length, or
-    {"no_graph": True} when the output has no grad_fn.
+    {"backward_returned": description} when backward did not return a tuple of right length,
+    {"no_graph": True} when the output has no grad_fn, or {"modified_in_place": [names]} when
+    backward changed grad_output or an input's data.
     """
     fn = out.grad_fn
     if fn is None:
         return {"no_graph": True}
+    # What backward is given must come back unchanged: the engine hands the same arrays to other nodes.
+    given = [("grad_output", upstream), *((name, t.data) for name, t in zip(names, tensors))]
+    before = [arr.copy() for _, arr in given]
     grads = fn.backward(upstream)
+    modified = [name for (name, arr), old in zip(given, before) if not np.array_equal(arr, old, equal_nan=True)]
+    if modified:
+        return {"modified_in_place": modified}
     inputs = list(fn.inputs)
     if isinstance(grads, np.ndarray) and len(inputs) == 1:
         grads = (grads,)  # a bare array for a one-input op: accepted
