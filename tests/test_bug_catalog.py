@@ -210,7 +210,8 @@ def test_bugs_sharing_a_handin_touch_different_tasks():
 @pytest.mark.parametrize("name, bug", CASES)
 def test_bug_is_caught_in_its_task_with_a_hint(graded, name: str, bug: Bug):
     outcome = graded(name)
-    assert not outcome.grader_failed, outcome.internal_errors
+    # a student bug must be reported as the student's, never as an internal grader error
+    assert not outcome.grader_failed and not outcome.internal_errors, outcome.internal_errors
     assert outcome.tasks[bug.task] < ASSIGNMENT.task(bug.task).points, \
         f"bug {bug.number} ({bug.name}) did not cost points in task {bug.task}"
     failing = [t for t in outcome.tests if bug.test in t.nodeid and not t.passed]
