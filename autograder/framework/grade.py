@@ -6,7 +6,9 @@ sandboxed worker (client.WorkerClient). The submission is never on sys.path nor 
 
 from __future__ import annotations
 
+import contextlib
 import importlib
+import io
 import json
 import os
 import pkgutil
@@ -171,7 +173,8 @@ def run_tests(assignment: Assignment, submission_root: Path, *, slot: int = 0,
     backend = GradingBackend(client, reference_runner(assignment))
     harness, catcher = Harness(assignment, backend), _JsonReportCatcher()
     try:
-        code = run_pytest_isolated(pytest_args(tests_dir, quiet), [harness, catcher])
+        with contextlib.redirect_stdout(io.StringIO()) if quiet else contextlib.nullcontext():
+            code = run_pytest_isolated(pytest_args(tests_dir, quiet), [harness, catcher])
         missing = list(client.missing_protections)
     finally:
         client.close()
@@ -254,7 +257,8 @@ def read_metadata(path: Path | None) -> dict[str, Any] | None:
 @click.option("--slot", type=int, default=0, show_default=True, help="Sandbox slot (parallel graders use distinct slots).")
 @click.option("--metadata", "metadata_path", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
               help="Gradescope's submission_metadata.json (its id is copied into the report's extra_data).")
-@click.option("--quiet", is_flag=True, help="Print only the scoreboard, not pytest's progress and failures.")
+@click.option("--quiet/--verbose", default=True, show_default=True,
+              help="--verbose also prints pytest's progress and the failing checks' tracebacks.")
 def grade_command(submission: Path, results_path: Path, fmt: str, assignment_name: str, slot: int,
                   metadata_path: Path | None, quiet: bool) -> None:
     """Grade SUBMISSION (a folder or .zip/.tar/.tgz), print the scoreboard and write the report.
