@@ -30,7 +30,7 @@ from autograder.framework.errors import (
     StudentException,
     StudentOutOfMemory,
     StudentTimeout,
-    likely_cause,
+    format_student_exception,
 )
 from autograder.framework.sandbox import Limits, WorkerProcess
 
@@ -396,7 +396,7 @@ class WorkerClient:
         exc_type = str(err.get("type", ""))
         message = str(err.get("message", ""))
         tb = str(err.get("traceback", ""))
-        shown = _format_exception(exc_type, message, tb)
+        shown = format_student_exception(exc_type, message, tb)
         if kind == "unknown_scenario":
             return LookupError(f"grader error: {message}")
         if kind == "grader":
@@ -448,14 +448,3 @@ class WorkerClient:
             return StudentCrash(f"your package exited while being imported (sys.exit / os._exit at import "
                                 f"time?) with status {code}")
         return StudentCrash(f"your code exited (status {code}) {context} (os._exit or sys.exit in your code?)")
-
-
-def _format_exception(exc_type: str, message: str, tb: str) -> str:
-    """'TypeError: ...' followed by the student-only traceback (or a note that none of it is theirs)."""
-    head = f"{exc_type}: {message}" if message else exc_type
-    cause = likely_cause(exc_type, message)
-    tail = f"\nLikely cause: {cause}" if cause else ""
-    if tb.strip():
-        return f"{head}\nTraceback (your code only, most recent call last):\n{tb}{tail}"
-    return f"{head}\n(raised in the grader's scenario code while it used your package; none of your lines are on " \
-           f"the stack){tail}"

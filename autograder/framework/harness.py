@@ -25,7 +25,7 @@ import numpy as np
 import pytest
 
 from autograder.framework.compare import CheckFailed
-from autograder.framework.errors import StudentError, StudentException, likely_cause
+from autograder.framework.errors import StudentError, StudentException, format_student_exception
 from autograder.framework.rubric import Assignment
 from autograder.framework.scoreboard import render
 from autograder.framework.scoring import VISIBILITIES, TestOutcome, score_tasks
@@ -138,7 +138,7 @@ class InProcessRunner:
         try:
             return fn()
         except Exception as exc:  # the student's code failed: say where, as the worker does
-            raise StudentException(student_exception_message(scenario, exc, self.package_root)) from exc
+            raise StudentException(student_exception_message(scenario, exc, self.package_root / self.package)) from exc
 
     def take_output(self) -> str:
         """Nothing: in-process output is captured by pytest itself."""
@@ -146,14 +146,20 @@ class InProcessRunner:
 
 
 def student_exception_message(scenario: str, exc: BaseException, package_root: Path) -> str:
-    """'<scenario>: your code raised <Type>: <msg>' plus the traceback frames inside the package."""
-    root = str(Path(package_root).resolve())
-    frames = [f for f in traceback.extract_tb(exc.__traceback__) if str(Path(f.filename).resolve()).startswith(root)]
-    where = "".join(traceback.format_list(frames)).rstrip()
-    text = f"{scenario}: your code raised {type(exc).__name__}: {exc}"
-    text = f"{text}\n{where}" if where else text
-    cause = likely_cause(type(exc).__name__, str(exc))
-    return f"{text}\nLikely cause: {cause}" if cause else text
+    """The worker's message format for an exception raised in-process by the student's package.
+
+    Only frames inside `package_root` are shown, with paths relative to its parent (e.g.
+    `mytorch/ops/reduce.py`), so the message reads the same on a student's machine as on Gradescope.
+    `scenario` is kept for callers; the message itself names the student's code, not the scenario.
+    """
+    root = Path(package_root).resolve()
+    frames = []
+    for frame in traceback.extract_tb(exc.__traceback__):
+        path = Path(frame.filename).resolve()
+        if path.is_relative_to(root):
+            frames.append(f'  File "{path.relative_to(root.parent).as_posix()}", line {frame.lineno}, in {frame.name}'
+                          + (f"\n    {frame.line.strip()}" if frame.line else ""))
+    return format_student_exception(type(exc).__name__, str(exc), "\n".join(frames))
 
 
 class StudentHandle:

@@ -84,3 +84,18 @@ class BadObservation(StudentError):
 
 class SubmissionError(StudentError):
     """The submission itself is unusable: the package is missing, or the archive was refused."""
+
+
+def format_student_exception(exc_type: str, message: str, traceback_text: str) -> str:
+    """'TypeError: ...', the student-only traceback (or a note that none of it is theirs), a likely cause.
+
+    The one format for exceptions from student code, whether it ran in the sandboxed worker or
+    in-process on a student's machine.
+    """
+    head = f"{exc_type}: {message}" if message else exc_type
+    cause = likely_cause(exc_type, message)
+    tail = f"\nLikely cause: {cause}" if cause else ""
+    if traceback_text.strip():
+        return f"{head}\nTraceback (your code only, most recent call last):\n{traceback_text.rstrip()}{tail}"
+    return (f"{head}\n(raised in the grader's scenario code while it used your package; none of your lines "
+            f"are on the stack){tail}")
