@@ -544,3 +544,14 @@ def test_a_slot_held_by_another_process_is_waited_for(make_client, tmp_path):
         assert waited > 0.5  # it waited for the other grader instead of killing its worker
     finally:
         holder.wait(timeout=30)
+
+
+def test_memory_limit_comes_from_the_environment_with_a_floor() -> None:
+    from autograder.framework.sandbox import Limits
+
+    assert Limits.from_env({}).memory_bytes == Limits().memory_bytes
+    assert Limits.from_env({"AUTOGRADER_MEMORY_LIMIT_MB": "512"}).memory_bytes == 512 * 1024**2
+    with pytest.raises(ValueError, match="whole number"):
+        Limits.from_env({"AUTOGRADER_MEMORY_LIMIT_MB": "lots"})
+    with pytest.raises(ValueError, match="too small"):
+        Limits.from_env({"AUTOGRADER_MEMORY_LIMIT_MB": "64"})

@@ -27,6 +27,7 @@ import pytest
 from autograder.framework import reports
 from autograder.framework.archive import prepare_submission
 from autograder.framework.client import WorkerClient
+from autograder.framework.sandbox import Limits
 from autograder.framework.errors import SubmissionError
 from autograder.framework.harness import Harness, InProcessRunner, outcome_from
 from autograder.framework.reference_cache import CachedReference, default_cache_dir, fingerprint
@@ -169,7 +170,7 @@ def run_tests(assignment: Assignment, submission_root: Path, *, slot: int = 0,
     """Run the assignment's tests against the submission; (one outcome per test, notes for the report)."""
     tests_dir = assignment.tests_dir.resolve()
     client = WorkerClient(submission_root, assignment.package, assignment.scenarios_file,
-                          assignment.data_files, slot=slot)
+                          assignment.data_files, limits=Limits.from_env(), slot=slot)
     backend = GradingBackend(client, reference_runner(assignment))
     harness, catcher = Harness(assignment, backend), _JsonReportCatcher()
     try:

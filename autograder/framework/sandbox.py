@@ -34,7 +34,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
+from typing import Mapping, Sequence
 
 from autograder.framework.errors import SubmissionError
 
@@ -61,6 +61,25 @@ class Limits:
     import_timeout: float = 10.0  # start: interpreter + numpy + importing the student's package
     output_bytes_per_call: int = 64 * 1024  # student stdout+stderr kept per call
     output_bytes_total: int = 1024 * 1024
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> "Limits":
+        """Defaults, with the memory limit from AUTOGRADER_MEMORY_LIMIT_MB when set.
+
+        Gradescope's containers have 768 MB by default: there the worker must hit its own limit
+        (a clear "ran out of memory" for one test) before the container is killed (no report at all).
+        """
+        environ = os.environ if environ is None else environ
+        raw = environ.get("AUTOGRADER_MEMORY_LIMIT_MB", "").strip()
+        if not raw:
+            return cls()
+        try:
+            megabytes = int(raw)
+        except ValueError:
+            raise ValueError(f"AUTOGRADER_MEMORY_LIMIT_MB must be a whole number of MiB, not {raw!r}") from None
+        if megabytes < 256:
+            raise ValueError(f"AUTOGRADER_MEMORY_LIMIT_MB={megabytes} is too small: numpy alone needs ~200 MiB")
+        return cls(memory_bytes=megabytes * 1024**2)
 
 
 @dataclass
