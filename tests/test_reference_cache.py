@@ -65,3 +65,23 @@ def test_fingerprint_follows_file_contents(tmp_path: Path):
     before = fingerprint([pkg])
     (pkg / "a.py").write_text("x = 2\n")
     assert fingerprint([pkg]) != before
+
+
+def test_zero_d_scalar_and_one_element_arguments_do_not_share_an_entry(tmp_path: Path):
+    runner = CountingRunner()
+    cache = CachedReference(runner, tmp_path, "v1")
+    answers = [cache.run("double", x=x) for x in (np.array([1.0]), np.array(1.0), np.float64(1.0))]
+    assert runner.calls == 3
+    assert [np.shape(a["out"]) for a in answers] == [(1,), (), ()]
+
+
+def test_failed_write_leaves_no_temporary_file(tmp_path: Path, monkeypatch):
+    import autograder.framework.reference_cache as rc
+
+    def replace_fails(src, dst):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(rc.os, "replace", replace_fails)
+    runner = CountingRunner()
+    assert CachedReference(runner, tmp_path, "v1").run("double", x=np.ones(2))["n"] == 2.0
+    assert list(tmp_path.iterdir()) == []

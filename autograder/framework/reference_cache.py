@@ -22,9 +22,12 @@ from autograder.framework import channel
 
 def _feed(h: "hashlib._Hash", node: Any) -> None:
     """Feed a plain-data tree into a hash, canonically (dict order, dtype and shape included)."""
-    if isinstance(node, np.ndarray) or isinstance(node, np.generic):
-        arr = np.ascontiguousarray(node)
-        h.update(f"A{arr.dtype.str}{arr.shape}".encode())
+    if isinstance(node, (np.ndarray, np.generic)):
+        # np.asarray, not ascontiguousarray (which makes 0-d arrays 1-d, so that np.float64(1),
+        # np.array(1.0) and np.array([1.0]) shared a key); tobytes() is C order either way.
+        arr = np.asarray(node)
+        kind = "G" if isinstance(node, np.generic) else "A"
+        h.update(f"{kind}{arr.dtype.str}{arr.shape}".encode())
         h.update(arr.tobytes())
     elif isinstance(node, dict):
         h.update(b"D%d" % len(node))
@@ -61,6 +64,7 @@ class CachedReference:
         self.hits = self.misses = 0
 
     def _key(self, scenario: str, kwargs: dict[str, Any]) -> str:
+        """The cache file name: a hash of the reference version, the scenario and its arguments."""
         h = hashlib.sha256(self._version.encode() + b"\0" + scenario.encode())
         _feed(h, kwargs)
         return h.hexdigest()
@@ -85,11 +89,14 @@ class CachedReference:
             data = channel.encode(value)
             self._dir.mkdir(parents=True, exist_ok=True, mode=0o700)
             fd, tmp = tempfile.mkstemp(dir=self._dir, suffix=".tmp")
+        except (OSError, channel.ChannelError):
+            return
+        try:
             with os.fdopen(fd, "wb") as f:
                 f.write(data)
             os.replace(tmp, path)
-        except (OSError, channel.ChannelError):
-            pass
+        except OSError:  # a full disk: drop the partial file rather than leave it in the cache folder
+            Path(tmp).unlink(missing_ok=True)
 
     def function(self, scenario: str, **kwargs: Any) -> Callable[..., Any]:
         """Numerical checks evaluate the reference at perturbed inputs: never cached."""
