@@ -555,3 +555,18 @@ def test_memory_limit_comes_from_the_environment_with_a_floor() -> None:
         Limits.from_env({"AUTOGRADER_MEMORY_LIMIT_MB": "lots"})
     with pytest.raises(ValueError, match="too small"):
         Limits.from_env({"AUTOGRADER_MEMORY_LIMIT_MB": "64"})
+
+
+@pytest.mark.parametrize("script, exit_code, signal_name", [("raise SystemExit(3)", 3, ""),
+                                                           ("import os; os.kill(os.getpid(), 9)", -9, "SIGKILL")])
+def test_wait_worker_on_a_process_reaped_elsewhere_keeps_a_wait_status(script, exit_code, signal_name):
+    from autograder.framework import sandbox
+
+    popen = subprocess.Popen([sys.executable, "-c", script])
+    popen.wait()  # reaped by Popen: wait4 now raises ChildProcessError
+    sandbox._LIVE_WORKERS.add(popen.pid)
+    proc = sandbox.WorkerProcess(popen, -1, -1, -1, None, None, "token")
+    assert sandbox.wait_worker(proc, timeout=1.0)
+    assert os.waitstatus_to_exitcode(proc.status) == exit_code
+    assert sandbox.describe_signal(proc.status) == signal_name
+    assert popen.pid not in sandbox._LIVE_WORKERS

@@ -498,8 +498,10 @@ def wait_worker(proc: WorkerProcess, timeout: float) -> bool:
     while True:
         try:
             pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
-        except ChildProcessError:
-            proc.status = proc.popen.returncode if proc.popen.returncode is not None else 0
+        except ChildProcessError:  # reaped elsewhere (e.g. by Popen): rebuild a wait status from its returncode
+            _LIVE_WORKERS.discard(proc.pid)
+            code = proc.popen.returncode or 0
+            proc.status = -code if code < 0 else (code & 0xFF) << 8  # Popen: -N for signal N, else the exit code
             return True
         if pid:
             _LIVE_WORKERS.discard(proc.pid)
@@ -637,19 +639,30 @@ def _has_worker_cpu_limit(pid: int) -> bool:
     return False
 
 
+def _stat_fields(pid: int) -> list[str]:
+    """The fields of /proc/<pid>/stat after the command name: [state, ppid, pgrp, session, ...];
+    [] when the process is gone. The name is skipped up to its last ')': it may hold spaces and ')'."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            raw = f.read().decode("ascii", "replace")
+    except OSError:
+        return []
+    return raw[raw.rfind(")") + 2:].split()
+
+
 def _proc_table() -> dict[int, tuple[int, int, int, int, str]]:
     """pid -> (ppid, uid, pgid, sid, state) for every process we can see."""
     table = {}
     for name in os.listdir("/proc"):
         if not name.isdigit():
             continue
+        fields = _stat_fields(int(name))
+        if not fields:
+            continue
         try:
-            with open(f"/proc/{name}/stat", "rb") as f:
-                raw = f.read().decode("ascii", "replace")
             uid = os.stat(f"/proc/{name}").st_uid
         except OSError:
             continue
-        fields = raw[raw.rfind(")") + 2:].split()
         try:
             table[int(name)] = (int(fields[1]), uid, int(fields[2]), int(fields[3]), fields[0])
         except (IndexError, ValueError):
@@ -663,13 +676,10 @@ def _reap_orphans(my_pid: int, candidates: set[int], dying: set[int], timeout: f
     pending = set(candidates)
     while pending:
         for pid in list(pending):
-            try:
-                with open(f"/proc/{pid}/stat", "rb") as f:
-                    raw = f.read().decode("ascii", "replace")
-            except OSError:
+            fields = _stat_fields(pid)
+            if not fields:
                 pending.discard(pid)  # gone: reaped by its own parent
                 continue
-            fields = raw[raw.rfind(")") + 2:].split()
             ppid = int(fields[1]) if len(fields) > 1 else 0
             if ppid != my_pid:
                 # Its parent is dying too (then it re-parents to us: wait) or will reap it (then forget it).
@@ -689,12 +699,10 @@ def _reap_orphans(my_pid: int, candidates: set[int], dying: set[int], timeout: f
 
 def cpu_seconds_used(pid: int) -> float:
     """User+system CPU seconds of a live process (0.0 if it cannot be read)."""
+    fields = _stat_fields(pid)
     try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            raw = f.read().decode("ascii", "replace")
-        fields = raw[raw.rfind(")") + 2:].split()
         return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    except (OSError, IndexError, ValueError):
+    except (IndexError, ValueError):
         return 0.0
 
 
