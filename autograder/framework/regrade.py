@@ -29,6 +29,7 @@ import yaml
 
 from autograder.framework.archive import Limits, extract_archive
 from autograder.framework.errors import SubmissionError
+from autograder.framework.reports import write_atomic
 from autograder.framework.rubric import Assignment
 
 METADATA_FILE = "submission_metadata.yml"
@@ -228,7 +229,7 @@ def grade_one(sub: Submission, out: Path, slot: int, command: Command, timeout: 
     (sub_dir / "grader.log").write_text(stderr + "\n", encoding="utf-8")
     report = load_results(results)
     status = {"returncode": proc.returncode, "seconds": round(seconds, 3), "argv": argv}
-    _write_json(sub_dir / STATUS_FILE, status)
+    write_atomic(sub_dir / STATUS_FILE, status)  # a rerun must never see half a status file
     if report is None:
         return Result(sub.id, error=f"grader exited with {proc.returncode} and no usable results.json: "
                                     f"{_tail(stderr)}", seconds=seconds)
@@ -279,13 +280,6 @@ def _tail(text: str) -> str:
     """The end of a grader's stderr, on one line, for the error column."""
     text = " | ".join(line for line in text.splitlines() if line.strip())
     return text[-STDERR_KEEP:] if text else "(no output)"
-
-
-def _write_json(path: Path, data: Any) -> None:
-    """Write JSON atomically (a rerun must never see half a status file)."""
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
-    tmp.replace(path)
 
 
 def regrade(
