@@ -163,17 +163,26 @@ def _apply(mutant: Mutant, reference_root: Path, package: str, dest: Path) -> Pa
 
 
 def grade_mutant(mutant: Mutant, reference_root: Path, package: str, assignment: str, slot: int) -> float:
-    """Grade one mutant in a fresh grader process; return its score."""
+    """Grade one mutant in a fresh grader process; return its score, NaN when the grader itself failed.
+
+    A failed grader still writes an all-zero report (and exits 1): that zero is not a kill, so it
+    is NaN here, shown as a survivor to investigate. So is a grader that runs out of time.
+    """
     with tempfile.TemporaryDirectory(prefix="mutant-") as tmp:
         root = _apply(mutant, reference_root, package, Path(tmp) / "sub")
         results = Path(tmp) / "results.json"
-        subprocess.run([sys.executable, "-m", "autograder", "grade", str(root), "--results", str(results),
-                        "--assignment", assignment, "--slot", str(slot), "--quiet"],
-                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=600, check=False)
+        try:
+            done = subprocess.run([sys.executable, "-m", "autograder", "grade", str(root), "--results", str(results),
+                                   "--assignment", assignment, "--slot", str(slot), "--quiet"],
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=600, check=False)
+        except subprocess.TimeoutExpired:
+            return float("nan")
+        if done.returncode != 0:
+            return float("nan")
         try:
             return float(json.loads(results.read_text())["score"])
-        except (OSError, ValueError, KeyError):
-            return float("nan")  # the grader failed: shown as a survivor to investigate
+        except (OSError, ValueError, KeyError, TypeError):
+            return float("nan")
 
 
 def load_equivalent(path: Path) -> dict[str, str]:
@@ -190,16 +199,16 @@ def load_equivalent(path: Path) -> dict[str, str]:
 
 @click.command()
 @click.option("--assignment", default="hw1p1", show_default=True)
-@click.option("--jobs", default=2, show_default=True, help="Mutants graded at once.")
+@click.option("--jobs", type=click.IntRange(min=1), default=2, show_default=True, help="Mutants graded at once.")
 @click.option("--limit", default=0, help="Grade only the first N mutants (0: all).")
 @click.option("--list-only", is_flag=True, help="Print the mutants without grading them.")
 @click.option("--slot-base", default=0, show_default=True,
               help="First sandbox slot; job i uses slots base .. base + jobs - 1 (keep clear of other graders' slots).")
 def main(assignment: str, jobs: int, limit: int, list_only: bool, slot_base: int) -> None:
     """Mutate every fenced line of the reference, grade each mutant, print the kill rate and survivors."""
-    import importlib
+    from autograder.framework.grade import load_assignment  # the grader's own lookup: a bad name lists the known ones
 
-    spec = importlib.import_module(f"autograder.assignments.{assignment}.assignment").ASSIGNMENT
+    spec = load_assignment(assignment)
     mutants = generate_mutants(spec.reference_root, spec.package)
     if limit:
         mutants = mutants[:limit]

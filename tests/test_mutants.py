@@ -2,6 +2,8 @@
 
 from pathlib import Path
 
+import pytest
+
 from autograder.mutants import fenced_lines, generate_mutants, load_equivalent, mutations_of_line
 
 TOY = '''\
@@ -57,3 +59,24 @@ def test_equivalent_file_parsing(tmp_path: Path):
     f = tmp_path / "eq.txt"
     f.write_text("# header\nmytorch/a.py:3:drop '.T'  # a 1-D operand: .T is a no-op\n")
     assert load_equivalent(f) == {"mytorch/a.py:3:drop '.T'": "a 1-D operand: .T is a no-op"}
+
+
+@pytest.mark.parametrize("returncode, timed_out", [(1, False), (0, True)])
+def test_a_failed_or_hung_grader_is_not_counted_as_a_kill(tmp_path: Path, monkeypatch, returncode, timed_out):
+    import math
+    import subprocess
+
+    from autograder import mutants
+
+    (tmp_path / "ref" / "toy").mkdir(parents=True)
+    (tmp_path / "ref" / "toy" / "__init__.py").write_text("x = 1\n")
+
+    def fake_run(argv, **kwargs):  # the grader failed, yet left its all-zero report behind
+        Path(argv[argv.index("--results") + 1]).write_text('{"score": 0}')
+        if timed_out:
+            raise subprocess.TimeoutExpired(argv, kwargs.get("timeout"))
+        return subprocess.CompletedProcess(argv, returncode)
+
+    monkeypatch.setattr(mutants.subprocess, "run", fake_run)
+    mutant = mutants.Mutant("toy/__init__.py", 1, "constant 1 -> 2", "x = 2")
+    assert math.isnan(mutants.grade_mutant(mutant, tmp_path / "ref", "toy", "hw1p1", slot=40))
