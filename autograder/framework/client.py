@@ -330,6 +330,7 @@ class WorkerClient:
         return channel.decode(self._read_exact(proc, length, deadline), channel.MAX_FRAME_BYTES)
 
     def _read_exact(self, proc: WorkerProcess, n: int, deadline: float) -> bytes:
+        """Read exactly `n` reply bytes, draining student output meanwhile; _Expired / _Died on failure."""
         chunks: list[bytes] = []
         left = n
         while left:

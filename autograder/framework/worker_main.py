@@ -127,10 +127,8 @@ class Worker:
         np = self.np
         if depth > 50:
             raise BadResult(f"scenario {scenario!r} returned data nested more than 50 levels deep")
-        if node is None or type(node) in (bool, int, float, str):
+        if node is None or type(node) in (bool, int, float, str):  # (bool cannot be subclassed)
             return node
-        if isinstance(node, bool):
-            return bool(node)
         if isinstance(node, (np.ndarray, np.generic)):
             arr = np.asarray(node)  # drops ndarray subclasses
             if arr.dtype.kind not in "biufc" or arr.dtype.fields is not None:
@@ -147,7 +145,7 @@ class Worker:
                     f"arrays (at {where}); is an array much larger than its inputs?"
                 )
             return arr
-        if isinstance(node, (int, float, complex)):
+        if isinstance(node, (int, float, complex)):  # subclasses (a student's int with a __repr__): plain copies
             return complex(node) if isinstance(node, complex) else (int(node) if isinstance(node, int) else float(node))
         if isinstance(node, (list, tuple)):
             return [self.plain(x, f"{where}[{i}]" if depth else f"item {i}", scenario, depth + 1)
