@@ -339,3 +339,22 @@ def test_regrade_a_synthetic_class(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     again = CliRunner().invoke(regrade_command, [str(export), "--out", str(out), "--jobs", "2"])
     assert again.exit_code == 0 and f"{len(ids) - 2} already done" in again.output
     assert (out / "scores.csv").read_text() == before
+
+
+def test_a_retry_never_reports_the_scores_of_an_earlier_failed_run(tmp_path: Path, fake) -> None:
+    command, _ = fake
+    export = make_export(tmp_path / "x", {"1": "score 4 6"})
+    out = tmp_path / "out"
+    regrade(export, out, TOY, jobs=1, command=command, progress=False)
+    (out / "1" / "status.json").write_text('{"returncode": 1}')  # that run counts as failed: retried
+    (export / "submission_1" / "behaviour.txt").write_text("crash")  # and the retry dies before any report
+    (result,) = regrade(export, out, TOY, jobs=1, command=command, progress=False)
+    assert result.score is None and "no usable results.json" in result.error
+    assert rows(out)["1"]["new_score"] == "" and "boom" in (out / "1" / "grader.log").read_text()
+
+
+def test_a_timed_out_grader_leaves_its_log(tmp_path: Path, fake) -> None:
+    command, _ = fake
+    export = make_export(tmp_path / "x", {"1": "hang"})
+    (result,) = regrade(export, tmp_path / "out", TOY, jobs=1, command=command, timeout=0.5, progress=False)
+    assert "timed out" in result.error and (tmp_path / "out" / "1" / "grader.log").is_file()

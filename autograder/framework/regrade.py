@@ -36,6 +36,7 @@ METADATA_FILE = "submission_metadata.yml"
 PREFIX = "submission_"
 STATUS_FILE = "status.json"
 RESULTS_FILE = "results.json"
+LOG_FILE = "grader.log"  # the grader's stderr
 DEFAULT_TIMEOUT = 15 * 60.0  # Gradescope's own default per-submission limit is 10 min
 # A whole class's export: far larger than one handin, still bounded against a corrupt zip. No ratio
 # limit: one student's well-compressing file must not stop the batch (each handin meets the
@@ -210,7 +211,9 @@ def grade_one(sub: Submission, out: Path, slot: int, command: Command, timeout: 
         return _result(sub.id, previous, skipped=True)
     if sub.folder is None:
         return Result(sub.id, error="submission folder missing from the export")
-    (sub_dir / STATUS_FILE).unlink(missing_ok=True)
+    # A retry starts clean: a report or log left by an earlier, failed run must not pass for this run's.
+    for stale in (STATUS_FILE, RESULTS_FILE, LOG_FILE):
+        (sub_dir / stale).unlink(missing_ok=True)
     start = time.monotonic()
     argv = list(command(sub.folder, results, slot))
     try:
@@ -221,12 +224,12 @@ def grade_one(sub: Submission, out: Path, slot: int, command: Command, timeout: 
         except subprocess.TimeoutExpired:
             _kill_group(proc)
             _, err = proc.communicate()
+            _write_log(sub_dir, err)  # what the grader printed before it was stopped
             return Result(sub.id, error=f"grader timed out after {timeout:g} s", seconds=time.monotonic() - start)
     except OSError as exc:
         return Result(sub.id, error=f"could not start the grader: {exc}")
     seconds = time.monotonic() - start
-    stderr = err.decode("utf-8", "replace").strip()
-    (sub_dir / "grader.log").write_text(stderr + "\n", encoding="utf-8")
+    stderr = _write_log(sub_dir, err)
     report = load_results(results)
     status = {"returncode": proc.returncode, "seconds": round(seconds, 3), "argv": argv}
     write_atomic(sub_dir / STATUS_FILE, status)  # a rerun must never see half a status file
@@ -266,6 +269,13 @@ def _submission_problem(tests: list[dict[str, Any]], score: float) -> str:
     if score == 0 and len(tests) > 1 and len(outputs) == 1 and "checks passed" not in next(iter(outputs)):
         return next(iter(outputs))
     return ""
+
+
+def _write_log(sub_dir: Path, err: bytes | None) -> str:
+    """Save the grader's stderr as <sub_dir>/grader.log; return it as text."""
+    stderr = (err or b"").decode("utf-8", "replace").strip()
+    (sub_dir / LOG_FILE).write_text(stderr + "\n", encoding="utf-8")
+    return stderr
 
 
 def _kill_group(proc: subprocess.Popen) -> None:
