@@ -51,15 +51,19 @@ def build_gradescope_zip(out: Path, assignment: Assignment, project_root: Path =
             entries[path.relative_to(project_root).as_posix()] = (path.read_bytes(), mode)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(out.name + ".tmp")
-    with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as zf:
-        for name in sorted(entries):
-            data, mode = entries[name]
-            info = zipfile.ZipInfo(name, FIXED_TIME)
-            info.compress_type = zipfile.ZIP_DEFLATED
-            info.create_system = 3  # Unix, so that the mode below is honoured by unzip
-            info.external_attr = (0o100000 | mode) << 16
-            zf.writestr(info, data)
-    tmp.replace(out)  # never leave a half-written zip where an upload could pick it up
+    try:
+        with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as zf:
+            for name in sorted(entries):
+                data, mode = entries[name]
+                info = zipfile.ZipInfo(name, FIXED_TIME)
+                info.compress_type = zipfile.ZIP_DEFLATED
+                info.create_system = 3  # Unix, so that the mode below is honoured by unzip
+                info.external_attr = (0o100000 | mode) << 16
+                zf.writestr(info, data)
+        tmp.replace(out)  # never leave a half-written zip where an upload could pick it up
+    except BaseException:
+        tmp.unlink(missing_ok=True)  # nor a half-written .tmp beside it
+        raise
     return sorted(entries)
 
 
