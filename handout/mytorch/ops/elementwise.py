@@ -22,7 +22,7 @@ class Add(Function):
         Args:
             grad_output: (*out_shape) gradient of the loss w.r.t. the output.
         Returns:
-            (grad_a, grad_b) shaped like a and b.
+            (grad_a, grad_b) shaped like a and b. self.shapes = (a.shape, b.shape).
         """
         # TODO: Task 2.2: Add.backward — return (grad_a, grad_b), each un-broadcast to its input's shape
         raise NotImplementedError("Task 2.2: Add.backward — return (grad_a, grad_b), each un-broadcast to its input's shape")
@@ -42,7 +42,7 @@ class Sub(Function):
         Args:
             grad_output: (*out_shape) gradient of the loss w.r.t. the output.
         Returns:
-            (grad_a, grad_b) shaped like a and b.
+            (grad_a, grad_b) shaped like a and b. self.shapes = (a.shape, b.shape).
         """
         # TODO: Task 2.2: Sub.backward — return (grad_a, grad_b), each un-broadcast to its input's shape
         raise NotImplementedError("Task 2.2: Sub.backward — return (grad_a, grad_b), each un-broadcast to its input's shape")
@@ -81,7 +81,7 @@ class Mul(Function):
         Args:
             grad_output: (*out_shape) gradient of the loss w.r.t. the output.
         Returns:
-            (grad_a, grad_b) shaped like a and b.
+            (grad_a, grad_b) shaped like a and b. self.saved = (a, b).
         """
         # TODO: Task 2.3: Mul.backward — return (grad_a, grad_b), each un-broadcast to its input's shape
         raise NotImplementedError("Task 2.3: Mul.backward — return (grad_a, grad_b), each un-broadcast to its input's shape")
@@ -101,7 +101,7 @@ class Div(Function):
         Args:
             grad_output: (*out_shape) gradient of the loss w.r.t. the output.
         Returns:
-            (grad_a, grad_b) shaped like a and b.
+            (grad_a, grad_b) shaped like a and b. self.saved = (a, b).
         """
         # TODO: Task 2.3: Div.backward — return (grad_a, grad_b), each un-broadcast to its input's shape
         raise NotImplementedError("Task 2.3: Div.backward — return (grad_a, grad_b), each un-broadcast to its input's shape")
@@ -122,7 +122,7 @@ class Pow(Function):
         Args:
             grad_output: (*shape) gradient of the loss w.r.t. the output.
         Returns:
-            (grad_a,) shaped like a.
+            (grad_a,) shaped like a. self.saved = (a,); the exponent is self.exponent.
         """
         # TODO: Task 2.4: Pow.backward — return (grad_a,); the exponent is self.exponent
         raise NotImplementedError("Task 2.4: Pow.backward — return (grad_a,); the exponent is self.exponent")
@@ -143,7 +143,7 @@ class Exp(Function):
         Args:
             grad_output: (*shape) gradient of the loss w.r.t. the output.
         Returns:
-            (grad_a,) shaped like a.
+            (grad_a,) shaped like a. self.saved = (out,), out = e**a.
         """
         # TODO: Task 2.4: Exp.backward — return (grad_a,); forward saved its output
         raise NotImplementedError("Task 2.4: Exp.backward — return (grad_a,); forward saved its output")
@@ -163,7 +163,7 @@ class Log(Function):
         Args:
             grad_output: (*shape) gradient of the loss w.r.t. the output.
         Returns:
-            (grad_a,) shaped like a.
+            (grad_a,) shaped like a. self.saved = (a,).
         """
         # TODO: Task 2.4: Log.backward — return (grad_a,)
         raise NotImplementedError("Task 2.4: Log.backward — return (grad_a,)")

@@ -36,7 +36,7 @@ class MatMul(Function):
         Args:
             grad_output: the output's shape, e.g. (n, m), (..., n, m), (m,) when a is 1-D, () when both are.
         Returns:
-            (grad_a, grad_b) shaped like a and b.
+            (grad_a, grad_b) shaped like a and b. self.saved = (a, b), the original (unpromoted) operands.
         """
         # TODO: Task 4.1: MatMul.backward — return (grad_a, grad_b); handle 1-D operands (as np.matmul promotes them) and un-broadcast batch axes
         raise NotImplementedError("Task 4.1: MatMul.backward — return (grad_a, grad_b); handle 1-D operands (as np.matmul promotes them) and un-broadcast batch axes")

@@ -21,7 +21,7 @@ class ReLU(Function):
         Args:
             grad_output: (*shape) gradient of the loss w.r.t. the output.
         Returns:
-            (grad_x,) shaped like x.
+            (grad_x,) shaped like x. self.saved = (x,).
         """
         # BEGIN SOLUTION Task 5.1: ReLU.backward — return (grad_x,); ReLU'(0) = 0
         (x,) = self.saved

@@ -22,7 +22,7 @@ class Add(Function):
         Args:
             grad_output: (*out_shape) gradient of the loss w.r.t. the output.
         Returns:
-            (grad_a, grad_b) shaped like a and b.
+            (grad_a, grad_b) shaped like a and b. self.shapes = (a.shape, b.shape).
         """
         # BEGIN SOLUTION Task 2.2: Add.backward — return (grad_a, grad_b), each un-broadcast to its input's shape
         a_shape, b_shape = self.shapes
@@ -44,7 +44,7 @@ class Sub(Function):
         Args:
             grad_output: (*out_shape) gradient of the loss w.r.t. the output.
         Returns:
-            (grad_a, grad_b) shaped like a and b.
+            (grad_a, grad_b) shaped like a and b. self.shapes = (a.shape, b.shape).
         """
         # BEGIN SOLUTION Task 2.2: Sub.backward — return (grad_a, grad_b), each un-broadcast to its input's shape
         a_shape, b_shape = self.shapes
@@ -86,7 +86,7 @@ class Mul(Function):
         Args:
             grad_output: (*out_shape) gradient of the loss w.r.t. the output.
         Returns:
-            (grad_a, grad_b) shaped like a and b.
+            (grad_a, grad_b) shaped like a and b. self.saved = (a, b).
         """
         # BEGIN SOLUTION Task 2.3: Mul.backward — return (grad_a, grad_b), each un-broadcast to its input's shape
         a, b = self.saved
@@ -108,7 +108,7 @@ class Div(Function):
         Args:
             grad_output: (*out_shape) gradient of the loss w.r.t. the output.
         Returns:
-            (grad_a, grad_b) shaped like a and b.
+            (grad_a, grad_b) shaped like a and b. self.saved = (a, b).
         """
         # BEGIN SOLUTION Task 2.3: Div.backward — return (grad_a, grad_b), each un-broadcast to its input's shape
         a, b = self.saved
@@ -131,7 +131,7 @@ class Pow(Function):
         Args:
             grad_output: (*shape) gradient of the loss w.r.t. the output.
         Returns:
-            (grad_a,) shaped like a.
+            (grad_a,) shaped like a. self.saved = (a,); the exponent is self.exponent.
         """
         # BEGIN SOLUTION Task 2.4: Pow.backward — return (grad_a,); the exponent is self.exponent
         (a,) = self.saved
@@ -154,7 +154,7 @@ class Exp(Function):
         Args:
             grad_output: (*shape) gradient of the loss w.r.t. the output.
         Returns:
-            (grad_a,) shaped like a.
+            (grad_a,) shaped like a. self.saved = (out,), out = e**a.
         """
         # BEGIN SOLUTION Task 2.4: Exp.backward — return (grad_a,); forward saved its output
         (out,) = self.saved
@@ -176,7 +176,7 @@ class Log(Function):
         Args:
             grad_output: (*shape) gradient of the loss w.r.t. the output.
         Returns:
-            (grad_a,) shaped like a.
+            (grad_a,) shaped like a. self.saved = (a,).
         """
         # BEGIN SOLUTION Task 2.4: Log.backward — return (grad_a,)
         (a,) = self.saved

@@ -22,7 +22,7 @@ class Add(Function):
         Args:
             grad_output: (*out_shape) gradient of the loss w.r.t. the output.
         Returns:
-            (grad_a, grad_b) shaped like a and b.
+            (grad_a, grad_b) shaped like a and b. self.shapes = (a.shape, b.shape).
         """
         a_shape, b_shape = self.shapes
         return unbroadcast(grad_output, a_shape), unbroadcast(grad_output, b_shape)
@@ -42,7 +42,7 @@ class Sub(Function):
         Args:
             grad_output: (*out_shape) gradient of the loss w.r.t. the output.
         Returns:
-            (grad_a, grad_b) shaped like a and b.
+            (grad_a, grad_b) shaped like a and b. self.shapes = (a.shape, b.shape).
         """
         a_shape, b_shape = self.shapes
         return unbroadcast(grad_output, a_shape), unbroadcast(-grad_output, b_shape)
@@ -80,7 +80,7 @@ class Mul(Function):
         Args:
             grad_output: (*out_shape) gradient of the loss w.r.t. the output.
         Returns:
-            (grad_a, grad_b) shaped like a and b.
+            (grad_a, grad_b) shaped like a and b. self.saved = (a, b).
         """
         a, b = self.saved
         return unbroadcast(grad_output * b, a.shape), unbroadcast(grad_output * a, b.shape)
@@ -100,7 +100,7 @@ class Div(Function):
         Args:
             grad_output: (*out_shape) gradient of the loss w.r.t. the output.
         Returns:
-            (grad_a, grad_b) shaped like a and b.
+            (grad_a, grad_b) shaped like a and b. self.saved = (a, b).
         """
         a, b = self.saved
         return unbroadcast(grad_output / b, a.shape), unbroadcast(grad_output * a / (b * b), b.shape)
@@ -121,7 +121,7 @@ class Pow(Function):
         Args:
             grad_output: (*shape) gradient of the loss w.r.t. the output.
         Returns:
-            (grad_a,) shaped like a.
+            (grad_a,) shaped like a. self.saved = (a,); the exponent is self.exponent.
         """
         (a,) = self.saved
         return (grad_output * self.exponent * a ** (self.exponent - 1),)
@@ -142,7 +142,7 @@ class Exp(Function):
         Args:
             grad_output: (*shape) gradient of the loss w.r.t. the output.
         Returns:
-            (grad_a,) shaped like a.
+            (grad_a,) shaped like a. self.saved = (out,), out = e**a.
         """
         (out,) = self.saved
         return (grad_output * out,)
@@ -162,7 +162,7 @@ class Log(Function):
         Args:
             grad_output: (*shape) gradient of the loss w.r.t. the output.
         Returns:
-            (grad_a,) shaped like a.
+            (grad_a,) shaped like a. self.saved = (a,).
         """
         (a,) = self.saved
         return (grad_output / a,)

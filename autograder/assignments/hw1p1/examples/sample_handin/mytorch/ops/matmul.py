@@ -36,7 +36,7 @@ class MatMul(Function):
         Args:
             grad_output: the output's shape, e.g. (n, m), (..., n, m), (m,) when a is 1-D, () when both are.
         Returns:
-            (grad_a, grad_b) shaped like a and b.
+            (grad_a, grad_b) shaped like a and b. self.saved = (a, b), the original (unpromoted) operands.
         """
         a, b = self.saved
         # as np.matmul: a 1-D a is a row (1, k), a 1-D b a column (k, 1); g gets the dropped axes back
