@@ -18,6 +18,15 @@ def test_broadcast_error_points_at_unbroadcast_or_keepdims():
     assert "un-broadcast" in likely_cause(kind, msg)
 
 
+def test_in_place_update_with_a_wrongly_shaped_gradient_points_at_unbroadcast():
+    def update():
+        p = np.ones(3)
+        p -= 0.1 * np.ones((4, 3))  # an optimizer step with a bias gradient of shape (N, out)
+
+    kind, msg = numpy_message(update)
+    assert "un-broadcast" in likely_cause(kind, msg)
+
+
 def test_matmul_shape_error_points_at_a_transpose():
     kind, msg = numpy_message(lambda: np.ones((3, 5)) @ np.ones((3, 5)))
     assert "transpose" in likely_cause(kind, msg)

@@ -1,7 +1,10 @@
 """Tasks 1.1 and 1.2: topological_sort and backward on small graphs."""
 
 import pytest
-from hw1p1_checks import GRAPHS, check_call_counts, check_graph_grads, check_topological, normal, root_shape
+from hw1p1_checks import (GRAPHS, check_call_counts, check_graph_grads, check_topological, normal, root_shape,
+                          run_with_deadline_hint)
+
+from autograder.framework.compare import CheckFailed
 
 
 @pytest.mark.rubric(task="1.1", weight=1)
@@ -11,6 +14,18 @@ def test_topological_sort(student, reference, rng, graph_name):
     got = student.run("topo_order", graph=graph)
     want = reference.run("topo_order", graph=graph)
     check_topological(f"topological_sort on the '{graph_name}' graph", got["order"], want["order"], graph)
+
+
+@pytest.mark.rubric(task="1.1", weight=1)
+@pytest.mark.deadline(10)
+def test_topological_sort_chain_deeper_than_the_recursion_limit(student, reference, rng):
+    # Python stops recursion at ~1,000 frames; the hidden tests use a 10,000-node chain. Catch it here first.
+    call = dict(x=normal(rng, (3,)), n=2_000, upstream=normal(rng, (3,)), sort_only=True)
+    got = run_with_deadline_hint(student, "deep_chain", "a chain 2,000 nodes deep", **call)
+    want = reference.run("deep_chain", **call)
+    if got["n_sorted"] != want["n_sorted"] or not got["first_is_root"]:
+        raise CheckFailed(f"topological_sort on a 2,000-node chain returned {got['n_sorted']} nodes, expected "
+                          f"{want['n_sorted']} with the root first (first is root: {got['first_is_root']})")
 
 
 @pytest.mark.rubric(task="1.2", weight=1)

@@ -12,7 +12,7 @@ import re
 # (exception type, pattern in its message, the likely cause) — the mistakes students make most often
 # in an autograd homework, matched on what numpy and Python say about them. First match wins.
 _LIKELY_CAUSES: tuple[tuple[str, str, str], ...] = (
-    ("ValueError", r"could not be broadcast|broadcast input array",
+    ("ValueError", r"could not be broadcast|broadcast input array|non-broadcastable output operand",
      "a gradient does not have its input's shape: un-broadcast it (sum over the added and size-1 axes), "
      "or put back the axes a reduction removed (keepdims / np.expand_dims)."),
     ("ValueError", r"matmul: Input operand|shapes .* not aligned|mismatch in its core dimension",
