@@ -6,7 +6,7 @@ from typing import Sequence
 
 from autograder.framework.scoring import TaskScore, total
 
-TITLE_WIDTH = 44
+TITLE_WIDTH = 50  # hw1p1's longest task title fits; longer ones are clipped with '...'
 NOTE_WIDTH = 60
 
 

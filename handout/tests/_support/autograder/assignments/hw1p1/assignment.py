@@ -11,8 +11,8 @@ REPO_ROOT = HERE.parents[2]
 
 TASKS = (
     Task("1.1", "topological_sort: depth-first search of the graph", 8),
-    Task("1.2", "backward: walk the order, call each backward once, accumulate into leaves", 8),
-    Task("2.1", "unbroadcast: sum a gradient back to an input's shape", 4),
+    Task("1.2", "backward: each node once, accumulate into leaves", 8),
+    Task("2.1", "unbroadcast: reduce a gradient to an input's shape", 4),
     Task("2.2", "Add, Sub and Neg backward", 4),
     Task("2.3", "Mul and Div backward", 5),
     Task("2.4", "Pow (scalar exponent), Exp and Log backward", 5),
@@ -20,10 +20,10 @@ TASKS = (
     Task("3.2", "Max backward", 4),
     Task("3.3", "Reshape and Transpose backward", 4),
     Task("3.4", "Indexing backward (repeated indices accumulate)", 4),
-    Task("4.1", "MatMul backward (1-D and batched operands) and Linear", 8),
+    Task("4.1", "MatMul backward (1-D, batched) and Linear", 8),
     Task("5.1", "ReLU, Sigmoid and Tanh backward", 6),
     Task("5.2", "log_softmax backward", 5),
-    Task("5.3", "Losses: MSELoss and the fused CrossEntropyLoss backward", 5),
+    Task("5.3", "MSELoss and the fused CrossEntropyLoss backward", 5),
     Task("6.1", "BatchNorm1d: the fused backward", 8),
     Task("7.1", "SGD step (momentum, weight decay)", 5),
     Task("7.2", "Adam step", 6),
