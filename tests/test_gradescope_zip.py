@@ -2,7 +2,8 @@
 
 The test lays the zip out the way Gradescope does (source/, submission/, results/,
 submission_metadata.json under one root) and runs the real scripts with AUTOGRADER_ROOT pointing
-there. It does not build a venv: AUTOGRADER_PYTHON points run_autograder at the current interpreter.
+there. Most tests skip the venv (AUTOGRADER_PYTHON points run_autograder at the current interpreter);
+one runs every step of setup.sh for real and grades with the venv it built.
 """
 
 from __future__ import annotations
@@ -187,3 +188,29 @@ def test_run_autograder_fallback_when_grader_cannot_start(gs_zip: Path, gs_root:
     report = json.loads((gs_root / "results" / "results.json").read_text())
     schema(report)
     assert proc.returncode != 0 and report["score"] == 0 and "could not start" in report["output"]
+
+
+@pytest.mark.skipif(not Path("/usr/bin/python3").exists(), reason="setup.sh builds its venv from /usr/bin/python3")
+def test_full_setup_then_run_autograder_with_the_venv_it_built(gs_zip: Path, gs_root: Path,
+                                                               schema: Callable[[dict], None]) -> None:
+    """Every step of setup.sh for real (venv outside /root, install, lock, warm), then grading with that venv.
+
+    The unprivileged worker must be able to run the venv's interpreter and numpy: a full score proves it.
+    """
+    source = unpack(gs_zip, gs_root)
+    venv = gs_root / "venv"  # stands in for /opt/autograder-venv
+    env = {**os.environ, "AUTOGRADER_ROOT": str(gs_root), "AUTOGRADER_VENV": str(venv),
+           "AUTOGRADER_WORKER_UID_BASE": "64300"}
+    env.pop("PYTHONPATH", None)
+    setup = subprocess.run(["bash", str(source / "setup.sh")], env=env, capture_output=True, text=True, timeout=600)
+    assert setup.returncode == 0, setup.stdout[-2000:] + setup.stderr[-2000:]
+    assert "warm-up grading failed" not in setup.stderr
+    assert stat.S_IMODE(source.stat().st_mode) & 0o077 == 0  # locked
+
+    shutil.copytree(ASSIGNMENT.reference_root / "mytorch", gs_root / "submission" / "mytorch",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    run = subprocess.run(["bash", str(source / "run_autograder")], env={**env, "AUTOGRADER_PYTHON": str(venv / "bin" / "python")},
+                         capture_output=True, text=True, timeout=300)
+    report = json.loads((gs_root / "results" / "results.json").read_text())
+    schema(report)
+    assert run.returncode == 0 and report["score"] == pytest.approx(ASSIGNMENT.max_score), run.stdout[-3000:] + run.stderr[-2000:]
