@@ -22,23 +22,18 @@ ENGINE = "autograd_engine.py"
 ACCUMULATE = "grads[id(parent)] = grads[id(parent)] + parent_grad if id(parent) in grads else parent_grad"
 LEAF_COPY = "node.grad = np.array(g, dtype=np.float64)  # a copy: upstream arrays may be shared"
 SEED = "np.ones_like(root.data) if grad is None else grad"
-TOPO_BODY = """    order: list[Tensor] = []
-    visited: set[int] = set()
-    stack: list[tuple[Tensor, bool]] = [(root, False)]
-    while stack:
-        node, children_done = stack.pop()
-        if children_done:
-            order.append(node)  # post-order: after everything it was computed from
-            continue
-        if id(node) in visited:
-            continue
-        visited.add(id(node))
-        stack.append((node, True))
-        if node.grad_fn is not None:
-            stack.extend((p, False) for p in node.grad_fn.inputs if p.requires_grad and id(p) not in visited)
-    order.reverse()
-    return order
-"""
+
+
+def fenced_body(file: str, task_prefix: str) -> str:
+    """The reference's lines inside the fence whose message starts with `task_prefix` (read, never copied here)."""
+    lines = (ASSIGNMENT.reference_root / ASSIGNMENT.package / file).read_text().splitlines(keepends=True)
+    start = next(i for i, line in enumerate(lines) if line.strip().startswith(f"# BEGIN SOLUTION {task_prefix}"))
+    end = next(i for i in range(start, len(lines)) if lines[i].strip() == "# END SOLUTION")
+    return "".join(lines[start + 1:end])
+
+
+TOPO_BODY = fenced_body(ENGINE, "Task 1.1:")  # the whole reference traversal, replaced by buggy ones below
+
 # Pre-order DFS: a node is emitted on its first visit, possibly before another consumer of it.
 PREORDER_TOPO = """    order: list[Tensor] = []
     visited: set[int] = set()
