@@ -12,6 +12,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+from bugs import catalog
 from bugs.catalog import Patch, apply_patches, grade_patched
 
 from autograder.assignments.hw1p1.assignment import ASSIGNMENT
@@ -91,17 +92,9 @@ LOOP_GETITEM = """        grad = np.zeros(self.in_shape)
 """
 
 
-def body(path: str, begin: str) -> str:
-    """The reference lines between the solution fence starting with `begin` and its END marker."""
-    text = (ASSIGNMENT.reference_root / ASSIGNMENT.package / path).read_text()
-    start = text.index(begin)
-    start = text.index("\n", start) + 1
-    return text[start:text.index("    # END SOLUTION", start)].rstrip(" ")
-
-
 def replace_fence(path: str, begin: str, new: str) -> Patch:
-    """A patch that swaps the whole body of one solution fence."""
-    return Patch(path, body(path, begin), new)
+    """A patch that swaps the whole body of one of hw1p1's solution fences."""
+    return catalog.replace_fence(ASSIGNMENT, path, begin, new)
 
 
 ALTERNATIVES = (

@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from bugs.catalog import Bug, Patch, grade_patched
+from bugs.catalog import Bug, Patch, fence_body, grade_patched
 
 from autograder.assignments.hw1p1.assignment import ASSIGNMENT
 from autograder.framework.grade import GradeOutcome
@@ -24,15 +24,8 @@ LEAF_COPY = "node.grad = np.array(g, dtype=np.float64)  # a copy: upstream array
 SEED = "np.ones_like(root.data) if grad is None else grad"
 
 
-def fenced_body(file: str, task_prefix: str) -> str:
-    """The reference's lines inside the fence whose message starts with `task_prefix` (read, never copied here)."""
-    lines = (ASSIGNMENT.reference_root / ASSIGNMENT.package / file).read_text().splitlines(keepends=True)
-    start = next(i for i, line in enumerate(lines) if line.strip().startswith(f"# BEGIN SOLUTION {task_prefix}"))
-    end = next(i for i in range(start, len(lines)) if lines[i].strip() == "# END SOLUTION")
-    return "".join(lines[start + 1:end])
-
-
-TOPO_BODY = fenced_body(ENGINE, "Task 1.1:")  # the whole reference traversal, replaced by buggy ones below
+# The whole reference traversal, read from its fence; replaced by buggy ones below.
+TOPO_BODY = fence_body(ASSIGNMENT, ENGINE, "# BEGIN SOLUTION Task 1.1")
 
 # Pre-order DFS: a node is emitted on its first visit, possibly before another consumer of it.
 PREORDER_TOPO = """    order: list[Tensor] = []

@@ -38,6 +38,22 @@ class Bug:
     hints: tuple[str, ...]  # each must appear (case-insensitive) in that test's message
 
 
+def fence_body(assignment: Assignment, path: str, begin: str) -> str:
+    """The reference lines between the solution fence starting with `begin` and its END marker.
+
+    Tests patch the reference through this instead of keeping copies of reference code.
+    """
+    text = (assignment.reference_root / assignment.package / path).read_text()
+    start = text.index(begin)
+    start = text.index("\n", start) + 1
+    return text[start:text.index("    # END SOLUTION", start)].rstrip(" ")
+
+
+def replace_fence(assignment: Assignment, path: str, begin: str, new: str) -> Patch:
+    """A patch that swaps the whole body of one solution fence."""
+    return Patch(path, fence_body(assignment, path, begin), new)
+
+
 def apply_patches(package_dir: Path, patches: tuple[Patch, ...]) -> None:
     """Apply each patch in place; AssertionError when a snippet is missing or ambiguous."""
     for patch in patches:
