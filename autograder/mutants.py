@@ -26,7 +26,7 @@ from typing import Iterator
 
 import click
 
-BEGIN, END = "# BEGIN SOLUTION", "# END SOLUTION"
+from autograder.framework.handoutgen import strip_fences
 
 # Operator swaps that keep the code valid Python but change its meaning.
 OP_SWAPS = {"+": "-", "-": "+", "*": "/", "/": "*", "@": "*", "+=": "=", "-=": "+=", "**": "*",
@@ -43,24 +43,30 @@ class Mutant:
     line: int
     description: str
     new_line: str
+    anchor: str = ""  # the original line's code in backquotes, "#n" for its n-th repeat in the file
 
     @property
     def key(self) -> str:
-        """A stable id, also used in the equivalent-mutants file."""
-        return f"{self.file}:{self.line}:{self.description}"
+        """The id used in the equivalent-mutants file: names the code, not the line number, so that
+        editing a docstring above a fence does not orphan the reviewed entries."""
+        return f"{self.file}:{self.anchor or self.line}:{self.description}"
 
 
-def fenced_lines(source: str) -> Iterator[int]:
-    """1-based numbers of the lines strictly inside solution fences."""
-    inside = False
-    for number, line in enumerate(source.splitlines(), start=1):
-        stripped = line.strip()
-        if stripped.startswith(BEGIN):
-            inside = True
-        elif stripped.startswith(END):
-            inside = False
-        elif inside and stripped and not stripped.startswith("#"):
-            yield number
+def fenced_lines(source: str, path: str = "<source>") -> Iterator[int]:
+    """1-based numbers of the code lines strictly inside solution fences (the handout generator's parser)."""
+    lines = source.splitlines()
+    for fence in strip_fences(source, path)[1]:
+        for number in range(fence.begin + 1, fence.end):
+            stripped = lines[number - 1].strip()
+            if stripped and not stripped.startswith("#"):
+                yield number
+
+
+def _code_only(line: str) -> str:
+    """The line without indentation and without a trailing comment (comments are not part of a mutant's id)."""
+    body = line.strip()
+    comments = [tok.start[1] for tok in _line_tokens(line) if tok.type == tokenize.COMMENT]
+    return body[: comments[0]].rstrip() if comments else body
 
 
 def _line_tokens(line: str) -> list[tokenize.TokenInfo]:
@@ -116,7 +122,7 @@ def mutations_of_line(line: str) -> Iterator[tuple[str, str]]:
         elif body[end:].lstrip().startswith(","):
             end = len(body) - len(body[end:].lstrip()) + 1
             end += len(body[end:]) - len(body[end:].lstrip())
-        yield f"drop '{match.group(0).strip()}'", indent + body[:start] + body[end:]
+        yield f"drop '{match.group(0).strip()}' at col {match.start()}", indent + body[:start] + body[end:]
     # Swap the two values of `return a, b`.
     if body.startswith("return "):
         parts = _top_level_split(body[len("return "):])
@@ -134,7 +140,11 @@ def generate_mutants(reference_root: Path, package: str) -> list[Mutant]:
         rel = str(path.relative_to(reference_root))
         source = path.read_text()
         lines = source.splitlines()
-        for number in fenced_lines(source):
+        repeats: dict[str, int] = {}
+        for number in fenced_lines(source, rel):
+            code = _code_only(lines[number - 1])
+            repeats[code] = repeats.get(code, 0) + 1
+            anchor = f"`{code}`" + (f"#{repeats[code]}" if repeats[code] > 1 else "")
             seen: set[str] = set()
             for description, new_line in mutations_of_line(lines[number - 1]):
                 if new_line in seen or new_line == lines[number - 1]:
@@ -147,7 +157,7 @@ def generate_mutants(reference_root: Path, package: str) -> list[Mutant]:
                         compile("\n".join(candidate) + "\n", rel, "exec")
                 except SyntaxError:
                     continue
-                mutants.append(Mutant(rel, number, description, new_line))
+                mutants.append(Mutant(rel, number, description, new_line, anchor))
     return mutants
 
 
@@ -214,7 +224,7 @@ def main(assignment: str, jobs: int, limit: int, list_only: bool, slot_base: int
         mutants = mutants[:limit]
     if list_only:
         for m in mutants:
-            click.echo(f"{m.key}\n    {m.new_line.strip()}")
+            click.echo(f"{m.key}  (line {m.line})\n    {m.new_line.strip()}")
         click.echo(f"{len(mutants)} mutants")
         return
     equivalent = load_equivalent(spec.tests_dir.parent / "equivalent_mutants.txt")
@@ -247,7 +257,7 @@ def main(assignment: str, jobs: int, limit: int, list_only: bool, slot_base: int
                f"{rate_excluding:.1%} excluding {len(survivors) - len(unexplained)} reviewed equivalent ones")
     for m in survivors:
         reason = equivalent.get(m.key)
-        click.echo(f"  {'equivalent' if reason else 'SURVIVED  '} {m.key}\n      {m.new_line.strip()}"
+        click.echo(f"  {'equivalent' if reason else 'SURVIVED  '} {m.key}  (line {m.line})\n      {m.new_line.strip()}"
                    + (f"\n      reason: {reason}" if reason else ""))
     sys.exit(0 if rate_excluding >= 0.97 else 1)
 

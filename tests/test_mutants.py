@@ -27,7 +27,7 @@ def test_mutations_cover_operators_transposes_keywords_and_swaps():
     text = "\n".join(descriptions)
     assert "'*' -> '/'" in text
     assert "drop '.T'" in text
-    assert "drop 'keepdims=True'" in text
+    assert "drop 'keepdims=True' at col" in text
     assert "True -> False" in text
     assert "swap the returned pair" in text
     assert "sum -> mean" in text
@@ -80,3 +80,15 @@ def test_a_failed_or_hung_grader_is_not_counted_as_a_kill(tmp_path: Path, monkey
     monkeypatch.setattr(mutants.subprocess, "run", fake_run)
     mutant = mutants.Mutant("toy/__init__.py", 1, "constant 1 -> 2", "x = 2")
     assert math.isnan(mutants.grade_mutant(mutant, tmp_path / "ref", "toy", "hw1p1", slot=40))
+
+
+def test_reference_mutants_have_unique_keys_and_every_reviewed_entry_still_exists():
+    """Editing the reference must not silently orphan a reviewed equivalent mutant (make mutants would fail)."""
+    from autograder.assignments.hw1p1.assignment import ASSIGNMENT
+
+    mutants = generate_mutants(ASSIGNMENT.reference_root, ASSIGNMENT.package)
+    keys = {m.key for m in mutants}
+    assert len(keys) == len(mutants), "two mutants share a key: the equivalent file could not tell them apart"
+    reviewed = load_equivalent(ASSIGNMENT.tests_dir.parent / "equivalent_mutants.txt")
+    orphans = sorted(set(reviewed) - keys)
+    assert not orphans, f"equivalent_mutants.txt names mutants that no longer exist (re-review them): {orphans}"
