@@ -1,10 +1,10 @@
 """Tasks 1.1 and 1.2: topological_sort and backward on small graphs."""
 
 import pytest
-from hw1p1_checks import (GRAPHS, check_call_counts, check_graph_grads, check_topological, normal, root_shape,
-                          run_with_deadline_hint)
+from hw1p1_checks import (GRAPHS, check_call_counts, check_graph_grads, check_topological, normal, positive,
+                          root_shape, run_with_deadline_hint)
 
-from autograder.framework.compare import CheckFailed
+from autograder.framework.compare import CheckFailed, check_array
 
 
 @pytest.mark.rubric(task="1.1", weight=1)
@@ -38,3 +38,15 @@ def test_backward(student, reference, rng, graph_name):
     what = f"backward on the '{graph_name}' graph"
     check_call_counts(what, got, want)
     check_graph_grads(what, got["grads"], want["grads"], graph)
+
+
+@pytest.mark.rubric(task="1.2", weight=1)
+@pytest.mark.deadline(5)
+def test_backward_chain_of_diamonds(student, reference, rng):
+    # x = x*x + x, 30 times: 2**30 paths from the output to x. Fast only if each node is processed once.
+    call = dict(x=positive(rng, (3,)) * 1e-3, depth=30, upstream=normal(rng, (3,)))
+    got = run_with_deadline_hint(student, "diamond_chain", "x = x*x + x repeated 30 times: a traversal that "
+                                 "pushes gradients down every path (or revisits nodes) does 2**30 steps. Process "
+                                 "each node once, after all its consumers, summing what they sent it.", **call)
+    want = reference.run("diamond_chain", **call)
+    check_array("backward through a chain of 30 diamonds (x = x*x + x): x.grad", got["grad_x"], want["grad_x"])
