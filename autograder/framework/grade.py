@@ -136,11 +136,16 @@ class _JsonReportCatcher:
         self.report = json_report
 
 
+def isolated_args(tests_dir: Path) -> list[str]:
+    """The assignment's tests only, isolated from any ini file, outer conftest.py or cache."""
+    return [str(tests_dir), f"--rootdir={tests_dir}", f"--confcutdir={tests_dir}", "-c", os.devnull,
+            "-p", "no:cacheprovider", "--import-mode=importlib"]
+
+
 def pytest_args(tests_dir: Path, quiet: bool) -> list[str]:
-    """pytest's command line: the assignment's tests only, isolated from any ini file or cache."""
+    """pytest's command line for grading: isolated_args plus strict marks and the JSON report."""
     return [
-        str(tests_dir), f"--rootdir={tests_dir}", f"--confcutdir={tests_dir}", "-c", os.devnull,
-        "-p", "no:cacheprovider", "--import-mode=importlib", "--strict-markers",
+        *isolated_args(tests_dir), "--strict-markers",
         # Checks raise CheckFailed, never bare asserts: rewriting ~100 modules per run is wasted time.
         "--assert=plain",
         "--json-report", "--json-report-file=none", "--no-header", "-q",

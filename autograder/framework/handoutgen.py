@@ -176,12 +176,11 @@ class _RubricCollector:
 
 def count_checks(assignment: Assignment) -> dict[str, dict[str, int]]:
     """Task id -> {"public": n, "hidden": m}: the graded checks, found by collecting the tests with pytest."""
-    from autograder.framework.grade import forget_modules_under, run_pytest_isolated
+    from autograder.framework.grade import forget_modules_under, isolated_args, run_pytest_isolated
 
     tests_dir = assignment.tests_dir.resolve()
     collector = _RubricCollector()
-    args = [str(tests_dir), f"--rootdir={tests_dir}", f"--confcutdir={tests_dir}", "-c", os.devnull,
-            "-p", "no:cacheprovider", "--import-mode=importlib", "--collect-only", "-q"]
+    args = [*isolated_args(tests_dir), "--collect-only", "-q"]
     try:
         with contextlib.redirect_stdout(io.StringIO()):
             code = run_pytest_isolated(args, [collector])
