@@ -85,3 +85,13 @@ def test_failed_write_leaves_no_temporary_file(tmp_path: Path, monkeypatch):
     runner = CountingRunner()
     assert CachedReference(runner, tmp_path, "v1").run("double", x=np.ones(2))["n"] == 2.0
     assert list(tmp_path.iterdir()) == []
+
+
+def test_scalars_zero_d_and_one_element_arrays_get_different_keys(tmp_path: Path):
+    """The handout's recorded answers and this cache share channel.call_key; these must never collide."""
+    from autograder.framework.channel import call_key
+
+    keys = {call_key("s", {"x": v}) for v in (np.float64(1), np.array(1.0), np.array([1.0]), 1.0, 1)}
+    assert len(keys) == 5
+    assert call_key("s", {"d": "/home/ta/data"}) == call_key("s", {"d": "/Users/me/data"})  # portable
+    assert call_key("s", {}, salt="v1") != call_key("s", {}, salt="v2")
