@@ -7,6 +7,7 @@ message, score 0; the reference's mytorch copied in -> full marks), and `make ha
 
 from __future__ import annotations
 
+import ast
 import json
 import os
 import re
@@ -141,6 +142,29 @@ def test_every_fence_becomes_exactly_one_raise_naming_its_task(fresh: Path) -> N
             assert f.message.startswith(f"Task {f.task}: ")
 
 
+def test_stubs_are_one_short_raise_under_a_docstring_with_one_hint(fresh: Path) -> None:
+    """The issue's stub rules: the hint once (docstring), one raise naming the task, no line over 100."""
+    fences = find_fences(ASSIGNMENT.reference_root, PACKAGE)
+    for rel in sorted({f.path for f in fences}):
+        text = (fresh / rel).read_text(encoding="utf-8")
+        assert "TODO" not in text, f"{rel}: a TODO line repeats the stub's message"
+        tree = ast.parse(text)
+        for node in ast.walk(tree):
+            if not isinstance(node, ast.FunctionDef) or "NotImplementedError(\"Task" not in ast.unparse(node):
+                continue
+            doc = ast.get_docstring(node) or ""
+            assert doc.count("Hint:") == 1, f"{rel}: {node.name}'s docstring needs exactly one 'Hint:'"
+            segment = ast.get_source_segment(text, node) or ""
+            long = [line for line in segment.splitlines() if len(line) > 100]
+            assert not long, f"{rel}: {node.name} has lines over 100 characters: {long[:2]}"
+            stubs = [s for s in node.body if isinstance(s, ast.Raise)]
+            assert len(stubs) == 1 and len(node.body) == 2, f"{rel}: {node.name} is not docstring + one raise"
+    # No formula given away: the two the issue found are gone from every stubbed file.
+    handout_code = "\n".join((fresh / rel).read_text(encoding="utf-8") for rel in {f.path for f in fences})
+    for formula in ("softmax - onehot", "-a/b**2", "g @ b.T", "1 - t**2", "s * (1 - s)"):
+        assert formula not in handout_code, f"the stubs give away {formula!r}"
+
+
 def test_the_bare_handout_imports(fresh: Path) -> None:
     code = f"import {PACKAGE}, {PACKAGE}.nn, {PACKAGE}.optim, {PACKAGE}.train"
     proc = subprocess.run([sys.executable, "-B", "-c", code], cwd=fresh, capture_output=True, text=True, timeout=60)
@@ -169,7 +193,6 @@ GOOD = '''def f(x):
 def test_strip_fences_replaces_the_block_with_one_raise_at_its_indentation() -> None:
     text, fences = strip_fences(GOOD, "m.py", TASK_IDS)
     assert text.splitlines()[2:] == [
-        '    # TODO: Task 2.3: Mul.backward — "quoted" \\ path',
         '    raise NotImplementedError("Task 2.3: Mul.backward — \\"quoted\\" \\\\ path")',
     ]
     assert len(fences) == 1 and fences[0].task == "2.3" and fences[0].lines == ("    y = x * 2", "    return y")
