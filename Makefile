@@ -42,7 +42,9 @@ test: $(STAMP)
 test-slow: $(STAMP)
 	$(PY) -m pytest -q --run-slow tests/test_determinism.py tests/test_hostile.py tests/test_broken.py
 
+# The writeup's figures first (SVGs need Graphviz's `dot` only when a figure changed: apt-get install graphviz).
 handout: $(STAMP)
+	$(PY) -m autograder.assignments.hw1p1.figures
 	$(AG) handout
 	$(PY) -m autograder.assignments.hw1p1.examples.make_sample
 	$(AG) handout --zip dist/handout.zip
