@@ -9,7 +9,7 @@ import tempfile
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
-from autograder.framework.feedback import at_level, reveals_more
+from autograder.framework.feedback import at_level, is_hidden_check, reveals_more
 from autograder.framework.rubric import FeedbackPolicy
 from autograder.framework.scoring import VISIBILITIES, TaskScore, TestOutcome, total, weighted_score
 
@@ -115,7 +115,7 @@ def gradescope(
             if visibility == "visible" and reveals_more(outcomes, policy.before_due, policy.after_due):
                 tests.append({"name": f"{name} (full feedback, shown after the due date)", "number": s.task.id,
                               "score": 0.0, "max_score": 0.0, "status": "failed", "visibility": "after_due_date",
-                              "output": case_report(at_level([o for o in outcomes if not o.passed],
+                              "output": case_report(at_level([o for o in outcomes if is_hidden_check(o)],
                                                              policy.after_due)),
                               "tags": [f"task-{s.task.id}"]})
     return {
