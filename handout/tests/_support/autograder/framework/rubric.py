@@ -17,7 +17,7 @@ class Task:
 
 # What a failing hidden check's message may show students, from most to least.
 FEEDBACK_LEVELS = {
-    "full": "the whole message: the case, what is wrong and where, expected and received values, the hint",
+    "full": "the case, what is wrong and where, the expected and received values, and the hint",
     "no_values": "the task, the case, what is wrong and where, and the hint, but no expected values",
 }
 
@@ -44,9 +44,9 @@ class FeedbackPolicy:
     def describe(self) -> str:
         """The policy in a sentence or two, for the writeup."""
         if self.before_due == self.after_due:
-            return f"For a failing hidden check you see {FEEDBACK_LEVELS[self.before_due]}, right away."
+            return f"A failing hidden check shows {FEEDBACK_LEVELS[self.before_due]}, right away."
         return (f"Before the due date, a failing hidden check shows {FEEDBACK_LEVELS[self.before_due]}. "
-                f"After the due date, Gradescope also shows {FEEDBACK_LEVELS[self.after_due]}.")
+                f"After the due date, it shows {FEEDBACK_LEVELS[self.after_due]}.")
 
 
 @dataclass(frozen=True)
