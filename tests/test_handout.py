@@ -471,6 +471,8 @@ ADD_NO_UNBROADCAST = Bug("2.2", "mytorch/ops/elementwise.py",
                          "return unbroadcast(grad_output, a_shape), grad_output", "Add forgets to un-broadcast b")
 TRANSPOSE_NOT_INVERTED = Bug("3.3", "mytorch/ops/shape.py", "np.transpose(grad_output, np.argsort(self.axes))",
                              "np.transpose(grad_output, self.axes)", "Transpose undone with the permutation itself")
+CE_NO_MEAN = Bug("5.3", "mytorch/ops/softmax.py", "return (grad * (grad_output / n),)", "return (grad * grad_output,)",
+                 "cross-entropy's gradient without the 1/N of the mean")
 _DFS = """        if id(node) in visited:
             continue
         visited.add(id(node))
@@ -526,9 +528,9 @@ def test_every_message_the_writeup_quotes_is_real_output(fresh: Path, tmp_path: 
     slips = _student_copy(fresh, tmp_path / "slips", bugs=(ADD_NO_UNBROADCAST, *PLANTED))
     outputs.append(run_public_tests(slips, tmp_path)[1])
     outputs.append(_scratch(slips, _python_block(readme, "from mytorch.testing import gradcheck")))
-    # Sections 3.5 and 6.4: nodes marked when pushed; Transpose not inverted.
-    order = _student_copy(fresh, tmp_path / "order", bugs=(MARKED_WHEN_PUSHED, TRANSPOSE_NOT_INVERTED))
-    outputs.append(run_public_tests(order, tmp_path, "-k", "topological_sort or reshape_transpose")[1])
+    # Sections 3.5, 6.4 and 6.9: nodes marked when pushed; Transpose not inverted; cross-entropy without 1/N.
+    order = _student_copy(fresh, tmp_path / "order", bugs=(MARKED_WHEN_PUSHED, TRANSPOSE_NOT_INVERTED, CE_NO_MEAN))
+    outputs.append(run_public_tests(order, tmp_path, "-k", "topological_sort or reshape_transpose or cross_entropy")[1])
     # Section 3.4: a traversal without a visited set times out on the chain of diamonds.
     paths = _student_copy(fresh, tmp_path / "paths", bugs=(NO_VISITED_SET,))
     outputs.append(run_public_tests(paths, tmp_path, "-k", "chain_of_diamonds")[1])

@@ -57,6 +57,27 @@ def _names(fn: Callable[..., Any], count: int) -> list[str]:
     return params if len(params) == count else [f"x{i}" for i in range(count)]
 
 
+def _one_op_grads(out: Tensor, leaves: list[Tensor], up: np.ndarray) -> list[np.ndarray | None] | None:
+    """When `out` is one op applied straight to the leaves (and constants), that op's backward, called
+    directly as the grader's op tests do (so tasks 1.1 and 1.2 are not needed); else None."""
+    node = out.grad_fn
+    if node is None or not all(p.grad_fn is None and (any(p is t for t in leaves) or not p.requires_grad)
+                               for p in node.inputs):
+        return None
+    returned = node.backward(np.array(up, dtype=np.float64))
+    grads: list[np.ndarray | None] = []
+    for leaf in leaves:
+        parts = [g for p, g in zip(node.inputs, returned) if p is leaf]  # x * x: two parts for x
+        grads.append(None if not parts or any(g is None for g in parts) else sum(parts[1:], parts[0]))
+    return grads
+
+
+def _engine_grads(out: Tensor, leaves: list[Tensor], up: np.ndarray) -> list[np.ndarray | None]:
+    """The leaves' gradients after your `out.backward(up)` (tasks 1.1 and 1.2)."""
+    out.backward(np.array(up, dtype=np.float64))
+    return [t.grad for t in leaves]
+
+
 def gradcheck(fn: Callable[..., Tensor], *inputs: Any, upstream: Any = None, seed: int = 0,
               names: Sequence[str] | None = None, label: str | None = None, quiet: bool = False) -> bool:
     """Check the gradients your backward gives for `fn(*inputs)` numerically; True when all are right.
@@ -85,8 +106,8 @@ def gradcheck(fn: Callable[..., Tensor], *inputs: Any, upstream: Any = None, see
 
     def backward(up: np.ndarray) -> list[np.ndarray | None]:
         leaves = [Tensor(a, requires_grad=True) for a in xs]
-        fn(*leaves).backward(np.array(up, dtype=np.float64))
-        return [t.grad for t in leaves]
+        out = fn(*leaves)
+        return _one_op_grads(out, leaves, up) or _engine_grads(out, leaves, up)
 
     out_shape = forward([x.copy() for x in xs]).shape
     up = rng.standard_normal(out_shape) if upstream is None else np.array(upstream, dtype=np.float64)
