@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import re
 import shutil
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -130,3 +132,19 @@ def test_a_stale_figure_is_named(tmp_path) -> None:
     svg = tmp_path / "figures" / "broadcasting.svg"
     svg.write_text(svg.read_text().replace("mytorch-dot-sha256: ", "mytorch-dot-sha256: 0"))
     assert figures.stale(tmp_path / "figures") == ["diamond_chain.dot", "broadcasting.svg"]
+
+
+def test_gradcheck_of_one_op_works_before_the_engine_and_bigger_functions_use_it(lib, tmp_path) -> None:
+    from autograder.assignments.hw1p1.examples.make_sample import sample_files
+
+    for rel, data in sample_files(stubbed=("1.1", "1.2"), bugs=()).items():
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_bytes(data)
+    code = ("import numpy as np\nfrom mytorch.testing import gradcheck\nx = np.linspace(0.5, 2.0, 6)\n"
+            "print(gradcheck(lambda x: x * x, x, quiet=True))\n"
+            "try:\n    gradcheck(lambda x: (x * x).sum(), x)\nexcept NotImplementedError as e:\n    print(e)\n")
+    proc = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert proc.stdout.splitlines() == ["True", "Task 1.2: backward"], proc.stdout + proc.stderr
+    from importlib import import_module
+    testing = import_module(f"{lib.__name__}.testing")
+    assert testing.gradcheck(lambda x: (x * x).sum(axis=1), np.arange(1.0, 7.0).reshape(2, 3), quiet=True)
