@@ -25,6 +25,7 @@ from autograder.assignments.hw1p1.examples.make_sample import PLANTED, Bug, samp
 from autograder.framework.handoutgen import (
     HandoutError,
     diff_trees,
+    fill_feedback,
     fill_rubric,
     find_fences,
     generate_handout,
@@ -35,7 +36,7 @@ from autograder.framework.handoutgen import (
     tree_files,
     write_zip,
 )
-from autograder.framework.rubric import Task
+from autograder.framework.rubric import FeedbackPolicy, Task
 
 REPO = ASSIGNMENT.reference_root.parent
 PACKAGE = ASSIGNMENT.package
@@ -216,6 +217,13 @@ def test_fence_mistakes_name_file_and_line(source: str, line: int, fragment: str
     with pytest.raises(HandoutError) as info:
         strip_fences(source, "mytorch/ops/x.py", TASK_IDS)
     assert f"mytorch/ops/x.py:{line}:" in str(info.value) and fragment in str(info.value)
+
+
+def test_the_writeup_states_the_assignments_feedback_policy(fresh: Path) -> None:
+    readme = (fresh / "README.md").read_text(encoding="utf-8")
+    assert f"<!-- feedback:start -->\n{ASSIGNMENT.feedback.describe()}\n<!-- feedback:end -->" in readme
+    strict = fill_feedback("a\n<!-- feedback:start -->\n<!-- feedback:end -->\n", FeedbackPolicy("no_values"))
+    assert "Before the due date" in strict and "no expected values" in strict
 
 
 def test_fill_rubric_writes_between_the_markers_only() -> None:
