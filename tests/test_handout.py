@@ -547,6 +547,8 @@ def test_every_message_the_writeup_quotes_is_real_output(fresh: Path, tmp_path: 
     right = _student_copy(fresh, tmp_path / "right")
     outputs.append(run_public_tests(right, tmp_path, "tests/test_2_elementwise.py::test_mul_div[3x5*3x1]")[1])
     outputs.append(_scratch(right, _python_block(readme, "train.make_mlp")))
+    drawn = _scratch(right, _python_block(readme, "mytorch.draw(M"))  # section 4.2's example runs as printed
+    assert drawn.startswith("digraph mytorch {") and '"#1  M: Mul' in drawn and "grad -7" in drawn, drawn
     seen = {line.rstrip() for out in outputs for line in out.splitlines()}
     for block in quoted:
         for line in block.splitlines():
