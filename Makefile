@@ -38,11 +38,14 @@ grade: $(STAMP)
 test: $(STAMP)
 	$(PY) -m pytest -q $(PYTEST_ARGS)
 
-# The long soaks: 20 repeat grades, every hostile and broken case with the full suite.
+# The long soaks: 20 repeat grades, every hostile and broken case with the full suite, every task's prerequisites.
 test-slow: $(STAMP)
-	$(PY) -m pytest -q --run-slow tests/test_determinism.py tests/test_hostile.py tests/test_broken.py
+	$(PY) -m pytest -q --run-slow tests/test_determinism.py tests/test_hostile.py tests/test_broken.py \
+		tests/test_handout.py
 
+# The writeup's figures first (SVGs need Graphviz's `dot` only when a figure changed: apt-get install graphviz).
 handout: $(STAMP)
+	$(PY) -m autograder.assignments.hw1p1.figures
 	$(AG) handout
 	$(PY) -m autograder.assignments.hw1p1.examples.make_sample
 	$(AG) handout --zip dist/handout.zip

@@ -7,6 +7,7 @@ message, score 0; the reference's mytorch copied in -> full marks), and `make ha
 
 from __future__ import annotations
 
+import ast
 import json
 import os
 import re
@@ -20,9 +21,11 @@ import pytest
 from click.testing import CliRunner
 
 from autograder.assignments.hw1p1.assignment import ASSIGNMENT
+from autograder.assignments.hw1p1.examples.make_sample import PLANTED, Bug, sample_files
 from autograder.framework.handoutgen import (
     HandoutError,
     diff_trees,
+    fill_feedback,
     fill_rubric,
     find_fences,
     generate_handout,
@@ -33,7 +36,7 @@ from autograder.framework.handoutgen import (
     tree_files,
     write_zip,
 )
-from autograder.framework.rubric import Task
+from autograder.framework.rubric import FeedbackPolicy, Task
 
 REPO = ASSIGNMENT.reference_root.parent
 PACKAGE = ASSIGNMENT.package
@@ -141,6 +144,29 @@ def test_every_fence_becomes_exactly_one_raise_naming_its_task(fresh: Path) -> N
             assert f.message.startswith(f"Task {f.task}: ")
 
 
+def test_stubs_are_one_short_raise_under_a_docstring_with_one_hint(fresh: Path) -> None:
+    """The issue's stub rules: the hint once (docstring), one raise naming the task, no line over 100."""
+    fences = find_fences(ASSIGNMENT.reference_root, PACKAGE)
+    for rel in sorted({f.path for f in fences}):
+        text = (fresh / rel).read_text(encoding="utf-8")
+        assert "TODO" not in text, f"{rel}: a TODO line repeats the stub's message"
+        tree = ast.parse(text)
+        for node in ast.walk(tree):
+            if not isinstance(node, ast.FunctionDef) or "NotImplementedError(\"Task" not in ast.unparse(node):
+                continue
+            doc = ast.get_docstring(node) or ""
+            assert doc.count("Hint:") == 1, f"{rel}: {node.name}'s docstring needs exactly one 'Hint:'"
+            segment = ast.get_source_segment(text, node) or ""
+            long = [line for line in segment.splitlines() if len(line) > 100]
+            assert not long, f"{rel}: {node.name} has lines over 100 characters: {long[:2]}"
+            stubs = [s for s in node.body if isinstance(s, ast.Raise)]
+            assert len(stubs) == 1 and len(node.body) == 2, f"{rel}: {node.name} is not docstring + one raise"
+    # No formula given away: the two the issue found are gone from every stubbed file.
+    handout_code = "\n".join((fresh / rel).read_text(encoding="utf-8") for rel in {f.path for f in fences})
+    for formula in ("softmax - onehot", "-a/b**2", "g @ b.T", "1 - t**2", "s * (1 - s)"):
+        assert formula not in handout_code, f"the stubs give away {formula!r}"
+
+
 def test_the_bare_handout_imports(fresh: Path) -> None:
     code = f"import {PACKAGE}, {PACKAGE}.nn, {PACKAGE}.optim, {PACKAGE}.train"
     proc = subprocess.run([sys.executable, "-B", "-c", code], cwd=fresh, capture_output=True, text=True, timeout=60)
@@ -169,7 +195,6 @@ GOOD = '''def f(x):
 def test_strip_fences_replaces_the_block_with_one_raise_at_its_indentation() -> None:
     text, fences = strip_fences(GOOD, "m.py", TASK_IDS)
     assert text.splitlines()[2:] == [
-        '    # TODO: Task 2.3: Mul.backward — "quoted" \\ path',
         '    raise NotImplementedError("Task 2.3: Mul.backward — \\"quoted\\" \\\\ path")',
     ]
     assert len(fences) == 1 and fences[0].task == "2.3" and fences[0].lines == ("    y = x * 2", "    return y")
@@ -192,6 +217,13 @@ def test_fence_mistakes_name_file_and_line(source: str, line: int, fragment: str
     with pytest.raises(HandoutError) as info:
         strip_fences(source, "mytorch/ops/x.py", TASK_IDS)
     assert f"mytorch/ops/x.py:{line}:" in str(info.value) and fragment in str(info.value)
+
+
+def test_the_writeup_states_the_assignments_feedback_policy(fresh: Path) -> None:
+    readme = (fresh / "README.md").read_text(encoding="utf-8")
+    assert f"<!-- feedback:start -->\n{ASSIGNMENT.feedback.describe()}\n<!-- feedback:end -->" in readme
+    strict = fill_feedback("a\n<!-- feedback:start -->\n<!-- feedback:end -->\n", FeedbackPolicy("no_values"))
+    assert "Before the due date" in strict and "no expected values" in strict
 
 
 def test_fill_rubric_writes_between_the_markers_only() -> None:
@@ -251,6 +283,7 @@ def test_reference_code_in_the_handout_scores_full_marks(fresh: Path, tmp_path: 
     assert status == 0, console[-3000:]
     assert outcomes and all(o["passed"] for o in outcomes)
     assert total_line(console) == (ASSIGNMENT.max_score, ASSIGNMENT.max_score)
+    assert "partial run" not in console and " run " not in console.split("scoreboard")[-1]  # a full run
 
 
 def test_task_option_runs_one_task(fresh: Path, tmp_path: Path) -> None:
@@ -437,3 +470,133 @@ def test_rubric_table_counts_the_collected_checks_of_every_task() -> None:
     first = ASSIGNMENT.tasks[0]
     assert f"| {first.id} | {first.title} | {int(first.points)} | {checks[first.id]['public']} | " \
            f"{checks[first.id]['hidden']} |" in table
+
+
+# ------------------------------------------------------------------------------------- the writeup tells the truth
+
+# Slips planted into the reference's code (the sample handin's mechanism) for the writeup's quoted messages.
+ADD_NO_UNBROADCAST = Bug("2.2", "mytorch/ops/elementwise.py",
+                         "return unbroadcast(grad_output, a_shape), unbroadcast(grad_output, b_shape)",
+                         "return unbroadcast(grad_output, a_shape), grad_output", "Add forgets to un-broadcast b")
+TRANSPOSE_NOT_INVERTED = Bug("3.3", "mytorch/ops/shape.py", "np.transpose(grad_output, np.argsort(self.axes))",
+                             "np.transpose(grad_output, self.axes)", "Transpose undone with the permutation itself")
+CE_NO_MEAN = Bug("5.3", "mytorch/ops/softmax.py", "return (grad * (grad_output / n),)", "return (grad * grad_output,)",
+                 "cross-entropy's gradient without the 1/N of the mean")
+_DFS = """        if id(node) in visited:
+            continue
+        visited.add(id(node))
+        stack.append((node, True))
+        if node.grad_fn is not None:
+            stack.extend((p, False) for p in node.grad_fn.inputs if p.requires_grad and id(p) not in visited)
+"""
+MARKED_WHEN_PUSHED = Bug("1.1", "mytorch/autograd_engine.py", _DFS, """        stack.append((node, True))
+        if node.grad_fn is not None:
+            for p in node.grad_fn.inputs:
+                if p.requires_grad and id(p) not in visited:
+                    visited.add(id(p))
+                    stack.append((p, False))
+""", "nodes marked visited when pushed, not when entered (root never marked: harmless here)")
+NO_VISITED_SET = Bug("1.1", "mytorch/autograd_engine.py", _DFS, """        stack.append((node, True))
+        if node.grad_fn is not None:
+            stack.extend((p, False) for p in node.grad_fn.inputs if p.requires_grad)
+""", "no visited set: every path is followed")
+
+
+def _student_copy(fresh: Path, dest: Path, stubbed: tuple[str, ...] = (), bugs: tuple = ()) -> Path:
+    """A handout whose student wrote the reference's code except for `stubbed` tasks, with `bugs` planted."""
+    handout = _copy(fresh, dest)
+    shutil.rmtree(handout / PACKAGE)
+    for rel, data in sample_files(stubbed=stubbed, bugs=bugs).items():
+        (handout / rel).parent.mkdir(parents=True, exist_ok=True)
+        (handout / rel).write_bytes(data)
+    return handout
+
+
+def _python_block(readme: str, needle: str) -> str:
+    """The writeup's ```python block that contains `needle`."""
+    blocks = [b for b in re.findall(r"```python\n(.*?)```", readme, re.S) if needle in b]
+    assert len(blocks) == 1, f"expected one python block with {needle!r} in the writeup, found {len(blocks)}"
+    return blocks[0]
+
+
+def _scratch(handout: Path, code: str) -> str:
+    """Run `code` as the student's scratch.py in the handout folder; its output."""
+    (handout / "scratch.py").write_text(code)
+    proc = subprocess.run([sys.executable, "scratch.py"], cwd=handout, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return proc.stdout
+
+
+def test_every_message_the_writeup_quotes_is_real_output(fresh: Path, tmp_path: Path) -> None:
+    """Each block after `<!-- real output -->` in the writeup appears verbatim in a run of the handout."""
+    readme = (fresh / "README.md").read_text(encoding="utf-8")
+    quoted = re.findall(r"<!-- real output -->\n```\n(.*?)```", readme, re.S)
+    assert len(quoted) >= 10, "the writeup should mark its quoted messages with <!-- real output -->"
+    outputs = []
+    # Three slips (section 9.2's scoreboard and messages) and the gradcheck example (section 4.1).
+    slips = _student_copy(fresh, tmp_path / "slips", bugs=(ADD_NO_UNBROADCAST, *PLANTED))
+    outputs.append(run_public_tests(slips, tmp_path)[1])
+    outputs.append(_scratch(slips, _python_block(readme, "from mytorch.testing import gradcheck")))
+    # Sections 3.5, 6.4 and 6.9: nodes marked when pushed; Transpose not inverted; cross-entropy without 1/N.
+    order = _student_copy(fresh, tmp_path / "order", bugs=(MARKED_WHEN_PUSHED, TRANSPOSE_NOT_INVERTED, CE_NO_MEAN))
+    outputs.append(run_public_tests(order, tmp_path, "-k", "topological_sort or reshape_transpose or cross_entropy")[1])
+    # Section 3.4: a traversal without a visited set times out on the chain of diamonds.
+    paths = _student_copy(fresh, tmp_path / "paths", bugs=(NO_VISITED_SET,))
+    outputs.append(run_public_tests(paths, tmp_path, "-k", "chain_of_diamonds")[1])
+    # Section 9.2's partial run and task 8's training run, with correct code.
+    right = _student_copy(fresh, tmp_path / "right")
+    outputs.append(run_public_tests(right, tmp_path, "tests/test_2_elementwise.py::test_mul_div[3x5*3x1]")[1])
+    outputs.append(_scratch(right, _python_block(readme, "train.make_mlp")))
+    drawn = _scratch(right, _python_block(readme, "mytorch.draw(M"))  # section 4.2's example runs as printed
+    assert drawn.startswith("digraph mytorch {") and '"#1  M: Mul' in drawn and "grad -7" in drawn, drawn
+    seen = {line.rstrip() for out in outputs for line in out.splitlines()}
+    for block in quoted:
+        for line in block.splitlines():
+            if line.strip() and line.strip() != "...":
+                assert line.rstrip() in seen, f"the writeup quotes a line no run prints:\n{line}"
+
+
+def test_a_partial_run_never_shows_pass_and_says_so_in_the_total(fresh: Path, tmp_path: Path) -> None:
+    right = _student_copy(fresh, tmp_path / "right")
+    _, console, status = run_public_tests(right, tmp_path, "tests/test_2_elementwise.py::test_mul_div[3x5*3x1]")
+    assert status == 0, console[-2000:]
+    row = next(line for line in console.splitlines() if line.startswith("2.3 "))
+    assert re.search(r"\s2\.5/5\s+1/2 run\s*$", row) and "PASS" not in row, row
+    total = next(line for line in console.splitlines() if line.lstrip().startswith("TOTAL"))
+    planned = json.loads((fresh / "tests/_support/planned.json").read_text())
+    full = sum(p["checks"] for p in planned.values())
+    assert total.rstrip().endswith(f"(partial run: 1 of {full} checks ran)"), total
+    # A whole task run with --task is complete for that task (PASS) but still a partial run overall.
+    _, console, _ = run_public_tests(right, tmp_path, "--task", "2.3")
+    assert re.search(r"^2\.3 .*\s5/5\s+PASS\s*$", console, re.M) and "(partial run: 2 of" in console
+
+
+def _prerequisites(readme: str) -> dict[str, set[str]]:
+    """Task -> the tasks its public tests also need, from the writeup's table (absent: none)."""
+    table = readme.split("<!-- prerequisites:start -->")[1].split("<!-- prerequisites:end -->")[0]
+    needs: dict[str, set[str]] = {t: set() for t in TASK_IDS}
+    for row in table.strip().splitlines()[2:]:
+        tasks, also = (cell.strip() for cell in row.strip("|").split("|")[:2])
+        for task in tasks.split(", "):
+            needs[task] = set(also.split(", "))
+    return needs
+
+
+def _check_prerequisites(fresh: Path, tmp_path: Path, tasks: list[str]) -> None:
+    """With only a task and its listed prerequisites written, all of the task's public tests pass."""
+    needs = _prerequisites((fresh / "README.md").read_text(encoding="utf-8"))
+    assert needs["1.2"] == {"1.1", "2.1", "2.2", "2.3", "2.4"}
+    for task in tasks:
+        written = {task} | needs[task]
+        handout = _student_copy(fresh, tmp_path / f"t{task}", stubbed=tuple(t for t in TASK_IDS if t not in written))
+        outcomes, console, status = run_public_tests(handout, tmp_path, "--task", task, "-x")
+        assert status == 0 and outcomes, f"task {task} with {sorted(needs[task])} written fails:\n{console[-2500:]}"
+
+
+def test_the_writeups_prerequisites_are_enough_for_the_tasks_that_have_them(fresh: Path, tmp_path: Path) -> None:
+    _check_prerequisites(fresh, tmp_path, ["1.2", "4.1", "5.3"])  # the longest lists; all tasks: --run-slow
+
+
+@pytest.mark.slow
+def test_the_writeups_prerequisites_are_enough_for_every_task(fresh: Path, tmp_path: Path) -> None:
+    _check_prerequisites(fresh, tmp_path, TASK_IDS)

@@ -340,7 +340,7 @@ def test_ten_thousand_node_chain(mt):
 
 
 def test_sixty_diamonds(mt):
-    """x = x*x + x sixty times: each node's backward must run once (path-wise recursion is 2**60)."""
+    """x = x*x + x sixty times: each node's backward must run once (path-wise recursion is 3**60)."""
     x0 = 0.01
     leaf = mt.Tensor(x0, requires_grad=True)
     x, value, derivative = leaf, x0, 1.0

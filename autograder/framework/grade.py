@@ -84,7 +84,7 @@ def grade_submission(
     def finish(scores: list[TaskScore], tests: list[TestOutcome], notes: Sequence[str] = (),
                internal: Sequence[str] = (), failed: bool = False) -> GradeOutcome:
         report = reports.build(fmt, scores, execution_time=time.monotonic() - start, notes=notes,
-                               gradable=not failed, extra_data=extra)
+                               gradable=not failed, extra_data=extra, feedback=assignment.feedback)
         reports.write_atomic(results_path, report)
         earned, possible = total(scores)
         return GradeOutcome(earned, possible, {s.task.id: s.score for s in scores}, tests, report,

@@ -3,11 +3,13 @@
 The generated tree (see `generate_handout`) is what students receive:
 
     README.md, Makefile, conftest.py, pytest.ini     writeup (rubric table filled in) and the local workflow
+    figures/                                          the writeup's pictures (solutions/figures/, as they are)
     mytorch/                                          the reference with every solution fence stubbed out
     tests/test_*.py ...                               the public tests, verbatim (the grader runs the same files)
     tests/expected.npz                                the reference's answers to those tests, recorded here
     tests/_support/autograder/...                     the framework modules the tests import, verbatim
     tests/_support/handout_backend.py, handin.py      in-process student runner, recorded reference, handin
+    tests/_support/planned.json                       checks per task of a full run (partial-run scoreboard)
 
 Generation is deterministic (sorted walks, "\\n" newlines, fixed zip timestamps) so that a test can prove
 the committed handout equals a fresh generation.
@@ -33,16 +35,19 @@ from typing import Any, Iterable, Mapping, Sequence
 import click
 import numpy as np
 
-from autograder.framework.rubric import Assignment, Task
+from autograder.framework.rubric import Assignment, FeedbackPolicy, Task
 
 FRAMEWORK_DIR = Path(__file__).resolve().parent
 HANDOUT_FILES = "handout_files"  # per assignment: assignments/<name>/handout_files/
 # Framework modules the public tests and the handout's conftest import; each is pytest/numpy/stdlib-only.
 SUPPORT_MODULES = ("harness", "rubric", "errors", "compare", "gradcheck", "scoring", "scoreboard", "channel")
 EXPECTED_FILE = "tests/expected.npz"
+PLANNED_FILE = "tests/_support/planned.json"  # task id -> checks and weight of a full public run
+FIGURES = "figures"  # beside the writeup: its pictures, copied into the handout as they are
 SKIP_NAMES = {"__pycache__", ".pytest_cache", ".DS_Store", ".hypothesis"}
 SKIP_SUFFIXES = (".pyc", ".pyo")
 RUBRIC_START, RUBRIC_END = "<!-- rubric:start -->", "<!-- rubric:end -->"
+FEEDBACK_START, FEEDBACK_END = "<!-- feedback:start -->", "<!-- feedback:end -->"
 ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)  # the earliest time a zip can hold: no build time leaks into the archive
 
 BEGIN_RE = re.compile(r"^(?P<indent>[ \t]*)# BEGIN SOLUTION(?P<rest>.*)$")
@@ -72,8 +77,9 @@ class Fence:
 def strip_fences(text: str, path: str, task_ids: Iterable[str] | None = None) -> tuple[str, list[Fence]]:
     """Replace each fenced block of `text` by one `raise NotImplementedError("<message>")`.
 
-    The stub sits at the BEGIN marker's indentation, preceded by `# TODO: <message>`. Raises HandoutError
-    (naming `path` and the line) for an END without BEGIN, a nested or unclosed BEGIN, a fence whose message
+    The stub is that one line, at the BEGIN marker's indentation: the hint lives in the docstring above it
+    and the formulas in the writeup, so the message only names the task. Raises HandoutError (naming
+    `path` and the line) for an END without BEGIN, a nested or unclosed BEGIN, a fence whose message
     does not start with `Task <id>: `, or an id that is not one of `task_ids` (when given).
     """
     known = set(task_ids) if task_ids is not None else None
@@ -104,7 +110,7 @@ def strip_fences(text: str, path: str, task_ids: Iterable[str] | None = None) ->
             fences.append(Fence(path, open_at, number, task, message, tuple(body)))
             # json.dumps gives a valid Python string literal for any message (quotes, backslashes escaped)
             literal = json.dumps(message, ensure_ascii=False)
-            out += [f"{indent}# TODO: {message}", f"{indent}raise NotImplementedError({literal})"]
+            out.append(f"{indent}raise NotImplementedError({literal})")
             open_at = None
         elif "BEGIN SOLUTION" in line or "END SOLUTION" in line:
             # A marker the regexes do not accept (typo, trailing code) would otherwise leak the solution.
@@ -170,12 +176,15 @@ class _RubricCollector:
             mark = item.get_closest_marker("rubric")
             task = (mark.kwargs.get("task") or (mark.args[0] if mark.args else None)) if mark else None
             kind = "public" if "public" in Path(str(item.path)).parts else "hidden"
-            counts = self.checks.setdefault(str(task), {"public": 0, "hidden": 0})
+            counts = self.checks.setdefault(str(task), {"public": 0, "hidden": 0, "public_weight": 0.0})
             counts[kind] += 1
+            if kind == "public":
+                weight = (mark.kwargs.get("weight", mark.args[1] if len(mark.args) > 1 else 1)) if mark else 1
+                counts["public_weight"] += float(weight)
 
 
-def count_checks(assignment: Assignment) -> dict[str, dict[str, int]]:
-    """Task id -> {"public": n, "hidden": m}: the graded checks, found by collecting the tests with pytest."""
+def count_checks(assignment: Assignment) -> dict[str, dict[str, Any]]:
+    """Task id -> {"public": n, "hidden": m, "public_weight": w}: the graded checks, collected with pytest."""
     from autograder.framework.grade import forget_modules_under, isolated_args, run_pytest_isolated
 
     tests_dir = assignment.tests_dir.resolve()
@@ -194,14 +203,24 @@ def count_checks(assignment: Assignment) -> dict[str, dict[str, int]]:
 def fill_rubric(text: str, tasks: Sequence[Task], where: str = "README.md",
                 checks: Mapping[str, Mapping[str, int]] | None = None) -> str:
     """`text` with the rubric table between its marker lines; unchanged when it has no markers."""
+    return _fill_between(text, RUBRIC_START, RUBRIC_END, rubric_table(tasks, checks), where)
+
+
+def fill_feedback(text: str, policy: FeedbackPolicy, where: str = "README.md") -> str:
+    """`text` with the assignment's feedback policy, in words, between its feedback marker lines."""
+    return _fill_between(text, FEEDBACK_START, FEEDBACK_END, policy.describe(), where)
+
+
+def _fill_between(text: str, start: str, end: str, body: str, where: str) -> str:
+    """`text` with `body` between its `start` and `end` marker lines; unchanged when it has no markers."""
     lines = text.splitlines()
-    starts = [i for i, line in enumerate(lines) if line.strip() == RUBRIC_START]
-    ends = [i for i, line in enumerate(lines) if line.strip() == RUBRIC_END]
+    starts = [i for i, line in enumerate(lines) if line.strip() == start]
+    ends = [i for i, line in enumerate(lines) if line.strip() == end]
     if not starts and not ends:
         return text
     if len(starts) != 1 or len(ends) != 1 or ends[0] < starts[0]:
-        raise HandoutError(f"{where}: expected one '{RUBRIC_START}' line followed by one '{RUBRIC_END}' line")
-    filled = lines[: starts[0] + 1] + rubric_table(tasks, checks).splitlines() + lines[ends[0]:]
+        raise HandoutError(f"{where}: expected one '{start}' line followed by one '{end}' line")
+    filled = lines[: starts[0] + 1] + body.splitlines() + lines[ends[0]:]
     return "\n".join(filled) + "\n"
 
 
@@ -263,10 +282,17 @@ def handout_contents(assignment: Assignment) -> dict[str, bytes]:
             files[rel] = _stub_file(path, rel, task_ids).encode("utf-8")
         else:
             files[rel] = path.read_bytes()
+    checks = count_checks(assignment)
     writeup = ref / "README.md"
     if writeup.is_file():
-        files["README.md"] = fill_rubric(_read_text(writeup), assignment.tasks, "solutions/README.md",
-                                         count_checks(assignment)).encode()
+        text = fill_rubric(_read_text(writeup), assignment.tasks, "solutions/README.md", checks)
+        files["README.md"] = fill_feedback(text, assignment.feedback, "solutions/README.md").encode()
+    for path in _walk(ref / FIGURES):  # the writeup's pictures (regenerated by `make handout`)
+        files[path.relative_to(ref).as_posix()] = path.read_bytes()
+    # What a full run of the public tests has, per task: the local scoreboard marks partial runs with it.
+    planned = {t.id: {"checks": checks.get(t.id, {}).get("public", 0),
+                      "weight": checks.get(t.id, {}).get("public_weight", 0.0)} for t in assignment.tasks}
+    files[PLANNED_FILE] = (json.dumps(planned, indent=1, sort_keys=True) + "\n").encode()
 
     public = assignment.tests_dir / "public"
     if not public.is_dir():

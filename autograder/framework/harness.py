@@ -27,7 +27,7 @@ import pytest
 from autograder.framework.compare import CheckFailed
 from autograder.framework.errors import StudentError, StudentException, format_student_exception
 from autograder.framework.rubric import Assignment
-from autograder.framework.scoreboard import render
+from autograder.framework.scoreboard import Planned, render
 from autograder.framework.scoring import VISIBILITIES, TestOutcome, score_tasks
 
 DEFAULT_DEADLINE = 5.0  # seconds of wall clock per student.run call
@@ -223,8 +223,10 @@ def _positive_number(x: Any) -> bool:
 class Harness:
     """The grading pytest plugin; register one instance per session (pytest.main(plugins=[...]))."""
 
-    def __init__(self, assignment: Assignment, backend: Backend, *, scoreboard: bool = False) -> None:
+    def __init__(self, assignment: Assignment, backend: Backend, *, scoreboard: bool = False,
+                 planned: Planned | None = None) -> None:
         self.assignment, self.backend, self.scoreboard = assignment, backend, scoreboard
+        self.planned = planned  # the checks of a full run per task: the scoreboard marks partial runs
         self.records: dict[str, dict[str, Any]] = {}  # nodeid -> task, weight, visibility, message, output...
         self.problems: list[str] = []  # test-authoring mistakes found at collection
 
@@ -328,4 +330,4 @@ class Harness:
         scores = score_tasks(self.assignment.tasks, self.outcomes(reports), require_all=False)
         if scores:
             terminalreporter.write_sep("=", "scoreboard")
-            terminalreporter.write_line(render(scores))
+            terminalreporter.write_line(render(scores, self.planned))

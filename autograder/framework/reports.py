@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import tempfile
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
+from autograder.framework.feedback import at_level, is_hidden_check, reveals_more
+from autograder.framework.rubric import FeedbackPolicy
 from autograder.framework.scoring import VISIBILITIES, TaskScore, TestOutcome, total, weighted_score
 
 FORMATS = ("gradescope", "prairielearn", "autolab")
@@ -78,9 +81,14 @@ def _groups(score: TaskScore) -> list[tuple[str, tuple[TestOutcome, ...]]]:
 
 def gradescope(
     scores: Sequence[TaskScore], *, execution_time: float = 0.0, notes: Iterable[str] = (),
-    extra_data: dict[str, Any] | None = None,
+    extra_data: dict[str, Any] | None = None, feedback: FeedbackPolicy | None = None,
 ) -> dict[str, Any]:
-    """A Gradescope results.json: one test entry per task (per task and visibility if a task mixes them)."""
+    """A Gradescope results.json: one test entry per task (per task and visibility if a task mixes them).
+
+    Under a `feedback` policy that shows less before the due date, visible entries carry the redacted
+    messages, and a 0-point after_due_date entry per task carries the rest.
+    """
+    policy = feedback or FeedbackPolicy()
     tests = []
     for s in scores:
         groups = _groups(s)
@@ -99,10 +107,17 @@ def gradescope(
                 "score": earned,
                 "max_score": possible,
                 "status": "passed" if all(o.passed for o in outcomes) else "failed",
-                "output": case_report(outcomes),
+                "output": case_report(at_level(outcomes, policy.before_due if visibility == "visible"
+                                               else policy.after_due)),
                 "visibility": visibility,
                 "tags": [f"task-{s.task.id}"],
             })
+            if visibility == "visible" and reveals_more(outcomes, policy.before_due, policy.after_due):
+                tests.append({"name": f"{name} (full feedback, shown after the due date)", "number": s.task.id,
+                              "score": 0.0, "max_score": 0.0, "status": "failed", "visibility": "after_due_date",
+                              "output": case_report(at_level([o for o in outcomes if is_hidden_check(o)],
+                                                             policy.after_due)),
+                              "tags": [f"task-{s.task.id}"]})
     return {
         "score": total(scores)[0],
         "execution_time": max(0, int(round(execution_time))),
@@ -162,12 +177,15 @@ def json_line(report: dict[str, Any]) -> str:
 
 def build(
     fmt: str, scores: Sequence[TaskScore], *, execution_time: float = 0.0, notes: Iterable[str] = (),
-    gradable: bool = True, extra_data: dict[str, Any] | None = None,
+    gradable: bool = True, extra_data: dict[str, Any] | None = None, feedback: FeedbackPolicy | None = None,
 ) -> dict[str, Any]:
-    """The report for `fmt` (one of FORMATS)."""
+    """The report for `fmt` (one of FORMATS); `feedback` limits what failing hidden checks reveal."""
     if fmt == "gradescope":
-        return gradescope(scores, execution_time=execution_time, notes=notes, extra_data=extra_data)
-    if fmt == "prairielearn":
+        return gradescope(scores, execution_time=execution_time, notes=notes, extra_data=extra_data,
+                          feedback=feedback)
+    if fmt == "prairielearn":  # no due-date visibility there: what may be shown before the due date
+        level = (feedback or FeedbackPolicy()).before_due
+        scores = [dataclasses.replace(s, outcomes=at_level(s.outcomes, level)) for s in scores]
         return prairielearn(scores, notes=notes, gradable=gradable)
     if fmt == "autolab":
         return autolab(scores)

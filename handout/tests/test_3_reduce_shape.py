@@ -24,7 +24,8 @@ def test_max(student, reference, rng, op, inputs, kwargs):
 @pytest.mark.rubric(task="3.3", weight=1)
 @pytest.mark.parametrize("op, inputs, kwargs", [
     case("3x5->5x3", "reshape", ("normal", (3, 5)), shape=[5, 3]),
-    case("2x3x5.transpose(1,0,2)", "transpose", ("normal", (2, 3, 5)), axes=[1, 0, 2]),
+    # (1, 2, 0) is not its own inverse: a Transpose.backward that reuses self.axes fails here
+    case("2x3x5.transpose(1,2,0)", "transpose", ("normal", (2, 3, 5)), axes=[1, 2, 0]),
 ])
 def test_reshape_transpose(student, reference, rng, op, inputs, kwargs):
     op_case(student, reference, rng, op.capitalize() + ".backward", op, draw(rng, inputs), kwargs)

@@ -1,7 +1,8 @@
 """mytorch: a small numpy autograd library.
 
-`nn`, `optim`, `train` and `ops` are imported on first use (PEP 562), so a mistake in one of them
-(a syntax error in optim/adam.py, say) only fails what depends on it.
+`nn`, `optim`, `train`, `ops` and `testing` are imported on first use (PEP 562), so a mistake in one
+of them (a syntax error in optim/adam.py, say) only fails what depends on it. Given helpers for you:
+`mytorch.draw(root)` pictures a graph, `mytorch.testing.gradcheck(fn, *inputs)` checks gradients.
 """
 
 from __future__ import annotations
@@ -11,11 +12,12 @@ from typing import Any
 
 from .autograd_engine import Function, backward, is_grad_enabled, no_grad, topological_sort
 from .tensor import Tensor, log_softmax
+from .draw import draw  # after this import `mytorch.draw` is the function, not its module
 
-__all__ = ["Function", "Tensor", "backward", "is_grad_enabled", "log_softmax", "nn", "no_grad", "ops",
-           "optim", "topological_sort", "train"]
+__all__ = ["Function", "Tensor", "backward", "draw", "is_grad_enabled", "log_softmax", "nn", "no_grad", "ops",
+           "optim", "testing", "topological_sort", "train"]
 
-_LAZY = ("nn", "optim", "train", "ops")
+_LAZY = ("nn", "optim", "train", "ops", "testing")
 
 
 def __getattr__(name: str) -> Any:

@@ -83,16 +83,16 @@ class Function:
 def topological_sort(root: "Tensor") -> list["Tensor"]:
     """Every tensor that requires grad and that root was computed from, each once, root first.
 
-    Each tensor comes before all the tensors it was computed from (its `grad_fn.inputs`), so by the
-    time backward reaches a tensor, every tensor that used it has already passed its gradient on.
-    Tensors with `requires_grad=False` are not part of the graph and are left out.
+    Each tensor comes before all the tensors it was computed from (its `grad_fn.inputs`). Tensors
+    with `requires_grad=False` are not part of the graph and are left out.
+    Hint: section 3.5 of the writeup (an explicit stack, no recursion; when to mark a node visited).
 
     Args:
         root: the tensor backward starts from (usually the loss).
     Returns:
         A list of Tensors, root first, leaves towards the end.
     """
-    # BEGIN SOLUTION Task 1.1: topological_sort — depth-first search with an explicit stack (no recursion), root first
+    # BEGIN SOLUTION Task 1.1: topological_sort
     order: list[Tensor] = []
     visited: set[int] = set()
     stack: list[tuple[Tensor, bool]] = [(root, False)]
@@ -115,16 +115,16 @@ def topological_sort(root: "Tensor") -> list["Tensor"]:
 def backward(root: "Tensor", grad: np.ndarray | None = None) -> None:
     """Backpropagate from root: accumulate dL/d(leaf) into `.grad` of every leaf that requires grad.
 
-    Walks `topological_sort(root)`, calls each node's `grad_fn.backward` exactly once with the sum of
-    the gradients its consumers passed to it, and adds (+=) into leaves' `.grad`. Intermediate
-    tensors keep no `.grad`. A leaf's `.grad` is its own array (never an alias of another array).
+    Each node's `grad_fn.backward` runs exactly once, with the total its consumers sent it.
+    Intermediate tensors keep no `.grad`; a leaf's `.grad` is its own array, never an alias.
+    Hint: sections 3.2 and 3.6 of the writeup.
 
     Args:
         root: the tensor to differentiate; requires grad.
         grad: dL/d(root), shaped like root; None means ones (Tensor.backward allows it only when
             root has one element).
     """
-    # BEGIN SOLUTION Task 1.2: backward — seed with ones when grad is None, walk the order, call each grad_fn.backward once, sum gradients per tensor, += into leaves
+    # BEGIN SOLUTION Task 1.2: backward
     grads: dict[int, np.ndarray] = {id(root): np.ones_like(root.data) if grad is None else grad}
     for node in topological_sort(root):
         g = grads.pop(id(node), None)

@@ -25,16 +25,17 @@ class BatchNorm1dFunction(Function):
         return weight * xhat + bias
 
     def backward(self, grad_output: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Gradients for x, weight and bias, in one pass. The mean and variance depend on every
-        row of x, so dL/dx has three terms: the direct path, through the mean and through the variance.
+        """Gradients for x, weight and bias, in one pass.
+
+        Hint: section 6.10 of the writeup (the mean and the variance depend on every row of x).
 
         Args:
             grad_output: (N, C) gradient of the loss w.r.t. the output.
         Returns:
-            (grad_x (N, C), grad_weight (C,), grad_bias (C,)). self.saved = (xhat (N, C), inv_std (C,), weight (C,)).
+            (grad_x (N, C), grad_weight (C,), grad_bias (C,)).
+            self.saved = (xhat (N, C), inv_std (C,), weight (C,)).
         """
-        # TODO: Task 6.1: BatchNorm1dFunction.backward — return (grad_x, grad_weight, grad_bias); self.saved = (xhat, inv_std, weight)
-        raise NotImplementedError("Task 6.1: BatchNorm1dFunction.backward — return (grad_x, grad_weight, grad_bias); self.saved = (xhat, inv_std, weight)")
+        raise NotImplementedError("Task 6.1: BatchNorm1dFunction.backward")
 
 
 class BatchNorm1d(Module):

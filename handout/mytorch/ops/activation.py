@@ -16,15 +16,16 @@ class ReLU(Function):
         return np.maximum(x, 0.0)
 
     def backward(self, grad_output: np.ndarray) -> tuple[np.ndarray]:
-        """Pass the gradient where x > 0, zero elsewhere (we take ReLU'(0) = 0, as PyTorch).
+        """Gradient of max(0, x).
+
+        Hint: table 6.7 of the writeup (at exactly 0, use 0, as PyTorch does).
 
         Args:
             grad_output: (*shape) gradient of the loss w.r.t. the output.
         Returns:
             (grad_x,) shaped like x. self.saved = (x,).
         """
-        # TODO: Task 5.1: ReLU.backward — return (grad_x,); ReLU'(0) = 0
-        raise NotImplementedError("Task 5.1: ReLU.backward — return (grad_x,); ReLU'(0) = 0")
+        raise NotImplementedError("Task 5.1: ReLU.backward")
 
 
 class Sigmoid(Function):
@@ -38,15 +39,16 @@ class Sigmoid(Function):
         return out
 
     def backward(self, grad_output: np.ndarray) -> tuple[np.ndarray]:
-        """sigmoid'(x) = s * (1 - s) with s the saved output.
+        """Gradient of sigmoid(x).
+
+        Hint: table 6.7 of the writeup; write it with the saved output.
 
         Args:
             grad_output: (*shape) gradient of the loss w.r.t. the output.
         Returns:
-            (grad_x,) shaped like x.
+            (grad_x,) shaped like x. self.saved = (out,), the forward's output.
         """
-        # TODO: Task 5.1: Sigmoid.backward — return (grad_x,); forward saved its output s
-        raise NotImplementedError("Task 5.1: Sigmoid.backward — return (grad_x,); forward saved its output s")
+        raise NotImplementedError("Task 5.1: Sigmoid.backward")
 
 
 class Tanh(Function):
@@ -59,12 +61,13 @@ class Tanh(Function):
         return out
 
     def backward(self, grad_output: np.ndarray) -> tuple[np.ndarray]:
-        """tanh'(x) = 1 - t**2 with t the saved output.
+        """Gradient of tanh(x).
+
+        Hint: table 6.7 of the writeup; write it with the saved output.
 
         Args:
             grad_output: (*shape) gradient of the loss w.r.t. the output.
         Returns:
-            (grad_x,) shaped like x.
+            (grad_x,) shaped like x. self.saved = (out,), the forward's output.
         """
-        # TODO: Task 5.1: Tanh.backward — return (grad_x,); forward saved its output t
-        raise NotImplementedError("Task 5.1: Tanh.backward — return (grad_x,); forward saved its output t")
+        raise NotImplementedError("Task 5.1: Tanh.backward")

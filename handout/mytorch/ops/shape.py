@@ -18,15 +18,16 @@ class Reshape(Function):
         return np.reshape(x, shape)
 
     def backward(self, grad_output: np.ndarray) -> tuple[np.ndarray]:
-        """Reshaping does not change values: give the gradient the input's shape back.
+        """Gradient of x.reshape(shape).
+
+        Hint: section 6.4 of the writeup.
 
         Args:
             grad_output: (*shape) gradient of the loss w.r.t. the output.
         Returns:
             (grad_x,) of shape self.in_shape.
         """
-        # TODO: Task 3.3: Reshape.backward — return (grad_x,) of shape self.in_shape
-        raise NotImplementedError("Task 3.3: Reshape.backward — return (grad_x,) of shape self.in_shape")
+        raise NotImplementedError("Task 3.3: Reshape.backward")
 
 
 class Transpose(Function):
@@ -39,15 +40,16 @@ class Transpose(Function):
         return np.transpose(x, self.axes)
 
     def backward(self, grad_output: np.ndarray) -> tuple[np.ndarray]:
-        """Move each axis of the gradient back where it came from (the inverse permutation).
+        """Gradient of x.transpose(axes).
+
+        Hint: section 6.4 of the writeup (undo the permutation with its inverse).
 
         Args:
             grad_output: the permuted shape.
         Returns:
             (grad_x,) shaped like x. self.axes is the forward permutation (non-negative ints).
         """
-        # TODO: Task 3.3: Transpose.backward — return (grad_x,); apply the inverse of the permutation self.axes
-        raise NotImplementedError("Task 3.3: Transpose.backward — return (grad_x,); apply the inverse of the permutation self.axes")
+        raise NotImplementedError("Task 3.3: Transpose.backward")
 
 
 def _plain_index(index: Any) -> Any:
@@ -71,12 +73,13 @@ class GetItem(Function):
         return x[self.index]
 
     def backward(self, grad_output: np.ndarray) -> tuple[np.ndarray]:
-        """Scatter the gradient back into zeros of the input's shape; an element picked k times gets k contributions.
+        """Gradient of x[index].
+
+        Hint: section 6.5 of the writeup (an entry picked twice must receive both contributions).
 
         Args:
             grad_output: the shape of x[self.index].
         Returns:
-            (grad_x,) of shape self.in_shape. Hint: `g[idx] += v` loses repeats; np.add.at does not.
+            (grad_x,) of shape self.in_shape.
         """
-        # TODO: Task 3.4: GetItem.backward — return (grad_x,) of shape self.in_shape; repeated indices must accumulate (np.add.at)
-        raise NotImplementedError("Task 3.4: GetItem.backward — return (grad_x,) of shape self.in_shape; repeated indices must accumulate (np.add.at)")
+        raise NotImplementedError("Task 3.4: GetItem.backward")

@@ -19,15 +19,16 @@ class LogSoftmax(Function):
         return out
 
     def backward(self, grad_output: np.ndarray) -> tuple[np.ndarray]:
-        """dL/dx = g - softmax(x) * sum(g) along the axis, with softmax(x) = exp(saved output).
+        """Gradient of log_softmax(x) along self.axis.
+
+        Hint: section 6.8 of the writeup; the softmax can be computed from the saved output.
 
         Args:
             grad_output: (*shape) gradient of the loss w.r.t. the output.
         Returns:
-            (grad_x,) shaped like x. The axis is self.axis.
+            (grad_x,) shaped like x. self.saved = (out,), the forward's output; the axis is self.axis.
         """
-        # TODO: Task 5.2: LogSoftmax.backward — return (grad_x,); softmax is exp of the saved output, reduce along self.axis
-        raise NotImplementedError("Task 5.2: LogSoftmax.backward — return (grad_x,); softmax is exp of the saved output, reduce along self.axis")
+        raise NotImplementedError("Task 5.2: LogSoftmax.backward")
 
 
 class CrossEntropy(Function):
@@ -43,12 +44,14 @@ class CrossEntropy(Function):
         return -log_probs[np.arange(n), labels].mean()
 
     def backward(self, grad_output: np.ndarray) -> tuple[np.ndarray]:
-        """dL/dlogits = (softmax(logits) - onehot(labels)) / N, times the upstream scalar.
+        """Gradient of the mean cross-entropy loss with respect to the logits.
+
+        Hint: section 6.9 of the writeup; do not modify the saved array in place.
 
         Args:
             grad_output: () gradient of the final loss w.r.t. this mean loss.
         Returns:
-            (grad_logits,) of shape (N, C). self.saved = (probs,), labels in self.labels.
+            (grad_logits,) of shape (N, C). self.saved = (probs,), the softmax of the logits (N, C);
+            the integer labels (N,) are self.labels.
         """
-        # TODO: Task 5.3: CrossEntropy.backward — return (grad_logits,) of shape (N, C): (softmax - onehot) / N times grad_output
-        raise NotImplementedError("Task 5.3: CrossEntropy.backward — return (grad_logits,) of shape (N, C): (softmax - onehot) / N times grad_output")
+        raise NotImplementedError("Task 5.3: CrossEntropy.backward")

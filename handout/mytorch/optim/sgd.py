@@ -22,7 +22,7 @@ class SGD(Optimizer):
     def step(self) -> None:
         """Update each parameter whose `.grad` is not None, in place (`p.data`).
 
-        Uses self.lr, self.momentum, self.weight_decay and self.buffers[i] (None until parameter i's first step).
+        Hint: section 6.11 of the writeup. Uses self.lr, self.momentum, self.weight_decay and
+        self.buffers[i] (None until parameter i's first step with momentum).
         """
-        # TODO: Task 7.1: SGD.step — skip params whose grad is None; weight decay, momentum buffer (self.buffers[i]), update p.data in place
-        raise NotImplementedError("Task 7.1: SGD.step — skip params whose grad is None; weight decay, momentum buffer (self.buffers[i]), update p.data in place")
+        raise NotImplementedError("Task 7.1: SGD.step")

@@ -17,14 +17,16 @@ class Add(Function):
         return a + b
 
     def backward(self, grad_output: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """d(a+b)/da = 1, d(a+b)/db = 1; un-broadcast each to its input's shape.
+        """Gradients of a + b for both inputs.
+
+        Hint: table 6.1 of the writeup; un-broadcast each gradient (task 2.1).
 
         Args:
             grad_output: (*out_shape) gradient of the loss w.r.t. the output.
         Returns:
             (grad_a, grad_b) shaped like a and b. self.shapes = (a.shape, b.shape).
         """
-        # BEGIN SOLUTION Task 2.2: Add.backward — return (grad_a, grad_b), each un-broadcast to its input's shape
+        # BEGIN SOLUTION Task 2.2: Add.backward
         a_shape, b_shape = self.shapes
         return unbroadcast(grad_output, a_shape), unbroadcast(grad_output, b_shape)
         # END SOLUTION
@@ -39,14 +41,16 @@ class Sub(Function):
         return a - b
 
     def backward(self, grad_output: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """d(a-b)/da = 1, d(a-b)/db = -1; un-broadcast each to its input's shape.
+        """Gradients of a - b for both inputs.
+
+        Hint: table 6.1 of the writeup; un-broadcast each gradient (task 2.1).
 
         Args:
             grad_output: (*out_shape) gradient of the loss w.r.t. the output.
         Returns:
             (grad_a, grad_b) shaped like a and b. self.shapes = (a.shape, b.shape).
         """
-        # BEGIN SOLUTION Task 2.2: Sub.backward — return (grad_a, grad_b), each un-broadcast to its input's shape
+        # BEGIN SOLUTION Task 2.2: Sub.backward
         a_shape, b_shape = self.shapes
         return unbroadcast(grad_output, a_shape), unbroadcast(-grad_output, b_shape)
         # END SOLUTION
@@ -60,14 +64,16 @@ class Neg(Function):
         return -a
 
     def backward(self, grad_output: np.ndarray) -> tuple[np.ndarray]:
-        """d(-a)/da = -1.
+        """Gradient of -a.
+
+        Hint: table 6.1 of the writeup.
 
         Args:
             grad_output: (*shape) gradient of the loss w.r.t. the output.
         Returns:
             (grad_a,) shaped like a (a one-element tuple: one entry per input).
         """
-        # BEGIN SOLUTION Task 2.2: Neg.backward — return (grad_a,)
+        # BEGIN SOLUTION Task 2.2: Neg.backward
         return (-grad_output,)
         # END SOLUTION
 
@@ -81,14 +87,16 @@ class Mul(Function):
         return a * b
 
     def backward(self, grad_output: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """d(a*b)/da = b, d(a*b)/db = a; un-broadcast each to its input's shape.
+        """Gradients of a * b for both inputs.
+
+        Hint: table 6.1 of the writeup; un-broadcast each gradient (task 2.1).
 
         Args:
             grad_output: (*out_shape) gradient of the loss w.r.t. the output.
         Returns:
             (grad_a, grad_b) shaped like a and b. self.saved = (a, b).
         """
-        # BEGIN SOLUTION Task 2.3: Mul.backward — return (grad_a, grad_b), each un-broadcast to its input's shape
+        # BEGIN SOLUTION Task 2.3: Mul.backward
         a, b = self.saved
         return unbroadcast(grad_output * b, a.shape), unbroadcast(grad_output * a, b.shape)
         # END SOLUTION
@@ -103,14 +111,16 @@ class Div(Function):
         return a / b
 
     def backward(self, grad_output: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """d(a/b)/da = 1/b, d(a/b)/db = -a/b**2; un-broadcast each to its input's shape.
+        """Gradients of a / b for both inputs.
+
+        Hint: table 6.1 of the writeup (mind the sign); un-broadcast each gradient (task 2.1).
 
         Args:
             grad_output: (*out_shape) gradient of the loss w.r.t. the output.
         Returns:
             (grad_a, grad_b) shaped like a and b. self.saved = (a, b).
         """
-        # BEGIN SOLUTION Task 2.3: Div.backward — return (grad_a, grad_b), each un-broadcast to its input's shape
+        # BEGIN SOLUTION Task 2.3: Div.backward
         a, b = self.saved
         return unbroadcast(grad_output / b, a.shape), unbroadcast(-grad_output * a / (b * b), b.shape)
         # END SOLUTION
@@ -126,14 +136,17 @@ class Pow(Function):
         return a**exponent
 
     def backward(self, grad_output: np.ndarray) -> tuple[np.ndarray]:
-        """d(a**p)/da = p * a**(p-1).
+        """Gradient of a ** p for a number p.
+
+        Hint: table 6.1 of the writeup.
 
         Args:
             grad_output: (*shape) gradient of the loss w.r.t. the output.
         Returns:
-            (grad_a,) shaped like a. self.saved = (a,); the exponent is self.exponent.
+            (grad_a,) shaped like a (a one-element tuple: one entry per input).
+            self.saved = (a,); the exponent p is self.exponent.
         """
-        # BEGIN SOLUTION Task 2.4: Pow.backward — return (grad_a,); the exponent is self.exponent
+        # BEGIN SOLUTION Task 2.4: Pow.backward
         (a,) = self.saved
         return (grad_output * self.exponent * a ** (self.exponent - 1),)
         # END SOLUTION
@@ -149,14 +162,17 @@ class Exp(Function):
         return out
 
     def backward(self, grad_output: np.ndarray) -> tuple[np.ndarray]:
-        """d(e**a)/da = e**a (saved from forward).
+        """Gradient of e ** a.
+
+        Hint: table 6.1 of the writeup; the forward saved its output.
 
         Args:
             grad_output: (*shape) gradient of the loss w.r.t. the output.
         Returns:
-            (grad_a,) shaped like a. self.saved = (out,), out = e**a.
+            (grad_a,) shaped like a (a one-element tuple: one entry per input).
+            self.saved = (out,), the forward's output.
         """
-        # BEGIN SOLUTION Task 2.4: Exp.backward — return (grad_a,); forward saved its output
+        # BEGIN SOLUTION Task 2.4: Exp.backward
         (out,) = self.saved
         return (grad_output * out,)
         # END SOLUTION
@@ -171,14 +187,17 @@ class Log(Function):
         return np.log(a)
 
     def backward(self, grad_output: np.ndarray) -> tuple[np.ndarray]:
-        """d(log a)/da = 1/a.
+        """Gradient of the natural logarithm of a.
+
+        Hint: table 6.1 of the writeup.
 
         Args:
             grad_output: (*shape) gradient of the loss w.r.t. the output.
         Returns:
-            (grad_a,) shaped like a. self.saved = (a,).
+            (grad_a,) shaped like a (a one-element tuple: one entry per input).
+            self.saved = (a,).
         """
-        # BEGIN SOLUTION Task 2.4: Log.backward — return (grad_a,)
+        # BEGIN SOLUTION Task 2.4: Log.backward
         (a,) = self.saved
         return (grad_output / a,)
         # END SOLUTION

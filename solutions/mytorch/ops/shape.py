@@ -18,14 +18,16 @@ class Reshape(Function):
         return np.reshape(x, shape)
 
     def backward(self, grad_output: np.ndarray) -> tuple[np.ndarray]:
-        """Reshaping does not change values: give the gradient the input's shape back.
+        """Gradient of x.reshape(shape).
+
+        Hint: section 6.4 of the writeup.
 
         Args:
             grad_output: (*shape) gradient of the loss w.r.t. the output.
         Returns:
             (grad_x,) of shape self.in_shape.
         """
-        # BEGIN SOLUTION Task 3.3: Reshape.backward — return (grad_x,) of shape self.in_shape
+        # BEGIN SOLUTION Task 3.3: Reshape.backward
         return (np.reshape(grad_output, self.in_shape),)
         # END SOLUTION
 
@@ -40,14 +42,16 @@ class Transpose(Function):
         return np.transpose(x, self.axes)
 
     def backward(self, grad_output: np.ndarray) -> tuple[np.ndarray]:
-        """Move each axis of the gradient back where it came from (the inverse permutation).
+        """Gradient of x.transpose(axes).
+
+        Hint: section 6.4 of the writeup (undo the permutation with its inverse).
 
         Args:
             grad_output: the permuted shape.
         Returns:
             (grad_x,) shaped like x. self.axes is the forward permutation (non-negative ints).
         """
-        # BEGIN SOLUTION Task 3.3: Transpose.backward — return (grad_x,); apply the inverse of the permutation self.axes
+        # BEGIN SOLUTION Task 3.3: Transpose.backward
         return (np.transpose(grad_output, np.argsort(self.axes)),)
         # END SOLUTION
 
@@ -73,14 +77,16 @@ class GetItem(Function):
         return x[self.index]
 
     def backward(self, grad_output: np.ndarray) -> tuple[np.ndarray]:
-        """Scatter the gradient back into zeros of the input's shape; an element picked k times gets k contributions.
+        """Gradient of x[index].
+
+        Hint: section 6.5 of the writeup (an entry picked twice must receive both contributions).
 
         Args:
             grad_output: the shape of x[self.index].
         Returns:
-            (grad_x,) of shape self.in_shape. Hint: `g[idx] += v` loses repeats; np.add.at does not.
+            (grad_x,) of shape self.in_shape.
         """
-        # BEGIN SOLUTION Task 3.4: GetItem.backward — return (grad_x,) of shape self.in_shape; repeated indices must accumulate (np.add.at)
+        # BEGIN SOLUTION Task 3.4: GetItem.backward
         grad = np.zeros(self.in_shape)
         np.add.at(grad, self.index, grad_output)
         return (grad,)

@@ -26,9 +26,10 @@ class Adam(Optimizer):
     def step(self) -> None:
         """Update each parameter whose `.grad` is not None, in place (`p.data`).
 
-        Uses self.lr, self.betas, self.eps and the per-parameter state self.m[i], self.v[i], self.t[i].
+        Hint: section 6.11 of the writeup. Uses self.lr, self.betas, self.eps and the per-parameter
+        state self.m[i], self.v[i], self.t[i].
         """
-        # BEGIN SOLUTION Task 7.2: Adam.step — skip params whose grad is None; update self.m[i], self.v[i], self.t[i], bias-correct, update p.data in place
+        # BEGIN SOLUTION Task 7.2: Adam.step
         b1, b2 = self.betas
         for i, p in enumerate(self.params):
             if p.grad is None:

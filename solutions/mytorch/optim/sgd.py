@@ -22,9 +22,10 @@ class SGD(Optimizer):
     def step(self) -> None:
         """Update each parameter whose `.grad` is not None, in place (`p.data`).
 
-        Uses self.lr, self.momentum, self.weight_decay and self.buffers[i] (None until parameter i's first step).
+        Hint: section 6.11 of the writeup. Uses self.lr, self.momentum, self.weight_decay and
+        self.buffers[i] (None until parameter i's first step with momentum).
         """
-        # BEGIN SOLUTION Task 7.1: SGD.step — skip params whose grad is None; weight decay, momentum buffer (self.buffers[i]), update p.data in place
+        # BEGIN SOLUTION Task 7.1: SGD.step
         for i, p in enumerate(self.params):
             if p.grad is None:
                 continue

@@ -1,7 +1,7 @@
 """Build examples/sample_handin/: the partly finished student handin that `make grade` grades by default.
 
 The sample is the reference library as a student would hand it in (no solution fences), except:
-- the tasks in STUBBED are left exactly as the handout has them (`# TODO` + `raise NotImplementedError`);
+- the tasks in STUBBED are left exactly as the handout has them (one `raise NotImplementedError`);
 - the student bugs in PLANTED are planted, each a string replacement that must match exactly once
   (generation stops otherwise, so a change to the reference cannot silently drop a bug).
 

@@ -9,6 +9,7 @@ The grader also runs hidden tests: more shapes, numerical gradient checks, trave
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from pathlib import Path
@@ -31,6 +32,7 @@ from handout_backend import (  # noqa: E402
 )
 
 EXPECTED = HERE / "tests" / "expected.npz"
+PLANNED = SUPPORT / "planned.json"  # how many checks each task has in a full run (written by the generator)
 # Set only by the handout generator (course staff), which runs these tests once on the reference
 # to record its answers into tests/expected.npz.
 RECORD_TO = os.environ.get("MYTORCH_HANDOUT_RECORD")
@@ -58,7 +60,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 def pytest_configure(config: pytest.Config) -> None:
     """Plug the grader's harness in, with the scoreboard printed at the end."""
-    config.pluginmanager.register(Harness(ASSIGNMENT, _Backend(), scoreboard=True), "grading-harness")
+    planned = json.loads(PLANNED.read_text(encoding="utf-8")) if PLANNED.is_file() else None
+    config.pluginmanager.register(Harness(ASSIGNMENT, _Backend(), scoreboard=True, planned=planned),
+                                  "grading-harness")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -8,9 +8,9 @@ from hw1p1_checks import (GRAPHS, check_all, check_call_counts, check_graph_grad
 
 from autograder.framework.compare import CheckFailed, check_array
 
-EXPONENTIAL = ("x = x*x + x repeated 60 times shares every node twice: a traversal that revisits nodes "
-               "(or recursion that pushes a gradient down every path) does 2**60 steps. Mark nodes "
-               "visited and process each node once.")
+EXPONENTIAL = ("x = x*x + x repeated 60 times has only 121 nodes but 3**60 paths from the output to x: a "
+               "traversal that revisits nodes (or recursion that pushes a gradient down every path) never "
+               "finishes. Mark nodes visited and process each node once.")
 RECURSION = "a chain 10,000 nodes deep: a recursive traversal hits Python's recursion limit; use an explicit stack"
 
 

@@ -122,6 +122,12 @@ RECURSION_HINT = ("Hint: Python allows about 1,000 nested calls; a recursive tra
                   "Use a loop with an explicit stack.")
 
 
+# x = x*x + x adds three edges from the new x to the old one (two into Mul, one into Add): 3**n paths.
+DIAMOND_CHAIN_HINT = ("x = x*x + x repeated 30 times has only 61 nodes but 3**30 (about 2e14) paths from the "
+                      "output to x: a traversal that revisits nodes (or pushes gradients down every path) never "
+                      "finishes. Process each node once, after all its consumers, summing what they sent it.")
+
+
 def run_with_deadline_hint(student: Any, scenario: str, hint: str, **kwargs: Any) -> Any:
     """student.run, adding `hint` to a timeout's message (why this test can time out) and a hint to a
     RecursionError's."""
@@ -177,7 +183,9 @@ def check_topological(what: str, order: Any, want_order: list, graph: dict) -> N
             if node in position and parent in position and position[parent] < position[node]:
                 raise CheckFailed(
                     f"{what}: {parent} comes before {node}, but {node} was computed from {parent}; every node "
-                    f"must come before the nodes it was computed from (order: {', '.join(order)})")
+                    f"must come before the nodes it was computed from (order: {', '.join(order)}). "
+                    f"Likely cause: a node marked visited when it was pushed on the stack instead of when it "
+                    f"is entered (writeup section 3.5)")
 
 
 def check_graph_grads(what: str, got: dict, want: dict, graph: dict) -> None:
@@ -266,6 +274,18 @@ def _square(rng: np.random.Generator) -> dict:
             "root": "c"}
 
 
+def _t_plus_tt(rng: np.random.Generator) -> dict:
+    # y = t + t*t: marking t visited when it is pushed (not when it is entered) puts t before m, its consumer
+    return {"leaves": {"t": normal(rng, (3, 5))},
+            "nodes": [["m", "mul", ["t", "t"], {}], ["y", "add", ["t", "m"], {}]], "root": "y"}
+
+
+def _tt_plus_t(rng: np.random.Generator) -> dict:
+    # y = t*t + t: the same with the inputs swapped, for a search that explores the first input first
+    return {"leaves": {"t": normal(rng, (3, 5))},
+            "nodes": [["m", "mul", ["t", "t"], {}], ["y", "add", ["m", "t"], {}]], "root": "y"}
+
+
 def _none_grads(rng: np.random.Generator) -> dict:
     # const_mul's backward returns None for the constant c (allowed: c needs no gradient); c is used twice
     return {"leaves": {"x": normal(rng, (3, 5))}, "constants": {"c": normal(rng, (3, 5))},
@@ -312,7 +332,7 @@ def root_shape(graph: dict) -> tuple:
 GRAPHS: dict[str, Callable[[np.random.Generator], dict]] = {
     "fanout": _fanout, "diamond": _diamond, "long_short": _long_short, "constants": _constants,
     "power_chain": _power_chain, "reuse": _reuse, "square": _square,
-    "none_grads": _none_grads,
+    "none_grads": _none_grads, "t_plus_tt": _t_plus_tt, "tt_plus_t": _tt_plus_t,
 }
 
 
@@ -352,8 +372,16 @@ def loss_case(student: Any, reference: Any, rng: np.random.Generator, kind: str,
     check_close(f"{label} value", got["out"], want["out"])
     check_returned(label, got)
     f = forward_fn(reference, "loss_forward", kind=kind, target=target, reduction=reduction) if numeric else None
-    check_gradients(label if kind == "ce" else f"{label} backward", got, _without(want, "out"), names=["pred"], f=f,
+    if kind == "ce":  # the writeup and the docstring call CrossEntropy's input the logits
+        got, want = _renamed(got, "grad_pred", "grad_logits"), _renamed(want, "grad_pred", "grad_logits")
+    name = "logits" if kind == "ce" else "pred"
+    check_gradients(label if kind == "ce" else f"{label} backward", got, _without(want, "out"), names=[name], f=f,
                     inputs=[pred] if numeric else None, upstream=up if numeric else None, rng=rng)
+
+
+def _renamed(d: Any, old: str, new: str) -> Any:
+    """`d` with key `old` called `new` (anything that is not a dict is returned as it is)."""
+    return {(new if k == old else k): v for k, v in d.items()} if isinstance(d, dict) else d
 
 
 def batchnorm_case(student: Any, reference: Any, rng: np.random.Generator, n: int, c: int,

@@ -180,6 +180,8 @@ def _shape_hint(got_shape: tuple[int, ...], want_shape: tuple[int, ...]) -> str 
     """Why a shape may be wrong: reversed (transposed?), broadcast (un-broadcast missing?), same size."""
     if len(got_shape) >= 2 and got_shape == want_shape[::-1]:
         return "transposed?"
+    if len(got_shape) >= 3 and sorted(got_shape) == sorted(want_shape) and len(set(want_shape)) == len(want_shape):
+        return "the axes are permuted: a transpose undone with the permutation instead of its inverse?"
     try:
         bigger = np.broadcast_shapes(got_shape, want_shape) == got_shape
     except ValueError:

@@ -83,9 +83,9 @@ class Function:
 def topological_sort(root: "Tensor") -> list["Tensor"]:
     """Every tensor that requires grad and that root was computed from, each once, root first.
 
-    Each tensor comes before all the tensors it was computed from (its `grad_fn.inputs`), so by the
-    time backward reaches a tensor, every tensor that used it has already passed its gradient on.
-    Tensors with `requires_grad=False` are not part of the graph and are left out.
+    Each tensor comes before all the tensors it was computed from (its `grad_fn.inputs`). Tensors
+    with `requires_grad=False` are not part of the graph and are left out.
+    Hint: section 3.5 of the writeup (an explicit stack, no recursion; when to mark a node visited).
 
     Args:
         root: the tensor backward starts from (usually the loss).
@@ -113,9 +113,9 @@ def topological_sort(root: "Tensor") -> list["Tensor"]:
 def backward(root: "Tensor", grad: np.ndarray | None = None) -> None:
     """Backpropagate from root: accumulate dL/d(leaf) into `.grad` of every leaf that requires grad.
 
-    Walks `topological_sort(root)`, calls each node's `grad_fn.backward` exactly once with the sum of
-    the gradients its consumers passed to it, and adds (+=) into leaves' `.grad`. Intermediate
-    tensors keep no `.grad`. A leaf's `.grad` is its own array (never an alias of another array).
+    Each node's `grad_fn.backward` runs exactly once, with the total its consumers sent it.
+    Intermediate tensors keep no `.grad`; a leaf's `.grad` is its own array, never an alias.
+    Hint: sections 3.2 and 3.6 of the writeup.
 
     Args:
         root: the tensor to differentiate; requires grad.

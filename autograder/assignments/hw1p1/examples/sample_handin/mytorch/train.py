@@ -19,6 +19,8 @@ from .tensor import Tensor
 def train_step(model: Module, loss_fn: Module, optimizer: Optimizer, x: Any, y: Any) -> float:
     """One optimisation step on one batch.
 
+    Hint: task 8 in section 8 of the writeup (the order of the steps matters).
+
     Args:
         model: maps x to predictions (e.g. logits (N, C)).
         loss_fn: maps (predictions, y) to a scalar loss Tensor.

@@ -16,7 +16,9 @@ class ReLU(Function):
         return np.maximum(x, 0.0)
 
     def backward(self, grad_output: np.ndarray) -> tuple[np.ndarray]:
-        """Pass the gradient where x > 0, zero elsewhere (we take ReLU'(0) = 0, as PyTorch).
+        """Gradient of max(0, x).
+
+        Hint: table 6.7 of the writeup (at exactly 0, use 0, as PyTorch does).
 
         Args:
             grad_output: (*shape) gradient of the loss w.r.t. the output.
@@ -38,12 +40,14 @@ class Sigmoid(Function):
         return out
 
     def backward(self, grad_output: np.ndarray) -> tuple[np.ndarray]:
-        """sigmoid'(x) = s * (1 - s) with s the saved output.
+        """Gradient of sigmoid(x).
+
+        Hint: table 6.7 of the writeup; write it with the saved output.
 
         Args:
             grad_output: (*shape) gradient of the loss w.r.t. the output.
         Returns:
-            (grad_x,) shaped like x.
+            (grad_x,) shaped like x. self.saved = (out,), the forward's output.
         """
         (s,) = self.saved
         return (grad_output * s * (1.0 - s),)
@@ -59,12 +63,14 @@ class Tanh(Function):
         return out
 
     def backward(self, grad_output: np.ndarray) -> tuple[np.ndarray]:
-        """tanh'(x) = 1 - t**2 with t the saved output.
+        """Gradient of tanh(x).
+
+        Hint: table 6.7 of the writeup; write it with the saved output.
 
         Args:
             grad_output: (*shape) gradient of the loss w.r.t. the output.
         Returns:
-            (grad_x,) shaped like x.
+            (grad_x,) shaped like x. self.saved = (out,), the forward's output.
         """
         (t,) = self.saved
         return (grad_output * (1.0 - t * t),)

@@ -8,8 +8,7 @@ import numpy as np
 def unbroadcast(grad: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     """Sum `grad` back down to `shape`, the shape of an input that numpy broadcast in forward.
 
-    Broadcasting prepends axes and stretches size-1 axes; every copy of an input element contributed
-    to the output, so its gradient is the sum over those copies.
+    Hint: section 5.2 of the writeup.
 
     Args:
         grad: (*out_shape) gradient w.r.t. the broadcast result.

@@ -17,7 +17,9 @@ class Add(Function):
         return a + b
 
     def backward(self, grad_output: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """d(a+b)/da = 1, d(a+b)/db = 1; un-broadcast each to its input's shape.
+        """Gradients of a + b for both inputs.
+
+        Hint: table 6.1 of the writeup; un-broadcast each gradient (task 2.1).
 
         Args:
             grad_output: (*out_shape) gradient of the loss w.r.t. the output.
@@ -37,7 +39,9 @@ class Sub(Function):
         return a - b
 
     def backward(self, grad_output: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """d(a-b)/da = 1, d(a-b)/db = -1; un-broadcast each to its input's shape.
+        """Gradients of a - b for both inputs.
+
+        Hint: table 6.1 of the writeup; un-broadcast each gradient (task 2.1).
 
         Args:
             grad_output: (*out_shape) gradient of the loss w.r.t. the output.
@@ -56,7 +60,9 @@ class Neg(Function):
         return -a
 
     def backward(self, grad_output: np.ndarray) -> tuple[np.ndarray]:
-        """d(-a)/da = -1.
+        """Gradient of -a.
+
+        Hint: table 6.1 of the writeup.
 
         Args:
             grad_output: (*shape) gradient of the loss w.r.t. the output.
@@ -75,7 +81,9 @@ class Mul(Function):
         return a * b
 
     def backward(self, grad_output: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """d(a*b)/da = b, d(a*b)/db = a; un-broadcast each to its input's shape.
+        """Gradients of a * b for both inputs.
+
+        Hint: table 6.1 of the writeup; un-broadcast each gradient (task 2.1).
 
         Args:
             grad_output: (*out_shape) gradient of the loss w.r.t. the output.
@@ -95,7 +103,9 @@ class Div(Function):
         return a / b
 
     def backward(self, grad_output: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """d(a/b)/da = 1/b, d(a/b)/db = -a/b**2; un-broadcast each to its input's shape.
+        """Gradients of a / b for both inputs.
+
+        Hint: table 6.1 of the writeup (mind the sign); un-broadcast each gradient (task 2.1).
 
         Args:
             grad_output: (*out_shape) gradient of the loss w.r.t. the output.
@@ -116,12 +126,15 @@ class Pow(Function):
         return a**exponent
 
     def backward(self, grad_output: np.ndarray) -> tuple[np.ndarray]:
-        """d(a**p)/da = p * a**(p-1).
+        """Gradient of a ** p for a number p.
+
+        Hint: table 6.1 of the writeup.
 
         Args:
             grad_output: (*shape) gradient of the loss w.r.t. the output.
         Returns:
-            (grad_a,) shaped like a. self.saved = (a,); the exponent is self.exponent.
+            (grad_a,) shaped like a (a one-element tuple: one entry per input).
+            self.saved = (a,); the exponent p is self.exponent.
         """
         (a,) = self.saved
         return (grad_output * self.exponent * a ** (self.exponent - 1),)
@@ -137,12 +150,15 @@ class Exp(Function):
         return out
 
     def backward(self, grad_output: np.ndarray) -> tuple[np.ndarray]:
-        """d(e**a)/da = e**a (saved from forward).
+        """Gradient of e ** a.
+
+        Hint: table 6.1 of the writeup; the forward saved its output.
 
         Args:
             grad_output: (*shape) gradient of the loss w.r.t. the output.
         Returns:
-            (grad_a,) shaped like a. self.saved = (out,), out = e**a.
+            (grad_a,) shaped like a (a one-element tuple: one entry per input).
+            self.saved = (out,), the forward's output.
         """
         (out,) = self.saved
         return (grad_output * out,)
@@ -157,12 +173,15 @@ class Log(Function):
         return np.log(a)
 
     def backward(self, grad_output: np.ndarray) -> tuple[np.ndarray]:
-        """d(log a)/da = 1/a.
+        """Gradient of the natural logarithm of a.
+
+        Hint: table 6.1 of the writeup.
 
         Args:
             grad_output: (*shape) gradient of the loss w.r.t. the output.
         Returns:
-            (grad_a,) shaped like a. self.saved = (a,).
+            (grad_a,) shaped like a (a one-element tuple: one entry per input).
+            self.saved = (a,).
         """
         (a,) = self.saved
         return (grad_output / a,)

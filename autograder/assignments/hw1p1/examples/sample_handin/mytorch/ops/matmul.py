@@ -28,15 +28,17 @@ class MatMul(Function):
         return a @ b
 
     def backward(self, grad_output: np.ndarray) -> tuple[np.ndarray | None, np.ndarray | None]:
-        """For 2-D: dL/da = g @ b.T, dL/db = a.T @ g. Batched: transpose the last two axes and
-        un-broadcast the batch axes. 1-D: promote a to (1, k) / b to (k, 1) and g to match, then drop
-        the added axis again. An input with needs_input_grad False may get None (saves a product).
-        `matmul_like(x, y, like)` equals `x @ y`; it only picks a faster memory layout.
+        """Gradients of a @ b for both inputs: 2-D, batched and 1-D operands, as np.matmul treats them.
+
+        Hint: section 6.6 of the writeup; the shapes tell you where the transposes go. Optional:
+        `matmul_like(x, y, like)` equals `x @ y`, only with a faster memory layout.
 
         Args:
-            grad_output: the output's shape, e.g. (n, m), (..., n, m), (m,) when a is 1-D, () when both are.
+            grad_output: the output's shape, e.g. (n, m), (..., n, m), (m,) when a is 1-D, () when
+                both are.
         Returns:
-            (grad_a, grad_b) shaped like a and b. self.saved = (a, b), the original (unpromoted) operands.
+            (grad_a, grad_b) shaped like a and b (None where needs_input_grad is False is allowed).
+            self.saved = (a, b), the operands as given.
         """
         a, b = self.saved
         # as np.matmul: a 1-D a is a row (1, k), a 1-D b a column (k, 1); g gets the dropped axes back

@@ -29,7 +29,9 @@ class Sum(Function):
         return np.sum(x, axis=self.axes, keepdims=keepdims)
 
     def backward(self, grad_output: np.ndarray) -> tuple[np.ndarray]:
-        """Every input element contributed once: copy the gradient back along the reduced axes.
+        """Gradient of x.sum(axis, keepdims).
+
+        Hint: section 6.2 of the writeup.
 
         Args:
             grad_output: the output's shape; reduced axes are missing unless self.keepdims.
@@ -50,7 +52,9 @@ class Mean(Function):
         return np.mean(x, axis=self.axes, keepdims=keepdims)
 
     def backward(self, grad_output: np.ndarray) -> tuple[np.ndarray]:
-        """Like Sum, divided by the number of elements averaged.
+        """Gradient of x.mean(axis, keepdims).
+
+        Hint: section 6.2 of the writeup (the same axis handling as Sum).
 
         Args:
             grad_output: the output's shape; reduced axes are missing unless self.keepdims.
@@ -74,12 +78,14 @@ class Max(Function):
         return out if keepdims else np.squeeze(out, axis=self.axes)
 
     def backward(self, grad_output: np.ndarray) -> tuple[np.ndarray]:
-        """Route the gradient to the maxima; k tied maxima get 1/k of it each.
+        """Gradient of x.max(axis, keepdims).
+
+        Hint: section 6.3 of the writeup (tied maxima share the gradient equally).
 
         Args:
             grad_output: the output's shape; reduced axes are missing unless self.keepdims.
         Returns:
-            (grad_x,) shaped like x. self.saved = (x, out) with out keeping the reduced axes as size 1.
+            (grad_x,) shaped like x. self.saved = (x, out); out keeps the reduced axes as size 1.
         """
         x, out = self.saved
         g = grad_output if self.keepdims else np.expand_dims(grad_output, self.axes)

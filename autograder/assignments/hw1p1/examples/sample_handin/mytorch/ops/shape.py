@@ -18,7 +18,9 @@ class Reshape(Function):
         return np.reshape(x, shape)
 
     def backward(self, grad_output: np.ndarray) -> tuple[np.ndarray]:
-        """Reshaping does not change values: give the gradient the input's shape back.
+        """Gradient of x.reshape(shape).
+
+        Hint: section 6.4 of the writeup.
 
         Args:
             grad_output: (*shape) gradient of the loss w.r.t. the output.
@@ -38,7 +40,9 @@ class Transpose(Function):
         return np.transpose(x, self.axes)
 
     def backward(self, grad_output: np.ndarray) -> tuple[np.ndarray]:
-        """Move each axis of the gradient back where it came from (the inverse permutation).
+        """Gradient of x.transpose(axes).
+
+        Hint: section 6.4 of the writeup (undo the permutation with its inverse).
 
         Args:
             grad_output: the permuted shape.
@@ -69,12 +73,14 @@ class GetItem(Function):
         return x[self.index]
 
     def backward(self, grad_output: np.ndarray) -> tuple[np.ndarray]:
-        """Scatter the gradient back into zeros of the input's shape; an element picked k times gets k contributions.
+        """Gradient of x[index].
+
+        Hint: section 6.5 of the writeup (an entry picked twice must receive both contributions).
 
         Args:
             grad_output: the shape of x[self.index].
         Returns:
-            (grad_x,) of shape self.in_shape. Hint: `g[idx] += v` loses repeats; np.add.at does not.
+            (grad_x,) of shape self.in_shape.
         """
         grad = np.zeros(self.in_shape)
         np.add.at(grad, self.index, grad_output)

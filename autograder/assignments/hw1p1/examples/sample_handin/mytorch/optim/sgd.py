@@ -22,7 +22,8 @@ class SGD(Optimizer):
     def step(self) -> None:
         """Update each parameter whose `.grad` is not None, in place (`p.data`).
 
-        Uses self.lr, self.momentum, self.weight_decay and self.buffers[i] (None until parameter i's first step).
+        Hint: section 6.11 of the writeup. Uses self.lr, self.momentum, self.weight_decay and
+        self.buffers[i] (None until parameter i's first step with momentum).
         """
         for i, p in enumerate(self.params):
             if p.grad is None:
