@@ -120,8 +120,14 @@ def summary(scores: Sequence[TaskScore], notes: Iterable[str] = ()) -> str:
     return "\n".join([f"Score: {earned:g}/{possible:g}. Tasks fully passed: {passed} of {len(scores)}.", *notes])
 
 
-def prairielearn(scores: Sequence[TaskScore], *, notes: Iterable[str] = (), gradable: bool = True) -> dict[str, Any]:
-    """A PrairieLearn results.json (score in [0, 1]), its outputs shortened until it is under 1 MB."""
+def prairielearn(scores: Sequence[TaskScore], *, notes: Iterable[str] = (), gradable: bool = True,
+                 format_errors: Sequence[str] = ()) -> dict[str, Any]:
+    """A PrairieLearn results.json (score in [0, 1]), its outputs shortened until it is under 1 MB.
+
+    An ungradable handin gets `gradable: false` and its reasons in `format_errors`: PrairieLearn then
+    shows them and does not count the attempt (docs: prairielearn.com, "Externally graded questions",
+    grading results: `gradable`, `format_errors`).
+    """
     notes = list(notes)
     earned, possible = total(scores)
     for limit, message_cap in ((ENTRY_CAP, MESSAGE_CAP), (2048, 512), (256, 128), (0, 0)):
@@ -140,6 +146,8 @@ def prairielearn(scores: Sequence[TaskScore], *, notes: Iterable[str] = (), grad
                 for s in scores
             ],
         }
+        if format_errors:
+            report["format_errors"] = [_cap(e, MESSAGE_CAP) for e in format_errors]
         if len(json.dumps(report)) < PRAIRIELEARN_CAP:
             break
     return report
@@ -162,13 +170,13 @@ def json_line(report: dict[str, Any]) -> str:
 
 def build(
     fmt: str, scores: Sequence[TaskScore], *, execution_time: float = 0.0, notes: Iterable[str] = (),
-    gradable: bool = True, extra_data: dict[str, Any] | None = None,
+    gradable: bool = True, extra_data: dict[str, Any] | None = None, format_errors: Sequence[str] = (),
 ) -> dict[str, Any]:
-    """The report for `fmt` (one of FORMATS)."""
+    """The report for `fmt` (one of FORMATS); `format_errors` (an unusable handin) only PrairieLearn shows."""
     if fmt == "gradescope":
         return gradescope(scores, execution_time=execution_time, notes=notes, extra_data=extra_data)
     if fmt == "prairielearn":
-        return prairielearn(scores, notes=notes, gradable=gradable)
+        return prairielearn(scores, notes=notes, gradable=gradable, format_errors=format_errors)
     if fmt == "autolab":
         return autolab(scores)
     raise ValueError(f"unknown report format {fmt!r}; choose one of {', '.join(FORMATS)}")
