@@ -77,10 +77,16 @@ def _files_under(folder: Path) -> Iterator[Path]:
                 yield path
 
 
-@click.command("gradescope")
+@click.command("gradescope", epilog="""
+\b
+Examples:
+  autograder gradescope                         # dist/autograder.zip (make gradescope runs check first)
+  autograder gradescope --out /tmp/ag.zip --assignment hw1p1
+""")
 @click.option("--out", "out", type=click.Path(dir_okay=False, path_type=Path), default=Path("dist/autograder.zip"),
-              show_default=True, help="Where to write the zip.")
-@click.option("--assignment", "assignment_name", default="hw1p1", show_default=True)
+              show_default=True, help="Where to write the zip. Example: --out dist/autograder.zip")
+@click.option("--assignment", "assignment_name", default="hw1p1", show_default=True,
+              help="Assignment package under autograder/assignments/. Example: --assignment hw1p1")
 def gradescope_command(out: Path, assignment_name: str) -> None:
     """Build the zip to upload as the Gradescope autograder (setup.sh and run_autograder at its root)."""
     from autograder.framework.grade import load_assignment  # the grader's own lookup, one source of truth
