@@ -8,6 +8,7 @@ from autograder.framework.check import check_command
 from autograder.framework.grade import grade_command
 from autograder.framework.gradescope_zip import gradescope_command
 from autograder.framework.handoutgen import handout_command
+from autograder.framework.platforms import autolab_command, prairielearn_command
 from autograder.framework.regrade import regrade_command
 
 
@@ -17,5 +18,6 @@ def main() -> None:
     """Sandboxed autograder for the mytorch autograd homework (see docs/ARCHITECTURE.md)."""
 
 
-for _command in (grade_command, check_command, handout_command, gradescope_command, regrade_command):
+for _command in (grade_command, check_command, handout_command, gradescope_command, autolab_command,
+                 prairielearn_command, regrade_command):
     main.add_command(_command)
