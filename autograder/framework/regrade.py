@@ -180,6 +180,25 @@ def _export_version(export: Path) -> str:
     return f"{export.resolve()}|{st.st_size}|{st.st_mtime_ns}"
 
 
+def reachable_by_others(path: Path) -> bool:
+    """Whether a process of another uid (a sandboxed worker: no shared group) can reach `path`:
+    every ancestor searchable by others, and the file readable (a folder searchable: ids are guessable)."""
+    path = path.resolve()
+    for folder in reversed(path.parents):
+        if not folder.stat().st_mode & 0o001:
+            return False
+    return bool(path.stat().st_mode & (0o001 if path.is_dir() else 0o004))
+
+
+def check_export_private(export: Path) -> None:
+    """Refuse an export the workers could read: a handin could then copy a classmate's work."""
+    if os.geteuid() == 0 and reachable_by_others(export):  # without root, workers share our uid anyway
+        raise click.ClickException(
+            f"{export} can be read by other users, so a student's code being graded could read classmates' "
+            f"handins and the metadata. Make it private first, e.g. `chmod 600 {export}` for a zip or "
+            f"`chmod 700 {export}` for a folder (or move it into a private folder), then rerun.")
+
+
 def open_export(export: Path, out: Path) -> Path:
     """The export's root folder, staged privately in out/_export (a zip extracted safely, a folder copied).
 
@@ -521,6 +540,7 @@ def regrade(
     interrupt (KeyboardInterrupt, or SIGTERM when called from the main thread) stops every grader,
     writes the CSVs for what is done and raises Interrupted.
     """
+    check_export_private(export)
     make_private(out)
     subs = read_export(open_export(export, out))
     command = command or grade_command_argv(assignment.name)
