@@ -415,7 +415,7 @@ def grade_one(sub: Submission, out: Path, slot: int, command: Command, timeout: 
     """
     batch = batch or Batch()
     sub_dir = out / sub.id
-    sub_dir.mkdir(parents=True, exist_ok=True)
+    sub_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     results = sub_dir / RESULTS_FILE
     if sub.folder is None:
         return Result(sub.id, error="submission folder missing from the export", status="missing")
@@ -455,6 +455,8 @@ def grade_one(sub: Submission, out: Path, slot: int, command: Command, timeout: 
     if batch.stop.is_set():  # stopped by an interrupt: whatever it wrote is not a grade
         results.unlink(missing_ok=True)
         return _not_graded(sub.id)
+    if results.exists():  # whatever wrote it, a report is for staff only
+        os.chmod(results, 0o600)
     report = load_results(results)
     status = {"returncode": proc.returncode, "seconds": round(seconds, 3), "argv": argv, "fingerprint": now}
     write_atomic(sub_dir / STATUS_FILE, status)  # a rerun must never see half a status file
