@@ -13,8 +13,10 @@ with a distinct sandbox slot so concurrent sandboxes never collide.
   SIGTERM (they stop their sandboxed workers), then SIGKILL, then every process of the slots' uids
   is killed; scores.csv is still written for what is done. A grader never outlives the regrade:
   each is started with PR_SET_PDEATHSIG, so even `kill -9` of the regrade stops them.
-- **Private.** DIR is 0700 and the export is staged inside it (DIR/_export), so no worker uid can
-  reach a classmate's handin, the metadata or any result; each grader copies its handin privately.
+- **Private.** An export other uids can read is refused (a handin could copy a classmate's); DIR is
+  0700 and the export is staged inside it (DIR/_export), every report, log and CSV is 0600, so no
+  worker uid reaches a classmate's handin, the metadata or any result; each grader copies its
+  handin privately before grading it.
 One bad submission never stops the batch; its status and error go into scores.csv.
 """
 
