@@ -67,7 +67,9 @@ def run_tango_job(bundle: Path, handin: Path, job: Path, python: str = sys.execu
     shutil.copy(bundle / "autograde.tar", job / "autograde.tar")
     shutil.copy(bundle / "autograde-Makefile", job / "Makefile")
     shutil.copy(handin, job / "handin.zip")
-    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "AUTOGRADER_WORKER_UID_BASE")}
+    # Tango's make is a top-level one (under `make test` ours would print "Leaving directory" last).
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("PYTHONPATH", "AUTOGRADER_WORKER_UID_BASE", "MAKELEVEL", "MAKEFLAGS", "MFLAGS")}
     argv = ["make", f"PYTHON={python}"]
     if IS_ROOT:  # Tango's grader is an unprivileged user: so is this one
         shutil.chown(job, NOBODY, NOBODY)
