@@ -454,7 +454,7 @@ def test_gradebook_lateness_and_gradescope_csv(tmp_path: Path, fake, toy) -> Non
 
 def test_regrade_outputs_are_private(tmp_path: Path, fake, toy) -> None:
     command, _ = fake
-    export = make_export(tmp_path / "x", {"1": "score 1 1", "2": "crash"})
+    make_export(tmp_path / "x", {"1": "score 1 1", "2": "crash"})
     zipped = tmp_path / "export.zip"
     _zip_folder(tmp_path / "x", zipped)
     out = tmp_path / "out"

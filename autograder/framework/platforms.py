@@ -51,7 +51,7 @@ def runtime_requirements() -> list[str]:
 def dockerfile(base: str, user: str | None = None) -> str:
     """A Dockerfile for an image that can run the grader (and, optionally, has a non-root `user`)."""
     pins = " ".join(f"'{r}'" for r in runtime_requirements())
-    lines = [f"# Image requirements of the mytorch autograder: Python 3.10+ and its runtime dependencies.",
+    lines = ["# Image requirements of the mytorch autograder: Python 3.10+ and its runtime dependencies.",
              f"FROM {base}",
              "RUN python3 -m pip install --no-cache-dir " + pins]
     if user:
