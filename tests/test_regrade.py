@@ -472,3 +472,15 @@ def test_a_zip_that_is_not_an_export_leaves_nothing_behind(tmp_path: Path) -> No
     result = CliRunner().invoke(regrade_command, [str(tmp_path / "not_export.zip"), "--out", str(tmp_path / "out")])
     assert result.exit_code != 0 and "submission_metadata.yml" in result.output
     assert not (tmp_path / "out" / "_export").exists() and not (tmp_path / "out" / "_export.done").exists()
+
+
+@pytest.mark.parametrize("text, iso", [
+    ("2026-02-01 10:00:00.000000000 -05:00", "2026-02-01T10:00:00-05:00"),  # Gradescope's Ruby time
+    ("2026-02-14T23:59-05:00", "2026-02-14T23:59:00-05:00"),  # what a TA types for --due
+    ("2026-02-01 10:00:00-0500", "2026-02-01T10:00:00-05:00"),
+    ("2026-02-01T10:00:00Z", "2026-02-01T10:00:00+00:00"),
+    ("next tuesday", None),
+])
+def test_times_from_exports_and_the_command_line(text: str, iso: str | None) -> None:
+    parsed = parse_time(text)
+    assert (parsed.isoformat() if parsed else None) == iso

@@ -23,7 +23,7 @@ from autograder.framework.rubric import Assignment
 SCORES_FILE = "scores.csv"
 GRADESCOPE_FILE = "gradescope_scores.csv"
 # Gradescope's export writes Ruby times: "2026-02-01 10:00:00.000000000 -05:00" (or ISO 8601 with a T).
-_TIME = re.compile(r"(\d{4}-\d{2}-\d{2})[ T](\d{2}:\d{2}:\d{2})(?:\.\d+)?\s*(Z|[+-]\d{2}:?\d{2})?\s*$")
+_TIME = re.compile(r"(\d{4}-\d{2}-\d{2})[ T](\d{2}:\d{2}(?::\d{2})?)(?:\.\d+)?\s*(Z|[+-]\d{2}:?\d{2})?\s*$")
 
 
 @dataclass

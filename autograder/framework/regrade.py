@@ -686,7 +686,7 @@ def regrade_command(export: Path, out: Path, jobs: int, slots_text: str | None, 
                     assignment_name: str, timeout: float, due: str | None, report: bool) -> None:
     """Regrade every submission of a Gradescope export (zip or folder) into OUT.
 
-    Reruns regrade only what changed (and say why); Ctrl-C stops within seconds and still writes
+    A rerun regrades only what changed (and says why); Ctrl-C stops within seconds and still writes
     OUT/scores.csv. Exit status: 0 when every submission was graded, 1 when some could not be,
     130 when interrupted.
     """
