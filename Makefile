@@ -21,7 +21,7 @@ export OPENBLAS_NUM_THREADS = 1
 export OMP_NUM_THREADS = 1
 export MKL_NUM_THREADS = 1
 
-.PHONY: install grade test test-slow handout gradescope regrade bench mutants clean
+.PHONY: install grade test test-slow handout gradescope regrade bench mutants clean check browser autolab prairielearn
 
 install: $(STAMP)
 
@@ -29,14 +29,28 @@ $(STAMP): pyproject.toml
 	@test -n "$(PYTHON)" || { echo "error: no python3 found (Python 3.10+ is required)"; exit 1; }
 	$(PYTHON) -m venv $(VENV) || { echo "error: '$(PYTHON) -m venv' failed; on Debian/Ubuntu: apt-get install python3-venv"; exit 1; }
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[test]'
+	$(PY) -m pip install --quiet -e '.[test,report]'
 	@touch $@
 
 grade: $(STAMP)
 	$(AG) grade $(SUBMISSION) --results $(RESULTS) --slot $(SLOT)
 
-test: $(STAMP)
+test: $(STAMP) browser
 	$(PY) -m pytest -q $(PYTEST_ARGS)
+
+# The class report's test opens it in headless Chromium (Debian packages). Idempotent: apt-get runs
+# only when a binary is missing, and only where it can (root with apt-get); otherwise that test skips.
+browser:
+	@if command -v chromium >/dev/null 2>&1 && command -v chromedriver >/dev/null 2>&1; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends chromium chromium-driver; } \
+	        || echo "warning: could not install chromium; the report's browser test will skip"; \
+	else echo "note: chromium is not installed (apt-get install chromium chromium-driver); the report's browser test will skip"; fi
+
+# The pre-deploy check: tests collect with rubric marks, reference = full marks, bare handout = 0,
+# sample as built. `make handout` and `make gradescope` run it first and stop when it fails.
+check: $(STAMP)
+	$(AG) check --slot $(SLOT)
 
 # The long soaks: 20 repeat grades, every hostile and broken case with the full suite, every task's prerequisites.
 test-slow: $(STAMP)
@@ -44,18 +58,24 @@ test-slow: $(STAMP)
 		tests/test_handout.py
 
 # The writeup's figures first (SVGs need Graphviz's `dot` only when a figure changed: apt-get install graphviz).
-handout: $(STAMP)
+handout: $(STAMP) check
 	$(PY) -m autograder.assignments.hw1p1.figures
 	$(AG) handout
 	$(PY) -m autograder.assignments.hw1p1.examples.make_sample
 	$(AG) handout --zip dist/handout.zip
 
-gradescope: $(STAMP)
+gradescope: $(STAMP) check
 	$(AG) gradescope --out dist/autograder.zip
 
+autolab: $(STAMP) check
+	$(AG) autolab --out dist/autolab
+
+prairielearn: $(STAMP) check
+	$(AG) prairielearn --out dist/prairielearn
+
 regrade: $(STAMP)
-	@test -n "$(EXPORT)" || { echo "usage: make regrade EXPORT=path/to/export.zip [OUT=dir] [JOBS=n]"; exit 2; }
-	$(AG) regrade $(EXPORT) --out $(OUT) --jobs $(JOBS)
+	@test -n "$(EXPORT)" || { echo "usage: make regrade EXPORT=path/to/export.zip [OUT=dir] [JOBS=n] [SLOTS=a-b] [FORCE=1]"; exit 2; }
+	$(AG) regrade $(EXPORT) --out $(OUT) --jobs $(JOBS) $(if $(SLOTS),--slots $(SLOTS)) $(if $(FORCE),--force)
 
 bench: $(STAMP)
 	$(PY) -m autograder.bench --json bench.json

@@ -9,23 +9,39 @@ from __future__ import annotations
 import csv
 import json
 import shutil
+import stat
 import sys
 import tarfile
 import textwrap
 import zipfile
 from pathlib import Path
 
+import click
 import pytest
 from click.testing import CliRunner
 
 from autograder.assignments.hw1p1.assignment import ASSIGNMENT
 from autograder.framework.handoutgen import strip_fences
-from autograder.framework.regrade import read_export, regrade, regrade_command
+from autograder.framework.grade import grade_command
+from autograder.framework.gradebook import parse_time
+from autograder.framework.regrade import read_export, regrade, regrade_command, summary_lines
+from autograder.framework.slots import parse_slots
 from autograder.framework.rubric import Assignment, Task
 
 ROOT = Path(__file__).resolve().parents[1]
-TOY = Assignment(name="toy", package="toylib", tasks=(Task("1", "a", 4), Task("2", "b", 6)),
-                 reference_root=ROOT, tests_dir=ROOT, scenarios_file=ROOT)
+
+
+@pytest.fixture
+def toy(tmp_path: Path) -> Assignment:
+    """A two-task assignment whose tests, reference and scenarios are small files of its own."""
+    root = tmp_path / "toy"
+    (root / "tests").mkdir(parents=True)
+    (root / "tests" / "test_hidden.py").write_text("def test_a(): pass\n")
+    (root / "ref" / "toylib").mkdir(parents=True)
+    (root / "ref" / "toylib" / "__init__.py").write_text("X = 1\n")
+    (root / "scenarios.py").write_text("")
+    return Assignment(name="toy", package="toylib", tasks=(Task("1", "a", 4), Task("2", "b", 6)),
+                      reference_root=root / "ref", tests_dir=root / "tests", scenarios_file=root / "scenarios.py")
 
 # The stand-in grader: does what the submission's behaviour.txt says, logs (slot, start, end).
 FAKE_GRADER = textwrap.dedent('''
@@ -115,13 +131,22 @@ def make_export(root: Path, behaviours: dict[str, str], metadata: str = "") -> P
     return export
 
 
-def rows(out: Path) -> dict[str, dict[str, str]]:
-    """scores.csv as {submission_id: row}, after checking it is sorted by id."""
+def all_rows(out: Path) -> list[dict[str, str]]:
+    """scores.csv's rows (one per student), after checking they are sorted by id and every status is set."""
     with (out / "scores.csv").open(newline="") as f:
         data = list(csv.DictReader(f))
     ids = [r["submission_id"] for r in data]
     assert ids == sorted(ids, key=lambda i: (not i.isdigit(), int(i) if i.isdigit() else 0, i))
-    return {r["submission_id"]: r for r in data}
+    assert all(r["status"] for r in data), [r for r in data if not r["status"]]
+    return data
+
+
+def rows(out: Path) -> dict[str, dict[str, str]]:
+    """scores.csv as {submission_id: first row}."""
+    table: dict[str, dict[str, str]] = {}
+    for r in all_rows(out):
+        table.setdefault(r["submission_id"], r)
+    return table
 
 
 def logged(log: Path) -> list[list]:
@@ -146,26 +171,32 @@ def test_read_export_ruby_symbol_metadata(tmp_path: Path) -> None:
 # ------------------------------------------------------------------------------ the batch logic
 
 
-def test_regrade_rows_errors_and_slots(tmp_path: Path, fake) -> None:
+def test_regrade_rows_errors_and_slots(tmp_path: Path, fake, toy) -> None:
     command, log = fake
     behaviours = {str(i): f"score {i % 5} {i % 7}" for i in range(1, 9)}
     behaviours.update({"20": "crash", "21": "refused", "22": "placeholder-then-crash"})
     export = make_export(tmp_path / "x", behaviours, METADATA.replace("submission_9:", "submission_9x:"))
     out = tmp_path / "out"
-    results = regrade(export.parent, out, TOY, jobs=3, command=command, progress=False)
+    results = regrade(export.parent, out, toy, jobs=3, command=command, progress=False)
     assert len(results) == len(behaviours) + 3  # + 101, 9x and 55 from the metadata
     table = rows(out)
     for i in range(1, 9):
         r = table[str(i)]
         assert (r["task 1"], r["task 2"], r["new_score"]) == (f"{i % 5:g}", f"{i % 7:g}", f"{i % 5 + i % 7:g}")
-        assert (r["names"], r["sids"], r["old_score"], r["error"]) == (f"Student {i}", f"s{i}", "1", "")
+        assert (r["name"], r["sid"], r["old_score"], r["error"], r["status"]) == (f"Student {i}", f"s{i}", "1", "", "graded")
         assert json.loads((out / str(i) / "results.json").read_text())["score"] == i % 5 + i % 7
     assert "exited with 3" in table["20"]["error"] and "Traceback: boom" in table["20"]["error"]
-    assert table["20"]["new_score"] == ""
+    assert table["20"]["new_score"] == "" and table["20"]["status"] == "grader error"
     assert table["21"]["new_score"] == "0" and table["21"]["error"] == "The archive is corrupt."
+    assert table["21"]["status"] == "refused"  # a zero-import handin says so: never an empty status
     assert "exited with 1" in table["22"]["error"]
-    assert table["55"]["error"] == "submission folder missing from the export" and table["55"]["names"] == "No Folder"
-    assert table["9x"]["names"] == "Grace Hopper; Alan Turing" and "missing" in table["9x"]["error"]
+    assert table["55"]["error"] == "submission folder missing from the export" and table["55"]["name"] == "No Folder"
+    assert table["55"]["status"] == "missing"
+    # a group submission: one row per member, each with its own name, SID and email
+    group = [r for r in all_rows(out) if r["submission_id"] == "9x"]
+    assert [(r["name"], r["sid"], r["email"], r["group_size"]) for r in group] == [
+        ("Grace Hopper", "1906", "grace@example.edu", "2"), ("Alan Turing", "1912", "alan@example.edu", "2")]
+    assert all("missing" in r["error"] and r["status"] == "missing" for r in group)
     # concurrent graders never share a slot, and 3 slots were really used at once
     spans = logged(log)
     assert {s[1] for s in spans} <= {0, 1, 2}
@@ -175,32 +206,32 @@ def test_regrade_rows_errors_and_slots(tmp_path: Path, fake) -> None:
     assert max(len([b for b in spans if b[2] <= a[2] < b[3]]) for a in spans) >= 2
 
 
-def test_regrade_resumes(tmp_path: Path, fake) -> None:
+def test_regrade_resumes(tmp_path: Path, fake, toy) -> None:
     command, log = fake
     export = make_export(tmp_path / "x", {"1": "score 4 6", "2": "crash", "3": "placeholder-then-crash", "4": "score 1 0"})
     out = tmp_path / "out"
-    regrade(export, out, TOY, jobs=2, command=command, progress=False)
+    regrade(export, out, toy, jobs=2, command=command, progress=False)
     assert sorted(s[0] for s in logged(log)) == ["submission_1", "submission_4"]
     (out / "4" / "results.json").write_text("{not json")  # a damaged report is regraded too
     for sid in ("2", "3"):
         (export / f"submission_{sid}" / "behaviour.txt").write_text("score 2 2")
     log.unlink()
-    regrade(export, out, TOY, jobs=2, command=command, progress=False)
+    regrade(export, out, toy, jobs=2, command=command, progress=False)
     assert sorted(s[0] for s in logged(log)) == ["submission_2", "submission_3", "submission_4"]
     table = rows(out)
     assert [table[i]["new_score"] for i in "1234"] == ["10", "4", "4", "1"]
     assert all(table[i]["error"] == "" for i in "1234")
 
 
-def test_regrade_timeout_kills_and_continues(tmp_path: Path, fake) -> None:
+def test_regrade_timeout_kills_and_continues(tmp_path: Path, fake, toy) -> None:
     command, _ = fake
     export = make_export(tmp_path / "x", {"1": "hang", "2": "score 1 1"})
-    results = {r.id: r for r in regrade(export, tmp_path / "out", TOY, jobs=2, command=command, timeout=1.0, progress=False)}
+    results = {r.id: r for r in regrade(export, tmp_path / "out", toy, jobs=2, command=command, timeout=1.0, progress=False)}
     assert "timed out after 1 s" in results["1"].error and results["1"].seconds < 10
     assert results["2"].score == 2 and results["2"].error == ""
 
 
-def test_regrade_from_zip(tmp_path: Path, fake) -> None:
+def test_regrade_from_zip(tmp_path: Path, fake, toy) -> None:
     command, _ = fake
     export = make_export(tmp_path / "x", {"1": "score 4 6", "2": "score 0 1"})
     (export / "submission_2" / "zeros.npy").write_bytes(bytes(3 << 20))  # compresses ~1000:1, still fine
@@ -208,7 +239,7 @@ def test_regrade_from_zip(tmp_path: Path, fake) -> None:
     with zipfile.ZipFile(zipped, "w", zipfile.ZIP_DEFLATED) as zf:
         for p in sorted(export.rglob("*")):
             zf.write(p, p.relative_to(tmp_path / "x").as_posix())
-    regrade(zipped, tmp_path / "out", TOY, jobs=2, command=command, progress=False)
+    regrade(zipped, tmp_path / "out", toy, jobs=2, command=command, progress=False)
     assert [r["new_score"] for r in rows(tmp_path / "out").values()] == ["10", "1"]
 
 
@@ -301,12 +332,13 @@ def test_regrade_a_synthetic_class(tmp_path: Path, monkeypatch: pytest.MonkeyPat
 
     out = tmp_path / "out"
     result = CliRunner().invoke(regrade_command, [str(export), "--out", str(out), "--jobs", "2"])
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == 1, result.output  # 501 and 502 could not be graded: the TA must notice
+    assert "2 not graded" in result.output
     table = rows(out)
     assert list(table) == ids
     for sid in ids:
         r = table[sid]
-        assert (r["names"], r["sids"], r["emails"]) == (f"Student {sid}", sid, f"s{sid}@example.edu")
+        assert (r["name"], r["sid"], r["email"]) == (f"Student {sid}", sid, f"s{sid}@example.edu")
         assert r["old_score"] == f"{int(sid) % 50}" and r["created_at"].startswith("2026-03-01")
         if sid in ("501", "502"):
             assert r["error"] == "submission folder missing from the export" and r["new_score"] == ""
@@ -337,24 +369,118 @@ def test_regrade_a_synthetic_class(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     # resumable: a second run grades nothing again and writes the same table
     before = (out / "scores.csv").read_text()
     again = CliRunner().invoke(regrade_command, [str(export), "--out", str(out), "--jobs", "2"])
-    assert again.exit_code == 0 and f"{len(ids) - 2} already done" in again.output
+    assert again.exit_code == 1 and f"0 graded, {len(ids) - 2} unchanged" in again.output, again.output
     assert (out / "scores.csv").read_text() == before
 
 
-def test_a_retry_never_reports_the_scores_of_an_earlier_failed_run(tmp_path: Path, fake) -> None:
+def test_a_retry_never_reports_the_scores_of_an_earlier_failed_run(tmp_path: Path, fake, toy) -> None:
     command, _ = fake
     export = make_export(tmp_path / "x", {"1": "score 4 6"})
     out = tmp_path / "out"
-    regrade(export, out, TOY, jobs=1, command=command, progress=False)
+    regrade(export, out, toy, jobs=1, command=command, progress=False)
     (out / "1" / "status.json").write_text('{"returncode": 1}')  # that run counts as failed: retried
     (export / "submission_1" / "behaviour.txt").write_text("crash")  # and the retry dies before any report
-    (result,) = regrade(export, out, TOY, jobs=1, command=command, progress=False)
+    (result,) = regrade(export, out, toy, jobs=1, command=command, progress=False)
     assert result.score is None and "no usable results.json" in result.error
     assert rows(out)["1"]["new_score"] == "" and "boom" in (out / "1" / "grader.log").read_text()
 
 
-def test_a_timed_out_grader_leaves_its_log(tmp_path: Path, fake) -> None:
+def test_a_timed_out_grader_leaves_its_log(tmp_path: Path, fake, toy) -> None:
     command, _ = fake
     export = make_export(tmp_path / "x", {"1": "hang"})
-    (result,) = regrade(export, tmp_path / "out", TOY, jobs=1, command=command, timeout=0.5, progress=False)
+    (result,) = regrade(export, tmp_path / "out", toy, jobs=1, command=command, timeout=0.5, progress=False)
     assert "timed out" in result.error and (tmp_path / "out" / "1" / "grader.log").is_file()
+
+
+# ------------------------------------------------------------------------------ fingerprints, slots, gradebook
+
+
+def test_a_rerun_regrades_exactly_what_changed_and_says_why(tmp_path: Path, fake, toy) -> None:
+    command, log = fake
+    export = make_export(tmp_path / "x", {str(i): f"score {i} 1" for i in range(1, 5)})
+    out = tmp_path / "out"
+    first = regrade(export, out, toy, jobs=2, command=command, progress=False)
+    assert {r.reason for r in first} == {"new"} and len(logged(log)) == 4
+
+    def rerun(**kw) -> dict[str, str]:
+        log.unlink(missing_ok=True)
+        results = regrade(export, out, toy, jobs=2, command=command, progress=False, **kw)
+        assert sorted(s[0].split("_")[1] for s in logged(log)) == sorted(r.id for r in results if not r.skipped)
+        return {r.id: r.reason for r in results if not r.skipped}
+
+    assert rerun() == {}  # nothing changed: nothing graded
+    (toy.tests_dir / "test_hidden.py").write_text("def test_a(): assert True  # a fixed hidden test\n")
+    assert rerun() == {str(i): "tests changed" for i in range(1, 5)}
+    (export / "submission_3" / "behaviour.txt").write_text("score 0 0")
+    assert rerun() == {"3": "handin changed"}
+    assert rows(out)["3"]["new_score"] == "0"
+    (toy.reference_root / "toylib" / "__init__.py").write_text("X = 2\n")
+    assert set(rerun().values()) == {"reference changed"}
+    assert rerun(force=True) == {str(i): "forced" for i in range(1, 5)}
+    assert "graded (forced: 4)" in "\n".join(summary_lines(regrade(export, out, toy, jobs=2, command=command,
+                                                                     progress=False, force=True)))
+
+
+def test_slots_choose_the_sandboxes_and_bad_slots_are_refused(tmp_path: Path, fake, toy) -> None:
+    command, log = fake
+    export = make_export(tmp_path / "x", {str(i): "score 1 1" for i in range(1, 7)})
+    regrade(export, tmp_path / "out", toy, jobs=2, command=command, progress=False, slots=parse_slots("7-8", 2))
+    assert {s[1] for s in logged(log)} == {7, 8}
+    assert parse_slots("4", 3) == [4, 5, 6]
+    for bad, why in (("-5", "out of range"), ("3-1", "empty slot range"), ("4-4", "each job needs its own slot"),
+                     ("a-b", "not a slot range"), ("0-5000", "out of range")):
+        with pytest.raises(click.BadParameter, match=why):
+            parse_slots(bad, 2)
+    result = CliRunner().invoke(grade_command, [str(tmp_path), "--slot", "-5"])
+    assert result.exit_code == 2 and "out of range" in result.output
+
+
+def test_gradebook_lateness_and_gradescope_csv(tmp_path: Path, fake, toy) -> None:
+    command, _ = fake
+    meta = METADATA.replace("submission_55:", "submission_56:")  # keep the 9-member group and 101
+    export = make_export(tmp_path / "x", {"101": "score 4 6", "9": "score 1 2"}, meta)
+    out = tmp_path / "out"
+    due = parse_time("2026-02-01T12:00:00-05:00")
+    regrade(export, out, toy, jobs=2, command=command, progress=False, due=due)
+    table = all_rows(out)
+    late = {r["name"]: (r["late"], r["late_by"]) for r in table}
+    assert late["Ada Lovelace"] == ("no", "0:00:00")  # 10:00 for a 12:00 deadline
+    assert late["Grace Hopper"] == late["Alan Turing"] == ("yes", "23:30:00")  # next day 11:30
+    with (out / "gradescope_scores.csv").open(newline="") as f:
+        imported = list(csv.DictReader(f))
+    assert [(r["Email"], r["Total Score"]) for r in imported] == [
+        ("grace@example.edu", "3"), ("alan@example.edu", "3"), ("ada@example.edu", "10")]
+
+
+def test_regrade_outputs_are_private(tmp_path: Path, fake, toy) -> None:
+    command, _ = fake
+    make_export(tmp_path / "x", {"1": "score 1 1", "2": "crash"})
+    zipped = tmp_path / "export.zip"
+    _zip_folder(tmp_path / "x", zipped)
+    out = tmp_path / "out"
+    regrade(zipped, out, toy, jobs=2, command=command, progress=False)
+    mode = lambda p: stat.S_IMODE(p.stat().st_mode)  # noqa: E731
+    assert mode(out) == 0o700 and (out / "_export").is_dir()
+    for name in ("scores.csv", "gradescope_scores.csv", "1/results.json", "1/status.json", "2/grader.log"):
+        assert mode(out / name) & 0o077 == 0, name
+
+
+def test_a_zip_that_is_not_an_export_leaves_nothing_behind(tmp_path: Path) -> None:
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "notes.txt").write_text("hello")
+    _zip_folder(tmp_path / "src", tmp_path / "not_export.zip")
+    result = CliRunner().invoke(regrade_command, [str(tmp_path / "not_export.zip"), "--out", str(tmp_path / "out")])
+    assert result.exit_code != 0 and "submission_metadata.yml" in result.output
+    assert not (tmp_path / "out" / "_export").exists() and not (tmp_path / "out" / "_export.done").exists()
+
+
+@pytest.mark.parametrize("text, iso", [
+    ("2026-02-01 10:00:00.000000000 -05:00", "2026-02-01T10:00:00-05:00"),  # Gradescope's Ruby time
+    ("2026-02-14T23:59-05:00", "2026-02-14T23:59:00-05:00"),  # what a TA types for --due
+    ("2026-02-01 10:00:00-0500", "2026-02-01T10:00:00-05:00"),
+    ("2026-02-01T10:00:00Z", "2026-02-01T10:00:00+00:00"),
+    ("next tuesday", None),
+])
+def test_times_from_exports_and_the_command_line(text: str, iso: str | None) -> None:
+    parsed = parse_time(text)
+    assert (parsed.isoformat() if parsed else None) == iso

@@ -58,22 +58,54 @@ class GradeOutcome:
     scores: list[TaskScore] = field(default_factory=list)
 
 
+class TrustedInProcess(InProcessRunner):
+    """The student's package imported into the grader (`grade --no-sandbox --trusted-code`): pdb works,
+    nothing is protected. For staff debugging of code they trust, never for grading a class."""
+
+    missing_protections = ["every sandbox protection (--no-sandbox: the handin runs inside the grader)"]
+    _own: dict[str, Any] | None = None  # the student's `<package>*` modules between calls
+
+    def run(self, scenario: str, timeout: float | None = None, **kwargs: Any) -> Any:
+        """Run the scenario with the student's modules as `<package>` in sys.modules, the reference's
+        otherwise: both packages share one name, and their lazy imports must each find their own."""
+        ours = lambda: {m: sys.modules[m] for m in list(sys.modules)  # noqa: E731
+                        if m == self.package or m.startswith(self.package + ".")}
+        theirs = ours()
+        for name in theirs:
+            del sys.modules[name]
+        sys.modules.update(self._own or {})
+        try:
+            return super().run(scenario, timeout, **kwargs)
+        finally:
+            self._own = ours()
+            for name in self._own:
+                del sys.modules[name]
+            sys.modules.update(theirs)
+
+    def close(self) -> None:
+        """Nothing to stop: no worker."""
+
+
 @dataclass
 class GradingBackend:
     """The harness's providers in the grader: the sandboxed worker and the in-process reference."""
 
-    student: WorkerClient
+    student: WorkerClient | TrustedInProcess
     reference: InProcessRunner | CachedReference
 
 
 def grade_submission(
     submission: Path, assignment: Assignment, results_path: Path, fmt: str = "gradescope", *,
     slot: int = 0, metadata: dict[str, Any] | None = None, quiet: bool = True,
+    select: Sequence[str] = (), sandbox: bool = True,
 ) -> GradeOutcome:
     """Grade `submission` (folder or archive) and write the `fmt` report to `results_path`.
 
     A valid report exists at every moment after the first line: a placeholder first, replaced by the
     final report, or by an all-zero "grader failed" one if anything goes wrong (then grader_failed).
+    `select` (staff debugging) runs only the tests pytest selects with those arguments (node ids,
+    `-k EXPR`); only their tasks are scored. `sandbox=False` runs the student's code in this process
+    (trusted code only: a TA's pdb session).
     """
     if fmt not in reports.FORMATS:
         raise ValueError(f"unknown report format {fmt!r}; choose one of {', '.join(reports.FORMATS)}")
@@ -82,9 +114,11 @@ def grade_submission(
     extra = {"submission_id": metadata["id"]} if metadata and "id" in metadata else {}
 
     def finish(scores: list[TaskScore], tests: list[TestOutcome], notes: Sequence[str] = (),
-               internal: Sequence[str] = (), failed: bool = False) -> GradeOutcome:
+               internal: Sequence[str] = (), failed: bool = False, refused: str = "") -> GradeOutcome:
+        # A refused handin (not gradable as handed in) is no attempt on PrairieLearn: format_errors.
         report = reports.build(fmt, scores, execution_time=time.monotonic() - start, notes=notes,
-                               gradable=not failed, extra_data=extra, feedback=assignment.feedback)
+                               gradable=not failed and not refused, extra_data=extra,
+                               feedback=assignment.feedback, format_errors=[refused] if refused else ())
         reports.write_atomic(results_path, report)
         earned, possible = total(scores)
         return GradeOutcome(earned, possible, {s.task.id: s.score for s in scores}, tests, report,
@@ -97,9 +131,9 @@ def grade_submission(
             try:
                 root = prepare_submission(Path(submission), Path(tmp), assignment.package)
             except SubmissionError as exc:
-                return finish(zero_scores(assignment.tasks, exc.message), [])
-            tests, notes = run_tests(assignment, root, slot=slot, quiet=quiet)
-        scores = score_tasks(assignment.tasks, tests)
+                return finish(zero_scores(assignment.tasks, exc.message), [], refused=exc.message)
+            tests, notes = run_tests(assignment, root, slot=slot, quiet=quiet, select=select, sandbox=sandbox)
+        scores = score_tasks(assignment.tasks, tests, require_all=not select)
         internal = [f"{t.nodeid}: {t.message}" for t in tests if t.internal]
         if internal:
             notes.append(f"{len(internal)} check(s) hit an internal grader error (not your fault); "
@@ -142,10 +176,17 @@ def isolated_args(tests_dir: Path) -> list[str]:
             "-p", "no:cacheprovider", "--import-mode=importlib"]
 
 
-def pytest_args(tests_dir: Path, quiet: bool) -> list[str]:
-    """pytest's command line for grading: isolated_args plus strict marks and the JSON report."""
+def pytest_args(tests_dir: Path, quiet: bool, select: Sequence[str] = ()) -> list[str]:
+    """pytest's command line for grading: isolated_args plus strict marks and the JSON report.
+
+    `select` (from selection_args): absolute node ids replace the tests folder; options (`-k EXPR`) are added.
+    """
+    isolated = isolated_args(tests_dir)
+    paths = [a for a in select if a.startswith("/")]
+    if paths:
+        isolated = [*paths, *isolated[1:]]
     return [
-        *isolated_args(tests_dir), "--strict-markers",
+        *isolated, *(a for a in select if not a.startswith("/")), "--strict-markers",
         # Checks raise CheckFailed, never bare asserts: rewriting ~100 modules per run is wasted time.
         "--assert=plain",
         "--json-report", "--json-report-file=none", "--no-header", "-q",
@@ -170,17 +211,18 @@ def run_pytest_isolated(args: list[str], plugins: list[Any]) -> int | pytest.Exi
             os.environ["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = saved
 
 
-def run_tests(assignment: Assignment, submission_root: Path, *, slot: int = 0,
-              quiet: bool = True) -> tuple[list[TestOutcome], list[str]]:
+def run_tests(assignment: Assignment, submission_root: Path, *, slot: int = 0, quiet: bool = True,
+              select: Sequence[str] = (), sandbox: bool = True) -> tuple[list[TestOutcome], list[str]]:
     """Run the assignment's tests against the submission; (one outcome per test, notes for the report)."""
     tests_dir = assignment.tests_dir.resolve()
     client = WorkerClient(submission_root, assignment.package, assignment.scenarios_file,
-                          assignment.data_files, limits=Limits.from_env(), slot=slot)
+                          assignment.data_files, limits=Limits.from_env(), slot=slot) if sandbox \
+        else TrustedInProcess(submission_root, assignment.package, assignment.scenarios_file, student=True)
     backend = GradingBackend(client, reference_runner(assignment))
     harness, catcher = Harness(assignment, backend), _JsonReportCatcher()
     try:
         with contextlib.redirect_stdout(io.StringIO()) if quiet else contextlib.nullcontext():
-            code = run_pytest_isolated(pytest_args(tests_dir, quiet), [harness, catcher])
+            code = run_pytest_isolated(pytest_args(tests_dir, quiet, select), [harness, catcher])
         missing = list(client.missing_protections)
     finally:
         client.close()
@@ -254,31 +296,129 @@ def read_metadata(path: Path | None) -> dict[str, Any] | None:
     return data if isinstance(data, dict) else None
 
 
-@click.command("grade")
+GRADE_EXAMPLES = """
+\b
+Examples:
+  autograder grade handin.zip                                  # scoreboard + results.json
+  autograder grade handin.zip --format prairielearn --results /grade/results/results.json
+  autograder grade handin/ --test test_2_elementwise_hidden.py::test_div --show-hidden --durations
+  autograder grade handin/ --test "div and not 3x1" --show-hidden   # a -k expression
+  autograder grade handin/ --test test_div --no-sandbox --trusted-code   # in process: pdb works
+"""
+
+
+def selection_args(tests_dir: Path, test: str) -> list[str]:
+    """pytest arguments selecting `test`: a node id or test file (found under tests_dir), else a -k expression."""
+    path, sep, rest = test.partition("::")
+    if sep or path.endswith(".py"):
+        direct = tests_dir / path
+        found = [direct] if direct.is_file() else sorted(tests_dir.rglob(Path(path).name))
+        if not found:
+            raise click.BadParameter(f"no test file {path!r} under {tests_dir}", param_hint="--test")
+        if len(found) > 1:
+            raise click.BadParameter(f"{path!r} matches {len(found)} files; give its path under {tests_dir}",
+                                     param_hint="--test")
+        return [str(found[0].resolve()) + sep + rest]
+    return ["-k", test]
+
+
+def _validate_slot(ctx: click.Context, param: click.Parameter, value: int) -> int:
+    """click callback: refuse a slot that maps to no safe worker uid."""
+    from autograder.framework.slots import check_slot
+
+    return check_slot(value)
+
+
+def _stop_on_sigterm() -> None:
+    """SIGTERM (e.g. from a regrade being stopped or killed) stops grading like Ctrl-C, so the
+    sandboxed workers are killed by the normal cleanup rather than left running."""
+    import signal
+
+    def handler(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, handler)
+
+
+def _print_details(outcome: GradeOutcome, show_hidden: bool, durations: bool) -> None:
+    """Staff views: every selected test's full message and output (--show-hidden), timings (--durations)."""
+    if show_hidden:
+        for t in outcome.tests:
+            click.echo(f"{'PASSED' if t.passed else 'FAILED'} {t.nodeid}  [task {t.task}, {t.visibility}, "
+                       f"{t.duration:.2f} s]")
+            if not t.passed:
+                click.echo("  " + t.message.strip().replace("\n", "\n  "))
+            if t.output.strip():
+                click.echo("  printed:\n    " + t.output.rstrip().replace("\n", "\n    "))
+        for detail in outcome.internal_errors:
+            click.echo(f"INTERNAL GRADER ERROR: {detail.strip()}")
+    if durations:
+        slowest = sorted(outcome.tests, key=lambda t: -t.duration)
+        click.echo(f"durations ({len(slowest)} tests, slowest first, total {sum(t.duration for t in slowest):.2f} s):")
+        for t in slowest:
+            click.echo(f"  {t.duration:8.3f} s  {t.nodeid}")
+
+
+@click.command("grade", epilog=GRADE_EXAMPLES)
 @click.argument("submission", type=click.Path(exists=True, path_type=Path))
-@click.option("--results", "results_path", type=click.Path(path_type=Path), default=Path("results.json"),
-              show_default=True, help="Where the report goes.")
-@click.option("--format", "fmt", type=click.Choice(reports.FORMATS), default="gradescope", show_default=True)
-@click.option("--assignment", "assignment_name", default="hw1p1", show_default=True)
-@click.option("--slot", type=int, default=0, show_default=True, help="Sandbox slot (parallel graders use distinct slots).")
+@click.option("--results", "results_path", type=click.Path(dir_okay=False, path_type=Path), default=Path("results.json"),
+              show_default=True, help="File the report is written to (not a folder). Example: --results out/results.json")
+@click.option("--format", "fmt", type=click.Choice(reports.FORMATS), default="gradescope", show_default=True,
+              help="Report format: Gradescope results.json, PrairieLearn results.json, or Autolab's scores "
+                   "line (printed last on stdout). Example: --format autolab")
+@click.option("--assignment", "assignment_name", default="hw1p1", show_default=True,
+              help="Assignment package under autograder/assignments/. Example: --assignment hw1p1")
+@click.option("--slot", type=int, default=0, show_default=True, callback=_validate_slot,
+              help="Sandbox slot, 0-999 (parallel graders use distinct slots; the worker uid is "
+                   "AUTOGRADER_WORKER_UID_BASE + slot). Example: --slot 3")
 @click.option("--metadata", "metadata_path", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
-              help="Gradescope's submission_metadata.json (its id is copied into the report's extra_data).")
+              help="Gradescope's submission_metadata.json (its id is copied into the report's extra_data). "
+                   "Example: --metadata /autograder/submission_metadata.json")
 @click.option("--quiet/--verbose", default=True, show_default=True,
-              help="--verbose also prints pytest's progress and the failing checks' tracebacks.")
+              help="--verbose also prints pytest's progress and the failing checks' tracebacks. Example: --verbose")
+@click.option("--test", "test", default=None, metavar="ID_OR_EXPR",
+              help="Run only these tests (hidden ones included): a node id or test file, else a pytest -k "
+                   "expression. Only their tasks are scored. Example: --test test_2_elementwise_hidden.py::test_div")
+@click.option("--show-hidden", is_flag=True,
+              help="Staff view: print every selected test with its full message, what the code printed and "
+                   "internal errors, hidden tests included. Example: --show-hidden")
+@click.option("--durations", is_flag=True, help="Print each test's time, slowest first. Example: --durations")
+@click.option("--no-sandbox", "no_sandbox", is_flag=True,
+              help="Run the handin's code inside this process (pdb and breakpoint() work). Refused unless "
+                   "--trusted-code is given too. Example: --no-sandbox --trusted-code")
+@click.option("--trusted-code", is_flag=True,
+              help="Confirms the handin is trusted (e.g. the reference or your own code): required by --no-sandbox, "
+                   "which gives the code your privileges. Example: --trusted-code")
 def grade_command(submission: Path, results_path: Path, fmt: str, assignment_name: str, slot: int,
-                  metadata_path: Path | None, quiet: bool) -> None:
+                  metadata_path: Path | None, quiet: bool, test: str | None, show_hidden: bool, durations: bool,
+                  no_sandbox: bool, trusted_code: bool) -> None:
     """Grade SUBMISSION (a folder or .zip/.tar/.tgz), print the scoreboard and write the report.
 
-    Exit status 0 whenever grading ran, whatever the score; 1 when the grader itself failed
-    (the report is still valid, with the failure explained).
+    Exit status 0 whenever grading ran, whatever the score (a refused handin included); 1 when the
+    grader itself failed (the report is still valid, with the failure explained).
     """
+    if no_sandbox and not trusted_code:
+        raise click.UsageError("--no-sandbox runs the handin's code inside the grader with your privileges; "
+                               "add --trusted-code if you trust this code (never for students' handins in bulk)")
+    _stop_on_sigterm()
     assignment = load_assignment(assignment_name)
+    select = selection_args(assignment.tests_dir.resolve(), test) if test else []
     outcome = grade_submission(submission, assignment, results_path, fmt, slot=slot,
-                               metadata=read_metadata(metadata_path), quiet=quiet)
-    click.echo(render(outcome.scores))
+                               metadata=read_metadata(metadata_path), quiet=quiet and not no_sandbox,
+                               select=select, sandbox=not no_sandbox)
+    refused = not outcome.tests and not outcome.grader_failed and outcome.scores
+    if select and not outcome.tests and not refused:
+        click.echo(f"no test matches --test {test!r}", err=True)
+    if refused:  # one message, not one identical scoreboard line per task
+        click.echo(f"Handin refused, nothing graded: {outcome.scores[0].outcomes[0].message}")
+        click.echo(f"TOTAL 0/{outcome.max_score:g}")
+    else:
+        click.echo(render(outcome.scores))
+    _print_details(outcome, show_hidden, durations)
     click.echo(f"report: {results_path}")
-    for detail in outcome.internal_errors:  # grading ran, so exit 0, but staff must see these
-        click.echo(f"INTERNAL GRADER ERROR: {detail.strip().splitlines()[-1] if detail.strip() else '?'}", err=True)
+    if not show_hidden:
+        for detail in outcome.internal_errors:  # grading ran, so exit 0, but staff must see these
+            click.echo(f"INTERNAL GRADER ERROR: {detail.strip().splitlines()[-1] if detail.strip() else '?'}", err=True)
     if fmt == "autolab":
         click.echo(reports.json_line(outcome.report))  # Autolab reads the last stdout line
     if outcome.grader_failed:

@@ -28,20 +28,15 @@ SKIP_SUFFIXES = (".pyc", ".pyo", ".egg-info")
 FIXED_TIME = (1980, 1, 1, 0, 0, 0)  # the zip format's epoch: same inputs, same bytes
 
 
-def build_gradescope_zip(out: Path, assignment: Assignment, project_root: Path = PROJECT_ROOT) -> list[str]:
-    """Write the Gradescope autograder zip for `assignment` to `out`; return the entry names.
-
-    `run_autograder` gets the assignment's name filled in. The reference root must lie inside
-    `project_root` (it is shipped at the same relative path, where the installed grader looks for it).
-    """
+def project_entries(assignment: Assignment, project_root: Path = PROJECT_ROOT) -> dict[str, tuple[bytes, int]]:
+    """{relative name: (content, unix mode)} of what any deployed grader needs: pyproject.toml, README,
+    the `autograder` package and the reference (at its path relative to `project_root`, where the
+    grader looks for it). Shared by the Gradescope zip and the Autolab / PrairieLearn bundles."""
     project_root = project_root.resolve()
     reference = assignment.reference_root.resolve()
     if not reference.is_relative_to(project_root):
         raise click.ClickException(f"the reference {reference} is not inside the project {project_root}")
     entries: dict[str, tuple[bytes, int]] = {}  # name -> (content, unix mode)
-    for script in SCRIPTS:
-        text = (TEMPLATES / script).read_text(encoding="utf-8").replace("@ASSIGNMENT@", assignment.name)
-        entries[script] = (text.encode("utf-8"), 0o755)
     for name in TOP_FILES:
         if (project_root / name).is_file():
             entries[name] = ((project_root / name).read_bytes(), 0o644)
@@ -49,6 +44,18 @@ def build_gradescope_zip(out: Path, assignment: Assignment, project_root: Path =
         for path in _files_under(folder):
             mode = 0o755 if os.access(path, os.X_OK) else 0o644
             entries[path.relative_to(project_root).as_posix()] = (path.read_bytes(), mode)
+    return entries
+
+
+def build_gradescope_zip(out: Path, assignment: Assignment, project_root: Path = PROJECT_ROOT) -> list[str]:
+    """Write the Gradescope autograder zip for `assignment` to `out`; return the entry names.
+
+    `run_autograder` gets the assignment's name filled in.
+    """
+    entries = project_entries(assignment, project_root)
+    for script in SCRIPTS:
+        text = (TEMPLATES / script).read_text(encoding="utf-8").replace("@ASSIGNMENT@", assignment.name)
+        entries[script] = (text.encode("utf-8"), 0o755)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(out.name + ".tmp")
     try:
@@ -77,10 +84,16 @@ def _files_under(folder: Path) -> Iterator[Path]:
                 yield path
 
 
-@click.command("gradescope")
+@click.command("gradescope", epilog="""
+\b
+Examples:
+  autograder gradescope                         # dist/autograder.zip (make gradescope runs check first)
+  autograder gradescope --out /tmp/ag.zip --assignment hw1p1
+""")
 @click.option("--out", "out", type=click.Path(dir_okay=False, path_type=Path), default=Path("dist/autograder.zip"),
-              show_default=True, help="Where to write the zip.")
-@click.option("--assignment", "assignment_name", default="hw1p1", show_default=True)
+              show_default=True, help="Where to write the zip. Example: --out dist/autograder.zip")
+@click.option("--assignment", "assignment_name", default="hw1p1", show_default=True,
+              help="Assignment package under autograder/assignments/. Example: --assignment hw1p1")
 def gradescope_command(out: Path, assignment_name: str) -> None:
     """Build the zip to upload as the Gradescope autograder (setup.sh and run_autograder at its root)."""
     from autograder.framework.grade import load_assignment  # the grader's own lookup, one source of truth

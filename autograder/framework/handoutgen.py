@@ -473,11 +473,14 @@ def _replace_tree(fresh: Path, out_dir: Path, repo_root: Path) -> None:
 
 @click.command("handout")
 @click.option("--out", "out_dir", type=click.Path(path_type=Path), default=None,
-              help="Where the handout goes (default: handout/ beside solutions/).")
-@click.option("--check-only", is_flag=True, help="Exit 1, naming the files, if the handout differs from a fresh one.")
+              help="Where the handout goes (default: handout/ beside solutions/). Example: --out /tmp/handout")
+@click.option("--check-only", is_flag=True, help="Exit 1, naming the files, if the handout differs from a fresh one. "
+                                                 "Example: --check-only")
 @click.option("--zip", "zip_path", type=click.Path(path_type=Path), default=None,
-              help="Write a deterministic zip of a fresh handout to this path (and nothing else).")
-@click.option("--assignment", "assignment_name", default="hw1p1", show_default=True)
+              help="Write a deterministic zip of a fresh handout to this path (and nothing else). "
+                   "Example: --zip dist/handout.zip")
+@click.option("--assignment", "assignment_name", default="hw1p1", show_default=True,
+              help="Assignment package under autograder/assignments/. Example: --assignment hw1p1")
 def handout_command(out_dir: Path | None, check_only: bool, zip_path: Path | None, assignment_name: str) -> None:
     """Generate the student handout from the reference (fences become NotImplementedError stubs)."""
     from autograder.framework.grade import load_assignment  # the grader's own lookup, one source of truth

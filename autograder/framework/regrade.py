@@ -3,14 +3,27 @@
 EXPORT is Gradescope's "Export Submissions" zip or its unpacked folder: `submission_metadata.yml`
 (keys are Ruby symbols, so they literally start with ':') and one `submission_<id>/` folder each.
 Every submission is graded by its own `python -m autograder grade` subprocess, N at a time, each
-with a distinct sandbox slot so concurrent sandboxes never collide. The run is resumable: a
-submission whose grading finished (DIR/<id>/status.json says so and results.json parses) is
-skipped. One bad submission never stops the batch; its error goes into scores.csv.
+with a distinct sandbox slot so concurrent sandboxes never collide.
+
+- **Resume by fingerprint.** Each result records what produced it (hashes of the grader's source,
+  the assignment's tests, the reference and the handin) in DIR/<id>/status.json. A rerun regrades
+  exactly the submissions whose fingerprint changed (and those that failed) and says why; `force`
+  regrades all.
+- **Interruptible.** Ctrl-C (SIGINT) or SIGTERM stops within a couple of seconds: graders get
+  SIGTERM (they stop their sandboxed workers), then SIGKILL, then every process of the slots' uids
+  is killed; scores.csv is still written for what is done. A grader never outlives the regrade:
+  each is started with PR_SET_PDEATHSIG, so even `kill -9` of the regrade stops them.
+- **Private.** An export other uids can read is refused (a handin could copy a classmate's); DIR is
+  0700 and the export is staged inside it (DIR/_export), every report, log and CSV is 0600, so no
+  worker uid reaches a classmate's handin, the metadata or any result; each grader copies its
+  handin privately before grading it.
+One bad submission never stops the batch; its status and error go into scores.csv.
 """
 
 from __future__ import annotations
 
-import csv
+import ctypes
+import hashlib
 import json
 import os
 import queue
@@ -18,31 +31,43 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from concurrent.futures import Future, ThreadPoolExecutor, wait, FIRST_COMPLETED
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
 import click
 import yaml
 
+import autograder.framework
 from autograder.framework.archive import Limits, extract_archive
 from autograder.framework.errors import SubmissionError
+from autograder.framework.gradebook import Row, Student, parse_time, write_gradebook
+from autograder.framework.reference_cache import fingerprint
 from autograder.framework.reports import write_atomic
 from autograder.framework.rubric import Assignment
+from autograder.framework.slots import parse_slots
 
 METADATA_FILE = "submission_metadata.yml"
 PREFIX = "submission_"
 STATUS_FILE = "status.json"
 RESULTS_FILE = "results.json"
 LOG_FILE = "grader.log"  # the grader's stderr
+EXPORT_DIR = "_export"  # the export staged inside OUT (private)
 DEFAULT_TIMEOUT = 15 * 60.0  # Gradescope's own default per-submission limit is 10 min
 # A whole class's export: far larger than one handin, still bounded against a corrupt zip. No ratio
 # limit: one student's well-compressing file must not stop the batch (each handin meets the
 # per-handin limits again when it is graded), and the total stays capped.
 EXPORT_LIMITS = Limits(max_files=200_000, max_total_bytes=8 << 30, max_file_bytes=100 << 20, max_ratio=float("inf"))
 STDERR_KEEP = 2_000  # characters of a failed grader's stderr kept in the error column
+TERM_GRACE = 1.5  # seconds a grader gets to stop its workers after SIGTERM, before SIGKILL
+PR_SET_PDEATHSIG = 1
+FINGERPRINT_PARTS = ("grader", "tests", "reference", "handin")
+WHY = {"grader": "grader changed", "tests": "tests changed", "reference": "reference changed",
+       "handin": "handin changed"}
 
 # command(submission_dir, results_path, slot) -> argv; tests and benchmarks may substitute their own.
 Command = Callable[[Path, Path, int], Sequence[str]]
@@ -69,8 +94,10 @@ class Result:
     score: float | None = None
     tasks: dict[str, float] = field(default_factory=dict)
     error: str = ""
-    skipped: bool = False  # already graded by an earlier run
+    skipped: bool = False  # unchanged since an earlier run: that run's result is reused
     seconds: float = 0.0
+    status: str = "graded"  # graded, refused, grader error, timed out, missing, not graded
+    reason: str = ""  # why it was (re)graded this time: new, tests changed, handin changed, ...
 
 
 # ------------------------------------------------------------------------------ reading the export
@@ -140,21 +167,129 @@ def _id_order(sid: str) -> tuple[int, int, str]:
     return (0, int(sid), "") if sid.isdigit() else (1, 0, sid)
 
 
+# ------------------------------------------------------------------------------ staging the export
+
+
+def make_private(folder: Path) -> None:
+    """Create `folder` if needed and make it 0700: the worker uids must not look inside."""
+    folder.mkdir(parents=True, exist_ok=True)
+    os.chmod(folder, 0o700)
+
+
+def _export_version(export: Path) -> str:
+    """What the staged copy was made from: the zip's path, size and mtime (a changed zip is restaged)."""
+    st = export.stat()
+    return f"{export.resolve()}|{st.st_size}|{st.st_mtime_ns}"
+
+
+def reachable_by_others(path: Path) -> bool:
+    """Whether a process of another uid (a sandboxed worker: no shared group) can reach `path`:
+    every ancestor searchable by others, and the file readable (a folder searchable: ids are guessable)."""
+    path = path.resolve()
+    for folder in reversed(path.parents):
+        if not folder.stat().st_mode & 0o001:
+            return False
+    return bool(path.stat().st_mode & (0o001 if path.is_dir() else 0o004))
+
+
+def check_export_private(export: Path) -> None:
+    """Refuse an export the workers could read: a handin could then copy a classmate's work."""
+    if os.geteuid() == 0 and reachable_by_others(export):  # without root, workers share our uid anyway
+        raise click.ClickException(
+            f"{export} can be read by other users, so a student's code being graded could read classmates' "
+            f"handins and the metadata. Make it private first, e.g. `chmod 600 {export}` for a zip or "
+            f"`chmod 700 {export}` for a folder (or move it into a private folder), then rerun.")
+
+
 def open_export(export: Path, out: Path) -> Path:
-    """The export's root folder; a zip is first extracted (safely) into out/_export, once."""
+    """The export's root folder, staged privately in out/_export (a zip extracted safely, a folder copied).
+
+    A folder export is copied on every run (a handin the TA replaced must be seen); a zip is
+    extracted once and again only when the zip changed. A zip that is not an export leaves no
+    _export behind.
+    """
+    staged, done = out / EXPORT_DIR, out / (EXPORT_DIR + ".done")
     if export.is_dir():
-        return find_export_root(export)
-    unpacked = out / "_export"
-    done = out / "_export.done"
-    if not done.exists():  # a rerun reuses the extraction; an interrupted one starts it again
-        if unpacked.exists():
-            shutil.rmtree(unpacked)
+        root = find_export_root(export)  # refuse a non-export before copying anything
+        _remove(staged, done)
         try:
-            extract_archive(export, unpacked, EXPORT_LIMITS)
+            shutil.copytree(root, staged, symlinks=True)
+        except (OSError, shutil.Error) as exc:
+            _remove(staged, done)
+            raise click.ClickException(f"cannot copy the export {root}: {exc}") from None
+        return staged
+    version = _export_version(export)
+    if not (done.is_file() and done.read_text(encoding="utf-8") == version):
+        _remove(staged, done)
+        try:
+            extract_archive(export, staged, EXPORT_LIMITS)
         except SubmissionError as exc:
+            _remove(staged, done)
             raise click.ClickException(f"cannot read the export: {exc.message}") from None
-        done.touch()
-    return find_export_root(unpacked)
+        done.write_text(version, encoding="utf-8")
+    try:
+        return find_export_root(staged)
+    except click.ClickException:
+        _remove(staged, done)
+        raise
+
+
+def _remove(*paths: Path) -> None:
+    """Delete files or folders, whichever they are; missing ones are fine."""
+    for path in paths:
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
+
+
+# ------------------------------------------------------------------------------ fingerprints
+
+
+def grader_fingerprint(assignment: Assignment) -> dict[str, str]:
+    """Hashes of what grades every handin: the grader's source (framework, scenarios, data, tasks),
+    the assignment's tests and the reference."""
+    framework = Path(autograder.framework.__file__).resolve().parent
+    module = sys.modules.get(f"autograder.assignments.{assignment.name}.assignment")
+    task_table = json.dumps([[t.id, t.title, t.points] for t in assignment.tasks]).encode()
+    grader = fingerprint([framework, assignment.scenarios_file, *assignment.data_files,
+                          *([Path(module.__file__)] if module and module.__file__ else [])])
+    return {
+        "grader": hashlib.sha256(grader.encode() + task_table).hexdigest(),
+        "tests": fingerprint([assignment.tests_dir]),
+        "reference": fingerprint([assignment.reference_root / assignment.package]),
+    }
+
+
+def handin_fingerprint(folder: Path) -> str:
+    """A hash of a handin folder's names and contents (symbolic links by their target, never followed)."""
+    h = hashlib.sha256()
+    for path in sorted(folder.rglob("*")):
+        rel = path.relative_to(folder).as_posix().encode("utf-8", "surrogateescape")
+        if path.is_symlink():
+            h.update(b"L" + rel + b"\0" + os.readlink(path).encode("utf-8", "surrogateescape") + b"\0")
+        elif path.is_file():
+            h.update(b"F" + rel + b"\0")
+            with path.open("rb") as f:
+                for chunk in iter(lambda: f.read(1 << 20), b""):
+                    h.update(chunk)
+            h.update(b"\0")
+        else:
+            h.update(b"D" + rel + b"\0")
+    return h.hexdigest()
+
+
+def why_regrade(previous: dict[str, Any] | None, now: dict[str, str]) -> str:
+    """'' when the earlier result still stands, else why this submission must be graded again."""
+    if previous is None:
+        return "new"
+    if previous.get("returncode") != 0:
+        return "failed before"
+    before = previous.get("fingerprint")
+    if not isinstance(before, dict):
+        return "no fingerprint (graded by an older version)"
+    changed = [WHY[k] for k in FINGERPRINT_PARTS if before.get(k) != now.get(k)]
+    return ", ".join(changed)
 
 
 # ------------------------------------------------------------------------------ grading
@@ -186,60 +321,162 @@ def load_results(path: Path) -> dict[str, Any] | None:
     return None
 
 
-def finished(out_dir: Path) -> dict[str, Any] | None:
-    """The results of an earlier run that completed (status ok and a usable results.json), else None.
-
-    grade.py writes a placeholder results.json before grading starts, so results.json alone does
-    not prove grading finished: status.json, written after the grader exits, does.
-    """
+def read_status(out_dir: Path) -> dict[str, Any] | None:
+    """DIR/<id>/status.json of an earlier run (written after its grader exited), or None."""
     try:
         status = json.loads((out_dir / STATUS_FILE).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
-    if not isinstance(status, dict) or status.get("returncode") != 0:
-        return None
-    return load_results(out_dir / RESULTS_FILE)
+    return status if isinstance(status, dict) else None
 
 
-def grade_one(sub: Submission, out: Path, slot: int, command: Command, timeout: float) -> Result:
-    """Grade one submission in a subprocess; every failure becomes Result.error, never an exception."""
+class Batch:
+    """The running graders of one regrade, so an interrupt can stop every one of them."""
+
+    def __init__(self) -> None:
+        self.stop = threading.Event()
+        self._lock = threading.Lock()
+        self._procs: set[subprocess.Popen] = set()
+        self.slots_used: set[int] = set()
+
+    def start(self, argv: list[str], slot: int) -> subprocess.Popen | None:
+        """Start a grader (None once the batch is stopping); it dies with the thread that started it."""
+        with self._lock:
+            if self.stop.is_set():
+                return None
+            self.slots_used.add(slot)
+            # Own session: a terminal's Ctrl-C reaches only the regrade, which stops graders in order.
+            proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                    start_new_session=True, preexec_fn=_die_with_parent(os.getpid()))
+            self._procs.add(proc)
+            return proc
+
+    def done(self, proc: subprocess.Popen) -> None:
+        """Forget a grader that exited."""
+        with self._lock:
+            self._procs.discard(proc)
+
+    def terminate(self, grace: float = TERM_GRACE) -> None:
+        """Stop every grader: SIGTERM (a grader then stops its workers), SIGKILL after `grace` s."""
+        with self._lock:
+            self.stop.set()
+            procs = list(self._procs)
+        for proc in procs:
+            _signal_group(proc, signal.SIGTERM)
+        deadline = time.monotonic() + grace
+        for proc in procs:
+            try:
+                proc.wait(timeout=max(0.0, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                pass
+            _signal_group(proc, signal.SIGKILL)
+        kill_slot_uids(self.slots_used)
+
+
+_LIBC: ctypes.CDLL | None = None
+
+
+def _die_with_parent(parent: int) -> Callable[[], None]:
+    """A preexec_fn: the grader gets SIGTERM when the thread that started it dies (kill -9 included)."""
+    global _LIBC
+    if _LIBC is None:
+        _LIBC = ctypes.CDLL(None, use_errno=True)  # loaded here: the child must not load libraries
+    libc = _LIBC
+
+    def preexec() -> None:
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+        if os.getppid() != parent:  # the regrade died before prctl took effect
+            os._exit(1)
+
+    return preexec
+
+
+def _signal_group(proc: subprocess.Popen, sig: int) -> None:
+    """Send `sig` to the grader's whole session (it is the group leader)."""
+    try:
+        os.killpg(proc.pid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def kill_slot_uids(slots: Sequence[int] | set[int]) -> None:
+    """When root, kill every process of these slots' worker uids (what a killed grader left behind)."""
+    from autograder.framework import sandbox  # only here: the regrade itself never starts workers
+
+    for slot in sorted(slots):
+        uid, gid = sandbox.worker_ids(slot)
+        if uid is not None:
+            sandbox.kill_uid(uid, gid)
+
+
+def grade_one(sub: Submission, out: Path, slot: int, command: Command, timeout: float,
+              versions: dict[str, str] | None = None, *, force: bool = False, batch: Batch | None = None) -> Result:
+    """Grade one submission in a subprocess, unless its earlier result still stands.
+
+    Every failure becomes Result.error (with a status), never an exception.
+    """
+    batch = batch or Batch()
     sub_dir = out / sub.id
-    sub_dir.mkdir(parents=True, exist_ok=True)
+    sub_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     results = sub_dir / RESULTS_FILE
-    previous = finished(sub_dir)
-    if previous is not None:
-        return _result(sub.id, previous, skipped=True)
     if sub.folder is None:
-        return Result(sub.id, error="submission folder missing from the export")
+        return Result(sub.id, error="submission folder missing from the export", status="missing")
+    now = {**(versions or {}), "handin": handin_fingerprint(sub.folder)}
+    previous = read_status(sub_dir)
+    reason = "forced" if force else why_regrade(previous, now)
+    if not reason:
+        report = load_results(results)
+        if report is not None:
+            return _result(sub.id, report, skipped=True)
+        reason = "report missing or damaged"
     # A retry starts clean: a report or log left by an earlier, failed run must not pass for this run's.
     for stale in (STATUS_FILE, RESULTS_FILE, LOG_FILE):
         (sub_dir / stale).unlink(missing_ok=True)
     start = time.monotonic()
     argv = list(command(sub.folder, results, slot))
     try:
-        # Own session: on timeout we kill the grader and everything it started.
-        proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+        proc = batch.start(argv, slot)
+    except OSError as exc:
+        return Result(sub.id, error=f"could not start the grader: {exc}", status="grader error", reason=reason)
+    if proc is None:
+        return _not_graded(sub.id)
+    try:
         try:
             _, err = proc.communicate(timeout=timeout)
         except subprocess.TimeoutExpired:
-            _kill_group(proc)
+            _signal_group(proc, signal.SIGKILL)
+            kill_slot_uids([slot])
             _, err = proc.communicate()
             _write_log(sub_dir, err)  # what the grader printed before it was stopped
-            return Result(sub.id, error=f"grader timed out after {timeout:g} s", seconds=time.monotonic() - start)
-    except OSError as exc:
-        return Result(sub.id, error=f"could not start the grader: {exc}")
+            return Result(sub.id, error=f"grader timed out after {timeout:g} s", seconds=time.monotonic() - start,
+                          status="timed out", reason=reason)
+    finally:
+        batch.done(proc)
     seconds = time.monotonic() - start
     stderr = _write_log(sub_dir, err)
+    if batch.stop.is_set():  # stopped by an interrupt: whatever it wrote is not a grade
+        results.unlink(missing_ok=True)
+        return _not_graded(sub.id)
+    if results.exists():  # whatever wrote it, a report is for staff only
+        os.chmod(results, 0o600)
     report = load_results(results)
-    status = {"returncode": proc.returncode, "seconds": round(seconds, 3), "argv": argv}
+    status = {"returncode": proc.returncode, "seconds": round(seconds, 3), "argv": argv, "fingerprint": now}
     write_atomic(sub_dir / STATUS_FILE, status)  # a rerun must never see half a status file
     if report is None:
         return Result(sub.id, error=f"grader exited with {proc.returncode} and no usable results.json: "
-                                    f"{_tail(stderr)}", seconds=seconds)
+                                    f"{_tail(stderr)}", seconds=seconds, status="grader error", reason=reason)
     result = _result(sub.id, report, seconds=seconds)
+    result.reason = reason
     if proc.returncode != 0:  # e.g. an internal grader error: scores exist but a rerun should retry
         result.error = f"grader exited with {proc.returncode}: {_tail(stderr)}"
+        result.status = "grader error"
     return result
+
+
+def _not_graded(sid: str) -> Result:
+    """The result of a submission the interrupted regrade did not finish."""
+    return Result(sid, error="the regrade was interrupted before this submission was graded; rerun to finish",
+                  status="not graded")
 
 
 def _result(sid: str, report: dict[str, Any], *, skipped: bool = False, seconds: float = 0.0) -> Result:
@@ -256,7 +493,9 @@ def _result(sid: str, report: dict[str, Any], *, skipped: bool = False, seconds:
         for t in tests:
             if t.get("number") is not None:
                 tasks[str(t["number"])] = tasks.get(str(t["number"]), 0.0) + float(t.get("score", 0))
-    return Result(sid, float(score), tasks, error=_submission_problem(tests, score), skipped=skipped, seconds=seconds)
+    problem = _submission_problem(tests, score)
+    return Result(sid, float(score), tasks, error=problem, skipped=skipped, seconds=seconds,
+                  status="refused" if problem else "graded")
 
 
 def _submission_problem(tests: list[dict[str, Any]], score: float) -> str:
@@ -272,18 +511,12 @@ def _submission_problem(tests: list[dict[str, Any]], score: float) -> str:
 
 
 def _write_log(sub_dir: Path, err: bytes | None) -> str:
-    """Save the grader's stderr as <sub_dir>/grader.log; return it as text."""
+    """Save the grader's stderr as <sub_dir>/grader.log (0600); return it as text."""
     stderr = (err or b"").decode("utf-8", "replace").strip()
-    (sub_dir / LOG_FILE).write_text(stderr + "\n", encoding="utf-8")
+    fd = os.open(sub_dir / LOG_FILE, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(stderr + "\n")
     return stderr
-
-
-def _kill_group(proc: subprocess.Popen) -> None:
-    """SIGKILL the grader's whole session."""
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
 
 
 def _tail(text: str) -> str:
@@ -292,38 +525,101 @@ def _tail(text: str) -> str:
     return text[-STDERR_KEEP:] if text else "(no output)"
 
 
+class Interrupted(Exception):
+    """The regrade was stopped (SIGINT/SIGTERM); scores.csv holds what was done."""
+
+    def __init__(self, results: list[Result]) -> None:
+        super().__init__("interrupted")
+        self.results = results
+
+
 def regrade(
     export: Path, out: Path, assignment: Assignment, *, jobs: int = 2, command: Command | None = None,
-    timeout: float = DEFAULT_TIMEOUT, progress: bool = True,
+    timeout: float = DEFAULT_TIMEOUT, progress: bool = True, slots: Sequence[int] | None = None,
+    force: bool = False, versions: dict[str, str] | None = None, due: datetime | None = None,
 ) -> list[Result]:
-    """Grade every submission of `export` into `out`, `jobs` at a time; write out/scores.csv; return the results."""
-    out.mkdir(parents=True, exist_ok=True)
+    """Grade every submission of `export` into `out`, `jobs` at a time on `slots` (default 0..jobs-1).
+
+    Writes out/scores.csv and out/gradescope_scores.csv and returns the results in id order. An
+    interrupt (KeyboardInterrupt, or SIGTERM when called from the main thread) stops every grader,
+    writes the CSVs for what is done and raises Interrupted.
+    """
+    check_export_private(export)
+    make_private(out)
     subs = read_export(open_export(export, out))
     command = command or grade_command_argv(assignment.name)
-    slots: queue.Queue[int] = queue.Queue()
-    for k in range(max(1, jobs)):
-        slots.put(k)
+    versions = versions if versions is not None else grader_fingerprint(assignment)
+    jobs = max(1, jobs)
+    free: queue.Queue[int] = queue.Queue()
+    for k in (list(slots) if slots else list(range(jobs)))[:jobs]:
+        free.put(k)
+    batch = Batch()
 
     def run(sub: Submission) -> Result:
-        slot = slots.get()  # a slot is held by one grader at a time: sandboxes never share one
+        if batch.stop.is_set():
+            return _not_graded(sub.id)
+        slot = free.get()  # a slot is held by one grader at a time: sandboxes never share one
         try:
-            return grade_one(sub, out, slot, command, timeout)
+            return grade_one(sub, out, slot, command, timeout, versions, force=force, batch=batch)
         except Exception as exc:  # a bug here must not stop the batch either
-            return Result(sub.id, error=f"regrade failed: {type(exc).__name__}: {exc}")
+            return Result(sub.id, error=f"regrade failed: {type(exc).__name__}: {exc}", status="grader error")
         finally:
-            slots.put(slot)
+            free.put(slot)
 
     results: dict[str, Result] = {}
+    interrupted = False
+    restore = _sigterm_as_interrupt()
+    pool = ThreadPoolExecutor(max_workers=jobs)
     bar_cm = click.progressbar(length=len(subs), label=f"Regrading {len(subs)} submissions") if progress else _NoBar()
-    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool, bar_cm as bar:
-        futures = {pool.submit(run, s): s for s in subs}
-        for future in as_completed(futures):
-            r = future.result()
-            results[r.id] = r
-            bar.update(1)
-    ordered = [results[s.id] for s in subs]
-    write_scores(out / "scores.csv", subs, ordered, assignment)
+    try:
+        with bar_cm as bar:
+            pending: set[Future] = {pool.submit(run, s) for s in subs}
+            while pending:
+                finished_now, pending = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
+                for future in finished_now:
+                    r = future.result()
+                    results[r.id] = r
+                    bar.update(1)
+    except KeyboardInterrupt:
+        interrupted = True
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not cut the cleanup short
+        try:
+            batch.terminate()
+            pool.shutdown(wait=True, cancel_futures=True)
+            for future in pending:
+                if future.done() and not future.cancelled():
+                    r = future.result()
+                    results[r.id] = r
+        finally:
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+    finally:
+        pool.shutdown(wait=not interrupted)
+        restore()
+    ordered = [results.get(s.id) or _not_graded(s.id) for s in subs]
+    write_gradebook(out, [_row(s, r) for s, r in zip(subs, ordered)], assignment, due)
+    if interrupted:
+        raise Interrupted(ordered)
     return ordered
+
+
+def _sigterm_as_interrupt() -> Callable[[], None]:
+    """In the main thread, treat SIGTERM like Ctrl-C (stop cleanly); return the undo function."""
+    if threading.current_thread() is not threading.main_thread():
+        return lambda: None
+
+    def handler(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    return lambda: signal.signal(signal.SIGTERM, previous)
+
+
+def _row(sub: Submission, r: Result) -> Row:
+    """The gradebook's view of one submission and its result."""
+    count = max(len(sub.names), len(sub.emails), len(sub.sids))
+    pick = lambda xs, i: xs[i] if i < len(xs) else ""  # noqa: E731
+    students = [Student(pick(sub.names, i), pick(sub.sids, i), pick(sub.emails, i)) for i in range(count)]
+    return Row(sub.id, students, sub.created_at, sub.old_score, r.score, r.status, r.error, r.tasks)
 
 
 class _NoBar:
@@ -339,48 +635,86 @@ class _NoBar:
         """Ignore progress."""
 
 
-def write_scores(path: Path, subs: Sequence[Submission], results: Sequence[Result], assignment: Assignment) -> None:
-    """scores.csv: one row per submission (sorted by id), identities, old and new score, one column per task."""
-    task_ids = [t.id for t in assignment.tasks]
-    header = ["submission_id", "names", "emails", "sids", "created_at", "old_score", "new_score", "error"]
-    header += [f"task {t}" for t in task_ids]
-    tmp = path.with_name(path.name + ".tmp")
-    with tmp.open("w", newline="", encoding="utf-8") as f:
-        w = csv.writer(f)
-        w.writerow(header)
-        for s, r in zip(subs, results):
-            w.writerow([
-                s.id, "; ".join(s.names), "; ".join(s.emails), "; ".join(s.sids), s.created_at,
-                _num(s.old_score), _num(r.score), r.error,
-                *(_num(r.tasks.get(t)) for t in task_ids),
-            ])
-    tmp.replace(path)
+def summary_lines(results: Sequence[Result]) -> list[str]:
+    """The TA's summary: how many were graded and why, how many reused, how many failed."""
+    graded = [r for r in results if not r.skipped and r.status in ("graded", "refused", "grader error", "timed out")]
+    reasons: dict[str, int] = {}
+    for r in graded:
+        for why in (r.reason or "new").split(", "):
+            reasons[why] = reasons.get(why, 0) + 1
+    why = f" ({', '.join(f'{k}: {v}' for k, v in sorted(reasons.items(), key=lambda kv: -kv[1]))})" if reasons else ""
+    reused = sum(r.skipped for r in results)
+    failed = [r for r in results if r.score is None]
+    lines = [f"{len(results)} submissions: {len(graded)} graded{why}, {reused} unchanged (already done), "
+             f"{len(failed)} not graded, {sum(r.status == 'refused' for r in results)} refused handins"]
+    lines += [f"  {r.id}: {r.status}: {r.error[:200]}" for r in results if r.error][:20]
+    return lines
 
 
-def _num(x: float | None) -> str:
-    """A score for the CSV: '' when unknown, no trailing '.0' noise."""
-    return "" if x is None else f"{x:g}"
+EXAMPLES = """
+\b
+Examples:
+  autograder regrade export.zip --out regrade-out --jobs 2
+  autograder regrade export.zip --out regrade-out --force          # regrade everything again
+  autograder regrade export/ --out out --jobs 4 --slots 8-11       # beside another regrade on 0-3
+  autograder regrade export.zip --out out --due 2026-02-14T23:59-05:00
+"""
 
 
-@click.command("regrade")
+@click.command("regrade", epilog=EXAMPLES)
 @click.argument("export", type=click.Path(exists=True, path_type=Path))
 @click.option("--out", "out", type=click.Path(file_okay=False, path_type=Path), required=True,
-              help="Folder for scores.csv and <submission_id>/results.json (reused on a rerun).")
-@click.option("--jobs", type=click.IntRange(min=1), default=2, show_default=True, help="Submissions graded at once.")
-@click.option("--assignment", "assignment_name", default="hw1p1", show_default=True)
-@click.option("--timeout", type=float, default=DEFAULT_TIMEOUT, show_default=True, help="Seconds per submission.")
-def regrade_command(export: Path, out: Path, jobs: int, assignment_name: str, timeout: float) -> None:
-    """Regrade every submission of a Gradescope export (zip or folder) and write OUT/scores.csv."""
+              help="Folder for scores.csv, gradescope_scores.csv, report.html and <id>/results.json; reused "
+                   "by a rerun, made private (0700). Example: --out regrade-out")
+@click.option("--jobs", type=click.IntRange(min=1), default=2, show_default=True,
+              help="Submissions graded at once (about one per core). Example: --jobs 4")
+@click.option("--slots", "slots_text", default=None, metavar="A-B|BASE",
+              help="Sandbox slots for the jobs: a range with at least JOBS slots, or a first slot "
+                   "[default: 0-(JOBS-1)]. Two regrades on one machine need disjoint slots. Example: --slots 4-7")
+@click.option("--force", is_flag=True, help="Regrade every submission, even those whose fingerprint "
+                                            "(grader, tests, reference, handin) is unchanged. Example: --force")
+@click.option("--assignment", "assignment_name", default="hw1p1", show_default=True,
+              help="Assignment package under autograder/assignments/. Example: --assignment hw1p1")
+@click.option("--timeout", type=click.FloatRange(min=1), default=DEFAULT_TIMEOUT, show_default=True,
+              help="Seconds one submission may take before its grader is killed. Example: --timeout 600")
+@click.option("--due", default=None, metavar="DATETIME",
+              help="Due date for the lateness columns (ISO 8601 with offset), overriding the assignment's. "
+                   "Example: --due 2026-02-14T23:59:00-05:00")
+@click.option("--report/--no-report", default=True, show_default=True,
+              help="Write the class report (report.html, report.md) after grading. Example: --no-report")
+def regrade_command(export: Path, out: Path, jobs: int, slots_text: str | None, force: bool,
+                    assignment_name: str, timeout: float, due: str | None, report: bool) -> None:
+    """Regrade every submission of a Gradescope export (zip or folder) into OUT.
+
+    A rerun regrades only what changed (and says why); Ctrl-C stops within seconds and still writes
+    OUT/scores.csv. Exit status: 0 when every submission was graded, 1 when some could not be,
+    130 when interrupted.
+    """
     from autograder.framework.grade import load_assignment  # the grader's own lookup, one source of truth
 
     assignment = load_assignment(assignment_name)
+    slots = parse_slots(slots_text, jobs) if slots_text is not None else None
+    due_at = None
+    if due is not None:
+        due_at = parse_time(due)
+        if due_at is None:
+            raise click.BadParameter(f"{due!r} is not a date and time such as 2026-02-14T23:59:00-05:00",
+                                     param_hint="--due")
     start = time.monotonic()
-    results = regrade(export, out, assignment, jobs=jobs, timeout=timeout)
-    graded = [r for r in results if not r.skipped and r.score is not None]
-    done = [r for r in results if r.skipped]
-    errors = [r for r in results if r.error]
-    click.echo(f"{len(results)} submissions: {len(graded)} graded, {len(done)} already done, "
-               f"{len(errors)} with errors, in {time.monotonic() - start:.1f} s")
-    for r in errors[:20]:
-        click.echo(f"  {r.id}: {r.error[:200]}", err=True)
-    click.echo(f"wrote {out / 'scores.csv'}")
+    try:
+        results = regrade(export, out, assignment, jobs=jobs, timeout=timeout, slots=slots, force=force, due=due_at)
+    except Interrupted as stop:
+        done = sum(r.status != "not graded" for r in stop.results)
+        click.echo(f"\ninterrupted: every grader stopped; {done} of {len(stop.results)} submissions have a "
+                   f"result in {out / 'scores.csv'}; rerun the same command to finish", err=True)
+        sys.exit(130)
+    for line in summary_lines(results):
+        click.echo(line)
+    click.echo(f"in {time.monotonic() - start:.1f} s; wrote {out / 'scores.csv'} and {out / 'gradescope_scores.csv'}")
+    if report:
+        from autograder.framework.class_report import write_class_report  # TA-only; matplotlib optional
+
+        for line in write_class_report(out, assignment):
+            click.echo(line)
+    if any(r.score is None for r in results):
+        sys.exit(1)

@@ -135,8 +135,14 @@ def summary(scores: Sequence[TaskScore], notes: Iterable[str] = ()) -> str:
     return "\n".join([f"Score: {earned:g}/{possible:g}. Tasks fully passed: {passed} of {len(scores)}.", *notes])
 
 
-def prairielearn(scores: Sequence[TaskScore], *, notes: Iterable[str] = (), gradable: bool = True) -> dict[str, Any]:
-    """A PrairieLearn results.json (score in [0, 1]), its outputs shortened until it is under 1 MB."""
+def prairielearn(scores: Sequence[TaskScore], *, notes: Iterable[str] = (), gradable: bool = True,
+                 format_errors: Sequence[str] = ()) -> dict[str, Any]:
+    """A PrairieLearn results.json (score in [0, 1]), its outputs shortened until it is under 1 MB.
+
+    An ungradable handin gets `gradable: false` and its reasons in `format_errors`: PrairieLearn then
+    shows them and does not count the attempt (docs: prairielearn.com, "Externally graded questions",
+    grading results: `gradable`, `format_errors`).
+    """
     notes = list(notes)
     earned, possible = total(scores)
     for limit, message_cap in ((ENTRY_CAP, MESSAGE_CAP), (2048, 512), (256, 128), (0, 0)):
@@ -155,6 +161,8 @@ def prairielearn(scores: Sequence[TaskScore], *, notes: Iterable[str] = (), grad
                 for s in scores
             ],
         }
+        if format_errors:
+            report["format_errors"] = [_cap(e, MESSAGE_CAP) for e in format_errors]
         if len(json.dumps(report)) < PRAIRIELEARN_CAP:
             break
     return report
@@ -178,15 +186,17 @@ def json_line(report: dict[str, Any]) -> str:
 def build(
     fmt: str, scores: Sequence[TaskScore], *, execution_time: float = 0.0, notes: Iterable[str] = (),
     gradable: bool = True, extra_data: dict[str, Any] | None = None, feedback: FeedbackPolicy | None = None,
+    format_errors: Sequence[str] = (),
 ) -> dict[str, Any]:
-    """The report for `fmt` (one of FORMATS); `feedback` limits what failing hidden checks reveal."""
+    """The report for `fmt` (one of FORMATS); `feedback` limits what failing hidden checks reveal;
+    `format_errors` (an unusable handin) only PrairieLearn shows."""
     if fmt == "gradescope":
         return gradescope(scores, execution_time=execution_time, notes=notes, extra_data=extra_data,
                           feedback=feedback)
     if fmt == "prairielearn":  # no due-date visibility there: what may be shown before the due date
         level = (feedback or FeedbackPolicy()).before_due
         scores = [dataclasses.replace(s, outcomes=at_level(s.outcomes, level)) for s in scores]
-        return prairielearn(scores, notes=notes, gradable=gradable)
+        return prairielearn(scores, notes=notes, gradable=gradable, format_errors=format_errors)
     if fmt == "autolab":
         return autolab(scores)
     raise ValueError(f"unknown report format {fmt!r}; choose one of {', '.join(FORMATS)}")

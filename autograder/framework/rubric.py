@@ -61,6 +61,7 @@ class Assignment:
     scenarios_file: Path  # scenario functions run in the worker
     data_files: tuple[Path, ...] = field(default=())  # copied read-only into the sandbox
     feedback: FeedbackPolicy = field(default_factory=FeedbackPolicy)  # what hidden checks reveal, and when
+    due_date: str = ""  # ISO 8601 with timezone, e.g. "2026-02-14T23:59:00-05:00": the regrade's lateness
 
     @property
     def max_score(self) -> float:

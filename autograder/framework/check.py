@@ -1,0 +1,190 @@
+"""`autograder check`: the pre-deploy check that `make gradescope` and `make handout` run first.
+
+It refuses to ship a grader that would mis-grade a class:
+1. every test collects and carries a valid rubric mark, and every task has at least one test;
+2. the reference scores full marks with no internal grader error (a test that errors on the
+   reference is named, with its exception);
+3. the bare handout (the reference with every fence stubbed, exactly what students receive) scores 0;
+4. the sample handin, when the assignment has one (module `examples.make_sample` with
+   `sample_files()`, `STUBBED` and `PLANTED`), scores what it is built to: 0 in its stubbed tasks,
+   partial credit in the tasks with a planted bug, full marks elsewhere.
+The handout and the sample are generated in memory from the current reference, so the check judges
+what `make handout` is about to write, before it writes anything.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import io
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any, Callable
+
+import click
+
+from autograder.framework.rubric import Assignment
+
+Problems = list[str]
+
+
+def check_collection(assignment: Assignment) -> Problems:
+    """Collect the tests with the grading harness: marks valid, every task covered, no import error."""
+    from autograder.framework.grade import forget_modules_under, isolated_args, run_pytest_isolated
+    from autograder.framework.harness import Harness
+
+    tests_dir = assignment.tests_dir.resolve()
+    harness = Harness(assignment, backend=None)  # type: ignore[arg-type]  # fixtures never run when collecting
+    printed = io.StringIO()
+    try:
+        with contextlib.redirect_stdout(printed):
+            code = run_pytest_isolated([*isolated_args(tests_dir), "--strict-markers", "--collect-only", "-q"], [harness])
+    finally:
+        forget_modules_under(tests_dir)
+    if harness.problems:
+        return [f"rubric mark: {p}" for p in harness.problems]
+    if code != 0:
+        tail = "\n    ".join(printed.getvalue().strip().splitlines()[-15:])
+        return [f"the tests in {tests_dir} do not collect (pytest exit {int(code)}):\n    {tail}"]
+    covered = {r["task"] for r in harness.records.values()}
+    return [f"task {t.id} ({t.title}) has no test: it would always score 0" for t in assignment.tasks
+            if t.id not in covered]
+
+
+def _grade(folder: Path, assignment: Assignment, slot: int) -> Any:
+    """grade_submission on `folder`, report in a throw-away file."""
+    from autograder.framework.grade import grade_submission
+
+    with tempfile.TemporaryDirectory(prefix="ag-check-") as tmp:
+        return grade_submission(folder, assignment, Path(tmp) / "results.json", slot=slot)
+
+
+def _failures(outcome: Any, limit: int = 10, internal: bool | None = None) -> list[str]:
+    """The failing tests of a grade (only internal errors, only the others, or all), each with the first
+    line of its message (the exception's type and text for an internal error)."""
+    lines = [f"{t.nodeid}: {(t.message.strip().splitlines() or ['failed'])[0]}" for t in outcome.tests
+             if not t.passed and internal in (None, t.internal)]
+    return lines[:limit] + ([f"... and {len(lines) - limit} more"] if len(lines) > limit else [])
+
+
+def check_reference(assignment: Assignment, slot: int = 0) -> Problems:
+    """The reference must earn every point, with no internal grader error."""
+    outcome = _grade(assignment.reference_root, assignment, slot)
+    if outcome.grader_failed:
+        return ["the grader failed on the reference: " + "; ".join(d.strip().splitlines()[-1] for d in outcome.internal_errors)]
+    problems = []
+    if outcome.internal_errors:
+        problems.append(f"{len(outcome.internal_errors)} test(s) hit an internal grader error on the reference:\n    "
+                        + "\n    ".join(_failures(outcome, internal=True)))
+    if _failures(outcome, internal=False):
+        lost = [f"{task}: {got:g}/{assignment.task(task).points:g}" for task, got in outcome.tasks.items()
+                if got < assignment.task(task).points]
+        problems.append(f"the reference scores {outcome.score:g}/{outcome.max_score:g} (tasks {', '.join(lost)}); "
+                        f"failing tests:\n    " + "\n    ".join(_failures(outcome, internal=False)))
+    return problems
+
+
+def _write_tree(files: dict[str, bytes], root: Path) -> Path:
+    """Write {relative path: bytes} under root; return root."""
+    for rel, data in files.items():
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_bytes(data)
+    return root
+
+
+def check_handout(assignment: Assignment, slot: int = 0) -> Problems:
+    """The bare handout (every fence stubbed) must score 0: any point there is a vacuous test."""
+    from autograder.framework.handoutgen import handout_contents
+
+    package = {rel: data for rel, data in handout_contents(assignment).items() if rel.startswith(assignment.package + "/")}
+    with tempfile.TemporaryDirectory(prefix="ag-check-handout-") as tmp:
+        outcome = _grade(_write_tree(package, Path(tmp)), assignment, slot)
+    if outcome.grader_failed or outcome.internal_errors:
+        return ["the grader failed on the bare handout:\n    " + "\n    ".join(
+            _failures(outcome, internal=True) or [d.strip().splitlines()[-1] for d in outcome.internal_errors])]
+    earned = [f"{task}: {got:g}" for task, got in outcome.tasks.items() if got > 0]
+    passed = [t.nodeid for t in outcome.tests if t.passed]
+    if earned:
+        return [f"the bare handout scores {outcome.score:g} (tasks {', '.join(earned)}): these tests pass on stubs:\n    "
+                + "\n    ".join(passed[:10])]
+    return []
+
+
+def sample_module(assignment: Assignment) -> Any | None:
+    """The assignment's `examples.make_sample` module, or None when it has no sample handin."""
+    try:
+        return importlib.import_module(f"autograder.assignments.{assignment.name}.examples.make_sample")
+    except ModuleNotFoundError:
+        return None
+
+
+def check_sample(assignment: Assignment, slot: int = 0) -> Problems:
+    """The sample scores 0 in its stubbed tasks, partial credit where a bug is planted, full marks elsewhere."""
+    module = sample_module(assignment)
+    if module is None or not all(hasattr(module, a) for a in ("sample_files", "STUBBED", "PLANTED")):
+        return []
+    stubbed, buggy = set(module.STUBBED), {b.task for b in module.PLANTED} - set(module.STUBBED)
+    with tempfile.TemporaryDirectory(prefix="ag-check-sample-") as tmp:
+        outcome = _grade(_write_tree(module.sample_files(), Path(tmp)), assignment, slot)
+    if outcome.grader_failed or outcome.internal_errors:
+        return ["the grader failed on the sample handin:\n    " + "\n    ".join(
+            _failures(outcome, internal=True) or [d.strip().splitlines()[-1] for d in outcome.internal_errors])]
+    problems = []
+    for task in assignment.tasks:
+        got = outcome.tasks.get(task.id, 0.0)
+        if task.id in stubbed and got != 0:
+            problems.append(f"sample: task {task.id} is stubbed but scores {got:g}")
+        elif task.id in buggy and not 0 < got < task.points:
+            problems.append(f"sample: task {task.id} has a planted bug but scores {got:g}/{task.points:g} "
+                            "(expected partial credit)")
+        elif task.id not in stubbed | buggy and got != task.points:
+            problems.append(f"sample: task {task.id} is finished but scores {got:g}/{task.points:g}")
+    return problems
+
+
+STEPS: tuple[tuple[str, Callable[..., Problems]], ...] = (
+    ("tests collect, every test has a rubric mark, every task a test", check_collection),
+    ("the reference scores full marks, no internal error", check_reference),
+    ("the bare handout scores 0", check_handout),
+    ("the sample handin scores what it is built to", check_sample),
+)
+
+
+def run_check(assignment: Assignment, slot: int = 0, echo: Callable[[str], None] = print) -> Problems:
+    """Run every step (later steps are skipped when the tests do not even collect); return the problems."""
+    problems: Problems = []
+    for i, (title, step) in enumerate(STEPS):
+        found = step(assignment) if step is check_collection else step(assignment, slot)
+        echo(f"[{'ok' if not found else 'FAILED'}] {title}")
+        for p in found:
+            echo("    " + p.replace("\n", "\n    "))
+        problems += found
+        if i == 0 and found:
+            echo("(the other steps need tests that collect: skipped)")
+            break
+    return problems
+
+
+@click.command("check", epilog="""
+\b
+Examples:
+  autograder check                      # before make gradescope / make handout (they run it first)
+  autograder check --slot 3 --assignment hw1p1
+""")
+@click.option("--assignment", "assignment_name", default="hw1p1", show_default=True,
+              help="Assignment package under autograder/assignments/. Example: --assignment hw1p1")
+@click.option("--slot", type=int, default=0, show_default=True,
+              help="Sandbox slot for the check's grades (0-999). Example: --slot 3")
+def check_command(assignment_name: str, slot: int) -> None:
+    """Check the grader before deploying it: tests collect with rubric marks, the reference earns
+    full marks, the bare handout 0, the sample what it should. Exit status 1 on any problem."""
+    from autograder.framework.grade import load_assignment
+    from autograder.framework.slots import check_slot
+
+    check_slot(slot)
+    problems = run_check(load_assignment(assignment_name), slot, click.echo)
+    if problems:
+        click.echo(f"check FAILED: {len(problems)} problem(s); fix them before shipping the grader", err=True)
+        sys.exit(1)
+    click.echo("check passed")
