@@ -12,7 +12,6 @@ import io
 import json
 import os
 import pkgutil
-import stat
 import sys
 import tempfile
 import time
@@ -27,6 +26,7 @@ import pytest
 from autograder.framework import reports
 from autograder.framework.archive import prepare_submission
 from autograder.framework.client import WorkerClient
+from autograder.framework import sandbox
 from autograder.framework.sandbox import Limits
 from autograder.framework.errors import SubmissionError
 from autograder.framework.harness import Harness, InProcessRunner, outcome_from
@@ -38,6 +38,8 @@ from autograder.framework.scoring import TaskScore, TestOutcome, score_tasks, to
 PLACEHOLDER = ("Grading did not finish: the grader stopped before it could score this task "
                "(time limit or crash). Resubmit once; if it happens again, tell course staff.")
 GRADER_FAILED = "Grading failed because of an internal grader error (not your fault, tell course staff)."
+REFUSED = ("The grader did not run your code: this grading machine lacks a protection the course requires "
+           "(a configuration problem on the course's side, not your fault; tell course staff).")
 
 
 class GraderFailure(RuntimeError):
@@ -56,6 +58,7 @@ class GradeOutcome:
     internal_errors: list[str] = field(default_factory=list)  # staff-only details
     grader_failed: bool = False  # True when no real scores exist (the report gives 0 everywhere)
     scores: list[TaskScore] = field(default_factory=list)
+    protections: list[str] = field(default_factory=list)  # staff-only: the sandbox lines (never in the report)
 
 
 @dataclass
@@ -68,18 +71,21 @@ class GradingBackend:
 
 def grade_submission(
     submission: Path, assignment: Assignment, results_path: Path, fmt: str = "gradescope", *,
-    slot: int = 0, metadata: dict[str, Any] | None = None, quiet: bool = True,
+    slot: int = 0, metadata: dict[str, Any] | None = None, quiet: bool = True, require: Sequence[str] = (),
 ) -> GradeOutcome:
     """Grade `submission` (folder or archive) and write the `fmt` report to `results_path`.
 
     A valid report exists at every moment after the first line: a placeholder first, replaced by the
     final report, or by an all-zero "grader failed" one if anything goes wrong (then grader_failed).
+    `require` names properties (sandbox.REQUIREMENTS: network, filesystem, uid) without which no
+    student code runs: the report then says the grader refused, and the staff lines say why.
     """
     if fmt not in reports.FORMATS:
         raise ValueError(f"unknown report format {fmt!r}; choose one of {', '.join(reports.FORMATS)}")
     start = time.monotonic()
     results_path = Path(results_path)
     extra = {"submission_id": metadata["id"]} if metadata and "id" in metadata else {}
+    staff: list[str] = []  # the sandbox lines for the staff log
 
     def finish(scores: list[TaskScore], tests: list[TestOutcome], notes: Sequence[str] = (),
                internal: Sequence[str] = (), failed: bool = False) -> GradeOutcome:
@@ -88,11 +94,17 @@ def grade_submission(
         reports.write_atomic(results_path, report)
         earned, possible = total(scores)
         return GradeOutcome(earned, possible, {s.task.id: s.score for s in scores}, tests, report,
-                            list(internal), failed, scores)
+                            list(internal), failed, scores, staff)
 
     finish(zero_scores(assignment.tasks, PLACEHOLDER), [], failed=True)
     try:
-        protect_grader_files(assignment)
+        plan = sandbox.plan_protections(Limits.from_env(), sandbox.worker_ids(slot)[0], Limits().call_timeout)
+        staff += plan.staff_lines()
+        lacking = plan.lacking(require)
+        if lacking:
+            why = f"refused to run student code: required {', '.join(lacking)} not held on this machine"
+            staff.append(f"sandbox: {why}")
+            return finish(zero_scores(assignment.tasks, REFUSED), [], internal=[why], failed=True)
         with tempfile.TemporaryDirectory(prefix="ag-submission-") as tmp:
             try:
                 root = prepare_submission(Path(submission), Path(tmp), assignment.package)
@@ -109,19 +121,6 @@ def grade_submission(
         detail = traceback.format_exc()
         print(detail, file=sys.stderr)
         return finish(zero_scores(assignment.tasks, GRADER_FAILED), [], internal=[detail], failed=True)
-
-
-def protect_grader_files(assignment: Assignment) -> None:
-    """When root, chmod go-rwx the reference root and the tests dir.
-
-    The worker runs as another, unprivileged uid: without these bits it could read the hidden tests
-    and the reference solution. Only the two directories change (their contents become unreachable).
-    """
-    if os.geteuid() != 0:
-        return
-    for folder in (assignment.reference_root, assignment.tests_dir):
-        if folder.is_dir():
-            os.chmod(folder, stat.S_IMODE(folder.stat().st_mode) & ~0o077)
 
 
 class _JsonReportCatcher:
@@ -181,7 +180,6 @@ def run_tests(assignment: Assignment, submission_root: Path, *, slot: int = 0,
     try:
         with contextlib.redirect_stdout(io.StringIO()) if quiet else contextlib.nullcontext():
             code = run_pytest_isolated(pytest_args(tests_dir, quiet), [harness, catcher])
-        missing = list(client.missing_protections)
     finally:
         client.close()
         forget_modules_under(tests_dir)
@@ -193,8 +191,7 @@ def run_tests(assignment: Assignment, submission_root: Path, *, slot: int = 0,
     for t in catcher.report.get("tests", []):
         if t.get("metadata", {}).get("traceback"):
             print(f"internal grader error in {t['nodeid']}:\n{t['metadata']['traceback']}", file=sys.stderr)
-    notes = [f"Sandbox protections not available on this machine: {', '.join(missing)}."] if missing else []
-    return tests, notes
+    return tests, []  # the sandbox's protections are for the staff log only (GradeOutcome.protections)
 
 
 def reference_runner(assignment: Assignment) -> InProcessRunner | CachedReference:
@@ -254,6 +251,16 @@ def read_metadata(path: Path | None) -> dict[str, Any] | None:
     return data if isinstance(data, dict) else None
 
 
+def parse_require(text: str) -> list[str]:
+    """'network,uid' -> ['network', 'uid']; unknown names are a usage error."""
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    unknown = [n for n in names if n not in sandbox.REQUIREMENTS]
+    if unknown:
+        raise click.BadParameter(f"unknown {', '.join(unknown)}; choose from {', '.join(sandbox.REQUIREMENTS)}",
+                                 param_hint="--require")
+    return names
+
+
 @click.command("grade")
 @click.argument("submission", type=click.Path(exists=True, path_type=Path))
 @click.option("--results", "results_path", type=click.Path(path_type=Path), default=Path("results.json"),
@@ -265,16 +272,22 @@ def read_metadata(path: Path | None) -> dict[str, Any] | None:
               help="Gradescope's submission_metadata.json (its id is copied into the report's extra_data).")
 @click.option("--quiet/--verbose", default=True, show_default=True,
               help="--verbose also prints pytest's progress and the failing checks' tracebacks.")
+@click.option("--require", "require", default="", metavar="LIST",
+              help="Comma-separated sandbox properties (network, filesystem, uid) without which the grader "
+                   "refuses to run student code, e.g. --require network,filesystem,uid.")
 def grade_command(submission: Path, results_path: Path, fmt: str, assignment_name: str, slot: int,
-                  metadata_path: Path | None, quiet: bool) -> None:
+                  metadata_path: Path | None, quiet: bool, require: str) -> None:
     """Grade SUBMISSION (a folder or .zip/.tar/.tgz), print the scoreboard and write the report.
 
     Exit status 0 whenever grading ran, whatever the score; 1 when the grader itself failed
     (the report is still valid, with the failure explained).
     """
+    required = parse_require(require)
     assignment = load_assignment(assignment_name)
     outcome = grade_submission(submission, assignment, results_path, fmt, slot=slot,
-                               metadata=read_metadata(metadata_path), quiet=quiet)
+                               metadata=read_metadata(metadata_path), quiet=quiet, require=required)
+    for line in outcome.protections:  # stdout: staff-only on Gradescope; never in the student's report
+        click.echo(line)
     click.echo(render(outcome.scores))
     click.echo(f"report: {results_path}")
     for detail in outcome.internal_errors:  # grading ran, so exit 0, but staff must see these
