@@ -29,8 +29,12 @@ from autograder.framework.errors import (
     SubmissionError,
 )
 
+from autograder.framework import sandbox
+
 ROOT = os.geteuid() == 0
-SLOT = 173  # uid 64173 when root: away from the small slots real grading runs use
+SLOT = 173  # uid BASE+173 when root: away from the small slots real grading runs use
+BASE = int(os.environ.get("AUTOGRADER_WORKER_UID_BASE", sandbox.DEFAULT_UID_BASE))
+MECH = sandbox.mechanisms()
 
 SCENARIOS = '''
 import json, os, sys
@@ -364,7 +368,8 @@ def test_submission_copy_is_read_only_and_cwd_is_writable(make_client):
 
 
 @pytest.mark.skipif(not ROOT, reason="privilege drop needs root")
-def test_worker_runs_as_slot_uid_and_cannot_read_root_only_files(make_client):
+def test_worker_runs_as_slot_uid_and_cannot_read_root_only_files(make_client, monkeypatch):
+    monkeypatch.setenv(sandbox.SKIP_ENV, "landlock")  # this layer alone: Landlock would refuse both reads
     folder = Path(tempfile.mkdtemp())
     try:
         folder.chmod(0o755)
@@ -383,7 +388,7 @@ def test_worker_runs_as_slot_uid_and_cannot_read_root_only_files(make_client):
                 except OSError as e:
                     return type(e).__name__
         """})
-        assert c.run("call", fn="ids") == [64000 + SLOT, 64000 + SLOT, []]
+        assert c.run("call", fn="ids") == [BASE + SLOT, BASE + SLOT, []]
         assert c.run("call", fn="read", path=str(public)) == "anyone"  # the check below is not vacuous
         assert c.run("call", fn="read", path=str(secret)) == "PermissionError"
     finally:
@@ -392,28 +397,140 @@ def test_worker_runs_as_slot_uid_and_cannot_read_root_only_files(make_client):
         folder.rmdir()
 
 
-@pytest.mark.skipif(not ROOT, reason="network namespaces need root")
-def test_network_is_off_in_the_worker(make_client):
+CONNECT = {"toy/__init__.py": """
+    import socket
+    def connect(port):
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return "connected"
+        except OSError as e:
+            return f"{type(e).__name__} errno {e.errno}"
+"""}
+ALL_LAYERS = ("netns", "seccomp", "landlock")
+# How each layer refuses a TCP connection: the errno tells which one held.
+NETWORK_SIGNATURE = {"netns": "errno 101", "seccomp": "PermissionError errno 1", "landlock": "PermissionError errno 13"}
+LAYER_AVAILABLE = {"netns": ROOT and MECH.netns is None, "seccomp": MECH.seccomp is None,
+                   "landlock": MECH.landlock is None and MECH.landlock_abi >= 4}
+
+
+@pytest.fixture
+def listening_port():
     server = socket.socket()
     server.bind(("127.0.0.1", 0))
-    server.listen(1)
+    server.listen(8)
     port = server.getsockname()[1]
-    try:
-        socket.create_connection(("127.0.0.1", port), timeout=1).close()  # reachable from the grader
-        c = make_client({"toy/__init__.py": """
-            import socket
-            def connect(port):
-                try:
-                    socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                    return "connected"
-                except OSError as e:
-                    return type(e).__name__
-        """})
-        assert c.run("call", fn="connect", port=port) != "connected"
-        assert "no network (own network namespace)" in c.protections
-        assert not c.missing_protections
-    finally:
-        server.close()
+    socket.create_connection(("127.0.0.1", port), timeout=1).close()  # reachable from the grader
+    yield port
+    server.close()
+
+
+@pytest.mark.parametrize("layer", ALL_LAYERS)
+def test_each_network_layer_holds_on_its_own(make_client, monkeypatch, listening_port, layer):
+    """With the other two left out, each layer alone refuses the connection, with its own errno."""
+    if not LAYER_AVAILABLE[layer]:
+        pytest.skip(f"{layer} is not available here: {MECH}")
+    monkeypatch.setenv(sandbox.SKIP_ENV, ",".join(x for x in ALL_LAYERS if x != layer))
+    c = make_client(CONNECT)
+    got = c.run("call", fn="connect", port=listening_port)
+    assert got.endswith(NETWORK_SIGNATURE[layer]), got
+
+
+def test_network_is_off_in_the_worker_and_the_log_says_by_what(make_client, listening_port):
+    """All layers together: no connection; where the kernel has seccomp it refuses first (at socket())."""
+    c = make_client(CONNECT)
+    got = c.run("call", fn="connect", port=listening_port)
+    assert got != "connected"
+    if MECH.seccomp is None:
+        assert got.endswith(NETWORK_SIGNATURE["seccomp"]), got
+    held = c._plan.held.get("network", [])
+    assert held, c._plan.staff_lines()
+    assert ("network namespace" in held) == (ROOT and MECH.netns is None)
+
+
+SECCOMP_PROBE = {"toy/__init__.py": """
+    import ctypes, os, socket
+    libc = ctypes.CDLL(None, use_errno=True)
+
+    def err(result):
+        return "ok" if result != -1 else os.strerror(ctypes.get_errno())
+
+    def probe():
+        out = {}
+        try:
+            socket.socket(socket.AF_INET, socket.SOCK_DGRAM).close()
+            out["udp socket"] = "ok"
+        except OSError as e:
+            out["udp socket"] = e.strerror
+        a, b = socket.socketpair()  # AF_UNIX: Python's own plumbing needs it
+        out["socketpair"] = "ok"
+        out["ptrace"] = err(libc.ptrace(16, os.getppid(), 0, 0))  # PTRACE_ATTACH
+        out["unshare"] = err(libc.unshare(0x40000000))
+        out["clone newuser"] = err(libc.syscall(56, 0x10000000 | 17, 0, 0, 0, 0))
+        out["personality"] = err(libc.personality(0x0040000))
+        out["keyctl"] = err(libc.syscall(250, 0, -3, 0, 0, 0))
+        out["shmget"] = err(libc.shmget(0, 4096, 0o1600))
+        out["msgget"] = err(libc.msgget(0, 0o1600))
+        out["mount"] = err(libc.mount(b"none", b"/tmp", b"tmpfs", 0, None))
+        pid = os.fork()
+        if pid == 0:
+            os._exit(7)
+        out["fork"] = str(os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]))
+        return out
+"""}
+
+
+@pytest.mark.skipif(MECH.seccomp is not None, reason="seccomp filter not available here")
+def test_seccomp_filter_refuses_escapes_and_keeps_ordinary_code_working(make_client, monkeypatch):
+    monkeypatch.setenv(sandbox.SKIP_ENV, "netns,landlock")  # this layer alone
+    got = make_client(SECCOMP_PROBE).run("call", fn="probe")
+    assert got.pop("socketpair") == "ok" and got.pop("fork") == "7"
+    assert got == {k: "Operation not permitted" for k in got} and len(got) == 9, got
+
+
+LANDLOCK_PROBE = {"toy/__init__.py": """
+    import os, signal
+    import numpy as np
+
+    def attempt(fn):
+        try:
+            fn()
+            return "ok"
+        except OSError as e:
+            return e.strerror
+
+    def probe(secret, grader_source):
+        here = os.path.dirname(__file__)
+        return {
+            "own package": attempt(lambda: open(os.path.join(here, "__init__.py")).read()),
+            "write cwd": attempt(lambda: open("mine.txt", "w").write("x")),
+            "numpy works": str(float(np.linalg.norm(np.ones(4)))),
+            "world-readable secret": attempt(lambda: open(secret).read()),
+            "grader source": attempt(lambda: os.listdir(grader_source)),
+            "etc": attempt(lambda: open("/etc/hostname").read()),
+            **{f"write {d}": attempt(lambda d=d: open(os.path.join(d, "w2a-pwned-ll"), "w").write("x"))
+               for d in ("/tmp", "/var/tmp", "/dev/shm", "/run/lock")},
+            "signal the grader": attempt(lambda: os.kill(os.getppid(), 0)),
+        }
+"""}
+
+
+@pytest.mark.skipif(MECH.landlock is not None, reason="Landlock not available here")
+def test_landlock_confines_reads_writes_and_signals(make_client, monkeypatch, tmp_path):
+    monkeypatch.setenv(sandbox.SKIP_ENV, "netns,seccomp")  # this layer alone
+    secret = tmp_path / "public-but-secret.txt"
+    secret.write_text("reference answers")
+    secret.chmod(0o644)
+    tmp_path.chmod(0o755)
+    got = make_client(LANDLOCK_PROBE).run("call", fn="probe", secret=str(secret),
+                                           grader_source=str(Path(sandbox.__file__).parent))
+    assert got.pop("own package") == "ok" and got.pop("write cwd") == "ok" and got.pop("numpy works") == "2.0"
+    denied = "Permission denied"
+    if MECH.landlock_abi >= 6:
+        assert got.pop("signal the grader") == "Operation not permitted"
+    else:
+        got.pop("signal the grader")
+    assert got == {k: denied for k in got}, got
+    assert not list(Path("/tmp").glob("w2a-pwned-ll"))
 
 
 def test_deep_recursion_traceback_is_shortened(make_client):
