@@ -497,12 +497,19 @@ def remove_tree(path: str | os.PathLike, max_entries: int = REMOVE_MAX_ENTRIES,
 
 
 def _open_dir(name: str, dir_fd: int | None) -> int:
+    """Open a folder to empty it; without root, make it ours to list and empty first (0700)."""
     flags = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
     try:
-        return os.open(name, flags, dir_fd=dir_fd)
+        fd = os.open(name, flags, dir_fd=dir_fd)
     except PermissionError:
         os.chmod(name, 0o700, dir_fd=dir_fd)
-        return os.open(name, flags, dir_fd=dir_fd)
+        fd = os.open(name, flags, dir_fd=dir_fd)
+    if os.geteuid() != 0:
+        try:
+            os.fchmod(fd, 0o700)  # read-only copies (0555) cannot be emptied otherwise
+        except OSError:
+            pass
+    return fd
 
 
 def _remove_tree(path: str, max_entries: int, deadline: float) -> bool:
@@ -641,7 +648,8 @@ def spawn(scratch: Scratch, package: str, limits: Limits, uid: int | None, gid: 
 SHARED_WRITABLE = ("/tmp", "/var/tmp", "/dev/shm", "/run/lock", "/dev/mqueue")  # a dropped uid can write here
 
 
-def remove_uid_files(uid: int, folders: Sequence[str] = SHARED_WRITABLE) -> list[str]:
+def remove_uid_files(uid: int, folders: Sequence[str] = SHARED_WRITABLE,
+                     max_seconds: float = REMOVE_MAX_SECONDS) -> list[str]:
     """Delete what `uid` created directly inside world-writable folders, and its System V IPC objects;
     returns what was removed.
 
@@ -651,6 +659,7 @@ def remove_uid_files(uid: int, folders: Sequence[str] = SHARED_WRITABLE) -> list
     removed iteratively and within bounds (remove_tree). Never raises.
     """
     removed = []
+    deadline = time.monotonic() + max_seconds  # what is left is retried before the uid's next worker starts
     for folder in folders:
         try:
             names = os.listdir(folder)
@@ -662,7 +671,7 @@ def remove_uid_files(uid: int, folders: Sequence[str] = SHARED_WRITABLE) -> list
                 st = os.lstat(path)
             except OSError:
                 continue
-            if st.st_uid == uid and remove_tree(path, max_seconds=5.0):
+            if st.st_uid == uid and remove_tree(path, max_seconds=max(0.0, deadline - time.monotonic())):
                 removed.append(path)
     removed += remove_uid_ipc(uid)
     return removed
