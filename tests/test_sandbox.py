@@ -787,8 +787,10 @@ def test_nothing_a_handin_leaves_reaches_the_next_on_any_slot(make_client, monke
 
 
 def test_remove_tree_handles_3000_levels_and_stays_in_bounds(tmp_path):
-    deep = tmp_path / "deep"
-    fd = os.open(tmp_path, os.O_RDONLY)
+    # On tmpfs when there is one: each rmdir on a journalled disk costs milliseconds, the logic is the same.
+    base = Path(tempfile.mkdtemp(dir="/dev/shm" if os.access("/dev/shm", os.W_OK) else tmp_path))
+    deep = base / "deep"
+    fd = os.open(base, os.O_RDONLY)
     for name in ["deep"] + ["d"] * 3000:
         os.mkdir(name, dir_fd=fd)
         sub = os.open(name, os.O_RDONLY, dir_fd=fd)
@@ -798,3 +800,65 @@ def test_remove_tree_handles_3000_levels_and_stays_in_bounds(tmp_path):
     assert sandbox.remove_tree(deep, max_entries=100) is False and deep.exists()  # bounded: gives up, no raise
     assert sandbox.remove_tree(deep) is True and not deep.exists()
     assert sandbox.remove_tree(tmp_path / "missing") is True
+    base.rmdir()
+
+
+# ---- staff-only reporting, --require, and the TA's tree ---------------------------------------------
+
+def test_staff_lines_name_every_protection_and_the_report_has_none(toy, tmp_path):
+    from autograder.framework.grade import grade_submission
+
+    out = grade_submission(toy.submission(), toy.assignment, tmp_path / "r.json")
+    assert out.score == 12 and not out.grader_failed
+    report = (tmp_path / "r.json").read_text()
+    for word in ("sandbox", "Sandbox", "Landlock", "seccomp", "namespace", "privilege"):
+        assert word not in report
+    assert out.protections[-1].startswith("sandbox: network ")
+    plan = sandbox.plan_protections(Limits(), sandbox.worker_ids(0)[0], 5.0)
+    assert len(out.protections) == len(plan.applied) + len(plan.missing) + 1
+
+
+def test_require_refuses_before_any_student_code_runs(toy, tmp_path, monkeypatch):
+    from autograder.framework.grade import REFUSED, grade_submission
+
+    drop = Path(tempfile.mkdtemp(dir="/var/tmp"))  # reachable by the worker uid once Landlock is left out
+    drop.chmod(0o777)
+    marker = drop / "w2a-pwned-require"
+    spy = toy.submission("spy", __init__=f'open({str(marker)!r}, "w").write("student code ran")\n')
+    monkeypatch.setenv(sandbox.SKIP_ENV, "landlock")
+    try:
+        out = grade_submission(spy, toy.assignment, tmp_path / "r.json", require=["filesystem", "network"])
+        assert out.grader_failed and out.score == 0 and not marker.exists()
+        report = (tmp_path / "r.json").read_text()
+        assert REFUSED.split(":")[0] in report and "Landlock" not in report
+        assert "sandbox: refused to run student code: required filesystem not held on this machine" in out.protections
+        out = grade_submission(spy, toy.assignment, tmp_path / "r2.json")  # the control: the spy does run
+        assert not out.grader_failed and marker.exists()
+    finally:
+        shutil.rmtree(drop, ignore_errors=True)
+
+
+def test_cli_require_checks_its_names_and_prints_staff_lines(toy, tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    from autograder.framework import grade
+
+    monkeypatch.setattr(grade, "load_assignment", lambda name: toy.assignment)
+    runner = CliRunner()
+    bad = runner.invoke(grade.grade_command, [str(toy.submission()), "--require", "network,bogus"])
+    assert bad.exit_code == 2 and "bogus" in bad.output
+    ok = runner.invoke(grade.grade_command, [str(toy.submission("b")), "--results", str(tmp_path / "r.json")])
+    assert ok.exit_code == 0, ok.output
+    assert "sandbox: applied: Landlock" in ok.output or "sandbox: UNAVAILABLE: file-system" in ok.output
+    assert "sandbox" not in (tmp_path / "r.json").read_text()
+
+
+@pytest.mark.skipif(not ROOT, reason="the old chmod happened only when root")
+def test_a_local_root_grade_leaves_the_checkout_permissions_alone(toy, tmp_path):
+    from autograder.framework.grade import grade_submission
+
+    folders = (toy.assignment.reference_root, toy.assignment.tests_dir)
+    for f in folders:
+        f.chmod(0o755)
+    grade_submission(toy.submission(), toy.assignment, tmp_path / "r.json")
+    assert [oct(f.stat().st_mode & 0o777) for f in folders] == ["0o755", "0o755"]
