@@ -682,12 +682,39 @@ IPC_RMID = 0
 
 def remove_uid_ipc(uid: int) -> list[str]:
     """Remove the System V shared memory, message queues and semaphores owned by `uid` (root only;
-    the seccomp filter already forbids creating them where it applies). Never raises."""
+    the seccomp filter already forbids creating them where it applies). Never raises.
+
+    The removal runs in a helper that becomes `uid` (an owner may remove its objects): root without
+    CAP_SYS_ADMIN, as in Docker, may not remove another uid's objects."""
     if os.geteuid() != 0:
         return []
-    removed = []
-    calls = {"shm": "shmctl", "msg": "msgctl", "sem": "semctl"}
-    for kind in calls:
+    found = _uid_ipc(uid)
+    if not found:
+        return []
+    lib = libc()
+    pid = os.fork()
+    if pid == 0:  # child: only syscalls, then _exit
+        try:
+            os.setgroups([])
+            os.setgid(uid)
+            os.setuid(uid)
+            for kind, ipc_id in found:
+                if kind == "sem":
+                    lib.semctl(ipc_id, 0, IPC_RMID, None)
+                else:
+                    getattr(lib, kind + "ctl")(ipc_id, IPC_RMID, None)
+        except BaseException:
+            pass
+        os._exit(0)
+    os.waitpid(pid, 0)
+    left = set(_uid_ipc(uid))
+    return [f"System V {kind} {ipc_id}" for kind, ipc_id in found if (kind, ipc_id) not in left]
+
+
+def _uid_ipc(uid: int) -> list[tuple[str, int]]:
+    """(kind, id) of the System V IPC objects owned or created by `uid`."""
+    found = []
+    for kind in ("shm", "msg", "sem"):
         try:
             with open(f"/proc/sysvipc/{kind}") as f:
                 header = f.readline().split()
@@ -703,14 +730,10 @@ def remove_uid_ipc(uid: int) -> list[str]:
             try:
                 if uid not in (int(row[owners[0]]), int(row[owners[1]])):
                     continue
-                ipc_id = int(row[id_col])
+                found.append((kind, int(row[id_col])))
             except (IndexError, ValueError):
                 continue
-            fn = getattr(libc(), calls[kind])
-            result = fn(ipc_id, 0, IPC_RMID, None) if kind == "sem" else fn(ipc_id, IPC_RMID, None)
-            if result == 0:
-                removed.append(f"System V {kind} {ipc_id}")
-    return removed
+    return found
 
 
 def _grow_pipe(fd: int) -> None:
