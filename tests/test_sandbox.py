@@ -471,6 +471,7 @@ SECCOMP_PROBE = {"toy/__init__.py": """
         out["shmget"] = err(libc.shmget(0, 4096, 0o1600))
         out["msgget"] = err(libc.msgget(0, 0o1600))
         out["mount"] = err(libc.mount(b"none", b"/tmp", b"tmpfs", 0, None))
+        out["memfd_create"] = err(libc.syscall(319, b"hog", 0))
         pid = os.fork()
         if pid == 0:
             os._exit(7)
@@ -484,7 +485,7 @@ def test_seccomp_filter_refuses_escapes_and_keeps_ordinary_code_working(make_cli
     monkeypatch.setenv(sandbox.SKIP_ENV, "netns,landlock")  # this layer alone
     got = make_client(SECCOMP_PROBE).run("call", fn="probe")
     assert got.pop("socketpair") == "ok" and got.pop("fork") == "7"
-    assert got == {k: "Operation not permitted" for k in got} and len(got) == 9, got
+    assert got == {k: "Operation not permitted" for k in got} and len(got) == 10, got
 
 
 LANDLOCK_PROBE = {"toy/__init__.py": """
@@ -893,3 +894,49 @@ def test_sandbox_suite_holds_in_other_environments(env):
     assert done.returncode == 0, done.stdout[-6000:] + done.stderr[-3000:]
     passed = int(summary.split(" passed")[0].split()[-1])
     assert passed >= 6, done.stdout[-3000:]
+
+
+# ---- aggregate limits (issue 14): what the worker's processes use together --------------------------
+
+MEMORY_SPLIT = {"toy/__init__.py": """
+    import os, time
+    import numpy as np
+
+    def split(children, mib):
+        pids = []
+        for _ in range(children):
+            pid = os.fork()
+            if pid == 0:
+                hog = np.ones(mib * 2**20 // 8)  # touched: real memory, under each process's RLIMIT_AS
+                time.sleep(1.5)
+                os._exit(0 if hog[-1] == 1 else 1)
+            pids.append(pid)
+        return [os.waitstatus_to_exitcode(os.waitpid(p, 0)[1]) for p in pids]
+"""}
+
+
+@pytest.mark.skipif(not ROOT or MECH.cgroups is not None, reason=f"per-slot cgroups not available: {MECH.cgroups}")
+@pytest.mark.parametrize("layers", ["all", "no cgroups"])
+def test_memory_of_all_worker_processes_counts_together(make_client, monkeypatch, layers):
+    """Four processes of 250 MiB each fit their own 768 MiB RLIMIT_AS; together they exceed the slot's
+    768 MiB cgroup, which stops some (OOM kill); without cgroups all four finish (the test is not vacuous)."""
+    if layers != "all":
+        monkeypatch.setenv(sandbox.SKIP_ENV, "cgroups")
+    c = make_client(MEMORY_SPLIT, limits=Limits(memory_bytes=768 * 2**20))
+    assert ("aggregate limits" in " ".join(c.missing_protections)) == (layers != "all")
+    try:
+        codes = c.run("call", fn="split", children=4, mib=250, timeout=30)
+    except StudentCrash as e:  # the OOM killer may pick the worker itself
+        assert layers == "all" and "SIGKILL" in e.message, e.message
+        return
+    assert (codes == [0, 0, 0, 0]) == (layers != "all"), codes
+
+
+@pytest.mark.skipif(not ROOT or MECH.cgroups is not None, reason=f"per-slot cgroups not available: {MECH.cgroups}")
+def test_the_worker_and_its_children_share_one_slot_group(make_client):
+    c = make_client({"toy/__init__.py": "def ready():\n    return 1\n"})
+    c.run("call", fn="ready")  # started
+    text = Path(f"/proc/{c.worker_pid}/cgroup").read_text()
+    name = sandbox.slot_cgroup_name(BASE + SLOT)
+    assert all(any(ctrl in line.split(":")[1].split(",") and line.endswith(name) for line in text.splitlines())
+               for ctrl in ("memory", "pids", "cpu")) or f"0::/{name}" in text, text

@@ -36,13 +36,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping, Sequence
 
-from autograder.framework import landlock, seccomp
+from autograder.framework import cgroups, landlock, seccomp
 from autograder.framework.errors import SubmissionError
 
 HERE = Path(__file__).resolve().parent
 WORKER_FILES = ("worker_main.py", "channel.py")  # the only framework code that enters the sandbox
 REQUIREMENTS = ("network", "filesystem", "uid")  # what a course can --require
-# Tests only: a comma list of netns, seccomp, landlock to leave out (then reported unavailable), so that
+# Tests only: a comma list of netns, seccomp, landlock, cgroups to leave out (then reported unavailable), so that
 # each layer can be shown to hold on its own and the fallbacks behind it can be exercised.
 SKIP_ENV = "AUTOGRADER_SANDBOX_SKIP"
 CLONE_NEWNET = 0x40000000
@@ -132,6 +132,7 @@ class Protections:
     netns: bool = False
     seccomp: bool = False
     landlock: bool = False
+    cgroup: bool = False
 
     def hold(self, prop: str, mechanism: str) -> None:
         """Record that `mechanism` holds `prop`."""
@@ -160,6 +161,8 @@ class Mechanisms:
     landlock_abi: int
     landlock: str | None
     layout: dict  # interpreter_layout() of the worker's interpreter (Landlock read rules)
+    cgroups: str | None = "not probed"  # None when per-slot cgroups can be made, else why not
+    cgroup_kind: str = ""
 
 
 _mechanisms: Mechanisms | None = None
@@ -264,6 +267,15 @@ def mechanisms() -> Mechanisms:
         if exposed:
             why_ll = f"the interpreter's folder {exposed[0][0]} contains the grader's {exposed[0][1]}"
     _mechanisms = Mechanisms(netns, why_not, abi, why_ll, layout)
+    if os.geteuid() != 0:
+        _mechanisms.cgroups = "needs root"
+    else:
+        probe = cgroups.create(f"autograder-probe-{os.getpid()}", 1 << 30, 64)
+        if isinstance(probe, str):
+            _mechanisms.cgroups = probe
+        else:
+            probe.remove()
+            _mechanisms.cgroups, _mechanisms.cgroup_kind = None, probe.kind
     return _mechanisms
 
 
@@ -317,7 +329,7 @@ def plan_protections(limits: Limits, uid: int | None, call_timeout: float) -> Pr
     if m.seccomp is None and "seccomp" not in skip:
         p.seccomp = True
         p.applied.append("seccomp filter: no sockets but AF_UNIX; no ptrace, process_vm_*, personality, keyctl, "
-                         "mount family, unshare/setns/namespaces, SysV IPC, POSIX message queues, io_uring, bpf")
+                         "mount family, unshare/setns/namespaces, SysV IPC, POSIX message queues, io_uring, bpf, memfd")
         p.hold("network", "seccomp socket filter")
     else:
         p.missing.append(f"seccomp filter ({skipped if 'seccomp' in skip else m.seccomp})")
@@ -332,7 +344,18 @@ def plan_protections(limits: Limits, uid: int | None, call_timeout: float) -> Pr
             p.hold("network", "Landlock TCP rules")
     else:
         p.missing.append(f"file-system confinement (Landlock: {skipped if 'landlock' in skip else m.landlock})")
+    if uid is not None and m.cgroups is None and "cgroups" not in skip:
+        p.cgroup = True
+        p.applied.append(f"{m.cgroup_kind}: memory {human_bytes(limits.memory_bytes)} and "
+                         f"{limits.processes or 64} tasks for all the worker's processes together, an equal CPU share")
+    else:
+        p.missing.append(f"aggregate limits (cgroups: {skipped if 'cgroups' in skip else m.cgroups or 'needs root'})")
     return p
+
+
+def slot_cgroup_name(uid: int) -> str:
+    """The cgroup of a worker uid's slot."""
+    return f"autograder-{uid}"
 
 
 def landlock_ruleset(scratch: Scratch) -> landlock.Ruleset:
@@ -609,9 +632,15 @@ def spawn(scratch: Scratch, package: str, limits: Limits, uid: int | None, gid: 
         rlimits.append((resource.RLIMIT_NPROC, limits.processes, limits.processes))
     # The parent-death signal is tied to the spawning thread; only use it when that is the main thread.
     pdeathsig = threading.current_thread() is threading.main_thread()
+    group = None
+    if protections.cgroup and uid is not None:
+        group = cgroups.create(slot_cgroup_name(uid), limits.memory_bytes, limits.processes or 64)
+        if isinstance(group, str):
+            raise RuntimeError(f"grader error: cannot make the worker's cgroup: {group}")
     ruleset = landlock_ruleset(scratch) if protections.landlock else None
     preexec = _make_preexec(rlimits, netns=protections.netns, uid=uid, gid=gid, pdeathsig=pdeathsig,
-                            seccomp_filter=_filter if protections.seccomp else None, ruleset=ruleset)
+                            seccomp_filter=_filter if protections.seccomp else None, ruleset=ruleset,
+                            cgroup_procs=group.procs_files() if group is not None else ())
     # Not -I: the environment is entirely ours (so nothing leaks in), and -I would ignore PYTHONHASHSEED.
     argv = [worker_python(), "-s", "-B", "-u", str(scratch.worker_main), json.dumps(config)]
     try:
@@ -674,6 +703,8 @@ def remove_uid_files(uid: int, folders: Sequence[str] = SHARED_WRITABLE,
             if st.st_uid == uid and remove_tree(path, max_seconds=max(0.0, deadline - time.monotonic())):
                 removed.append(path)
     removed += remove_uid_ipc(uid)
+    if os.geteuid() == 0:
+        cgroups.remove(slot_cgroup_name(uid))  # the slot's cgroups, empty now
     return removed
 
 
@@ -748,10 +779,10 @@ def _grow_pipe(fd: int) -> None:
 
 def _make_preexec(rlimits: list[tuple[int, int, int]], netns: bool, uid: int | None, gid: int | None,
                   pdeathsig: bool, seccomp_filter: seccomp.Filter | None = None,
-                  ruleset: landlock.Ruleset | None = None):
+                  ruleset: landlock.Ruleset | None = None, cgroup_procs: Sequence[bytes] = ()):
     """The function run in the child between fork and exec, as the grader's user (root when dropping).
 
-    Order: no_new_privs first; rlimits; the network namespace (needs CAP_SYS_ADMIN, and the seccomp
+    Order: no_new_privs first; the slot's cgroups; rlimits; the network namespace (needs CAP_SYS_ADMIN, and the seccomp
     filter forbids unshare afterwards); the uid drop; then the seccomp filter and the Landlock domain,
     which need no privilege. Each planned mechanism must succeed: an exception here makes Popen fail,
     so a worker never runs with less than the staff log and --require were told.
@@ -761,6 +792,7 @@ def _make_preexec(rlimits: list[tuple[int, int, int]], netns: bool, uid: int | N
     def preexec() -> None:
         if lib.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
             raise OSError(ctypes.get_errno(), "prctl(PR_SET_NO_NEW_PRIVS) failed")
+        cgroups.join_in_child(list(cgroup_procs))  # while still root: the slot's aggregate limits
         for res, soft, hard in rlimits:
             resource.setrlimit(res, (soft, hard))
         if netns and lib.unshare(CLONE_NEWNET) != 0:
