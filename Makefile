@@ -38,9 +38,11 @@ grade: $(STAMP)
 test: $(STAMP)
 	$(PY) -m pytest -q $(PYTEST_ARGS)
 
-# The long soaks: 20 repeat grades, every hostile and broken case with the full suite.
+# The long soaks: 20 repeat grades, every hostile and broken case with the full suite, and a correct
+# neighbour's CPU share beside 40 CPU burners on the next slot (timing-based, so not in `make test`).
 test-slow: $(STAMP)
-	$(PY) -m pytest -q --run-slow tests/test_determinism.py tests/test_hostile.py tests/test_broken.py
+	$(PY) -m pytest -q --run-slow tests/test_determinism.py tests/test_hostile.py tests/test_broken.py \
+		tests/test_sandbox.py::test_a_neighbour_keeps_its_cpu_share_beside_an_attacker
 
 handout: $(STAMP)
 	$(AG) handout

@@ -940,3 +940,41 @@ def test_the_worker_and_its_children_share_one_slot_group(make_client):
     name = sandbox.slot_cgroup_name(BASE + SLOT)
     assert all(any(ctrl in line.split(":")[1].split(",") and line.endswith(name) for line in text.splitlines())
                for ctrl in ("memory", "pids", "cpu")) or f"0::/{name}" in text, text
+
+
+CPU_PAIR = {"toy/__init__.py": """
+    import os, time
+
+    def burners(n, seconds):
+        for _ in range(n):
+            if os.fork() == 0:
+                os.setsid()  # each its own session: a scheduler autogroup of its own
+                end = time.time() + seconds
+                while time.time() < end:
+                    pass
+                os._exit(0)
+        return n
+
+    def work(n):
+        t = time.perf_counter()
+        x = 0
+        for i in range(n):
+            x += i * i
+        return time.perf_counter() - t
+"""}
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not ROOT or MECH.cgroups is not None, reason=f"per-slot cgroups not available: {MECH.cgroups}")
+def test_a_neighbour_keeps_its_cpu_share_beside_an_attacker(make_client, tmp_path):
+    """40 CPU burners on one slot; the next slot's work slows by less than 4x (its cgroup's equal share),
+    where per-process limits alone would leave it 1/41 of the CPU."""
+    attacker = make_client(CPU_PAIR)
+    shutil.copytree(tmp_path / "sub", tmp_path / "neighbour")
+    with WorkerClient(tmp_path / "neighbour", "toy", tmp_path / "scenarios.py", slot=SLOT + 1) as neighbour:
+        alone = min(neighbour.run("call", fn="work", n=2_000_000) for _ in range(3))
+        attacker.run("call", fn="burners", n=40, seconds=20)
+        time.sleep(0.5)
+        beside = min(neighbour.run("call", fn="work", n=2_000_000) for _ in range(3))
+    print(f"\nneighbour work: alone {alone:.3f} s, beside 40 burners {beside:.3f} s")
+    assert beside < 4 * alone + 0.05, (alone, beside)
