@@ -42,6 +42,10 @@ ENV_CASES = ("network_connection", "read_and_print_secrets", "import_reference_b
              "rebuild_from_git_objects", "probe_sandbox", "symlink_to_reference", "forge_results_then_os_exit",
              "setsid_escape_rewrites_later", "thread_rewrites_report", "patch_numpy_and_builtins",
              "conftest_in_handin")
+# Under Docker's capabilities only the network namespace (and cgroups) differ from root: the doors they
+# guard. Forgeries and secrecy depend on the uid, which both root environments drop alike.
+DOCKER_CASES = ("network_connection", "probe_sandbox", "read_and_print_secrets", "import_sample_handin")
+CASES_IN = {"docker": DOCKER_CASES, "nonroot": ENV_CASES}
 
 
 class Listener:
@@ -156,8 +160,8 @@ def test_leak_attack_did_try(graded):
 
 # ---- the same attacks under Docker's default capabilities and as user nobody ---------------------------
 
-def _env_jobs(top: Path, port: int, mini: Path) -> tuple[dict, list]:
-    cases = {c.name: c for c in hostile_cases(port, []) if c.name in ENV_CASES}
+def _env_jobs(top: Path, port: int, mini: Path, names: tuple[str, ...]) -> tuple[dict, list]:
+    cases = {c.name: c for c in hostile_cases(port, []) if c.name in names}
     jobs = []
     for name, src in (("baseline-reference", REPO / "solutions"), ("baseline-handout", REPO / "handout")):
         (top / name).mkdir()
@@ -170,12 +174,12 @@ def _env_jobs(top: Path, port: int, mini: Path) -> tuple[dict, list]:
 
 @pytest.fixture(scope="module")
 def docker(listener, mini_tests):
-    """ENV_CASES graded by root with Docker's default capability set."""
+    """DOCKER_CASES graded by root with Docker's default capability set."""
     if shutil.which("setpriv") is None:
         pytest.skip("setpriv not available: cannot drop capabilities")
     top = Path(tempfile.mkdtemp(prefix="w2a-docker-"))
     try:
-        cases, jobs = _env_jobs(top, listener.port, mini_tests)
+        cases, jobs = _env_jobs(top, listener.port, mini_tests, DOCKER_CASES)
         results = grade_many([(n, s, w, {**kw, "docker": True}) for n, s, w, kw in jobs])
         yield cases, results, top
     finally:
@@ -192,7 +196,7 @@ def nonroot(listener):
         for rel in ("autograder", "solutions", "handout", "tests/hostile"):
             shutil.copytree(REPO / rel, top / rel, ignore=shutil.ignore_patterns("__pycache__"))
         mini = make_mini_tests(top / "mini")
-        cases, jobs = _env_jobs(top, listener.port, mini)
+        cases, jobs = _env_jobs(top, listener.port, mini, ENV_CASES)
         subprocess.run(["chown", "-R", f"{NOBODY}:{NOBODY}", str(top)], check=True)
         jobs = [(n, s, w, {**kw, "user": NOBODY, "pythonpath": top, "reference_root": top / "solutions"})
                 for n, s, w, kw in jobs]
@@ -210,8 +214,7 @@ def nonroot(listener):
 ENVS = ("docker", "nonroot")
 
 
-@pytest.mark.parametrize("name", ENV_CASES)
-@pytest.mark.parametrize("env", ENVS)
+@pytest.mark.parametrize("env, name", [(env, name) for env in ENVS for name in CASES_IN[env]])
 def test_hostile_case_holds_in_other_environments(request, schema, listener, env, name):
     """Bounded, valid report, no gain, no forgery, no survivor, no secret line; no write outside the
     worker's scratch where Landlock holds (without it, nobody's worker shares the grader's uid)."""
