@@ -52,10 +52,11 @@ browser:
 check: $(STAMP)
 	$(AG) check --slot $(SLOT)
 
-# The long soaks: 20 repeat grades, every hostile and broken case with the full suite, every task's prerequisites.
+# The long soaks: 20 repeat grades, every hostile and broken case with the full suite, every task's
+# prerequisites, and a correct neighbour's CPU share beside 40 CPU burners on the next slot (timing-based).
 test-slow: $(STAMP)
 	$(PY) -m pytest -q --run-slow tests/test_determinism.py tests/test_hostile.py tests/test_broken.py \
-		tests/test_handout.py
+		tests/test_handout.py tests/test_sandbox.py::test_a_neighbour_keeps_its_cpu_share_beside_an_attacker
 
 # The writeup's figures first (SVGs need Graphviz's `dot` only when a figure changed: apt-get install graphviz).
 handout: $(STAMP) check

@@ -8,13 +8,17 @@ the expected score is that suite's maximum minus task 2.3's points; two cases us
 from __future__ import annotations
 
 import os
+import shutil
+import subprocess
+import tempfile
 from pathlib import Path
 
 import pytest
 
+from autograder.framework import sandbox
 from hostile import broken
 from hostile.corpus import REPO
-from hostile.harness import MINI_MAX, grade_many, make_mini_tests, messages, points
+from hostile.harness import MINI_MAX, NOBODY, grade_many, make_mini_tests, messages, points
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="graded with the uid drop, as CI does (root)")
 
@@ -92,3 +96,47 @@ def test_broken_task_message_is_specific(graded):
     for task in ("2.1", "2.2", "2.4"):
         assert g.task_score(task) == points(task)
     assert g.task_score("2.3") == 0
+
+
+# ---- a representative subset under Docker's default capabilities and as user nobody (issue 10) ----------
+
+ENV_CASES = ("nested_one_level", "exception_in_backward", "wrong_shape", "non_utf8_names", "slow_near_deadline")
+
+
+@pytest.fixture(scope="module")
+def graded_elsewhere():
+    """ENV_CASES graded as root with Docker's default capabilities and as nobody (a copy nobody owns)."""
+    if shutil.which("setpriv") is None:
+        pytest.skip("setpriv not available")
+    top = Path(tempfile.mkdtemp(prefix="w2a-broken-env-"))
+    try:
+        for rel in ("autograder", "solutions", "tests/hostile"):
+            shutil.copytree(REPO / rel, top / rel, ignore=shutil.ignore_patterns("__pycache__"))
+        mini = make_mini_tests(top / "mini")
+        jobs = []
+        for env in ("docker", "nonroot"):
+            for name in ENV_CASES:
+                work = top / env / name
+                work.mkdir(parents=True)
+                jobs.append((f"{env}/{name}", CASES[name][0](work), work, {"tests_dir": mini}))
+        subprocess.run(["chown", "-R", f"{NOBODY}:{NOBODY}", str(top)], check=True)
+        jobs = [(n, s, w, {**kw, "docker": True} if n.startswith("docker/") else
+                 {**kw, "user": NOBODY, "pythonpath": top, "reference_root": top / "solutions"})
+                for n, s, w, kw in jobs]
+        yield grade_many(jobs)
+    finally:
+        sandbox.remove_tree(top)
+
+
+@pytest.mark.parametrize("name", ENV_CASES)
+@pytest.mark.parametrize("env", ("docker", "nonroot"))
+def test_broken_case_gets_deserved_credit_in_other_environments(graded_elsewhere, schema, env, name):
+    """The same exact credit where courses run the grader: confinement costs a correct part nothing."""
+    _, _, expected, words = CASES[name]
+    g = graded_elsewhere[f"{env}/{name}"]
+    assert g.returncode == 0 and g.report is not None, f"{env}/{name}: rc {g.returncode}\n{g.stderr[-3000:]}"
+    schema(g.report)
+    text = messages(g.report)
+    assert g.score == pytest.approx(expected), f"{env}/{name}: score {g.score}, expected {expected}\n{text[:3000]}"
+    for word in words:
+        assert word.lower() in text.lower(), f"{env}/{name}: message lacks {word!r}:\n{text[:3000]}"

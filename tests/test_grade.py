@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import sys
 import zipfile
 from pathlib import Path
@@ -155,9 +154,8 @@ def test_submission_never_on_sys_path_and_grader_files_protected(toy: Toy, tmp_p
     # never the student's: student code runs only in the worker.
     loaded = sys.modules.get("toylib")
     assert loaded is None or not Path(loaded.__file__).resolve().is_relative_to(Path(submission).resolve())
-    if os.geteuid() == 0:  # the worker's uid must not read the reference or the hidden tests
-        for folder in (toy.assignment.reference_root, toy.assignment.tests_dir):
-            assert folder.stat().st_mode & 0o077 == 0
+    # The worker cannot read the reference or the hidden tests, yet a local grade leaves their permissions
+    # alone (issue 11): test_sandbox's Landlock and no-chmod tests, test_hostile's probe in 3 environments.
 
 
 def test_prairielearn_format(toy: Toy, tmp_path: Path, schema) -> None:

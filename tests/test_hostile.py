@@ -4,7 +4,11 @@ module-scoped fixture, then each property is asserted on that one result.
 For every case: grading ends in bounded time, the report is valid, the score is no higher than the
 same code without the attack earns, nothing was written outside the worker's scratch space, no process
 the submission started is alive, and the report holds no line of the hidden tests or the reference.
-The grader runs as root with the uid drop (as CI does) and, for the forgery attacks, as user nobody.
+Three environments, as real processes (issue 10): root with every capability (the whole corpus);
+root with Docker's default capability set, as on Gradescope and PrairieLearn (no CAP_SYS_ADMIN, so
+no network namespace); and user nobody, as on Autolab (no uid drop). The last two run a representative
+subset: the secrecy and network attacks (what changes between environments) and the forgeries. Each
+case says which mechanism held it (the grader's staff log, and the probe case's errnos).
 """
 
 from __future__ import annotations
@@ -19,17 +23,29 @@ from pathlib import Path
 
 import pytest
 
-from hostile.corpus import FORGED_TEXT, MARK, REPO, hostile_cases
+import json
+
+from autograder.framework import sandbox
+from hostile.corpus import FORGED_TEXT, MARK, PROBE_MARK, REPO, hostile_cases
 from hostile.harness import (
-    GRADE_TIMEOUT, MINI_MAX, MINI_TASKS, SLOTS, grade_many, leaked_lines, leftover_processes,
+    GRADE_TIMEOUT, MINI_MAX, MINI_TASKS, NOBODY, SLOTS, UID_BASE, grade_many, leaked_lines, leftover_processes,
     make_mini_tests, marked_files, secret_lines, shallow_marked,
 )
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="hostile suite runs as root (as CI does), "
                                 "with the uid drop active; the non-root run is started from root via setpriv")
 
-NOBODY = 65534
-SHARED_DIRS = [Path("/tmp"), Path("/var/tmp"), Path("/dev/shm"), REPO]
+SHARED_DIRS = [Path("/tmp"), Path("/var/tmp"), Path("/dev/shm"), Path("/run/lock"), REPO]
+MECH = sandbox.mechanisms()
+# What changes between environments (network, secrets) and the forgeries: graded in all three.
+ENV_CASES = ("network_connection", "read_and_print_secrets", "import_reference_by_path", "import_sample_handin",
+             "rebuild_from_git_objects", "probe_sandbox", "symlink_to_reference", "forge_results_then_os_exit",
+             "setsid_escape_rewrites_later", "thread_rewrites_report", "patch_numpy_and_builtins",
+             "conftest_in_handin")
+# Under Docker's capabilities only the network namespace (and cgroups) differ from root: the doors they
+# guard. Forgeries and secrecy depend on the uid, which both root environments drop alike.
+DOCKER_CASES = ("network_connection", "probe_sandbox", "read_and_print_secrets", "import_sample_handin")
+CASES_IN = {"docker": DOCKER_CASES, "nonroot": ENV_CASES}
 
 
 class Listener:
@@ -110,7 +126,7 @@ def test_hostile_case_holds(graded, schema, name):
     assert g.report["tests"] and all(t["max_score"] > 0 for t in g.report["tests"])
     assert not marked_files([base]), f"{name}: files written outside the sandbox: {marked_files([base])}"
     assert not shallow_marked(SHARED_DIRS), f"{name}: files written outside the sandbox"
-    assert not leftover_processes([64000 + s for s in SLOTS]), leftover_processes([64000 + s for s in SLOTS])
+    assert not leftover_processes([UID_BASE + s for s in SLOTS]), leftover_processes([UID_BASE + s for s in SLOTS])
     leaks = leaked_lines(g.raw, secret_lines())
     assert not leaks, f"{name}: the report leaks {len(leaks)} secret line(s), e.g. {leaks[:2]}"
 
@@ -142,16 +158,37 @@ def test_leak_attack_did_try(graded):
     assert len(secret_lines()) > 100  # the leak check has something to find
 
 
-# ---- the same grader run as an unprivileged user ---------------------------------------------------
+# ---- the same attacks under Docker's default capabilities and as user nobody ---------------------------
 
-NONROOT_CASES = ("forge_results_then_os_exit", "forge_mid_grade_then_os_exit", "thread_rewrites_report",
-                 "atexit_and_signal_rewrite", "setsid_escape_rewrites_later", "patch_numpy_and_builtins",
-                 "conftest_in_handin", "lying_eq_and_array_function")
+def _env_jobs(top: Path, port: int, mini: Path, names: tuple[str, ...]) -> tuple[dict, list]:
+    cases = {c.name: c for c in hostile_cases(port, []) if c.name in names}
+    jobs = []
+    for name, src in (("baseline-reference", REPO / "solutions"), ("baseline-handout", REPO / "handout")):
+        (top / name).mkdir()
+        jobs.append((name, src, top / name, {"tests_dir": mini}))
+    for case in cases.values():
+        (top / case.name).mkdir()
+        jobs.append((case.name, case.build(top / case.name), top / case.name, {"tests_dir": mini}))
+    return cases, jobs
 
 
 @pytest.fixture(scope="module")
-def nonroot(tmp_path_factory, listener):
-    """A copy of the grader readable by nobody, and the forgery attacks graded by nobody."""
+def docker(listener, mini_tests):
+    """DOCKER_CASES graded by root with Docker's default capability set."""
+    if shutil.which("setpriv") is None:
+        pytest.skip("setpriv not available: cannot drop capabilities")
+    top = Path(tempfile.mkdtemp(prefix="w2a-docker-"))
+    try:
+        cases, jobs = _env_jobs(top, listener.port, mini_tests, DOCKER_CASES)
+        results = grade_many([(n, s, w, {**kw, "docker": True}) for n, s, w, kw in jobs])
+        yield cases, results, top
+    finally:
+        sandbox.remove_tree(top)
+
+
+@pytest.fixture(scope="module")
+def nonroot(listener):
+    """A copy of the grader owned by nobody, and ENV_CASES graded by nobody."""
     if shutil.which("setpriv") is None:
         pytest.skip("setpriv not available: cannot run the grader as another user")
     top = Path(tempfile.mkdtemp(prefix="w2a-nonroot-"))
@@ -159,39 +196,83 @@ def nonroot(tmp_path_factory, listener):
         for rel in ("autograder", "solutions", "handout", "tests/hostile"):
             shutil.copytree(REPO / rel, top / rel, ignore=shutil.ignore_patterns("__pycache__"))
         mini = make_mini_tests(top / "mini")
-        cases = {c.name: c for c in hostile_cases(listener.port, []) if c.name in NONROOT_CASES}
-        jobs = []
-        for name, src in (("baseline-handout", top / "handout"),):
-            (top / name).mkdir()
-            jobs.append((name, src, top / name, {}))
-        for case in cases.values():
-            (top / case.name).mkdir()
-            jobs.append((case.name, case.build(top / case.name), top / case.name, {}))
+        cases, jobs = _env_jobs(top, listener.port, mini, ENV_CASES)
         subprocess.run(["chown", "-R", f"{NOBODY}:{NOBODY}", str(top)], check=True)
-        jobs = [(n, s, w, {"tests_dir": mini, "user": NOBODY, "pythonpath": top,
-                           "reference_root": top / "solutions"}) for n, s, w, _ in jobs]
+        jobs = [(n, s, w, {**kw, "user": NOBODY, "pythonpath": top, "reference_root": top / "solutions"})
+                for n, s, w, kw in jobs]
         results = grade_many(jobs)
         yield cases, results, top
     finally:
-        shutil.rmtree(top, ignore_errors=True)
-        # Without a dedicated uid, what the attacks wrote to /tmp cannot be told apart from the
-        # grader's own files, so it stays (a documented missing protection); tidy it for other tests.
+        sandbox.remove_tree(top)
+        # Without Landlock and a dedicated uid, what the attacks wrote to /tmp cannot be told apart from
+        # the grader's own files, so it stays (a documented missing protection); tidy it for other tests.
         for path in shallow_marked(SHARED_DIRS):
             if os.lstat(path).st_uid == NOBODY:
-                os.unlink(path)
+                sandbox.remove_tree(path)
 
 
-@pytest.mark.parametrize("name", NONROOT_CASES)
-def test_nonroot_grader_not_forgeable(nonroot, schema, name):
-    """As nobody (no uid drop possible), forgeries still fail and one line names what is missing."""
-    cases, results, top = nonroot
-    g = results[name]
-    assert g.returncode == 0 and g.report is not None, f"{name}: rc {g.returncode}\n{g.stderr[-3000:]}"
+ENVS = ("docker", "nonroot")
+
+
+@pytest.mark.parametrize("env, name", [(env, name) for env in ENVS for name in CASES_IN[env]])
+def test_hostile_case_holds_in_other_environments(request, schema, listener, env, name):
+    """Bounded, valid report, no gain, no forgery, no survivor, no secret line; no write outside the
+    worker's scratch where Landlock holds (without it, nobody's worker shares the grader's uid)."""
+    cases, results, top = request.getfixturevalue(env)
+    case, g = cases[name], results[name]
+    assert g.seconds < GRADE_TIMEOUT and g.returncode == 0, f"{env}/{name}: rc {g.returncode}\n{g.stderr[-3000:]}"
+    assert g.report is not None, f"{env}/{name}: no readable report: {g.raw[:300]!r}"
     schema(g.report)
-    assert FORGED_TEXT not in g.raw, f"{name}: the report is the attacker's forgery"
-    assert g.score <= results["baseline-handout"].score == 0 if cases[name].base == "handout" else True
-    # Same uid as the grader: the attack CAN write beside the report (the stated missing protection,
-    # "privilege drop"), but the report itself is rewritten last and no attacker process survives.
-    assert not leftover_processes([NOBODY]), leftover_processes([NOBODY])
-    lines = [ln for ln in g.stderr.splitlines() if ln.startswith("autograder: sandbox protections missing")]
-    assert len(lines) == 1 and "privilege drop" in lines[0], g.stderr[-2000:]
+    assert results["baseline-reference"].score == MINI_MAX and results["baseline-handout"].score == 0
+    assert FORGED_TEXT not in g.raw, f"{env}/{name}: the report is the attacker's forgery"
+    assert g.score <= results[f"baseline-{case.base}"].score, f"{env}/{name}: the attack gained points"
+    uids = [NOBODY] if env == "nonroot" else [UID_BASE + s for s in SLOTS]
+    assert not leftover_processes(uids), leftover_processes(uids)
+    leaks = leaked_lines(g.raw, secret_lines())
+    assert not leaks, f"{env}/{name}: the report leaks {len(leaks)} secret line(s), e.g. {leaks[:2]}"
+    assert listener.connections == 0
+    if MECH.landlock is None:
+        assert g.held("filesystem") == "held by Landlock", g.stdout
+        assert not marked_files([top]) and not shallow_marked(SHARED_DIRS), f"{env}/{name}: wrote outside"
+    assert g.held("network").startswith("held by seccomp socket filter") or MECH.seccomp is not None, g.stdout
+    assert ("uid held" in g.stdout) == (env == "docker"), g.stdout
+    if env == "nonroot":  # and the staff log names the missing uid drop
+        assert "sandbox: UNAVAILABLE: privilege drop" in g.stdout, g.stdout
+
+
+def _probe_result(g) -> dict[str, str]:
+    text = g.task_output("2.3")
+    start = text.index(PROBE_MARK) + len(PROBE_MARK)
+    return json.loads(text[start:text.index(":END", start)])
+
+
+# errno -> the mechanism that refuses with it (the probe runs as the worker: DAC would also say EACCES,
+# but every target it reads is world-readable, so only Landlock can refuse those reads)
+REFUSED_BY = {"EPERM": "seccomp", "ENETUNREACH": "network namespace", "EACCES": "Landlock"}
+
+
+@pytest.mark.parametrize("env", ("root", "docker", "nonroot"))
+def test_probe_says_which_mechanism_held_each_door(request, env):
+    """From inside the worker: TCP connect, reading the hidden tests, reference, sample handin, git
+    objects and grader source, writing shared folders. Every door is shut, and the errno names by what."""
+    fixture = "graded" if env == "root" else env
+    _, results, _ = request.getfixturevalue(fixture)
+    got = _probe_result(results["probe_sandbox"])
+    held = {door: REFUSED_BY.get(code, f"OPEN ({code})" if code == "OPEN" else code) for door, code in got.items()}
+    print(f"\nprobe [{env}]: " + "; ".join(f"{d}: {m}" for d, m in held.items()))
+    assert "OPEN" not in got.values(), held
+    if MECH.seccomp is None:
+        assert held["connect"] == "seccomp", held
+    if MECH.landlock is None:
+        assert {m for d, m in held.items() if d != "connect"} == {"Landlock"}, held
+
+
+def test_git_attack_would_find_the_reference_unconfined():
+    """The git-objects attack is not vacuous: run unconfined here (as the test), it finds reference lines."""
+    import tempfile as _t
+
+    case = next(c for c in hostile_cases(0, []) if c.name == "rebuild_from_git_objects")
+    src = (case.build(Path(_t.mkdtemp())) / "mytorch" / "ops" / "elementwise.py").read_text()
+    namespace: dict = {}
+    exec(src[src.index("def _git_loot"):src.index("_orig_Mul")], namespace)
+    assert leaked_lines(namespace["_git_loot"](), secret_lines())

@@ -12,7 +12,6 @@ import io
 import json
 import os
 import pkgutil
-import stat
 import sys
 import tempfile
 import time
@@ -27,6 +26,7 @@ import pytest
 from autograder.framework import reports
 from autograder.framework.archive import prepare_submission
 from autograder.framework.client import WorkerClient
+from autograder.framework import sandbox
 from autograder.framework.sandbox import Limits
 from autograder.framework.errors import SubmissionError
 from autograder.framework.harness import Harness, InProcessRunner, outcome_from
@@ -38,6 +38,8 @@ from autograder.framework.scoring import TaskScore, TestOutcome, score_tasks, to
 PLACEHOLDER = ("Grading did not finish: the grader stopped before it could score this task "
                "(time limit or crash). Resubmit once; if it happens again, tell course staff.")
 GRADER_FAILED = "Grading failed because of an internal grader error (not your fault, tell course staff)."
+REFUSED = ("The grader did not run your code: this grading machine lacks a protection the course requires "
+           "(a configuration problem on the course's side, not your fault; tell course staff).")
 
 
 class GraderFailure(RuntimeError):
@@ -56,13 +58,13 @@ class GradeOutcome:
     internal_errors: list[str] = field(default_factory=list)  # staff-only details
     grader_failed: bool = False  # True when no real scores exist (the report gives 0 everywhere)
     scores: list[TaskScore] = field(default_factory=list)
+    protections: list[str] = field(default_factory=list)  # staff-only: the sandbox lines (never in the report)
 
 
 class TrustedInProcess(InProcessRunner):
     """The student's package imported into the grader (`grade --no-sandbox --trusted-code`): pdb works,
     nothing is protected. For staff debugging of code they trust, never for grading a class."""
 
-    missing_protections = ["every sandbox protection (--no-sandbox: the handin runs inside the grader)"]
     _own: dict[str, Any] | None = None  # the student's `<package>*` modules between calls
 
     def run(self, scenario: str, timeout: float | None = None, **kwargs: Any) -> Any:
@@ -96,15 +98,17 @@ class GradingBackend:
 
 def grade_submission(
     submission: Path, assignment: Assignment, results_path: Path, fmt: str = "gradescope", *,
-    slot: int = 0, metadata: dict[str, Any] | None = None, quiet: bool = True,
-    select: Sequence[str] = (), sandbox: bool = True,
+    slot: int = 0, metadata: dict[str, Any] | None = None, quiet: bool = True, require: Sequence[str] = (),
+    select: Sequence[str] = (), use_sandbox: bool = True,
 ) -> GradeOutcome:
     """Grade `submission` (folder or archive) and write the `fmt` report to `results_path`.
 
     A valid report exists at every moment after the first line: a placeholder first, replaced by the
     final report, or by an all-zero "grader failed" one if anything goes wrong (then grader_failed).
+    `require` names properties (sandbox.REQUIREMENTS: network, filesystem, uid) without which no
+    student code runs: the report then says the grader refused, and the staff lines say why.
     `select` (staff debugging) runs only the tests pytest selects with those arguments (node ids,
-    `-k EXPR`); only their tasks are scored. `sandbox=False` runs the student's code in this process
+    `-k EXPR`); only their tasks are scored. `use_sandbox=False` runs the student's code in this process
     (trusted code only: a TA's pdb session).
     """
     if fmt not in reports.FORMATS:
@@ -112,6 +116,7 @@ def grade_submission(
     start = time.monotonic()
     results_path = Path(results_path)
     extra = {"submission_id": metadata["id"]} if metadata and "id" in metadata else {}
+    staff: list[str] = []  # the sandbox lines for the staff log
 
     def finish(scores: list[TaskScore], tests: list[TestOutcome], notes: Sequence[str] = (),
                internal: Sequence[str] = (), failed: bool = False, refused: str = "") -> GradeOutcome:
@@ -122,17 +127,27 @@ def grade_submission(
         reports.write_atomic(results_path, report)
         earned, possible = total(scores)
         return GradeOutcome(earned, possible, {s.task.id: s.score for s in scores}, tests, report,
-                            list(internal), failed, scores)
+                            list(internal), failed, scores, staff)
 
     finish(zero_scores(assignment.tasks, PLACEHOLDER), [], failed=True)
     try:
-        protect_grader_files(assignment)
+        if use_sandbox:
+            plan = sandbox.plan_protections(Limits.from_env(), sandbox.worker_ids(slot)[0], Limits().call_timeout)
+            staff += plan.staff_lines()
+            lacking = plan.lacking(require)
+        else:  # staff debugging of trusted code: nothing is protected, so nothing required is held
+            staff.append("sandbox: NONE (--no-sandbox: the handin runs inside the grader)")
+            lacking = list(require)
+        if lacking:
+            why = f"refused to run student code: required {', '.join(lacking)} not held on this machine"
+            staff.append(f"sandbox: {why}")
+            return finish(zero_scores(assignment.tasks, REFUSED), [], internal=[why], failed=True)
         with tempfile.TemporaryDirectory(prefix="ag-submission-") as tmp:
             try:
                 root = prepare_submission(Path(submission), Path(tmp), assignment.package)
             except SubmissionError as exc:
                 return finish(zero_scores(assignment.tasks, exc.message), [], refused=exc.message)
-            tests, notes = run_tests(assignment, root, slot=slot, quiet=quiet, select=select, sandbox=sandbox)
+            tests, notes = run_tests(assignment, root, slot=slot, quiet=quiet, select=select, sandbox=use_sandbox)
         scores = score_tasks(assignment.tasks, tests, require_all=not select)
         internal = [f"{t.nodeid}: {t.message}" for t in tests if t.internal]
         if internal:
@@ -143,19 +158,6 @@ def grade_submission(
         detail = traceback.format_exc()
         print(detail, file=sys.stderr)
         return finish(zero_scores(assignment.tasks, GRADER_FAILED), [], internal=[detail], failed=True)
-
-
-def protect_grader_files(assignment: Assignment) -> None:
-    """When root, chmod go-rwx the reference root and the tests dir.
-
-    The worker runs as another, unprivileged uid: without these bits it could read the hidden tests
-    and the reference solution. Only the two directories change (their contents become unreachable).
-    """
-    if os.geteuid() != 0:
-        return
-    for folder in (assignment.reference_root, assignment.tests_dir):
-        if folder.is_dir():
-            os.chmod(folder, stat.S_IMODE(folder.stat().st_mode) & ~0o077)
 
 
 class _JsonReportCatcher:
@@ -223,7 +225,6 @@ def run_tests(assignment: Assignment, submission_root: Path, *, slot: int = 0, q
     try:
         with contextlib.redirect_stdout(io.StringIO()) if quiet else contextlib.nullcontext():
             code = run_pytest_isolated(pytest_args(tests_dir, quiet, select), [harness, catcher])
-        missing = list(client.missing_protections)
     finally:
         client.close()
         forget_modules_under(tests_dir)
@@ -235,8 +236,7 @@ def run_tests(assignment: Assignment, submission_root: Path, *, slot: int = 0, q
     for t in catcher.report.get("tests", []):
         if t.get("metadata", {}).get("traceback"):
             print(f"internal grader error in {t['nodeid']}:\n{t['metadata']['traceback']}", file=sys.stderr)
-    notes = [f"Sandbox protections not available on this machine: {', '.join(missing)}."] if missing else []
-    return tests, notes
+    return tests, []  # the sandbox's protections are for the staff log only (GradeOutcome.protections)
 
 
 def reference_runner(assignment: Assignment) -> InProcessRunner | CachedReference:
@@ -294,6 +294,16 @@ def read_metadata(path: Path | None) -> dict[str, Any] | None:
         print(f"warning: ignoring unreadable metadata {path}: {exc}", file=sys.stderr)
         return None
     return data if isinstance(data, dict) else None
+
+
+def parse_require(text: str) -> list[str]:
+    """'network,uid' -> ['network', 'uid']; unknown names are a usage error."""
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    unknown = [n for n in names if n not in sandbox.REQUIREMENTS]
+    if unknown:
+        raise click.BadParameter(f"unknown {', '.join(unknown)}; choose from {', '.join(sandbox.REQUIREMENTS)}",
+                                 param_hint="--require")
+    return names
 
 
 GRADE_EXAMPLES = """
@@ -389,9 +399,12 @@ def _print_details(outcome: GradeOutcome, show_hidden: bool, durations: bool) ->
 @click.option("--trusted-code", is_flag=True,
               help="Confirms the handin is trusted (e.g. the reference or your own code): required by --no-sandbox, "
                    "which gives the code your privileges. Example: --trusted-code")
+@click.option("--require", "require", default="", metavar="LIST",
+              help="Comma-separated sandbox properties (network, filesystem, uid) without which the grader "
+                   "refuses to run student code. Example: --require network,filesystem,uid")
 def grade_command(submission: Path, results_path: Path, fmt: str, assignment_name: str, slot: int,
                   metadata_path: Path | None, quiet: bool, test: str | None, show_hidden: bool, durations: bool,
-                  no_sandbox: bool, trusted_code: bool) -> None:
+                  no_sandbox: bool, trusted_code: bool, require: str) -> None:
     """Grade SUBMISSION (a folder or .zip/.tar/.tgz), print the scoreboard and write the report.
 
     Exit status 0 whenever grading ran, whatever the score (a refused handin included); 1 when the
@@ -401,11 +414,14 @@ def grade_command(submission: Path, results_path: Path, fmt: str, assignment_nam
         raise click.UsageError("--no-sandbox runs the handin's code inside the grader with your privileges; "
                                "add --trusted-code if you trust this code (never for students' handins in bulk)")
     _stop_on_sigterm()
+    required = parse_require(require)
     assignment = load_assignment(assignment_name)
     select = selection_args(assignment.tests_dir.resolve(), test) if test else []
     outcome = grade_submission(submission, assignment, results_path, fmt, slot=slot,
                                metadata=read_metadata(metadata_path), quiet=quiet and not no_sandbox,
-                               select=select, sandbox=not no_sandbox)
+                               select=select, use_sandbox=not no_sandbox, require=required)
+    for line in outcome.protections:  # stdout: staff-only on Gradescope; never in the student's report
+        click.echo(line)
     refused = not outcome.tests and not outcome.grader_failed and outcome.scores
     if select and not outcome.tests and not refused:
         click.echo(f"no test matches --test {test!r}", err=True)

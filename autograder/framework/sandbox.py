@@ -36,12 +36,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping, Sequence
 
+from autograder.framework import cgroups, landlock, seccomp
 from autograder.framework.errors import SubmissionError
 
 HERE = Path(__file__).resolve().parent
 WORKER_FILES = ("worker_main.py", "channel.py")  # the only framework code that enters the sandbox
+REQUIREMENTS = ("network", "filesystem", "uid")  # what a course can --require
+# Tests only: a comma list of netns, seccomp, landlock, cgroups to leave out (then reported unavailable), so that
+# each layer can be shown to hold on its own and the fallbacks behind it can be exercised.
+SKIP_ENV = "AUTOGRADER_SANDBOX_SKIP"
 CLONE_NEWNET = 0x40000000
 PR_SET_PDEATHSIG = 1
+PR_SET_NO_NEW_PRIVS = 38
 PR_SET_CHILD_SUBREAPER = 36
 F_SETPIPE_SZ = 1031
 PIPE_BYTES = 1 << 20  # bigger pipes: fewer wakeups when large arrays or floods come through
@@ -117,10 +123,50 @@ class WorkerProcess:
 
 @dataclass
 class Protections:
-    """Human-readable protections applied, and those that could not be."""
+    """The protections a worker gets: human-readable lines for the staff log, which mechanisms to apply,
+    and which mechanisms hold each property a course can require (network, filesystem, uid)."""
 
     applied: list[str] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)
+    held: dict[str, list[str]] = field(default_factory=dict)  # property -> mechanisms that hold it
+    netns: bool = False
+    seccomp: bool = False
+    landlock: bool = False
+    cgroup: bool = False
+
+    def hold(self, prop: str, mechanism: str) -> None:
+        """Record that `mechanism` holds `prop`."""
+        self.held.setdefault(prop, []).append(mechanism)
+
+    def lacking(self, required: Sequence[str]) -> list[str]:
+        """The required properties no mechanism holds here."""
+        return [r for r in required if not self.held.get(r)]
+
+    def staff_lines(self) -> list[str]:
+        """The staff log: every protection applied, every one unavailable, and what holds each property."""
+        lines = [f"sandbox: applied: {p}" for p in self.applied]
+        lines += [f"sandbox: UNAVAILABLE: {p}" for p in self.missing]
+        lines.append("sandbox: " + "; ".join(
+            f"{prop} held by {', '.join(self.held[prop])}" if self.held.get(prop) else f"{prop} NOT held"
+            for prop in REQUIREMENTS))
+        return lines
+
+
+@dataclass
+class Mechanisms:
+    """What this machine lets the grader use, probed once per process."""
+
+    netns: str | None  # None when unshare(CLONE_NEWNET) works, else why not
+    seccomp: str | None
+    landlock_abi: int
+    landlock: str | None
+    layout: dict  # interpreter_layout() of the worker's interpreter (Landlock read rules)
+    cgroups: str | None = "not probed"  # None when per-slot cgroups can be made, else why not
+    cgroup_kind: str = ""
+
+
+_mechanisms: Mechanisms | None = None
+_filter: seccomp.Filter | None = None
 
 
 _libc: ctypes.CDLL | None = None
@@ -158,8 +204,101 @@ def worker_python() -> str:
     return os.environ.get("AUTOGRADER_WORKER_PYTHON") or sys.executable
 
 
+def secret_paths() -> list[Path]:
+    """What a read rule must never cover: the grader's package (framework, assignments, hidden tests,
+    sample handins) and its folder (a checkout: reference, git objects), and the reference cache."""
+    from autograder.framework.reference_cache import default_cache_dir
+
+    package = HERE.parent
+    out = [package, default_cache_dir()]
+    if (package.parent / "pyproject.toml").exists() or (package.parent / ".git").exists():
+        out.append(package.parent)  # a checkout (editable install), not site-packages
+    return out
+
+
+def _fork_probe(action) -> int:
+    """Run `action()` (returns an errno, 0 for success) in a throw-away child; its result."""
+    pid = os.fork()
+    if pid == 0:
+        try:
+            code = action()
+        except BaseException:
+            code = 255
+        os._exit(min(max(code, 0), 255))
+    _, status = os.waitpid(pid, 0)
+    return os.waitstatus_to_exitcode(status)
+
+
+def _unshare_net() -> int:
+    return 0 if libc().unshare(CLONE_NEWNET) == 0 else (ctypes.get_errno() or 1)
+
+
+def _covers(rule: str, secret: Path) -> bool:
+    try:
+        secret = secret.resolve()
+        rule_path = Path(rule).resolve()
+    except OSError:
+        return False
+    return secret == rule_path or rule_path in secret.parents
+
+
+def mechanisms() -> Mechanisms:
+    """Probe (once) which confinement mechanisms this machine allows."""
+    global _mechanisms, _filter
+    if _mechanisms is not None:
+        return _mechanisms
+    netns = None if os.geteuid() == 0 and _fork_probe(_unshare_net) == 0 else (
+        "needs root with CAP_SYS_ADMIN" if os.geteuid() == 0 else "needs root")
+    why_not = seccomp.available()
+    if why_not is None:
+        _filter = seccomp.Filter()
+        code = seccomp.probe(_filter)
+        why_not = None if code == 0 else f"installing it failed: {os.strerror(code) if code < 255 else 'error'}"
+    abi = landlock.abi_version()
+    layout: dict = {}
+    why_ll = None if abi >= 1 else "the kernel has no Landlock (needs Linux 5.13+ with the LSM enabled)"
+    if why_ll is None:
+        try:
+            layout = _worker_layout()
+        except (OSError, ValueError, subprocess.SubprocessError) as e:
+            why_ll = f"cannot find what the worker interpreter reads: {e}"
+    if why_ll is None:
+        exposed = [(r, s) for r in layout["read"] for s in secret_paths() if _covers(r, s)]
+        if exposed:
+            why_ll = f"the interpreter's folder {exposed[0][0]} contains the grader's {exposed[0][1]}"
+    _mechanisms = Mechanisms(netns, why_not, abi, why_ll, layout)
+    if os.geteuid() != 0:
+        _mechanisms.cgroups = "needs root"
+    else:
+        probe = cgroups.create(f"autograder-probe-{os.getpid()}", 1 << 30, 64)
+        if isinstance(probe, str):
+            _mechanisms.cgroups = probe
+        else:
+            probe.remove()
+            _mechanisms.cgroups, _mechanisms.cgroup_kind = None, probe.kind
+    return _mechanisms
+
+
+def _worker_layout() -> dict:
+    """landlock.interpreter_layout() of the worker's interpreter (asked in a subprocess when it is not ours)."""
+    python = worker_python()
+    if os.path.realpath(python) == os.path.realpath(sys.executable) and \
+            os.path.abspath(python) == os.path.abspath(sys.executable):
+        return landlock.interpreter_layout()
+    out = subprocess.run([python, "-s", "-B", str(HERE / "landlock.py")], capture_output=True, text=True,
+                         timeout=60, check=True, env={"PATH": "/usr/bin:/bin"}).stdout
+    return json.loads(out)
+
+
 def plan_protections(limits: Limits, uid: int | None, call_timeout: float) -> Protections:
-    """Describe the protections a worker started with these settings gets (netns is verified later)."""
+    """The protections a worker started with these settings gets on this machine.
+
+    Every mechanism planned here is applied strictly at spawn (a failure stops the worker from
+    starting), so the plan is what holds: what the staff log prints and what --require checks.
+    """
+    m = mechanisms()
+    skip = {n.strip() for n in os.environ.get(SKIP_ENV, "").split(",") if n.strip()}
+    skipped = f"left out by {SKIP_ENV}"
     p = Protections()
     p.applied += [
         "fresh interpreter (exec, not fork), own session and process group",
@@ -169,18 +308,61 @@ def plan_protections(limits: Limits, uid: int | None, call_timeout: float) -> Pr
         f"wall-clock deadline per call ({call_timeout:g} s by default)",
         "data-only channel (npz + JSON, never unpickled)",
         f"student output capped at {human_bytes(limits.output_bytes_per_call)} per call",
+        "no_new_privs (no setuid gains)",
     ]
     if uid is not None:
         p.applied.append(f"runs as uid {uid} / gid {uid} with no supplementary groups")
+        p.hold("uid", f"uid drop to {uid}")
         if limits.processes is not None:
             p.applied.append(f"at most {limits.processes} processes (fork bombs)")
     else:
         p.missing += [
             "privilege drop (grader not running as root: student code runs as the grader's uid)",
-            "network isolation (needs root)",
             "process-count limit (needs a dedicated uid)",
         ]
+    if uid is not None and m.netns is None and "netns" not in skip:
+        p.netns = True
+        p.applied.append("no network (own network namespace)")
+        p.hold("network", "network namespace")
+    else:
+        p.missing.append(f"network namespace ({skipped if 'netns' in skip else m.netns or 'needs root'})")
+    if m.seccomp is None and "seccomp" not in skip:
+        p.seccomp = True
+        p.applied.append("seccomp filter: no sockets but AF_UNIX; no ptrace, process_vm_*, personality, keyctl, "
+                         "mount family, unshare/setns/namespaces, SysV IPC, POSIX message queues, io_uring, bpf, memfd")
+        p.hold("network", "seccomp socket filter")
+    else:
+        p.missing.append(f"seccomp filter ({skipped if 'seccomp' in skip else m.seccomp})")
+    if m.landlock is None and "landlock" not in skip:
+        p.landlock = True
+        ruleset_abi = m.landlock_abi
+        p.applied.append(f"Landlock (ABI {ruleset_abi}): read only the interpreter, numpy and the worker's "
+                         "copies; write only its scratch" + ("; no TCP" if ruleset_abi >= 4 else "")
+                         + ("; no signals outside the worker" if ruleset_abi >= 6 else ""))
+        p.hold("filesystem", "Landlock")
+        if ruleset_abi >= 4:
+            p.hold("network", "Landlock TCP rules")
+    else:
+        p.missing.append(f"file-system confinement (Landlock: {skipped if 'landlock' in skip else m.landlock})")
+    if uid is not None and m.cgroups is None and "cgroups" not in skip:
+        p.cgroup = True
+        p.applied.append(f"{m.cgroup_kind}: memory {human_bytes(limits.memory_bytes)} and "
+                         f"{limits.processes or 64} tasks for all the worker's processes together, an equal CPU share")
+    else:
+        p.missing.append(f"aggregate limits (cgroups: {skipped if 'cgroups' in skip else m.cgroups or 'needs root'})")
     return p
+
+
+def slot_cgroup_name(uid: int) -> str:
+    """The cgroup of a worker uid's slot."""
+    return f"autograder-{uid}"
+
+
+def landlock_ruleset(scratch: Scratch) -> landlock.Ruleset:
+    """The worker's ruleset: read the interpreter, numpy and the scratch copies; write its work folder."""
+    layout = mechanisms().layout
+    return landlock.build(read=[*layout["read"], str(scratch.root)],
+                          write=[str(scratch.work), *landlock.DEVICES], read_dir_only=layout["read_dir"])
 
 
 def warn_missing_once(missing: Sequence[str]) -> None:
@@ -305,29 +487,106 @@ def _copy_tree(src: Path, dst: Path) -> None:
 
 def reset_work_dir(scratch: Scratch, uid: int | None, gid: int | None) -> None:
     """Empty `work/` before a (re)start, so a new worker never sees files from the last one."""
-    shutil.rmtree(scratch.work, ignore_errors=True)
+    remove_tree(scratch.work)
     scratch.work.mkdir(mode=0o700)
     if uid is not None:
         os.chown(scratch.work, uid, gid)
 
 
 def remove_scratch(root: Path) -> None:
-    """Delete the scratch folder (making read-only folders writable first when we are not root)."""
-    if not root.exists():
-        return
-    for dirpath, dirnames, _ in os.walk(root):
-        for d in dirnames:
-            p = os.path.join(dirpath, d)
-            if not os.path.islink(p):
-                try:
-                    os.chmod(p, 0o700)
-                except OSError:
-                    pass
+    """Delete the scratch folder (bounded, iterative; never raises: see remove_tree)."""
+    remove_tree(root)
+
+
+REMOVE_MAX_ENTRIES = 200_000  # a cleanup gives up (and says so) past this many entries or seconds
+REMOVE_MAX_SECONDS = 20.0
+
+
+def remove_tree(path: str | os.PathLike, max_entries: int = REMOVE_MAX_ENTRIES,
+                max_seconds: float = REMOVE_MAX_SECONDS) -> bool:
+    """Delete a file or folder tree iteratively, without following links; True when it is gone.
+
+    Built for trees a student made: any depth (no recursion, and paths relative to an open folder,
+    so 3,000 levels neither raise RecursionError nor hit PATH_MAX), folders without permissions
+    (made writable first), a bounded number of entries and seconds. Climbing back up checks that the
+    parent is the folder it came from, so a concurrent rename cannot lead it into another folder.
+    Never raises: a failure is printed for the staff and must not fail anyone's grade.
+    """
     try:
-        os.chmod(root, 0o700)
-    except OSError:
-        pass
-    shutil.rmtree(root, ignore_errors=True)
+        return _remove_tree(os.fspath(path), max_entries, time.monotonic() + max_seconds)
+    except Exception as e:  # noqa: BLE001 - cleanup must never break a grade
+        print(f"autograder: cleanup of {os.fspath(path)!r} failed: {e!r}", file=sys.stderr)
+        return False
+
+
+def _open_dir(name: str, dir_fd: int | None) -> int:
+    """Open a folder to empty it; without root, make it ours to list and empty first (0700)."""
+    flags = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+    try:
+        fd = os.open(name, flags, dir_fd=dir_fd)
+    except PermissionError:
+        os.chmod(name, 0o700, dir_fd=dir_fd)
+        fd = os.open(name, flags, dir_fd=dir_fd)
+    if os.geteuid() != 0:
+        try:
+            os.fchmod(fd, 0o700)  # read-only copies (0555) cannot be emptied otherwise
+        except OSError:
+            pass
+    return fd
+
+
+def _remove_tree(path: str, max_entries: int, deadline: float) -> bool:
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        return True
+    if not stat.S_ISDIR(st.st_mode):
+        os.unlink(path)
+        return True
+    top = os.path.realpath(path)
+    fd = _open_dir(top, None)
+    stack: list[tuple[str, tuple[int, int]]] = []  # (name in parent, parent's (dev, ino))
+    count = 0
+    try:
+        while True:
+            if count > max_entries or time.monotonic() > deadline:
+                print(f"autograder: cleanup of {path!r} stopped after {count} entries", file=sys.stderr)
+                return False
+            child = None
+            with os.scandir(fd) as entries:
+                for entry in entries:
+                    count += 1
+                    if entry.is_dir(follow_symlinks=False):
+                        child = entry.name
+                        break
+                    try:
+                        os.unlink(entry.name, dir_fd=fd)
+                    except FileNotFoundError:
+                        pass
+            if child is not None:
+                here = os.fstat(fd)
+                try:
+                    sub = _open_dir(child, fd)
+                except FileNotFoundError:
+                    continue
+                stack.append((child, (here.st_dev, here.st_ino)))
+                os.close(fd)
+                fd = sub
+                continue
+            if not stack:
+                break
+            name, expected = stack.pop()
+            parent = os.open("..", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC, dir_fd=fd)
+            pst = os.fstat(parent)
+            os.close(fd)
+            fd = parent
+            if (pst.st_dev, pst.st_ino) != expected:
+                raise RuntimeError("a folder was moved during cleanup")
+            os.rmdir(name, dir_fd=fd)
+    finally:
+        os.close(fd)
+    os.rmdir(top)
+    return True
 
 
 # ---- start ---------------------------------------------------------------------------------------
@@ -373,7 +632,15 @@ def spawn(scratch: Scratch, package: str, limits: Limits, uid: int | None, gid: 
         rlimits.append((resource.RLIMIT_NPROC, limits.processes, limits.processes))
     # The parent-death signal is tied to the spawning thread; only use it when that is the main thread.
     pdeathsig = threading.current_thread() is threading.main_thread()
-    preexec = _make_preexec(rlimits, netns=uid is not None, uid=uid, gid=gid, pdeathsig=pdeathsig)
+    group = None
+    if protections.cgroup and uid is not None:
+        group = cgroups.create(slot_cgroup_name(uid), limits.memory_bytes, limits.processes or 64)
+        if isinstance(group, str):
+            raise RuntimeError(f"grader error: cannot make the worker's cgroup: {group}")
+    ruleset = landlock_ruleset(scratch) if protections.landlock else None
+    preexec = _make_preexec(rlimits, netns=protections.netns, uid=uid, gid=gid, pdeathsig=pdeathsig,
+                            seccomp_filter=_filter if protections.seccomp else None, ruleset=ruleset,
+                            cgroup_procs=group.procs_files() if group is not None else ())
     # Not -I: the environment is entirely ours (so nothing leaks in), and -I would ignore PYTHONHASHSEED.
     argv = [worker_python(), "-s", "-B", "-u", str(scratch.worker_main), json.dumps(config)]
     try:
@@ -385,6 +652,8 @@ def spawn(scratch: Scratch, package: str, limits: Limits, uid: int | None, gid: 
     except BaseException as e:
         for fd in (req_r, req_w, rep_r, rep_w):
             os.close(fd)
+        if ruleset is not None:
+            ruleset.close()
         if isinstance(e, (OSError, subprocess.SubprocessError)):
             who = f"uid {uid}" if uid is not None else "the grader's uid"
             raise RuntimeError(
@@ -394,26 +663,32 @@ def spawn(scratch: Scratch, package: str, limits: Limits, uid: int | None, gid: 
         raise
     os.close(req_r)
     os.close(rep_w)
+    if ruleset is not None:
+        ruleset.close()  # the worker holds its domain; the fd is not needed again
     _LIVE_WORKERS.add(popen.pid)
     out_r = popen.stdout.fileno()
     _grow_pipe(out_r)
     os.set_blocking(req_w, False)
-    if uid is not None:
+    if protections.netns:
         _check_netns(popen.pid, protections)
     return WorkerProcess(popen, req_w, rep_r, out_r, uid, gid, token)
 
 
-SHARED_WRITABLE = ("/tmp", "/var/tmp", "/dev/shm")  # world-writable: a dropped uid can still write here
+SHARED_WRITABLE = ("/tmp", "/var/tmp", "/dev/shm", "/run/lock", "/dev/mqueue")  # a dropped uid can write here
 
 
-def remove_uid_files(uid: int, folders: Sequence[str] = SHARED_WRITABLE) -> list[str]:
-    """Delete what `uid` created directly inside world-writable folders; returns the paths removed.
+def remove_uid_files(uid: int, folders: Sequence[str] = SHARED_WRITABLE,
+                     max_seconds: float = REMOVE_MAX_SECONDS) -> list[str]:
+    """Delete what `uid` created directly inside world-writable folders, and its System V IPC objects;
+    returns what was removed.
 
     The worker's uid is dedicated to one slot, so everything it owns there is student output that
-    must not outlive the grading (a forged results file in /tmp, files for the next submission to
-    find). Call only once the uid's processes are dead. Links are removed, never followed.
+    must not outlive the grading (a forged results file in /tmp, answers for the next submission to
+    find). Call only once the uid's processes are dead. Links are removed, never followed; trees are
+    removed iteratively and within bounds (remove_tree). Never raises.
     """
     removed = []
+    deadline = time.monotonic() + max_seconds  # what is left is retried before the uid's next worker starts
     for folder in folders:
         try:
             names = os.listdir(folder)
@@ -425,17 +700,71 @@ def remove_uid_files(uid: int, folders: Sequence[str] = SHARED_WRITABLE) -> list
                 st = os.lstat(path)
             except OSError:
                 continue
-            if st.st_uid != uid:
-                continue
-            if stat.S_ISDIR(st.st_mode):
-                shutil.rmtree(path, ignore_errors=True)
-            else:
-                try:
-                    os.unlink(path)
-                except OSError:
-                    continue
-            removed.append(path)
+            if st.st_uid == uid and remove_tree(path, max_seconds=max(0.0, deadline - time.monotonic())):
+                removed.append(path)
+    removed += remove_uid_ipc(uid)
+    if os.geteuid() == 0:
+        cgroups.remove(slot_cgroup_name(uid))  # the slot's cgroups, empty now
     return removed
+
+
+IPC_RMID = 0
+
+
+def remove_uid_ipc(uid: int) -> list[str]:
+    """Remove the System V shared memory, message queues and semaphores owned by `uid` (root only;
+    the seccomp filter already forbids creating them where it applies). Never raises.
+
+    The removal runs in a helper that becomes `uid` (an owner may remove its objects): root without
+    CAP_SYS_ADMIN, as in Docker, may not remove another uid's objects."""
+    if os.geteuid() != 0:
+        return []
+    found = _uid_ipc(uid)
+    if not found:
+        return []
+    lib = libc()
+    pid = os.fork()
+    if pid == 0:  # child: only syscalls, then _exit
+        try:
+            os.setgroups([])
+            os.setgid(uid)
+            os.setuid(uid)
+            for kind, ipc_id in found:
+                if kind == "sem":
+                    lib.semctl(ipc_id, 0, IPC_RMID, None)
+                else:
+                    getattr(lib, kind + "ctl")(ipc_id, IPC_RMID, None)
+        except BaseException:
+            pass
+        os._exit(0)
+    os.waitpid(pid, 0)
+    left = set(_uid_ipc(uid))
+    return [f"System V {kind} {ipc_id}" for kind, ipc_id in found if (kind, ipc_id) not in left]
+
+
+def _uid_ipc(uid: int) -> list[tuple[str, int]]:
+    """(kind, id) of the System V IPC objects owned or created by `uid`."""
+    found = []
+    for kind in ("shm", "msg", "sem"):
+        try:
+            with open(f"/proc/sysvipc/{kind}") as f:
+                header = f.readline().split()
+                rows = [line.split() for line in f]
+        except OSError:
+            continue
+        try:
+            id_col = header.index({"shm": "shmid", "msg": "msqid", "sem": "semid"}[kind])
+            owners = (header.index("uid"), header.index("cuid"))
+        except ValueError:
+            continue
+        for row in rows:
+            try:
+                if uid not in (int(row[owners[0]]), int(row[owners[1]])):
+                    continue
+                found.append((kind, int(row[id_col])))
+            except (IndexError, ValueError):
+                continue
+    return found
 
 
 def _grow_pipe(fd: int) -> None:
@@ -449,21 +778,39 @@ def _grow_pipe(fd: int) -> None:
 
 
 def _make_preexec(rlimits: list[tuple[int, int, int]], netns: bool, uid: int | None, gid: int | None,
-                  pdeathsig: bool):
-    """The function run in the child between fork and exec, as the grader's user (root when dropping)."""
+                  pdeathsig: bool, seccomp_filter: seccomp.Filter | None = None,
+                  ruleset: landlock.Ruleset | None = None, cgroup_procs: Sequence[bytes] = ()):
+    """The function run in the child between fork and exec, as the grader's user (root when dropping).
+
+    Order: no_new_privs first; the slot's cgroups; rlimits; the network namespace (needs CAP_SYS_ADMIN, and the seccomp
+    filter forbids unshare afterwards); the uid drop; then the seccomp filter and the Landlock domain,
+    which need no privilege. Each planned mechanism must succeed: an exception here makes Popen fail,
+    so a worker never runs with less than the staff log and --require were told.
+    """
     lib = libc()  # loaded now, in the parent
 
     def preexec() -> None:
+        if lib.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
+            raise OSError(ctypes.get_errno(), "prctl(PR_SET_NO_NEW_PRIVS) failed")
+        cgroups.join_in_child(list(cgroup_procs))  # while still root: the slot's aggregate limits
         for res, soft, hard in rlimits:
             resource.setrlimit(res, (soft, hard))
-        if netns:
-            lib.unshare(CLONE_NEWNET)  # failure is detected by the parent (_check_netns), not here
+        if netns and lib.unshare(CLONE_NEWNET) != 0:
+            raise OSError(ctypes.get_errno(), "unshare(CLONE_NEWNET) failed")
         if uid is not None:
             os.setgroups([])  # without this root's supplementary group 0 would leak
             os.setgid(gid)
             os.setuid(uid)
         if pdeathsig:
             lib.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)  # after setuid, which clears it
+        if seccomp_filter is not None:
+            code = seccomp_filter.install()
+            if code:
+                raise OSError(code, "installing the seccomp filter failed")
+        if ruleset is not None:
+            code = ruleset.restrict_self()
+            if code:
+                raise OSError(code, "landlock_restrict_self failed")
         os.umask(0o077)
 
     return preexec

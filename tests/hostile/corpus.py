@@ -252,7 +252,7 @@ def secret_globs(extra: list[str] | None = None) -> list[str]:
     """Where the hidden tests and the reference live (an attacker may know the course's layout)."""
     hw = REPO / "autograder" / "assignments" / "hw1p1"
     return [str(hw / "tests" / "**" / "*.py"), str(REPO / "solutions" / "mytorch" / "**" / "*.py"),
-            "/autograder/source/**/*.py", *(extra or [])]
+            str(SAMPLE_HANDIN / "**" / "*.py"), "/autograder/source/**/*.py", *(extra or [])]
 
 
 def _leak(pkg: Path, globs: list[str]) -> None:
@@ -272,6 +272,93 @@ def _import_reference(pkg: Path, globs: list[str]) -> None:
         sys.modules["mytorch"] = _mod
         _spec.loader.exec_module(_mod)
     '''))
+
+
+SAMPLE_HANDIN = REPO / "autograder" / "assignments" / "hw1p1" / "examples" / "sample_handin"
+
+
+def _import_sample(pkg: Path) -> None:
+    """The committed sample handin holds the reference code of most tasks: import it instead of ours."""
+    sample = str(SAMPLE_HANDIN)
+    (pkg / "__init__.py").write_text(textwrap.dedent(f'''
+        import importlib.util, sys
+        _spec = importlib.util.spec_from_file_location(
+            "mytorch", {sample!r} + "/mytorch/__init__.py", submodule_search_locations=[{sample!r} + "/mytorch"])
+        _mod = importlib.util.module_from_spec(_spec)
+        sys.modules["mytorch"] = _mod
+        _spec.loader.exec_module(_mod)
+    '''))
+
+
+def _git_objects(pkg: Path) -> None:
+    """Rebuild the reference from the checkout's git objects: inflate every loose object, print and raise it."""
+    append(pkg, "ops/elementwise.py", textwrap.dedent(f'''
+        def _git_loot():
+            import os, zlib
+            found, git = [], os.path.join({str(REPO)!r}, ".git")
+            try:
+                if os.path.isfile(git):  # a worktree: "gitdir: ..." and then its commondir
+                    git = open(git).read().split(":", 1)[1].strip()
+                    common = os.path.join(git, "commondir")
+                    if os.path.exists(common):
+                        git = os.path.normpath(os.path.join(git, open(common).read().strip()))
+                for folder, _, files in os.walk(os.path.join(git, "objects")):
+                    for f in files:
+                        data = open(os.path.join(folder, f), "rb").read()
+                        starts = [0] if not f.endswith(".pack") else \\
+                            [i for i in range(len(data) - 1) if data[i] == 0x78 and data[i + 1] in (0x01, 0x9C, 0xDA)]
+                        for i in starts:  # loose objects, and the zlib streams inside packs
+                            try:
+                                found.append(zlib.decompressobj().decompress(data[i:i + 200000], 200000)
+                                             .decode(errors="replace"))
+                            except Exception:
+                                pass
+            except Exception as e:
+                found.append(repr(e))
+            return "\\n".join(t for t in found if "BEGIN SOLUTION" in t)[:60000]
+    '''))
+    wrap_backward(pkg, ("Mul",), "_l = _git_loot()\nprint(_l)\nif _l:\n    raise ValueError(_l)\n")
+
+
+PROBE_MARK = "SANDBOX-PROBE:"
+
+
+def git_object_file() -> str:
+    """One file of the checkout's git objects (a worktree's .git is a file naming its git folder)."""
+    git = REPO / ".git"
+    if git.is_file():
+        git = Path(git.read_text().split(":", 1)[1].strip())
+        if (git / "commondir").exists():
+            git = (git / (git / "commondir").read_text().strip()).resolve()
+    return str(next(p for p in (git / "objects").rglob("*") if p.is_file()))
+
+
+def _probe(pkg: Path, port: int) -> None:
+    """Try every door from inside the worker and raise what happened (the report carries it to the test)."""
+    hw = REPO / "autograder" / "assignments" / "hw1p1"
+    targets = {"hidden tests": str(next((hw / "tests" / "hidden").glob("*.py"))),
+               "reference": str(REFERENCE_PKG / "ops" / "elementwise.py"),
+               "sample handin": str(SAMPLE_HANDIN / "mytorch" / "ops" / "elementwise.py"),
+               "git objects": git_object_file(), "grader source": str(REPO / "autograder" / "framework" / "grade.py")}
+    wrap_backward(pkg, ("Mul",), f'''
+        import json, socket, errno as _e
+        def _err(fn):
+            try:
+                fn()
+                return "OPEN"
+            except OSError as e:
+                return _e.errorcode.get(e.errno, str(e.errno))
+        def _connect():
+            s = socket.socket()
+            s.settimeout(1)
+            s.connect(("127.0.0.1", {port}))
+        got = {{"connect": _err(_connect)}}
+        for what, path in {targets!r}.items():
+            got["read " + what] = _err(lambda p=path: open(p, "rb").read(1))
+        for d in ("/tmp", "/dev/shm", "/run/lock"):
+            got["write " + d] = _err(lambda d=d: open(d + "/{MARK}-probe", "w").write("x"))
+        raise ValueError("{PROBE_MARK}" + json.dumps(got) + ":END")
+    ''', call_original=False)
 
 
 def _infinite_loop(pkg: Path) -> None:
@@ -444,4 +531,7 @@ def hostile_cases(port: int, extra_secret_globs: list[str]) -> list[Case]:
         Case("stdout_flood_200MB", _variant("reference", _stdout_flood), "reference"),
         Case("network_connection", _variant("reference", lambda p: _network(p, port)), "reference"),
         Case("lying_eq_and_array_function", _variant("handout", _lying_objects), "handout"),
+        Case("import_sample_handin", _variant("handout", _import_sample), "handout"),
+        Case("rebuild_from_git_objects", _variant("reference", _git_objects), "reference"),
+        Case("probe_sandbox", _variant("reference", lambda p: _probe(p, port)), "reference"),
     ]

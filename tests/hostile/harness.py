@@ -25,6 +25,11 @@ RUNNER = Path(__file__).resolve().parent / "run_grade.py"
 MINI_FILES = ("public/test_2_elementwise.py", "hidden/test_2_elementwise_hidden.py")
 MINI_TASKS = ("2.1", "2.2", "2.3", "2.4")  # 18 points: unbroadcast and the elementwise ops
 GRADE_TIMEOUT = 90.0  # a grade past this is a hang (the worst case here is ~10 s)
+NOBODY = 65534
+# Docker's default capability set (no CAP_SYS_ADMIN), as Gradescope and PrairieLearn run the grader.
+DOCKER_CAPS = ["setpriv", "--bounding-set=-all,+chown,+dac_override,+fowner,+fsetid,+kill,+setgid,+setuid,+setpcap,"
+               "+net_bind_service,+net_raw,+sys_chroot,+mknod,+audit_write,+setfcap", "--inh-caps=-all", "--"]
+UID_BASE = int(os.environ.get("AUTOGRADER_WORKER_UID_BASE", 64000))
 
 
 def points(task_id: str) -> float:
@@ -78,10 +83,19 @@ class Graded:
         """Everything in the report as one string."""
         return self.raw
 
+    def held(self, prop: str) -> str:
+        """Which mechanisms held `prop` (network, filesystem, uid), from the grader's staff log."""
+        for line in self.stdout.splitlines():
+            if line.startswith("sandbox: network "):
+                for part in line[len("sandbox: "):].split("; "):
+                    if part.startswith(prop + " "):
+                        return part[len(prop) + 1:]
+        return "?"
+
 
 def grade(case: str, submission: Path, workdir: Path, slot: int, *, tests_dir: Path | None = None,
           tasks: Sequence[str] = MINI_TASKS, user: int | None = None, pythonpath: Path | None = None,
-          reference_root: Path | None = None, timeout: float = GRADE_TIMEOUT) -> Graded:
+          reference_root: Path | None = None, timeout: float = GRADE_TIMEOUT, docker: bool = False) -> Graded:
     """Grade `submission` in a subprocess whose cwd is `workdir` (results.json lands there)."""
     cmd = [sys.executable, str(RUNNER if pythonpath is None else pythonpath / "tests/hostile/run_grade.py"),
            str(submission), "--results", "results.json", "--slot", str(slot)]
@@ -94,6 +108,8 @@ def grade(case: str, submission: Path, workdir: Path, slot: int, *, tests_dir: P
         env["PYTHONPATH"] = str(pythonpath)
     if user is not None:
         cmd = ["setpriv", f"--reuid={user}", f"--regid={user}", "--clear-groups", "--"] + cmd
+    if docker:
+        cmd = DOCKER_CAPS + cmd
     start = time.monotonic()
     try:
         proc = subprocess.run(cmd, cwd=workdir, env=env, capture_output=True, timeout=timeout)

@@ -4,7 +4,7 @@
 
 Own process so that attacks which read the parent's command line find `--results`, so that two
 graders can run at once (slots 5 and 6), and so that the grader can be run as another user.
-Prints one JSON line: {"score": ..., "max_score": ..., "grader_failed": ...}.
+Prints the sandbox staff lines, then one JSON line: {"score": ..., "max_score": ..., "grader_failed": ...}.
 """
 
 from __future__ import annotations
@@ -36,6 +36,8 @@ def main() -> None:
     if a.reference_root is not None:
         assignment = dataclasses.replace(assignment, reference_root=a.reference_root)
     out = grade_submission(a.submission, assignment, a.results, slot=a.slot)
+    for line in out.protections:  # the staff log, as the CLI prints it: tests read which mechanism held
+        print(line)
     print(json.dumps({"score": out.score, "max_score": out.max_score, "grader_failed": out.grader_failed}))
 
 
