@@ -30,7 +30,8 @@ def test_an_unusable_handin_prints_one_message(tmp_path: Path) -> None:
         proc = grade(str(handin), "--results", str(tmp_path / "r.json"))
         assert proc.returncode == 0, proc.stderr
         assert proc.stdout.count("Handin refused") == 1 and "TOTAL 0/100" in proc.stdout, proc.stdout
-        assert len(proc.stdout.splitlines()) <= 4, proc.stdout  # not one identical line per task
+        shown = [line for line in proc.stdout.splitlines() if not line.startswith("sandbox:")]  # staff lines
+        assert len(shown) <= 4, proc.stdout  # not one identical line per task
 
 
 def test_refusals_are_clear(tmp_path: Path) -> None:
