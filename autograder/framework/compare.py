@@ -77,12 +77,19 @@ def _same(got: Any, value: Any) -> bool:
     return bool(np.all(_close(g, v, 1e-7, 1e-10 * max(scale, 1e-300))))
 
 
-def known_mistake(key: str, got: Any, want: Any, wrong: Wrong) -> str | None:
-    """The hint of the first misconception whose value for `key` equals `got` (and differs from `want`)."""
-    for hint, values in wrong:
-        if key in values and _same(got, values[key]) and not _same(want, values[key]):
-            return hint
-    return None
+def known_mistake(key: str, got: Any, want: Any, wrong: Wrong, result: Mapping[str, Any] | None = None) -> str | None:
+    """The hint of a misconception whose value for `key` equals `got` (and differs from `want`), or None.
+
+    With the student's whole `result`, a misconception that also explains every other key it predicts is
+    preferred (b's gradient alone cannot tell "b not negated" from "both signs swapped"; a's can).
+    """
+    fits = [(hint, values) for hint, values in wrong
+            if key in values and _same(got, values[key]) and not _same(want, values[key])]
+    if result is not None:
+        for hint, values in fits:
+            if all(k not in result or _same(result[k], v) for k, v in values.items()):
+                return hint
+    return fits[0][0] if fits else None
 
 
 def axis_sizes(**arrays: Any) -> dict[int, str]:
@@ -198,30 +205,31 @@ def _array_problem(what: str, got: Any, want: np.ndarray, rtol: float, atol: flo
 
 
 def check_array(what: str, got: Any, want: np.ndarray, *, rtol: float = 1e-6, atol: float = 1e-9,
-                wrong: Wrong = (), key: str = "") -> None:
+                wrong: Wrong = (), key: str = "", result: Mapping[str, Any] | None = None) -> None:
     """Raise CheckFailed unless `got` is a float64 array of want's shape, equal within atol + rtol*|want|.
 
-    `wrong` (from wrong_answers) and `key` name a known misconception when `got` is one of its answers.
+    `wrong` (from wrong_answers) and `key` name a known misconception when `got` is one of its answers;
+    `result`, the student's whole answer, helps pick the right one (see known_mistake).
     """
-    known = known_mistake(key, got, want, wrong) if wrong else None
+    known = known_mistake(key, got, want, wrong, result) if wrong else None
     msg = _array_problem(what, got, want, rtol, atol, known=known)
     if msg:
         raise CheckFailed(msg)
 
 
 def check_close(what: str, got: Any, want: Any, *, rtol: float = 1e-6, atol: float = 1e-9,
-                wrong: Wrong = (), key: str = "") -> None:
+                wrong: Wrong = (), key: str = "", result: Mapping[str, Any] | None = None) -> None:
     """Raise CheckFailed unless `got` equals `want` (a number or an array) within atol + rtol*|want|.
 
-    `wrong` and `key` as in check_array.
+    `wrong`, `key` and `result` as in check_array.
     """
     if isinstance(want, np.ndarray) and want.ndim > 0:
-        check_array(what, got, want, rtol=rtol, atol=atol, wrong=wrong, key=key)
+        check_array(what, got, want, rtol=rtol, atol=atol, wrong=wrong, key=key, result=result)
         return
     try:
         _check_number(what, got, want, rtol, atol)
     except CheckFailed as e:
-        known = known_mistake(key, got, want, wrong) if wrong else None
+        known = known_mistake(key, got, want, wrong, result) if wrong else None
         raise CheckFailed(_with_hint(e.message, known)) from None
 
 
@@ -299,7 +307,7 @@ def check_gradients(op: str, got: Mapping[str, Any], want: Mapping[str, np.ndarr
         finite = w[np.isfinite(w)]
         ref_atol = min(atol, max(REF_ATOL_SCALE * (float(np.abs(finite).max()) if finite.size else 0.0),
                                  REF_ATOL_FLOOR))
-        known = known_mistake(key, g, w, wrong) if wrong else None
+        known = known_mistake(key, g, w, wrong, got if isinstance(got, Mapping) else None) if wrong else None
         msg = _array_problem(f"{name}.grad", g, w, ref_rtol, ref_atol, header=header, known=known, sizes=sizes,
                              upstream=upstream)
         if msg:

@@ -439,9 +439,9 @@ def optimizer_case(student: Any, reference: Any, rng: np.random.Generator, kind:
         for i in range(len(shapes)):
             key = f"param_{i}_{k}"
             note = " (its grad was None this step: skip it)" if (k, i) in skip else ""
-            note += f" (set before this step: {changed}; step() must read the current value)" if changed else ""
+            note += f" ({changed} set on the optimizer before this step; step() must read it)" if changed else ""
             check_close(f"{label}({opts}) step {k + 1}: parameter {i}{note}", got.get(key), want[key],
-                        wrong=wrong, key=key)
+                        wrong=wrong, key=key, result=got)
 
 
 def train_step_case(student: Any, reference: Any, rng: np.random.Generator, n: int = 7,
