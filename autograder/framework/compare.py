@@ -92,11 +92,11 @@ def known_mistake(key: str, got: Any, want: Any, wrong: Wrong, result: Mapping[s
     return fits[0][0] if fits else None
 
 
-def axis_sizes(**arrays: Any) -> dict[int, str]:
-    """Axis length -> 'the size of axis i of <name>' for the given arrays (lengths >= 2, first naming wins)."""
+def axis_sizes(**shapes: tuple[int, ...]) -> dict[int, str]:
+    """Axis length -> 'the size of axis i of <name>' for the given shapes (lengths >= 2, first naming wins)."""
     sizes: dict[int, str] = {}
-    for name, a in arrays.items():
-        for i, n in enumerate(np.shape(a)):
+    for name, shape in shapes.items():
+        for i, n in enumerate(shape):
             if n >= 2:
                 sizes.setdefault(int(n), f"the size of axis {i} of {name}")
     return sizes
@@ -286,7 +286,7 @@ def check_gradients(op: str, got: Mapping[str, Any], want: Mapping[str, np.ndarr
     sizes = axis_sizes(**{n: np.shape(inputs[i]) if inputs is not None else np.shape(want.get(f"grad_{n}"))
                           for i, n in enumerate(names)})
     if upstream is not None:
-        sizes = {**axis_sizes(upstream=upstream), **sizes}
+        sizes = {**axis_sizes(upstream=np.shape(upstream)), **sizes}
     messages: list[str] = []
     passed: list[int] = []
     ref_rtol = min(rtol, REF_RTOL) if ref_rtol is None else ref_rtol

@@ -39,7 +39,7 @@ from typing import Mapping, Sequence
 from autograder.framework.errors import SubmissionError
 
 HERE = Path(__file__).resolve().parent
-WORKER_FILES = ("worker_main.py", "channel.py")  # the only framework code that enters the sandbox
+WORKER_FILES = ("worker_main.py", "channel.py", "errors.py")  # the only framework code that enters the sandbox
 CLONE_NEWNET = 0x40000000
 PR_SET_PDEATHSIG = 1
 PR_SET_CHILD_SUBREAPER = 36
