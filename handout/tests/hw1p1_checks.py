@@ -11,8 +11,18 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from autograder.framework.compare import CheckFailed, check_array, check_close, check_gradients
+from autograder.framework.compare import CheckFailed, check_array, check_close, check_gradients, wrong_answers
 from autograder.framework.errors import StudentError, StudentTimeout
+
+try:  # the grader's catalogue of known wrong formulas; not shipped in the handout (generic hints there)
+    from autograder.assignments.hw1p1.misconceptions import CATALOGUE
+except ImportError:
+    CATALOGUE = {}
+
+
+def known_wrong(name: str, **case: Any) -> list:
+    """The catalogue's wrong answers for op or task `name` on this case (evaluated here, never in the worker)."""
+    return wrong_answers(CATALOGUE.get(name, ()), **case)
 
 NAMES = ("a", "b", "c")
 
@@ -45,8 +55,17 @@ def distinct(rng: np.random.Generator, shape: Sequence[int]) -> np.ndarray:
     return np.asarray(values.reshape(tuple(shape)), dtype=np.float64)
 
 
+def with_zeros(rng: np.random.Generator, shape: Sequence[int]) -> np.ndarray:
+    """Standard normal values with about a third of them exactly 0 (at least one when there are 2 or more)."""
+    x = normal(rng, shape)
+    zero = rng.random(tuple(shape)) < 0.35
+    if x.size >= 2:
+        zero.reshape(-1)[rng.integers(x.size)] = True
+    return np.where(zero, 0.0, x)
+
+
 DRAW: dict[str, Callable[[np.random.Generator, Sequence[int]], np.ndarray]] = {
-    "normal": normal, "positive": positive, "nonzero": nonzero, "distinct": distinct,
+    "normal": normal, "positive": positive, "nonzero": nonzero, "distinct": distinct, "zeros": with_zeros,
 }
 
 
@@ -63,17 +82,22 @@ def forward_fn(reference: Any, scenario: str, **kwargs: Any) -> Callable[[Sequen
 
 def op_case(student: Any, reference: Any, rng: np.random.Generator, label: str, op: str,
             inputs: Sequence[np.ndarray], kwargs: dict | None = None, *, numeric: bool = True,
-            requires_grad: Sequence[bool] | None = None, rtol: float = 1e-6, atol: float = 1e-9) -> None:
+            requires_grad: Sequence[bool] | None = None, rtol: float = 1e-6, atol: float = 1e-9,
+            upstream_zeros: bool = False, kink: str = "") -> None:
     """One op, forward and backward with a random upstream gradient.
 
     Checks the output, then every input's gradient against the reference's (tight tolerance) and,
     when `numeric`, against central differences of the reference forward. With `requires_grad`,
-    only the inputs that require grad are checked (give numeric=False then).
+    only the inputs that require grad are checked (give numeric=False then). `upstream_zeros` makes
+    about a third of the upstream gradient exactly 0. `kink` (with numeric=False) says why only the
+    reference decides, e.g. "x has exact zeros, ReLU's kink: compared with the reference only".
     """
     inputs = [np.asarray(x, dtype=np.float64) for x in inputs]
     names = list(NAMES[: len(inputs)])
     out_shape = np.shape(reference.run("op_forward", op=op, inputs=inputs, kwargs=kwargs))
     upstream = normal(rng, out_shape)
+    if upstream_zeros:
+        upstream = np.where(rng.random(out_shape) < 0.35, 0.0, upstream)
     call = dict(op=op, inputs=inputs, upstream=upstream, kwargs=kwargs)
     if requires_grad is not None:
         call["requires_grad"] = list(requires_grad)
@@ -84,9 +108,12 @@ def op_case(student: Any, reference: Any, rng: np.random.Generator, label: str, 
     check_returned(label, got)
     f = forward_fn(reference, "op_forward", op=op, kwargs=kwargs) if numeric else None
     want = {k: v for k, v in want.items() if k != "out" and k[len("grad_"):] in names}
-    check_gradients(label, got, want, names=names, f=f,
-                    inputs=inputs if numeric else None, upstream=upstream if numeric else None,
-                    rng=rng, rtol=rtol, atol=atol)
+    wrong = known_wrong(op, op=op, inputs=inputs, upstream=upstream, kwargs=kwargs or {})
+    try:
+        check_gradients(label, got, want, names=names, f=f, inputs=inputs, upstream=upstream, numeric=numeric,
+                        rng=rng, rtol=rtol, atol=atol, wrong=wrong)
+    except CheckFailed as e:
+        raise CheckFailed(e.message + (f"\n  ({kink})" if kink else "")) from None
 
 
 def check_returned(label: str, got: dict) -> None:
@@ -97,9 +124,14 @@ def check_returned(label: str, got: dict) -> None:
     if got.get("modified_in_place"):
         changed = " and ".join(repr(name) for name in got["modified_in_place"])
         raise CheckFailed(f"{label} changed {changed} in place; backward must leave the arrays it is given "
-                          f"untouched (the engine passes the same grad_output to other nodes). Likely cause: an "
-                          f"in-place operator such as `grad_output *= b` or `x.data -= ...`; write `grad_output * b` "
-                          f"into a new array instead")
+                          f"untouched (the engine passes the same grad_output to other nodes), and what forward "
+                          f"saved too (a second backward through the same node reads it again). Likely cause: an "
+                          f"in-place operator such as `grad_output *= b`, `x.data -= ...` or `probs[rows, labels] "
+                          f"-= 1` on a saved array; write the result into a new array (or a .copy()) instead")
+    if got.get("backward_differs_on_repeat"):
+        raise CheckFailed(f"{label}: calling backward a second time on the same node with the same grad_output "
+                          f"gave a different gradient; backward must not change the node's state (no in-place "
+                          f"updates of saved values or attributes, no counters)")
     if "backward_returned" in got:
         raise CheckFailed(f"{label} returned {got['backward_returned']}; backward must return a tuple with one "
                           f"gradient (or None) per input, in the order of the inputs")
@@ -352,8 +384,9 @@ def loss_case(student: Any, reference: Any, rng: np.random.Generator, kind: str,
     check_close(f"{label} value", got["out"], want["out"])
     check_returned(label, got)
     f = forward_fn(reference, "loss_forward", kind=kind, target=target, reduction=reduction) if numeric else None
+    wrong = known_wrong(kind, pred=pred, target=target, upstream=up, reduction=reduction)
     check_gradients(label if kind == "ce" else f"{label} backward", got, _without(want, "out"), names=["pred"], f=f,
-                    inputs=[pred] if numeric else None, upstream=up if numeric else None, rng=rng)
+                    inputs=[pred], upstream=up, numeric=numeric, rng=rng, wrong=wrong)
 
 
 def batchnorm_case(student: Any, reference: Any, rng: np.random.Generator, n: int, c: int,
@@ -381,27 +414,34 @@ def batchnorm_case(student: Any, reference: Any, rng: np.random.Generator, n: in
         f = None
         if k == 0:
             f = forward_fn(reference, "batchnorm_forward", mode=mode, momentum=momentum, eps=eps)
+        wrong = known_wrong("batchnorm", x=batches[k], gamma=gamma, upstream=ups[k], eps=eps)
         check_gradients(f"{step} backward", grads, wants, names=["x", "gamma", "beta"], f=f,
-                        inputs=[batches[0], gamma, beta] if k == 0 else None,
-                        upstream=ups[0] if k == 0 else None, rng=rng)
+                        inputs=[batches[k], gamma, beta], upstream=ups[k], numeric=k == 0, rng=rng, wrong=wrong)
 
 
 def optimizer_case(student: Any, reference: Any, rng: np.random.Generator, kind: str, options: dict,
                    shapes: Sequence[Sequence[int]] = ((3, 5), (5,)), steps: int = 5,
-                   skip: Sequence[tuple[int, int]] = ()) -> None:
-    """`steps` optimizer steps from drawn params with drawn grads; (step, param) pairs in `skip` get None."""
+                   skip: Sequence[tuple[int, int]] = (), schedule: Sequence[dict] | None = None) -> None:
+    """`steps` optimizer steps from drawn params with drawn grads; (step, param) pairs in `skip` get None;
+    schedule[k] (optional) sets hyperparameters on the optimizer before step k (e.g. a new lr)."""
     params = [normal(rng, s) for s in shapes]
     grads = [[None if (k, i) in skip else normal(rng, s) for i, s in enumerate(shapes)] for k in range(steps)]
     call = dict(kind=kind, params=params, grads=grads, options=options)
+    if schedule is not None:
+        call["schedule"] = [dict(h) for h in schedule]
     got = student.run("optimizer_steps", **call)
     want = reference.run("optimizer_steps", **call)
+    wrong = known_wrong(kind, params=params, grads=grads, options=options, schedule=call.get("schedule"))
     label = "SGD" if kind == "sgd" else "Adam"
     opts = ", ".join(f"{k}={v}" for k, v in options.items())
     for k in range(steps):
+        changed = ", ".join(f"{n}={v}" for n, v in (schedule[k] if schedule else {}).items())
         for i in range(len(shapes)):
             key = f"param_{i}_{k}"
             note = " (its grad was None this step: skip it)" if (k, i) in skip else ""
-            check_close(f"{label}({opts}) step {k + 1}: parameter {i}{note}", got.get(key), want[key])
+            note += f" ({changed} set on the optimizer before this step; step() must read it)" if changed else ""
+            check_close(f"{label}({opts}) step {k + 1}: parameter {i}{note}", got.get(key), want[key],
+                        wrong=wrong, key=key, result=got)
 
 
 def train_step_case(student: Any, reference: Any, rng: np.random.Generator, n: int = 7,

@@ -117,7 +117,7 @@ class Pow(Function):
         return a**exponent
 
     def backward(self, grad_output: np.ndarray) -> tuple[np.ndarray]:
-        """d(a**p)/da = p * a**(p-1).
+        """d(a**p)/da = p * a**(p-1); for p == 0 the gradient is 0 everywhere, also at a == 0 (as PyTorch).
 
         Args:
             grad_output: (*shape) gradient of the loss w.r.t. the output.

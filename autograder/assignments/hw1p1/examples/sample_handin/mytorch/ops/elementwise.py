@@ -116,7 +116,7 @@ class Pow(Function):
         return a**exponent
 
     def backward(self, grad_output: np.ndarray) -> tuple[np.ndarray]:
-        """d(a**p)/da = p * a**(p-1).
+        """d(a**p)/da = p * a**(p-1); for p == 0 the gradient is 0 everywhere, also at a == 0 (as PyTorch).
 
         Args:
             grad_output: (*shape) gradient of the loss w.r.t. the output.
@@ -124,6 +124,8 @@ class Pow(Function):
             (grad_a,) shaped like a. self.saved = (a,); the exponent is self.exponent.
         """
         (a,) = self.saved
+        if self.exponent == 0:  # a**0 is constant: gradient 0 everywhere, also at a == 0 (0 * 0**-1 is NaN)
+            return (np.zeros_like(grad_output),)
         return (grad_output * self.exponent * a ** (self.exponent - 1),)
 
 

@@ -49,18 +49,25 @@ class Transpose(Function):
 
 
 def _plain_index(index: Any) -> Any:
-    """Replace Tensors inside an index by integer arrays, so numpy can use it."""
+    """The index as numpy takes it; a Tensor inside it is refused with a clear IndexError.
+
+    A Tensor always holds float64, and numpy refuses float indices: casting them to int would silently
+    read a boolean mask stored in a Tensor (1.0/0.0) as the positions 1 and 0. Index with a numpy array
+    instead: `t.data.astype(bool)` for a mask, `.astype(int)` for positions.
+    """
     from ..tensor import Tensor
 
     if isinstance(index, tuple):
         return tuple(_plain_index(i) for i in index)
     if isinstance(index, Tensor):
-        return index.data.astype(np.intp)
+        raise IndexError("a Tensor cannot be used as an index: its data is float64, and numpy refuses float "
+                         "indices (a mask would silently become the positions 1 and 0); index with a numpy "
+                         "array instead, e.g. x[mask.data.astype(bool)] or x[idx.data.astype(int)]")
     return index
 
 
 class GetItem(Function):
-    """x[index]: basic slices, integers, None, Ellipsis and integer arrays (keyword `index`)."""
+    """x[index]: basic slices, integers, None, Ellipsis, integer arrays and boolean masks (keyword `index`)."""
 
     def forward(self, x: np.ndarray, *, index: Any) -> np.ndarray:
         """(*in_shape) -> whatever shape numpy's x[index] has."""
