@@ -173,7 +173,8 @@ HANDINS: dict[str, tuple[Planted, ...]] = {
     ),
     "D": (
         Planted("add", "not un-broadcast", P(EW, "return unbroadcast(grad_output, a_shape), "
-                                                 "unbroadcast(grad_output, b_shape)", "return grad_output, grad_output"),
+                                                 "unbroadcast(grad_output, b_shape)",
+                                             "return grad_output, grad_output"),
                 "test_add[3x5+5]"),
         Planted("div", "wrong sign", P(EW, DIV, "return unbroadcast(grad_output / b, a.shape), "
                                                 "unbroadcast(grad_output * a / (b * b), b.shape)"),

@@ -275,7 +275,7 @@ def mismatch_message(header: str, label: str, expected: np.ndarray, got: np.ndar
                      atol: float, *, hint: str | None = None, sizes: Mapping[int, str] | None = None) -> str | None:
     """The message block for two same-shaped arrays, or None when they agree within atol + rtol*|expected|.
 
-    `hint` replaces the computed hint (a named misconception knows better); `sizes` sharpens it (_ratio_hint).
+    `hint` (a named misconception) comes first, the computed hint after it; `sizes` sharpens that (_ratio_hint).
     """
     expected = np.asarray(expected, dtype=np.float64)
     got = np.asarray(got, dtype=np.float64)
@@ -287,7 +287,10 @@ def mismatch_message(header: str, label: str, expected: np.ndarray, got: np.ndar
               atol + rtol * abs(float(expected[tuple(ix)]))) for ix in where]
     if expected.ndim == 0:
         shown = [((), float(expected), float(got), atol + rtol * abs(float(expected)))]
-    hint = hint or _join(_hints(expected, got, wrong, complete=True, sizes=sizes))
+    generic = _join(_hints(expected, got, wrong, complete=True, sizes=sizes))
+    if hint and generic:  # the named cause first; the pattern seen in the numbers stays as evidence
+        hint = f"{hint}\n  (Also seen: {generic})"
+    hint = hint or generic
     everywhere = [tuple(int(i) for i in ix) for ix in np.argwhere(wrong)]
     return _block(header, label, expected.shape, shown, int(wrong.sum()), True, hint, everywhere=everywhere)
 

@@ -1,12 +1,14 @@
 """Shared checks for hw1p1's public and hidden tests (not a test file itself).
 
 Every helper runs a scenario on the student's package (`student.run`, sandboxed) and on the reference
-(`reference.run`), then compares in this trusted process. Input generators keep values away from
-kinks, ties and zeros, so a correct gradient is never failed by the numerical checker.
+(`reference.run`), then compares in this trusted process. Most input generators keep values away from
+kinks, ties and zeros, so a correct gradient is never failed by the numerical checker; `with_zeros` and
+the tie cases put them there on purpose, and where that is a kink only the reference decides (`kink=`).
 """
 
 from __future__ import annotations
 
+import importlib
 from typing import Any, Callable, Sequence
 
 import numpy as np
@@ -14,10 +16,17 @@ import numpy as np
 from autograder.framework.compare import CheckFailed, check_array, check_close, check_gradients, wrong_answers
 from autograder.framework.errors import StudentError, StudentTimeout
 
-try:  # the grader's catalogue of known wrong formulas; not shipped in the handout (generic hints there)
-    from autograder.assignments.hw1p1.misconceptions import CATALOGUE
-except ImportError:
-    CATALOGUE = {}
+
+def _catalogue() -> dict:
+    """The grader's catalogue of known wrong formulas (hw1p1/misconceptions.py), or {} in the handout, which
+    does not ship it (the formulas sit close to the solutions): students' local runs get the generic hints."""
+    try:
+        return importlib.import_module("autograder.assignments.hw1p1.misconceptions").CATALOGUE
+    except ImportError:
+        return {}
+
+
+CATALOGUE = _catalogue()
 
 
 def known_wrong(name: str, **case: Any) -> list:
@@ -445,13 +454,16 @@ def optimizer_case(student: Any, reference: Any, rng: np.random.Generator, kind:
 
 
 def train_step_case(student: Any, reference: Any, rng: np.random.Generator, n: int = 7,
-                    sizes: Sequence[int] = (5, 7, 3), steps: int = 3, lr: float = 0.1) -> None:
+                    sizes: Sequence[int] = (5, 7, 3), steps: int = 3, lr: float = 0.1, stale: bool = False) -> None:
     """The student's train_step, `steps` times on one batch with a model, loss and optimizer defined by
-    the scenario (so only train_step and the engine are under test): returned losses, final parameters."""
+    the scenario (so only train_step and the engine are under test): returned losses, final parameters.
+    With `stale`, every parameter already holds a gradient from earlier work when train_step is entered."""
     weights = [0.5 * normal(rng, (o, i)) for i, o in zip(sizes[:-1], sizes[1:])]
     biases = [0.1 * normal(rng, (o,)) for o in sizes[1:]]
     x, y = normal(rng, (n, sizes[0])), rng.integers(0, sizes[-1], size=n)
     call = dict(x=x, y=y, weights=weights, biases=biases, lr=lr, steps=steps)
+    if stale:
+        call["stale_grads"] = [normal(rng, np.shape(p)) for p in weights + biases]  # parameters() order
     got = student.run("train_step_once", **call)
     want = reference.run("train_step_once", **call)
     for k, kind in enumerate(got["loss_types"]):
@@ -459,7 +471,7 @@ def train_step_case(student: Any, reference: Any, rng: np.random.Generator, n: i
             raise CheckFailed(f"train_step returned a {kind}; it must return the loss as a Python float "
                               f"(loss.item())")
     for k in range(steps):
-        hint = "" if k == 0 else " (an earlier step left gradients behind: zero them before backward)"
+        hint = " (an earlier step left gradients behind: zero them before backward)" if k or stale else ""
         check_close(f"train_step call {k + 1}: the returned loss{hint}", got["losses"][k], want["losses"][k])
     for i in range(len(weights) * 2):
         check_close(f"after {steps} train_step calls: parameter {i} of the model", got[f"param_{i}"],

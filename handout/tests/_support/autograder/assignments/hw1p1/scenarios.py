@@ -804,17 +804,20 @@ def _train_kit(lib: Any) -> dict:
 
 
 def train_step_once(lib: Any, x: np.ndarray, y: np.ndarray, weights: list, biases: list, lr: float,
-                    steps: int = 2) -> dict:
+                    steps: int = 2, stale_grads: list | None = None) -> dict:
     """Call the student's train_step `steps` times on one batch with a model, loss and optimizer
     written here (see _train_kit); the returned losses and the parameters afterwards.
 
     A later call differs from the first only through the parameters: a missing zero_grad makes
-    gradients pile up and the parameters drift from the reference's.
+    gradients pile up and the parameters drift from the reference's. `stale_grads` (one per parameter,
+    in model.parameters() order) are set as .grad before the first call, as an earlier backward leaves them.
     """
     train = importlib.import_module(lib.__name__ + ".train")
     kit = _train_kit(lib)
     model = kit["Model"](weights, biases)
     opt = kit["SGD"](model.parameters(), lr=lr)
+    for p, g in zip(model.parameters(), stale_grads or []):  # left over from earlier work: must not count
+        p.grad = np.array(g, dtype=np.float64)
     losses = []
     for _ in range(steps):
         losses.append(train.train_step(model, kit["Loss"](), opt, lib.Tensor(np.array(x, dtype=np.float64)),
