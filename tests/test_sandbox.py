@@ -383,7 +383,8 @@ def test_worker_runs_as_slot_uid_and_cannot_read_root_only_files(make_client):
                 except OSError as e:
                     return type(e).__name__
         """})
-        assert c.run("call", fn="ids") == [64000 + SLOT, 64000 + SLOT, []]
+        base = int(os.environ.get("AUTOGRADER_WORKER_UID_BASE", "64000"))
+        assert c.run("call", fn="ids") == [base + SLOT, base + SLOT, []]
         assert c.run("call", fn="read", path=str(public)) == "anyone"  # the check below is not vacuous
         assert c.run("call", fn="read", path=str(secret)) == "PermissionError"
     finally:
@@ -425,8 +426,8 @@ def test_deep_recursion_traceback_is_shortened(make_client):
         c.run("call", fn="down", n=0)
     msg = info.value.message
     assert msg.startswith("RecursionError: maximum recursion depth exceeded")
-    assert "more frames (unbounded recursion?)" in msg
-    assert msg.count('File "toy/__init__.py"') == 16
+    assert "[Previous line repeated" in msg and "more times]" in msg  # collapsed as Python does
+    assert msg.count('File "toy/__init__.py"') == 3
 
 
 NON_ROOT_SCRIPT = """
