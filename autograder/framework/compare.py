@@ -211,8 +211,10 @@ def check_array(what: str, got: Any, want: np.ndarray, *, rtol: float = 1e-6, at
     `wrong` (from wrong_answers) and `key` name a known misconception when `got` is one of its answers;
     `result`, the student's whole answer, helps pick the right one (see known_mistake).
     """
-    known = known_mistake(key, got, want, wrong, result) if wrong else None
-    msg = _array_problem(what, got, want, rtol, atol, known=known)
+    msg = _array_problem(what, got, want, rtol, atol)
+    if msg and wrong:  # only a failure consults the catalogue
+        known = known_mistake(key, got, want, wrong, result)
+        msg = _array_problem(what, got, want, rtol, atol, known=known) if known else msg
     if msg:
         raise CheckFailed(msg)
 
@@ -280,8 +282,8 @@ def check_gradients(op: str, got: Mapping[str, Any], want: Mapping[str, np.ndarr
     a disagreement there means the reference or f is wrong, and raises ReferenceDisagrees (a grader error).
     Raises CheckFailed with one message covering every failing input, so the student can fix all at once.
     A failing gradient equal to a misconception's answer in `wrong` (from wrong_answers) gets its hint; a
-    constant factor equal to an axis length of an input or of `upstream` is named; with `upstream` given
-    (and numeric=False to skip the finite differences), a gradient that ignores it is named too.
+    constant factor equal to an axis length of an input or of `upstream` is named, and so is a gradient that
+    ignores `upstream`. numeric=False skips the finite differences even when f, inputs and upstream are given.
     """
     sizes = axis_sizes(**{n: np.shape(inputs[i]) if inputs is not None else np.shape(want.get(f"grad_{n}"))
                           for i, n in enumerate(names)})
@@ -307,9 +309,11 @@ def check_gradients(op: str, got: Mapping[str, Any], want: Mapping[str, np.ndarr
         finite = w[np.isfinite(w)]
         ref_atol = min(atol, max(REF_ATOL_SCALE * (float(np.abs(finite).max()) if finite.size else 0.0),
                                  REF_ATOL_FLOOR))
-        known = known_mistake(key, g, w, wrong, got if isinstance(got, Mapping) else None) if wrong else None
-        msg = _array_problem(f"{name}.grad", g, w, ref_rtol, ref_atol, header=header, known=known, sizes=sizes,
+        msg = _array_problem(f"{name}.grad", g, w, ref_rtol, ref_atol, header=header, sizes=sizes,
                              upstream=upstream)
+        known = known_mistake(key, g, w, wrong, got if isinstance(got, Mapping) else None) if msg and wrong else None
+        if known:  # only a failure consults the catalogue
+            msg = _array_problem(f"{name}.grad", g, w, ref_rtol, ref_atol, header=header, known=known, sizes=sizes)
         if msg:
             messages.append(msg)
         else:
