@@ -40,7 +40,7 @@ from autograder.framework import cgroups, landlock, seccomp
 from autograder.framework.errors import SubmissionError
 
 HERE = Path(__file__).resolve().parent
-WORKER_FILES = ("worker_main.py", "channel.py")  # the only framework code that enters the sandbox
+WORKER_FILES = ("worker_main.py", "channel.py", "errors.py")  # the only framework code that enters the sandbox
 REQUIREMENTS = ("network", "filesystem", "uid")  # what a course can --require
 # Tests only: a comma list of netns, seccomp, landlock, cgroups to leave out (then reported unavailable), so that
 # each layer can be shown to hold on its own and the fallbacks behind it can be exercised.

@@ -20,7 +20,6 @@ import sys
 import traceback
 
 MAX_MESSAGE_CHARS = 4000
-MAX_SHOWN_FRAMES = 16  # deep recursion: show the first few and the last frames only
 
 
 def _load_by_path(name, path):
@@ -35,8 +34,9 @@ def _load_by_path(name, path):
 class Worker:
     """State of one worker: the channel, the submission root, the imported package and scenarios."""
 
-    def __init__(self, config, channel, np):
+    def __init__(self, config, channel, np, errors):
         self.channel = channel
+        self.errors = errors  # the framework's errors.py, copied beside this file: one traceback format
         self.np = np
         self.req_fd = config["req_fd"]
         self.rep_fd = config["rep_fd"]
@@ -178,34 +178,18 @@ class Worker:
         return text if len(text) <= MAX_MESSAGE_CHARS else text[:MAX_MESSAGE_CHARS] + " [... message cut]"
 
     def student_frames(self, exc):
-        """Traceback text with only the frames whose file is inside the submission."""
-        lines = []
+        """Traceback text with only the frames whose file is inside the submission (errors.format_frames)."""
         try:
-            frames = [f for f in traceback.extract_tb(exc.__traceback__) if self.rel(f.filename)]
+            frames = [(self.rel(f.filename), f.lineno, f.name, f.line or "")
+                      for f in traceback.extract_tb(exc.__traceback__) if self.rel(f.filename)]
         except BaseException:
             frames = []
-        shown = frames
-        if len(frames) > MAX_SHOWN_FRAMES:
-            head, tail = frames[:5], frames[-(MAX_SHOWN_FRAMES - 5):]
-            shown = head + [None] + tail
-        for f in shown:
-            if f is None:
-                lines.append(f"  ... {len(frames) - MAX_SHOWN_FRAMES} more frames (unbounded recursion?) ...")
-                continue
-            lines.append(f'  File "{self.rel(f.filename)}", line {f.lineno}, in {f.name}')
-            if f.line:
-                lines.append(f"    {f.line.strip()}")
+        text = self.errors.format_frames(frames)
         if isinstance(exc, SyntaxError) and exc.filename:
             rel = self.rel(exc.filename) or os.path.basename(str(exc.filename))
-            lines.append(f'  File "{rel}", line {exc.lineno}')
-            text = (exc.text or "").rstrip("\n")
-            if text:
-                stripped = text.lstrip()
-                lines.append(f"    {stripped}")
-                if exc.offset:
-                    caret = max(0, exc.offset - 1 - (len(text) - len(stripped)))
-                    lines.append("    " + " " * caret + "^")
-        return "\n".join(lines)
+            where = self.errors.syntax_error_lines(rel, exc.lineno, exc.text, exc.offset)
+            text = f"{text}\n{where}" if text else where
+        return text
 
     def report_exception(self, exc, phase):
         """Reply with the exception's type, message and student-only traceback."""
@@ -250,11 +234,12 @@ def main(argv):
     import numpy as np  # before the submission is on sys.path, so a student "numpy/" cannot replace it
 
     channel = _load_by_path("autograder_channel", os.path.join(here, "channel.py"))
+    errors = _load_by_path("autograder_errors", os.path.join(here, "errors.py"))
     for fd in (config["req_fd"], config["rep_fd"]):
         os.set_inheritable(fd, False)  # student subprocesses must not inherit the channel
     # Writing past RLIMIT_FSIZE should raise OSError in the student's code, not kill the worker.
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
-    worker = Worker(config, channel, np)
+    worker = Worker(config, channel, np, errors)
     if worker.start():
         worker.serve()
     return 0

@@ -1,4 +1,5 @@
-"""Tasks 7.1, 7.2 (hidden cases): SGD and Adam against the reference, 5 steps each."""
+"""Tasks 7.1, 7.2 (hidden cases): SGD and Adam against the reference, 5 steps each; hyperparameters changed
+between steps (learning-rate schedules set opt.lr), parameters without a gradient in some steps."""
 
 import pytest
 from hw1p1_checks import optimizer_case
@@ -26,3 +27,28 @@ def test_sgd(student, reference, rng, options, skip):
 ])
 def test_adam(student, reference, rng, options, skip):
     optimizer_case(student, reference, rng, "adam", options, skip=skip)
+
+
+LR_SCHEDULE = [{}, {"lr": 0.02}, {}, {"lr": 0.2}, {"lr": 0.07}]
+
+
+@pytest.mark.rubric(task="7.1", weight=1)
+@pytest.mark.parametrize("options, skip, schedule", [
+    pytest.param({"lr": 0.1, "momentum": 0.9}, (), LR_SCHEDULE, id="momentum,lr_schedule"),
+    pytest.param({"lr": 0.05, "momentum": 0.8, "weight_decay": 0.1}, ((2, 0),), LR_SCHEDULE,
+                 id="momentum+wd,lr_schedule,none_grad"),
+    pytest.param({"lr": 0.1}, ((0, 1), (3, 1)), [{}, {}, {"momentum": 0.5}, {}, {"weight_decay": 0.05}],
+                 id="momentum_and_wd_switched_on"),
+])
+def test_sgd_changing_hyperparameters(student, reference, rng, options, skip, schedule):
+    optimizer_case(student, reference, rng, "sgd", options, skip=skip, schedule=schedule)
+
+
+@pytest.mark.rubric(task="7.2", weight=1)
+@pytest.mark.parametrize("options, skip, schedule", [
+    pytest.param({"lr": 0.05}, ((1, 0), (2, 0)), LR_SCHEDULE, id="lr_schedule,none_grad"),
+    pytest.param({"lr": 0.01, "betas": [0.9, 0.99]}, (), [{}, {}, {"betas": [0.5, 0.9]}, {}, {"eps": 1e-2}],
+                 id="betas_and_eps_changed"),
+])
+def test_adam_changing_hyperparameters(student, reference, rng, options, skip, schedule):
+    optimizer_case(student, reference, rng, "adam", options, skip=skip, schedule=schedule)

@@ -9,11 +9,108 @@ Copied verbatim into the student handout: numpy and stdlib only (plus our gradch
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
-from autograder.framework.gradcheck import _idx, _num, _shape_hint, check_gradient, mismatch_message
+from autograder.framework.gradcheck import _close, _idx, _num, _shape_hint, check_gradient, mismatch_message
+
+# ----------------------------------------------------------------------------------------------------
+# Misconceptions: known wrong formulas, evaluated by the trusted grader on the same inputs
+# ----------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Misconception:
+    """A known wrong formula for one op or task, declared by the assignment beside its tests.
+
+    `formula(**case)` computes, with numpy only, what a student who holds this misconception returns
+    for the case's inputs: {key: value}, keys as in the scenario's result ("grad_a", "param_0_2", ...).
+    It runs in the trusted grader only. A student's answer that fails its check and equals this value
+    gets the hint `this is what you get when <when>; <fact>.` in place of a generic one, so the
+    catalogue only ever explains a failure: it can never cost a correct answer points.
+    """
+
+    when: str  # what the student did, e.g. "the derivative is evaluated at the input x instead of the output"
+    fact: str  # the rule, e.g. "the derivative of sigmoid is s * (1 - s) with s = sigmoid(x), the saved output"
+    formula: Callable[..., Mapping[str, Any]]
+
+    @property
+    def hint(self) -> str:
+        """The hint line's text."""
+        return f"this is what you get when {self.when}; {self.fact}."
+
+
+Wrong = Sequence[tuple[str, Mapping[str, Any]]]  # (hint, {key: wrong value}) per applicable misconception
+
+
+def wrong_answers(catalogue: Sequence[Misconception], **case: Any) -> list[tuple[str, dict[str, Any]]]:
+    """Each misconception's wrong answer on this case, as (hint, {key: value}).
+
+    A formula that does not apply to the case (it raises, e.g. shapes that cannot multiply) is skipped:
+    that misconception would have made the student's code raise instead.
+    """
+    answers = []
+    for m in catalogue:
+        try:
+            with np.errstate(all="ignore"):
+                values = m.formula(**case)
+        except Exception:  # noqa: BLE001 -- a wrong formula may fail on shapes it does not fit
+            continue
+        if values:
+            answers.append((m.hint, dict(values)))
+    return answers
+
+
+def _same(got: Any, value: Any) -> bool:
+    """got equals value: same shape, elementwise within rounding (NaN equal to NaN)."""
+    try:
+        g = np.asarray(got, dtype=np.float64)
+        v = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError):
+        return False
+    if g.shape != v.shape:
+        return False
+    finite = v[np.isfinite(v)]
+    scale = float(np.abs(finite).max()) if finite.size else 0.0
+    return bool(np.all(_close(g, v, 1e-7, 1e-10 * max(scale, 1e-300))))
+
+
+def known_mistake(key: str, got: Any, want: Any, wrong: Wrong, result: Mapping[str, Any] | None = None) -> str | None:
+    """The hint of a misconception whose value for `key` equals `got` (and differs from `want`), or None.
+
+    With the student's whole `result`, a misconception that also explains every other key it predicts is
+    preferred (b's gradient alone cannot tell "b not negated" from "both signs swapped"; a's can).
+    """
+    fits = [(hint, values) for hint, values in wrong
+            if key in values and _same(got, values[key]) and not _same(want, values[key])]
+    if result is not None:
+        for hint, values in fits:
+            if all(k not in result or _same(result[k], v) for k, v in values.items()):
+                return hint
+    return fits[0][0] if fits else None
+
+
+def axis_sizes(**shapes: tuple[int, ...]) -> dict[int, str]:
+    """Axis length -> 'the size of axis i of <name>' for the given shapes (lengths >= 2, first naming wins)."""
+    sizes: dict[int, str] = {}
+    for name, shape in shapes.items():
+        for i, n in enumerate(shape):
+            if n >= 2:
+                sizes.setdefault(int(n), f"the size of axis {i} of {name}")
+    return sizes
+
+
+def _ignores_upstream(got: np.ndarray, want: np.ndarray, upstream: Any) -> bool:
+    """got * upstream == want, with an upstream that is not all ones: backward never used grad_output."""
+    if upstream is None:
+        return False
+    u = np.asarray(upstream, dtype=np.float64)
+    if u.shape != want.shape or got.shape != want.shape or np.all(u == 1.0) or not np.any(want):
+        return False
+    with np.errstate(all="ignore"):
+        return _same(got * u, want)
 
 
 class CheckFailed(AssertionError):
@@ -70,9 +167,19 @@ def _nonfinite_problem(what: str, got: np.ndarray, want: np.ndarray) -> str | No
             "division by zero?")
 
 
+def _with_hint(msg: str, hint: str | None) -> str:
+    """A message with a hint line appended (a named misconception explains shape and NaN problems too)."""
+    return f"{msg}\n  Hint: {hint}" if hint else msg
+
+
 def _array_problem(what: str, got: Any, want: np.ndarray, rtol: float, atol: float,
-                   header: str | None = None) -> str | None:
-    """The first problem with `got` as an array equal to `want` (type, dtype, shape, NaN, values), or None."""
+                   header: str | None = None, *, known: str | None = None, sizes: Mapping[int, str] | None = None,
+                   upstream: Any = None) -> str | None:
+    """The first problem with `got` as an array equal to `want` (type, dtype, shape, NaN, values), or None.
+
+    `known` is a misconception's hint that replaces the generic one; `sizes` (axis length -> name) sharpens
+    a constant-factor hint; `upstream`, when given, lets a gradient that ignores it be named.
+    """
     want = np.asarray(want, dtype=np.float64)
     head = f"{header}: " if header else ""
     msg = _as_array_problem(what, got, want)
@@ -84,26 +191,52 @@ def _array_problem(what: str, got: Any, want: np.ndarray, rtol: float, atol: flo
         return head + msg
     if arr.shape != want.shape:
         hint = _shape_hint(arr.shape, want.shape)
-        return head + f"{what} has shape {arr.shape}, expected {want.shape}" + (f": {hint}" if hint else ".")
+        msg = head + f"{what} has shape {arr.shape}, expected {want.shape}" + (f": {hint}" if hint and not known
+                                                                               else ".")
+        return _with_hint(msg, known)
     msg = _nonfinite_problem(what, arr, want)
     if msg:
-        return head + msg
+        return _with_hint(head + msg, known)
+    if known is None and _ignores_upstream(arr, want, upstream):
+        known = ("your gradient times the upstream gradient is the expected one: backward ignores grad_output "
+                 "(the chain rule multiplies the local derivative by it).")
     label = what.rsplit(": ", 1)[-1]  # 'backward on graph g: w.grad' -> lines say 'w.grad[0, 1]'
-    return mismatch_message(header or what, label, want, arr, rtol, atol)
+    return mismatch_message(header or what, label, want, arr, rtol, atol, hint=known, sizes=sizes)
 
 
-def check_array(what: str, got: Any, want: np.ndarray, *, rtol: float = 1e-6, atol: float = 1e-9) -> None:
-    """Raise CheckFailed unless `got` is a float64 array of want's shape, equal within atol + rtol*|want|."""
+def check_array(what: str, got: Any, want: np.ndarray, *, rtol: float = 1e-6, atol: float = 1e-9,
+                wrong: Wrong = (), key: str = "", result: Mapping[str, Any] | None = None) -> None:
+    """Raise CheckFailed unless `got` is a float64 array of want's shape, equal within atol + rtol*|want|.
+
+    `wrong` (from wrong_answers) and `key` name a known misconception when `got` is one of its answers;
+    `result`, the student's whole answer, helps pick the right one (see known_mistake).
+    """
     msg = _array_problem(what, got, want, rtol, atol)
+    if msg and wrong:  # only a failure consults the catalogue
+        known = known_mistake(key, got, want, wrong, result)
+        msg = _array_problem(what, got, want, rtol, atol, known=known) if known else msg
     if msg:
         raise CheckFailed(msg)
 
 
-def check_close(what: str, got: Any, want: Any, *, rtol: float = 1e-6, atol: float = 1e-9) -> None:
-    """Raise CheckFailed unless `got` equals `want` (a number or an array) within atol + rtol*|want|."""
+def check_close(what: str, got: Any, want: Any, *, rtol: float = 1e-6, atol: float = 1e-9,
+                wrong: Wrong = (), key: str = "", result: Mapping[str, Any] | None = None) -> None:
+    """Raise CheckFailed unless `got` equals `want` (a number or an array) within atol + rtol*|want|.
+
+    `wrong`, `key` and `result` as in check_array.
+    """
     if isinstance(want, np.ndarray) and want.ndim > 0:
-        check_array(what, got, want, rtol=rtol, atol=atol)
+        check_array(what, got, want, rtol=rtol, atol=atol, wrong=wrong, key=key, result=result)
         return
+    try:
+        _check_number(what, got, want, rtol, atol)
+    except CheckFailed as e:
+        known = known_mistake(key, got, want, wrong, result) if wrong else None
+        raise CheckFailed(_with_hint(e.message, known)) from None
+
+
+def _check_number(what: str, got: Any, want: Any, rtol: float, atol: float) -> None:
+    """check_close for a single number."""
     if got is None:
         raise CheckFailed(f"{what} is None: returned None: did you forget to return it?")
     if isinstance(got, bool) or not isinstance(got, (int, float, np.number, np.ndarray)):
@@ -136,7 +269,8 @@ class ReferenceDisagrees(RuntimeError):
 def check_gradients(op: str, got: Mapping[str, Any], want: Mapping[str, np.ndarray], *, names: Sequence[str],
                     f: Callable | None = None, inputs: Sequence[np.ndarray] | None = None,
                     upstream: np.ndarray | None = None, rng: np.random.Generator | None = None,
-                    rtol: float = 1e-6, atol: float = 1e-9, ref_rtol: float | None = None) -> None:
+                    rtol: float = 1e-6, atol: float = 1e-9, ref_rtol: float | None = None,
+                    wrong: Wrong = (), numeric: bool = True) -> None:
     """Check the student's gradients ("grad_<name>") against the reference, and numerically when f is given.
 
     For each name: structure (present, array, float64, shape, finite), then agreement with the reference
@@ -147,7 +281,14 @@ def check_gradients(op: str, got: Mapping[str, Any], want: Mapping[str, np.ndarr
     reference are also checked by finite differences of sum(upstream * f(inputs)) (inputs in `names` order);
     a disagreement there means the reference or f is wrong, and raises ReferenceDisagrees (a grader error).
     Raises CheckFailed with one message covering every failing input, so the student can fix all at once.
+    A failing gradient equal to a misconception's answer in `wrong` (from wrong_answers) gets its hint; a
+    constant factor equal to an axis length of an input or of `upstream` is named, and so is a gradient that
+    ignores `upstream`. numeric=False skips the finite differences even when f, inputs and upstream are given.
     """
+    sizes = axis_sizes(**{n: np.shape(inputs[i]) if inputs is not None else np.shape(want.get(f"grad_{n}"))
+                          for i, n in enumerate(names)})
+    if upstream is not None:
+        sizes = {**axis_sizes(upstream=np.shape(upstream)), **sizes}
     messages: list[str] = []
     passed: list[int] = []
     ref_rtol = min(rtol, REF_RTOL) if ref_rtol is None else ref_rtol
@@ -168,12 +309,16 @@ def check_gradients(op: str, got: Mapping[str, Any], want: Mapping[str, np.ndarr
         finite = w[np.isfinite(w)]
         ref_atol = min(atol, max(REF_ATOL_SCALE * (float(np.abs(finite).max()) if finite.size else 0.0),
                                  REF_ATOL_FLOOR))
-        msg = _array_problem(f"{name}.grad", g, w, ref_rtol, ref_atol, header=header)
+        msg = _array_problem(f"{name}.grad", g, w, ref_rtol, ref_atol, header=header, sizes=sizes,
+                             upstream=upstream)
+        known = known_mistake(key, g, w, wrong, got if isinstance(got, Mapping) else None) if msg and wrong else None
+        if known:  # only a failure consults the catalogue
+            msg = _array_problem(f"{name}.grad", g, w, ref_rtol, ref_atol, header=header, known=known, sizes=sizes)
         if msg:
             messages.append(msg)
         else:
             passed.append(i)
-    if f is not None and inputs is not None and upstream is not None and passed:
+    if numeric and f is not None and inputs is not None and upstream is not None and passed:
         analytical = [np.asarray(got[f"grad_{n}"], dtype=np.float64) for n in names]
         results = check_gradient(f, inputs, upstream, analytical, op=op, names=names,
                                  rng=rng if rng is not None else np.random.default_rng(0), which=passed)

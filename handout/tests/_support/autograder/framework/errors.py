@@ -86,6 +86,60 @@ class SubmissionError(StudentError):
     """The submission itself is unusable: the package is missing, or the archive was refused."""
 
 
+REPEAT_SHOWN = 3  # as Python: a frame repeated more often is shown 3 times, then "[Previous line repeated ...]"
+MAX_SHOWN_ENTRIES = 16  # after collapsing: show the first few and the last entries only
+
+# (file as the student reads it, e.g. "mytorch/ops/reduce.py"; line number; function; source line or "")
+Frame = tuple[str, int, str, str]
+
+
+def format_frames(frames: list[Frame]) -> str:
+    """Traceback lines for the student's frames, most recent call last.
+
+    Consecutive identical frames (a recursive function) collapse as Python collapses them: three shown,
+    then "[Previous line repeated N more times]"; when even that leaves more than MAX_SHOWN_ENTRIES
+    entries (mutual recursion), the middle is cut with a count. The one formatter for the sandboxed worker
+    (which loads this file beside it) and the in-process runner on a student's machine.
+    """
+    entries: list[Frame | int] = []  # a frame, or the number of further repeats of the frame before it
+    run = 0
+    for i, frame in enumerate(frames):
+        run = run + 1 if i and frame[:3] == frames[i - 1][:3] else 1
+        if run <= REPEAT_SHOWN:
+            entries.append(frame)
+        elif run == REPEAT_SHOWN + 1:
+            entries.append(1)
+        else:
+            entries[-1] = int(entries[-1]) + 1
+    if len(entries) > MAX_SHOWN_ENTRIES:
+        cut = len(entries) - MAX_SHOWN_ENTRIES
+        entries = entries[:5] + [f"  ... {cut} more entries (unbounded recursion?) ..."] + entries[5 + cut:]
+    lines = []
+    for entry in entries:
+        if isinstance(entry, str):
+            lines.append(entry)
+        elif isinstance(entry, int):
+            lines.append(f"  [Previous line repeated {entry} more time{'s' if entry > 1 else ''}]")
+        else:
+            path, lineno, name, line = entry
+            lines.append(f'  File "{path}", line {lineno}, in {name}')
+            if line and line.strip():
+                lines.append(f"    {line.strip()}")
+    return "\n".join(lines)
+
+
+def syntax_error_lines(path: str, lineno: int | None, text: str | None, offset: int | None) -> str:
+    """Where a SyntaxError (or IndentationError) is in the student's file: the line and a caret, as Python."""
+    lines = [f'  File "{path}", line {lineno}']
+    text = (text or "").rstrip("\n")
+    if text.strip():
+        stripped = text.lstrip()
+        lines.append(f"    {stripped}")
+        if offset:
+            lines.append("    " + " " * max(0, offset - 1 - (len(text) - len(stripped))) + "^")
+    return "\n".join(lines)
+
+
 def format_student_exception(exc_type: str, message: str, traceback_text: str) -> str:
     """'TypeError: ...', the student-only traceback (or a note that none of it is theirs), a likely cause.
 

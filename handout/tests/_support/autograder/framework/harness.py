@@ -25,7 +25,8 @@ import numpy as np
 import pytest
 
 from autograder.framework.compare import CheckFailed
-from autograder.framework.errors import StudentError, StudentException, format_student_exception
+from autograder.framework.errors import (StudentError, StudentException, format_frames, format_student_exception,
+                                         syntax_error_lines)
 from autograder.framework.rubric import Assignment
 from autograder.framework.scoreboard import Planned, render
 from autograder.framework.scoring import VISIBILITIES, TestOutcome, score_tasks
@@ -157,9 +158,15 @@ def student_exception_message(scenario: str, exc: BaseException, package_root: P
     for frame in traceback.extract_tb(exc.__traceback__):
         path = Path(frame.filename).resolve()
         if path.is_relative_to(root):
-            frames.append(f'  File "{path.relative_to(root.parent).as_posix()}", line {frame.lineno}, in {frame.name}'
-                          + (f"\n    {frame.line.strip()}" if frame.line else ""))
-    return format_student_exception(type(exc).__name__, str(exc), "\n".join(frames))
+            frames.append((path.relative_to(root.parent).as_posix(), frame.lineno, frame.name, frame.line or ""))
+    text = format_frames(frames)
+    message = str(exc)
+    if isinstance(exc, SyntaxError) and exc.filename:  # the student's own file does not parse: say where
+        path = Path(exc.filename).resolve()
+        shown = path.relative_to(root.parent).as_posix() if path.is_relative_to(root) else path.name
+        where = syntax_error_lines(shown, exc.lineno, exc.text, exc.offset)
+        text, message = (f"{text}\n{where}" if text else where), exc.msg or message
+    return format_student_exception(type(exc).__name__, message, text)
 
 
 class StudentHandle:

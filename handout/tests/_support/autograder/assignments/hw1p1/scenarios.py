@@ -255,16 +255,20 @@ def _node_backward(out: Any, tensors: list, names: list, upstream: np.ndarray) -
     fn = out.grad_fn
     if fn is None:
         return {"no_graph": True}
-    # What backward is given must come back unchanged: the engine hands the same arrays to other nodes.
-    given = [("grad_output", upstream), *((name, t.data) for name, t in zip(names, tensors))]
+    # What backward is given must come back unchanged: the engine hands the same arrays to other nodes,
+    # and what the node saved must too: a second backward through the same node reads it again.
+    given = [("grad_output", upstream), *((name, t.data) for name, t in zip(names, tensors)), *_saved_arrays(fn)]
     before = [arr.copy() for _, arr in given]
     grads = fn.backward(upstream)
-    modified = [name for (name, arr), old in zip(given, before) if not np.array_equal(arr, old, equal_nan=True)]
+    modified = [name for (name, arr), old in zip(given, before)
+                if arr.shape != old.shape or not np.array_equal(arr, old, equal_nan=True)]
     if modified:
         return {"modified_in_place": modified}
+    grads = _as_tuple(grads, fn)
+    again = _as_tuple(fn.backward(upstream.copy()), fn)  # the same node, the same upstream: the same answer
+    if not _same_grads(grads, again):
+        return {"backward_differs_on_repeat": True}
     inputs = list(fn.inputs)
-    if isinstance(grads, np.ndarray) and len(inputs) == 1:
-        grads = (grads,)  # a bare array for a one-input op: accepted
     if not isinstance(grads, (tuple, list)):
         return {"backward_returned": f"a {_describe(grads)} (expected a tuple with one gradient per input)"}
     if len(grads) != len(inputs):
@@ -276,6 +280,36 @@ def _node_backward(out: Any, tensors: list, names: list, upstream: np.ndarray) -
         # numpy reductions to shape () give numpy scalars: the same value as a 0-d array
         result["grad_" + name] = np.asarray(g) if isinstance(g, np.generic) else g
     return result
+
+
+def _saved_arrays(fn: Any) -> list[tuple[str, np.ndarray]]:
+    """The arrays a node keeps for backward (its `saved` tuple and ndarray attributes), named as in its code."""
+    found: list[tuple[str, np.ndarray]] = []
+    saved = getattr(fn, "saved", None)
+    if isinstance(saved, (tuple, list)):
+        found += [(f"self.saved[{i}]", a) for i, a in enumerate(saved) if type(a) is np.ndarray]
+    for name, value in vars(fn).items():
+        if type(value) is np.ndarray and not any(value is a for _, a in found):
+            found.append((f"self.{name}", value))
+    return found
+
+
+def _as_tuple(grads: Any, fn: Any) -> Any:
+    """A bare array from a one-input op's backward counts as a one-element tuple (accepted)."""
+    return (grads,) if isinstance(grads, np.ndarray) and len(fn.inputs) == 1 else grads
+
+
+def _same_grads(first: Any, second: Any) -> bool:
+    """Two backward results hold the same values (anything that is not a tuple of arrays is left to the checks)."""
+    if not isinstance(first, (tuple, list)) or not isinstance(second, (tuple, list)) or len(first) != len(second):
+        return True
+    for a, b in zip(first, second):
+        if isinstance(a, (np.ndarray, np.generic)) and isinstance(b, (np.ndarray, np.generic)):
+            if np.shape(a) != np.shape(b) or not np.array_equal(a, b, equal_nan=True):
+                return False
+        elif (a is None) != (b is None):
+            return False
+    return True
 
 
 def op_grad(lib: Any, op: str, inputs: list, upstream: Any, kwargs: dict | None = None,
@@ -622,10 +656,13 @@ def batchnorm_forward(lib: Any, inputs: list, mode: str = "train", running_mean:
 # ---------------------------------------------------------------------------------------------
 
 
-def optimizer_steps(lib: Any, kind: str, params: list, grads: list, options: dict) -> dict:
+def optimizer_steps(lib: Any, kind: str, params: list, grads: list, options: dict,
+                    schedule: list | None = None) -> dict:
     """Run `len(grads)` steps of SGD or Adam from given params with given gradients.
 
     grads[k][i] is parameter i's gradient at step k (None: that parameter has no grad this step).
+    schedule[k], when given, holds hyperparameters set on the optimizer before step k (e.g. {"lr": 0.05},
+    as a learning-rate schedule does): step() must read self.lr etc. each time, not a copy from __init__.
     Returns {"param_<i>_<k>": value after step k}.
     """
     optim = importlib.import_module(lib.__name__ + ".optim")
@@ -633,6 +670,8 @@ def optimizer_steps(lib: Any, kind: str, params: list, grads: list, options: dic
     opt = (optim.SGD if kind == "sgd" else optim.Adam)(tensors, **_optim_options(options))
     result: dict[str, Any] = {}
     for k, step_grads in enumerate(grads):
+        for name, value in _optim_options((schedule or [{}] * len(grads))[k] or {}).items():
+            setattr(opt, name, value)
         for t, g in zip(tensors, step_grads):
             t.grad = None if g is None else np.array(g, dtype=np.float64)
         opt.step()
@@ -765,17 +804,20 @@ def _train_kit(lib: Any) -> dict:
 
 
 def train_step_once(lib: Any, x: np.ndarray, y: np.ndarray, weights: list, biases: list, lr: float,
-                    steps: int = 2) -> dict:
+                    steps: int = 2, stale_grads: list | None = None) -> dict:
     """Call the student's train_step `steps` times on one batch with a model, loss and optimizer
     written here (see _train_kit); the returned losses and the parameters afterwards.
 
     A later call differs from the first only through the parameters: a missing zero_grad makes
-    gradients pile up and the parameters drift from the reference's.
+    gradients pile up and the parameters drift from the reference's. `stale_grads` (one per parameter,
+    in model.parameters() order) are set as .grad before the first call, as an earlier backward leaves them.
     """
     train = importlib.import_module(lib.__name__ + ".train")
     kit = _train_kit(lib)
     model = kit["Model"](weights, biases)
     opt = kit["SGD"](model.parameters(), lr=lr)
+    for p, g in zip(model.parameters(), stale_grads or []):  # left over from earlier work: must not count
+        p.grad = np.array(g, dtype=np.float64)
     losses = []
     for _ in range(steps):
         losses.append(train.train_step(model, kit["Loss"](), opt, lib.Tensor(np.array(x, dtype=np.float64)),
