@@ -1,18 +1,37 @@
 """Shared checks for hw1p1's public and hidden tests (not a test file itself).
 
 Every helper runs a scenario on the student's package (`student.run`, sandboxed) and on the reference
-(`reference.run`), then compares in this trusted process. Input generators keep values away from
-kinks, ties and zeros, so a correct gradient is never failed by the numerical checker.
+(`reference.run`), then compares in this trusted process. Most input generators keep values away from
+kinks, ties and zeros, so a correct gradient is never failed by the numerical checker; `with_zeros` and
+the tie cases put them there on purpose, and where that is a kink only the reference decides (`kink=`).
 """
 
 from __future__ import annotations
 
+import importlib
 from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from autograder.framework.compare import CheckFailed, check_array, check_close, check_gradients
+from autograder.framework.compare import CheckFailed, check_array, check_close, check_gradients, wrong_answers
 from autograder.framework.errors import StudentError, StudentTimeout
+
+
+def _catalogue() -> dict:
+    """The grader's catalogue of known wrong formulas (hw1p1/misconceptions.py), or {} in the handout, which
+    does not ship it (the formulas sit close to the solutions): students' local runs get the generic hints."""
+    try:
+        return importlib.import_module("autograder.assignments.hw1p1.misconceptions").CATALOGUE
+    except ImportError:
+        return {}
+
+
+CATALOGUE = _catalogue()
+
+
+def known_wrong(name: str, **case: Any) -> list:
+    """The catalogue's wrong answers for op or task `name` on this case (evaluated here, never in the worker)."""
+    return wrong_answers(CATALOGUE.get(name, ()), **case)
 
 NAMES = ("a", "b", "c")
 
@@ -45,8 +64,17 @@ def distinct(rng: np.random.Generator, shape: Sequence[int]) -> np.ndarray:
     return np.asarray(values.reshape(tuple(shape)), dtype=np.float64)
 
 
+def with_zeros(rng: np.random.Generator, shape: Sequence[int]) -> np.ndarray:
+    """Standard normal values with about a third of them exactly 0 (at least one when there are 2 or more)."""
+    x = normal(rng, shape)
+    zero = rng.random(tuple(shape)) < 0.35
+    if x.size >= 2:
+        zero.reshape(-1)[rng.integers(x.size)] = True
+    return np.where(zero, 0.0, x)
+
+
 DRAW: dict[str, Callable[[np.random.Generator, Sequence[int]], np.ndarray]] = {
-    "normal": normal, "positive": positive, "nonzero": nonzero, "distinct": distinct,
+    "normal": normal, "positive": positive, "nonzero": nonzero, "distinct": distinct, "zeros": with_zeros,
 }
 
 
@@ -63,17 +91,22 @@ def forward_fn(reference: Any, scenario: str, **kwargs: Any) -> Callable[[Sequen
 
 def op_case(student: Any, reference: Any, rng: np.random.Generator, label: str, op: str,
             inputs: Sequence[np.ndarray], kwargs: dict | None = None, *, numeric: bool = True,
-            requires_grad: Sequence[bool] | None = None, rtol: float = 1e-6, atol: float = 1e-9) -> None:
+            requires_grad: Sequence[bool] | None = None, rtol: float = 1e-6, atol: float = 1e-9,
+            upstream_zeros: bool = False, kink: str = "") -> None:
     """One op, forward and backward with a random upstream gradient.
 
     Checks the output, then every input's gradient against the reference's (tight tolerance) and,
     when `numeric`, against central differences of the reference forward. With `requires_grad`,
-    only the inputs that require grad are checked (give numeric=False then).
+    only the inputs that require grad are checked (give numeric=False then). `upstream_zeros` makes
+    about a third of the upstream gradient exactly 0. `kink` (with numeric=False) says why only the
+    reference decides, e.g. "x has exact zeros, ReLU's kink: compared with the reference only".
     """
     inputs = [np.asarray(x, dtype=np.float64) for x in inputs]
     names = list(NAMES[: len(inputs)])
     out_shape = np.shape(reference.run("op_forward", op=op, inputs=inputs, kwargs=kwargs))
     upstream = normal(rng, out_shape)
+    if upstream_zeros:
+        upstream = np.where(rng.random(out_shape) < 0.35, 0.0, upstream)
     call = dict(op=op, inputs=inputs, upstream=upstream, kwargs=kwargs)
     if requires_grad is not None:
         call["requires_grad"] = list(requires_grad)
@@ -84,9 +117,12 @@ def op_case(student: Any, reference: Any, rng: np.random.Generator, label: str, 
     check_returned(label, got)
     f = forward_fn(reference, "op_forward", op=op, kwargs=kwargs) if numeric else None
     want = {k: v for k, v in want.items() if k != "out" and k[len("grad_"):] in names}
-    check_gradients(label, got, want, names=names, f=f,
-                    inputs=inputs if numeric else None, upstream=upstream if numeric else None,
-                    rng=rng, rtol=rtol, atol=atol)
+    wrong = known_wrong(op, op=op, inputs=inputs, upstream=upstream, kwargs=kwargs or {})
+    try:
+        check_gradients(label, got, want, names=names, f=f, inputs=inputs, upstream=upstream, numeric=numeric,
+                        rng=rng, rtol=rtol, atol=atol, wrong=wrong)
+    except CheckFailed as e:
+        raise CheckFailed(e.message + (f"\n  ({kink})" if kink else "")) from None
 
 
 def check_returned(label: str, got: dict) -> None:
@@ -97,9 +133,14 @@ def check_returned(label: str, got: dict) -> None:
     if got.get("modified_in_place"):
         changed = " and ".join(repr(name) for name in got["modified_in_place"])
         raise CheckFailed(f"{label} changed {changed} in place; backward must leave the arrays it is given "
-                          f"untouched (the engine passes the same grad_output to other nodes). Likely cause: an "
-                          f"in-place operator such as `grad_output *= b` or `x.data -= ...`; write `grad_output * b` "
-                          f"into a new array instead")
+                          f"untouched (the engine passes the same grad_output to other nodes), and what forward "
+                          f"saved too (a second backward through the same node reads it again). Likely cause: an "
+                          f"in-place operator such as `grad_output *= b`, `x.data -= ...` or `probs[rows, labels] "
+                          f"-= 1` on a saved array; write the result into a new array (or a .copy()) instead")
+    if got.get("backward_differs_on_repeat"):
+        raise CheckFailed(f"{label}: calling backward a second time on the same node with the same grad_output "
+                          f"gave a different gradient; backward must not change the node's state (no in-place "
+                          f"updates of saved values or attributes, no counters)")
     if "backward_returned" in got:
         raise CheckFailed(f"{label} returned {got['backward_returned']}; backward must return a tuple with one "
                           f"gradient (or None) per input, in the order of the inputs")
@@ -372,11 +413,13 @@ def loss_case(student: Any, reference: Any, rng: np.random.Generator, kind: str,
     check_close(f"{label} value", got["out"], want["out"])
     check_returned(label, got)
     f = forward_fn(reference, "loss_forward", kind=kind, target=target, reduction=reduction) if numeric else None
+    wrong = known_wrong(kind, pred=pred, target=target, upstream=up, reduction=reduction)
     if kind == "ce":  # the writeup and the docstring call CrossEntropy's input the logits
         got, want = _renamed(got, "grad_pred", "grad_logits"), _renamed(want, "grad_pred", "grad_logits")
+        wrong = [(hint, _renamed(values, "grad_pred", "grad_logits")) for hint, values in wrong]
     name = "logits" if kind == "ce" else "pred"
     check_gradients(label if kind == "ce" else f"{label} backward", got, _without(want, "out"), names=[name], f=f,
-                    inputs=[pred] if numeric else None, upstream=up if numeric else None, rng=rng)
+                    inputs=[pred], upstream=up, numeric=numeric, rng=rng, wrong=wrong)
 
 
 def _renamed(d: Any, old: str, new: str) -> Any:
@@ -409,37 +452,47 @@ def batchnorm_case(student: Any, reference: Any, rng: np.random.Generator, n: in
         f = None
         if k == 0:
             f = forward_fn(reference, "batchnorm_forward", mode=mode, momentum=momentum, eps=eps)
+        wrong = known_wrong("batchnorm", x=batches[k], gamma=gamma, upstream=ups[k], eps=eps)
         check_gradients(f"{step} backward", grads, wants, names=["x", "gamma", "beta"], f=f,
-                        inputs=[batches[0], gamma, beta] if k == 0 else None,
-                        upstream=ups[0] if k == 0 else None, rng=rng)
+                        inputs=[batches[k], gamma, beta], upstream=ups[k], numeric=k == 0, rng=rng, wrong=wrong)
 
 
 def optimizer_case(student: Any, reference: Any, rng: np.random.Generator, kind: str, options: dict,
                    shapes: Sequence[Sequence[int]] = ((3, 5), (5,)), steps: int = 5,
-                   skip: Sequence[tuple[int, int]] = ()) -> None:
-    """`steps` optimizer steps from drawn params with drawn grads; (step, param) pairs in `skip` get None."""
+                   skip: Sequence[tuple[int, int]] = (), schedule: Sequence[dict] | None = None) -> None:
+    """`steps` optimizer steps from drawn params with drawn grads; (step, param) pairs in `skip` get None;
+    schedule[k] (optional) sets hyperparameters on the optimizer before step k (e.g. a new lr)."""
     params = [normal(rng, s) for s in shapes]
     grads = [[None if (k, i) in skip else normal(rng, s) for i, s in enumerate(shapes)] for k in range(steps)]
     call = dict(kind=kind, params=params, grads=grads, options=options)
+    if schedule is not None:
+        call["schedule"] = [dict(h) for h in schedule]
     got = student.run("optimizer_steps", **call)
     want = reference.run("optimizer_steps", **call)
+    wrong = known_wrong(kind, params=params, grads=grads, options=options, schedule=call.get("schedule"))
     label = "SGD" if kind == "sgd" else "Adam"
     opts = ", ".join(f"{k}={v}" for k, v in options.items())
     for k in range(steps):
+        changed = ", ".join(f"{n}={v}" for n, v in (schedule[k] if schedule else {}).items())
         for i in range(len(shapes)):
             key = f"param_{i}_{k}"
             note = " (its grad was None this step: skip it)" if (k, i) in skip else ""
-            check_close(f"{label}({opts}) step {k + 1}: parameter {i}{note}", got.get(key), want[key])
+            note += f" ({changed} set on the optimizer before this step; step() must read it)" if changed else ""
+            check_close(f"{label}({opts}) step {k + 1}: parameter {i}{note}", got.get(key), want[key],
+                        wrong=wrong, key=key, result=got)
 
 
 def train_step_case(student: Any, reference: Any, rng: np.random.Generator, n: int = 7,
-                    sizes: Sequence[int] = (5, 7, 3), steps: int = 3, lr: float = 0.1) -> None:
+                    sizes: Sequence[int] = (5, 7, 3), steps: int = 3, lr: float = 0.1, stale: bool = False) -> None:
     """The student's train_step, `steps` times on one batch with a model, loss and optimizer defined by
-    the scenario (so only train_step and the engine are under test): returned losses, final parameters."""
+    the scenario (so only train_step and the engine are under test): returned losses, final parameters.
+    With `stale`, every parameter already holds a gradient from earlier work when train_step is entered."""
     weights = [0.5 * normal(rng, (o, i)) for i, o in zip(sizes[:-1], sizes[1:])]
     biases = [0.1 * normal(rng, (o,)) for o in sizes[1:]]
     x, y = normal(rng, (n, sizes[0])), rng.integers(0, sizes[-1], size=n)
     call = dict(x=x, y=y, weights=weights, biases=biases, lr=lr, steps=steps)
+    if stale:
+        call["stale_grads"] = [normal(rng, np.shape(p)) for p in weights + biases]  # parameters() order
     got = student.run("train_step_once", **call)
     want = reference.run("train_step_once", **call)
     for k, kind in enumerate(got["loss_types"]):
@@ -447,7 +500,7 @@ def train_step_case(student: Any, reference: Any, rng: np.random.Generator, n: i
             raise CheckFailed(f"train_step returned a {kind}; it must return the loss as a Python float "
                               f"(loss.item())")
     for k in range(steps):
-        hint = "" if k == 0 else " (an earlier step left gradients behind: zero them before backward)"
+        hint = " (an earlier step left gradients behind: zero them before backward)" if k or stale else ""
         check_close(f"train_step call {k + 1}: the returned loss{hint}", got["losses"][k], want["losses"][k])
     for i in range(len(weights) * 2):
         check_close(f"after {steps} train_step calls: parameter {i} of the model", got[f"param_{i}"],

@@ -122,7 +122,7 @@ class Pow(Function):
         return a**exponent
 
     def backward(self, grad_output: np.ndarray) -> tuple[np.ndarray]:
-        """Gradient of a ** p for a number p.
+        """Gradient of a ** p for a number p; for p == 0 it is 0 everywhere, also at a == 0 (as PyTorch).
 
         Hint: table 6.1 of the writeup.
 

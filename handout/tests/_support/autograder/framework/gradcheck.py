@@ -11,8 +11,9 @@ Runs in the trusted grader and is copied verbatim into the student handout: nump
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, field
-from typing import Callable, Sequence
+from typing import Callable, Mapping, Sequence
 
 import numpy as np
 
@@ -109,8 +110,13 @@ def _where(indices: Sequence[Index], shape: tuple[int, ...], n_wrong: int, compl
     return f" (first at {_one_place(indices[0])})"
 
 
-def _ratio_hint(r: float, n_wrong: int, n_total: int) -> str | None:
-    """Describe a constant ratio got/expected: sign flips, k times too large, 1/N too small."""
+def _ratio_hint(r: float, n_wrong: int, n_total: int, sizes: Mapping[int, str] | None = None) -> str | None:
+    """Describe a constant ratio got/expected: sign flips, k times too large, 1/N too small.
+
+    `sizes` maps axis lengths of the inputs to what they are ("the size of axis 0 of x"): a factor equal to
+    one of them names it, since a missing or extra 1/N is the usual cause.
+    """
+    sizes = sizes or {}
     everywhere = n_wrong == n_total and n_total > 1
     scope = "every element" if everywhere else ("every wrong element" if n_wrong > 1 else "this element")
     if abs(r + 1) < 1e-4:
@@ -121,9 +127,15 @@ def _ratio_hint(r: float, n_wrong: int, n_total: int) -> str | None:
     a = abs(r)
     k = round(a)
     if k >= 2 and abs(a - k) < 1e-4 * k:
+        if k in sizes:
+            return (f"{sign}{scope} is {k} times the expected value, and {k} is {sizes[k]}: a missing 1/{k} "
+                    f"(a mean's or a batch's 1/N?), or a gradient added {k} times?")
         return f"{sign}{scope} is {k} times the expected value: a gradient added {k} times, or an extra factor?"
     if a > 0 and round(1 / a) >= 2 and abs(1 / a - round(1 / a)) < 1e-4 / a:
         n = round(1 / a)
+        if n in sizes:
+            return (f"{sign}{scope} is 1/{n} of the expected value, and {n} is {sizes[n]}: divided by {n} where "
+                    "no division belongs (a mean over the wrong axes, or a 1/N twice?)")
         return (f"{sign}{scope} is 1/{n} of the expected value: divided by N (mean instead of sum?) "
                 "or a missing factor?")
     if n_wrong >= 2 and abs(a - 1) > 1e-3:
@@ -140,8 +152,24 @@ def _close(got: np.ndarray, want: np.ndarray, rtol: float, atol: float) -> np.nd
     return ok | both_nan | same_inf
 
 
-def _hints(expected: np.ndarray, got: np.ndarray, wrong: np.ndarray, complete: bool) -> list[str]:
-    """Hints from the wrong elements; `complete` says every wrong element is known (not a sample)."""
+def _permuted(expected: np.ndarray, got: np.ndarray) -> tuple[int, ...] | None:
+    """A permutation p other than the identity with got == expected.transpose(p), or None (3 to 5 axes)."""
+    if not 3 <= expected.ndim <= 5 or expected.size < 2:
+        return None
+    tol = 1e-9 * (float(np.abs(expected).max()) + 1e-300)
+    for p in itertools.permutations(range(expected.ndim)):
+        if p != tuple(range(expected.ndim)) and expected.transpose(p).shape == got.shape:
+            if np.all(_close(got, expected.transpose(p), 1e-6, tol)):
+                return p
+    return None
+
+
+def _hints(expected: np.ndarray, got: np.ndarray, wrong: np.ndarray, complete: bool,
+           sizes: Mapping[int, str] | None = None) -> list[str]:
+    """Hints from the wrong elements; `complete` says every wrong element is known (not a sample).
+
+    `sizes` (axis length -> what it is) sharpens a constant-factor hint (see _ratio_hint).
+    """
     if not wrong.any():
         return []
     if not np.any(got) and np.any(expected[wrong]):
@@ -150,7 +178,12 @@ def _hints(expected: np.ndarray, got: np.ndarray, wrong: np.ndarray, complete: b
     if complete and expected.ndim == 2 and expected.shape[0] == expected.shape[1] and expected.shape[0] > 1:
         if np.all(_close(got, expected.T, 1e-6, 1e-9 * (np.abs(expected).max() + 1e-300))):
             return ["your result equals the transpose of the expected gradient: a missing or extra transpose?"]
-    indices = [tuple(int(i) for i in ix) for ix in zip(*np.nonzero(wrong))]
+    perm = _permuted(expected, got) if complete else None
+    if perm is not None:
+        return [f"your result equals the expected gradient with its axes permuted by {perm}: the forward's "
+                "permutation applied again instead of its inverse (np.argsort(axes))?"]
+    # argwhere, not nonzero: numpy 2 refuses np.nonzero on a 0-d mask (a 0-d input's gradient)
+    indices = [tuple(int(i) for i in ix) for ix in np.argwhere(wrong)]
     shared = _shared_axis(indices, expected.shape) if complete else None
     if shared is not None and len(indices) < expected.size:
         hints.append(f"only {_slice_name(shared[0], shared[1], expected.ndim)} is wrong.")
@@ -163,7 +196,7 @@ def _hints(expected: np.ndarray, got: np.ndarray, wrong: np.ndarray, complete: b
         ratios = gw[nonzero] / ew[nonzero]
         r0 = float(np.median(ratios))
         if np.all(np.abs(ratios - r0) <= 1e-4 * abs(r0) + 1e-12):
-            hint = _ratio_hint(r0, int(wrong.sum()), expected.size)
+            hint = _ratio_hint(r0, int(wrong.sum()), expected.size, sizes)
             if hint:
                 hints.append(hint)
     return hints
@@ -180,7 +213,8 @@ def _shape_hint(got_shape: tuple[int, ...], want_shape: tuple[int, ...]) -> str 
     """Why a shape may be wrong: reversed (transposed?), broadcast (un-broadcast missing?), same size."""
     if len(got_shape) >= 2 and got_shape == want_shape[::-1]:
         return "transposed?"
-    if len(got_shape) >= 3 and sorted(got_shape) == sorted(want_shape) and len(set(want_shape)) == len(want_shape):
+    if len(got_shape) >= 3 and sorted(got_shape) == sorted(want_shape) and 1 not in want_shape \
+            and len(set(want_shape)) == len(want_shape):  # distinct lengths: nothing but a permutation explains it
         return "the axes are permuted: a transpose undone with the permutation instead of its inverse?"
     try:
         bigger = np.broadcast_shapes(got_shape, want_shape) == got_shape
@@ -238,8 +272,11 @@ def _block(header: str, label: str, shape: tuple[int, ...], shown: Sequence[tupl
 
 
 def mismatch_message(header: str, label: str, expected: np.ndarray, got: np.ndarray, rtol: float,
-                     atol: float) -> str | None:
-    """The message block for two same-shaped arrays, or None when they agree within atol + rtol*|expected|."""
+                     atol: float, *, hint: str | None = None, sizes: Mapping[int, str] | None = None) -> str | None:
+    """The message block for two same-shaped arrays, or None when they agree within atol + rtol*|expected|.
+
+    `hint` (a named misconception) comes first, the computed hint after it; `sizes` sharpens that (_ratio_hint).
+    """
     expected = np.asarray(expected, dtype=np.float64)
     got = np.asarray(got, dtype=np.float64)
     wrong = ~_close(got, expected, rtol, atol)
@@ -250,7 +287,10 @@ def mismatch_message(header: str, label: str, expected: np.ndarray, got: np.ndar
               atol + rtol * abs(float(expected[tuple(ix)]))) for ix in where]
     if expected.ndim == 0:
         shown = [((), float(expected), float(got), atol + rtol * abs(float(expected)))]
-    hint = _join(_hints(expected, got, wrong, complete=True))
+    generic = _join(_hints(expected, got, wrong, complete=True, sizes=sizes))
+    if hint and generic:  # the named cause first; the pattern seen in the numbers stays as evidence
+        hint = f"{hint}\n  (Also seen: {generic})"
+    hint = hint or generic
     everywhere = [tuple(int(i) for i in ix) for ix in np.argwhere(wrong)]
     return _block(header, label, expected.shape, shown, int(wrong.sum()), True, hint, everywhere=everywhere)
 

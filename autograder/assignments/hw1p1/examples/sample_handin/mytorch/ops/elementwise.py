@@ -126,7 +126,7 @@ class Pow(Function):
         return a**exponent
 
     def backward(self, grad_output: np.ndarray) -> tuple[np.ndarray]:
-        """Gradient of a ** p for a number p.
+        """Gradient of a ** p for a number p; for p == 0 it is 0 everywhere, also at a == 0 (as PyTorch).
 
         Hint: table 6.1 of the writeup.
 
@@ -137,6 +137,8 @@ class Pow(Function):
             self.saved = (a,); the exponent p is self.exponent.
         """
         (a,) = self.saved
+        if self.exponent == 0:  # a**0 is constant: gradient 0 everywhere, also at a == 0 (0 * 0**-1 is NaN)
+            return (np.zeros_like(grad_output),)
         return (grad_output * self.exponent * a ** (self.exponent - 1),)
 
 
