@@ -88,7 +88,7 @@ def _json(text: str) -> np.ndarray:
 def test_decode_refuses_a_pickled_object_array():
     # np.savez pickles object arrays; the reader must refuse rather than unpickle.
     data = _npz(__json__=_json('{"x": {"__ndarray__": "a0"}}'), a0=np.array([{"evil": 1}], dtype=object))
-    with pytest.raises(ChannelError, match="not a plain array"):
+    with pytest.raises(ChannelError, match="dtype object|not a plain array"):
         decode(data)
 
 

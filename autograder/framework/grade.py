@@ -16,7 +16,6 @@ import stat
 import sys
 import tempfile
 import time
-import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
@@ -29,11 +28,12 @@ from autograder.framework.archive import prepare_submission
 from autograder.framework.client import WorkerClient
 from autograder.framework.sandbox import Limits
 from autograder.framework.errors import SubmissionError
-from autograder.framework.harness import Harness, InProcessRunner, outcome_from
+from autograder.framework.harness import Harness, InProcessRunner, outcome_from, short_traceback
 from autograder.framework.reference_cache import CachedReference, default_cache_dir, fingerprint
 from autograder.framework.rubric import Assignment
 from autograder.framework.scoreboard import render
 from autograder.framework.scoring import TaskScore, TestOutcome, score_tasks, total, zero_scores
+from autograder.framework.text import clean
 
 PLACEHOLDER = ("Grading did not finish: the grader stopped before it could score this task "
                "(time limit or crash). Resubmit once; if it happens again, tell course staff.")
@@ -105,8 +105,8 @@ def grade_submission(
             notes.append(f"{len(internal)} check(s) hit an internal grader error (not your fault); "
                          "please tell course staff.")
         return finish(scores, tests, notes, internal)
-    except Exception:  # a broken grader must still leave a valid report behind
-        detail = traceback.format_exc()
+    except Exception as exc:  # a broken grader must still leave a valid report behind
+        detail = short_traceback(exc)  # no source lines: tests and reference stay out of every output
         print(detail, file=sys.stderr)
         return finish(zero_scores(assignment.tasks, GRADER_FAILED), [], internal=[detail], failed=True)
 
@@ -218,9 +218,16 @@ def json_test_outcome(test: dict[str, Any]) -> TestOutcome:
 
 
 def collection_errors(report: dict[str, Any] | None) -> str:
-    """The collection errors in a json report, as text for the staff ('' when none)."""
+    """The collection errors in a json report, as text for the staff ('' when none): each module and the
+    last line of its error, not pytest's traceback (which quotes the tests' source)."""
     failed = [c for c in (report or {}).get("collectors", []) if c.get("outcome") == "failed"]
-    return "".join(f"\n{c['nodeid']}: {c.get('longrepr', '')}" for c in failed)
+    return "".join(f"\n{c['nodeid']}: {_last_line(str(c.get('longrepr', '')))}" for c in failed)
+
+
+def _last_line(text: str) -> str:
+    """The last non-blank line of `text`, without pytest's 'E   ' prefix."""
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+    return lines[-1].removeprefix("E").strip()[:500] if lines else "?"
 
 
 def forget_modules_under(folder: Path) -> None:
@@ -254,6 +261,13 @@ def read_metadata(path: Path | None) -> dict[str, Any] | None:
     return data if isinstance(data, dict) else None
 
 
+def _echo(text: str, err: bool = False) -> None:
+    """click.echo that cannot fail on any text, whatever the stream's encoding (e.g. ASCII under LANG=C)."""
+    stream = sys.stderr if err else sys.stdout
+    encoding = getattr(stream, "encoding", None) or "utf-8"
+    click.echo(clean(text).encode(encoding, "backslashreplace").decode(encoding, "replace"), err=err)
+
+
 @click.command("grade")
 @click.argument("submission", type=click.Path(exists=True, path_type=Path))
 @click.option("--results", "results_path", type=click.Path(path_type=Path), default=Path("results.json"),
@@ -275,10 +289,10 @@ def grade_command(submission: Path, results_path: Path, fmt: str, assignment_nam
     assignment = load_assignment(assignment_name)
     outcome = grade_submission(submission, assignment, results_path, fmt, slot=slot,
                                metadata=read_metadata(metadata_path), quiet=quiet)
-    click.echo(render(outcome.scores))
-    click.echo(f"report: {results_path}")
+    _echo(render(outcome.scores))
+    _echo(f"report: {results_path}")
     for detail in outcome.internal_errors:  # grading ran, so exit 0, but staff must see these
-        click.echo(f"INTERNAL GRADER ERROR: {detail.strip().splitlines()[-1] if detail.strip() else '?'}", err=True)
+        _echo(f"INTERNAL GRADER ERROR: {detail.strip().splitlines()[0] if detail.strip() else '?'}", err=True)
     if fmt == "autolab":
         click.echo(reports.json_line(outcome.report))  # Autolab reads the last stdout line
     if outcome.grader_failed:
