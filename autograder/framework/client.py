@@ -204,7 +204,11 @@ class WorkerClient:
         self._drain(proc)
         if sandbox.cpu_seconds_used(proc.pid) > self.limits.cpu_seconds / 2:
             self._stop(proc, respawn=True)  # restart before the CPU limit would kill it in the middle of a later call
-        return self._result(reply, scenario, proc)
+        result, error = self._result(reply, scenario, proc)
+        del reply  # a raised error keeps this frame alive as long as pytest keeps the failure
+        if error is not None:
+            raise error
+        return result
 
     def take_output(self) -> str:
         """Student stdout/stderr captured since the last take (capped, marked "[... N bytes cut]")."""
@@ -338,8 +342,18 @@ class WorkerClient:
             raise channel.ChannelError(
                 f"a reply of {length} bytes is larger than the limit of {sandbox.human_bytes(channel.MAX_FRAME_BYTES)}"
             )
-        tree = channel.decode(self._read_exact(proc, length, deadline), channel.MAX_FRAME_BYTES)
-        return clean_tree(tree, STRING_BYTES)
+        data = self._read_exact(proc, length, deadline)
+        try:
+            tree = channel.decode(data, channel.MAX_FRAME_BYTES)
+        except channel.ChannelError as e:
+            problem = str(e)
+        else:
+            return clean_tree(tree, STRING_BYTES)
+        finally:
+            del data
+        # Raised afresh, outside the handler: the error must not hold decode's frames (and with them the
+        # refused frame, up to MAX_FRAME_BYTES) alive for as long as pytest keeps the failure.
+        raise channel.ChannelError(problem)
 
     def _read_exact(self, proc: WorkerProcess, n: int, deadline: float) -> bytes:
         """Read exactly `n` reply bytes, draining student output meanwhile; _Expired / _Died on failure."""
@@ -391,14 +405,14 @@ class WorkerClient:
                 return
 
     # ---- turning replies and deaths into StudentErrors ---------------------------------------------------
-    def _result(self, reply: Any, scenario: str, proc: WorkerProcess) -> Any:
-        """The result of a good reply, or the StudentError an error reply stands for."""
+    def _result(self, reply: Any, scenario: str, proc: WorkerProcess) -> tuple[Any, BaseException | None]:
+        """(the result of a good reply, None), or (None, the StudentError an error reply stands for)."""
         if isinstance(reply, dict) and reply.get("ok") is True and "result" in reply:
-            return reply["result"]
+            return reply["result"], None
         error = self._reply_error(reply, f"in scenario {scenario!r}", importing=False, scenario=scenario)
         if isinstance(error, StudentOutOfMemory):
             self._stop(proc, respawn=True)  # memory may be fragmented or half-built objects left behind: start clean
-        raise error
+        return None, error
 
     def _reply_error(self, reply: Any, context: str, importing: bool, *, trusted: bool = False,
                      scenario: str | None = None) -> BaseException:

@@ -24,7 +24,7 @@ import click
 import pytest
 
 from autograder.framework import reports
-from autograder.framework.archive import prepare_submission
+from autograder.framework.archive import prepare_submission, remove_tree
 from autograder.framework.client import WorkerClient
 from autograder.framework.sandbox import Limits
 from autograder.framework.errors import SubmissionError
@@ -93,12 +93,15 @@ def grade_submission(
     finish(zero_scores(assignment.tasks, PLACEHOLDER), [], failed=True)
     try:
         protect_grader_files(assignment)
-        with tempfile.TemporaryDirectory(prefix="ag-submission-") as tmp:
+        tmp = tempfile.mkdtemp(prefix="ag-submission-")
+        try:
             try:
                 root = prepare_submission(Path(submission), Path(tmp), assignment.package)
             except SubmissionError as exc:
                 return finish(zero_scores(assignment.tasks, exc.message), [])
             tests, notes = run_tests(assignment, root, slot=slot, quiet=quiet)
+        finally:
+            remove_tree(Path(tmp))  # iterative and never raising, unlike TemporaryDirectory's cleanup
         scores = score_tasks(assignment.tasks, tests)
         internal = [f"{t.nodeid}: {t.message}" for t in tests if t.internal]
         if internal:

@@ -36,6 +36,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping, Sequence
 
+from autograder.framework.archive import remove_tree
 from autograder.framework.errors import SubmissionError
 
 HERE = Path(__file__).resolve().parent
@@ -305,29 +306,15 @@ def _copy_tree(src: Path, dst: Path) -> None:
 
 def reset_work_dir(scratch: Scratch, uid: int | None, gid: int | None) -> None:
     """Empty `work/` before a (re)start, so a new worker never sees files from the last one."""
-    shutil.rmtree(scratch.work, ignore_errors=True)
+    remove_tree(scratch.work)  # iterative: a worker's 3,000-deep tree cannot raise RecursionError
     scratch.work.mkdir(mode=0o700)
     if uid is not None:
         os.chown(scratch.work, uid, gid)
 
 
 def remove_scratch(root: Path) -> None:
-    """Delete the scratch folder (making read-only folders writable first when we are not root)."""
-    if not root.exists():
-        return
-    for dirpath, dirnames, _ in os.walk(root):
-        for d in dirnames:
-            p = os.path.join(dirpath, d)
-            if not os.path.islink(p):
-                try:
-                    os.chmod(p, 0o700)
-                except OSError:
-                    pass
-    try:
-        os.chmod(root, 0o700)
-    except OSError:
-        pass
-    shutil.rmtree(root, ignore_errors=True)
+    """Delete the scratch folder (remove_tree makes read-only folders writable on the way; any depth)."""
+    remove_tree(root)
 
 
 # ---- start ---------------------------------------------------------------------------------------
@@ -428,7 +415,7 @@ def remove_uid_files(uid: int, folders: Sequence[str] = SHARED_WRITABLE) -> list
             if st.st_uid != uid:
                 continue
             if stat.S_ISDIR(st.st_mode):
-                shutil.rmtree(path, ignore_errors=True)
+                remove_tree(Path(path))
             else:
                 try:
                     os.unlink(path)
