@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 from autograder.framework import reports
-from autograder.framework.archive import prepare_submission
+from autograder.framework.archive import prepare_submission, remove_tree
 from autograder.framework.errors import UNREADABLE, SubmissionError
 from autograder.framework.harness import INTERNAL_PREFIX, short_traceback, unreadable
 from autograder.framework.rubric import Task
@@ -238,9 +238,12 @@ def test_deep_archive_is_refused_with_a_message_and_leaves_nothing(tmp_path: Pat
 
 def test_deep_tree_is_refused_with_a_message_and_leaves_nothing(tmp_path: Path) -> None:
     handin = deep_tree(tmp_path)
-    with pytest.raises(SubmissionError, match="deep"):
-        prepare_submission(handin, tmp_path / "out", "mytorch")
-    assert not any((tmp_path / "out").iterdir())
+    try:
+        with pytest.raises(SubmissionError, match="deep"):
+            prepare_submission(handin, tmp_path / "out", "mytorch")
+        assert not any((tmp_path / "out").iterdir())
+    finally:  # pytest's own clean-up of old tmp folders is recursive (shutil.rmtree): leave no deep tree
+        assert remove_tree(handin) and not handin.exists()
 
 
 @root_only
@@ -265,3 +268,45 @@ def test_deep_tree_in_the_workers_folder_is_cleaned_up(tmp_path: Path) -> None:
         assert not any((scratch / "work").iterdir())
         assert c.run("deep", timeout=120) == 1
     assert not scratch.exists()
+
+
+def test_a_refused_or_failed_reply_is_not_kept_alive_by_its_error(tmp_path: Path) -> None:
+    """pytest keeps each failure's exception; it must not hold the reply (up to 32 MiB) it came from."""
+    import gc
+    import tracemalloc
+
+    from autograder.framework.client import WorkerClient
+    from autograder.framework.errors import BadObservation, StudentException
+
+    scenarios = tmp_path / "scen.py"
+    scenarios.write_text(
+        "import sys\n"
+        "import numpy as np\n"
+        "def flood(lib):\n"
+        "    return {'x': 'x' * (8 << 20)}  # 8 MB of JSON: refused (limit 1 MiB)\n"
+        "def ballast(lib):\n"
+        "    W = sys.modules['__main__'].Worker\n"
+        "    orig = W.send\n"
+        "    def send(self, reply):\n"
+        "        W.send = orig\n"
+        "        return orig(self, {'ok': False, 'error': {'kind': 'exception', 'type': 'E', 'message': 'm',\n"
+        "                                                'traceback': '', 'ballast': [np.ones(1 << 20)]}})\n"
+        "    W.send = send\n"
+        "    return 1\n")
+    pkg = tmp_path / "sub" / "pkg"
+    pkg.mkdir(parents=True)
+    (pkg / "__init__.py").write_text("")
+    kept: list[BaseException] = []
+    with WorkerClient(tmp_path / "sub", "pkg", scenarios, slot=7) as c:
+        tracemalloc.start()
+        try:
+            for scenario, error in (("flood", BadObservation), ("ballast", StudentException)) * 2:
+                with pytest.raises(error) as info:
+                    c.run(scenario, timeout=60)
+                kept.append(info.value)
+            gc.collect()
+            current, _ = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+    assert UNREADABLE in str(kept[0])
+    assert current < 4 << 20, f"{current / 2**20:.1f} MiB still held by {len(kept)} errors"

@@ -27,8 +27,19 @@ if _Worker is not None:
     def _send(self, reply, _orig=_orig_send):
         if isinstance(reply, dict) and (reply.get("ready") or reply.get("loaded")):
             return _orig(self, reply)
+        kwargs = _REQUEST[0].get("kwargs") or {}
+        if _ONLY_MUL and kwargs.get("op") != "mul":
+            return _orig(self, reply)
         return _orig(self, _spoof(reply))
 
+    _orig_call = _Worker.call
+    _REQUEST = [{}]
+
+    def _call(self, request, _orig=_orig_call):
+        _REQUEST[0] = request if isinstance(request, dict) else {}
+        return _orig(self, request)
+
+    _Worker.call = _call
     _Worker.send = _send
 '''
 
@@ -113,12 +124,16 @@ SPOOFS: dict[str, str] = {
 }
 
 
-def _spoofing(body: str) -> Callable[[Path], None]:
-    """An edit that installs the send patch with `_spoof` doing `body`."""
+# Attacks that cost a worker restart or tens of MB per reply rewrite only the replies for Mul (8 checks).
+ONLY_MUL = ("spoof_huge_int", "spoof_json_flood", "spoof_error_with_arrays")
+
+
+def _spoofing(body: str, only_mul: bool = False) -> Callable[[Path], None]:
+    """An edit that installs the send patch with `_spoof` doing `body` (only for Mul with `only_mul`)."""
 
     def edit(pkg: Path) -> None:
         code = "def _spoof(reply):\n" + textwrap.indent(textwrap.dedent(body).strip("\n"), "    ") + "\n"
-        append(pkg, "__init__.py", code + _PATCH)
+        append(pkg, "__init__.py", code + f"_ONLY_MUL = {only_mul}\n" + _PATCH)
 
     return edit
 
@@ -173,7 +188,8 @@ Mul.backward = _huge_backward
 def spoofing_cases() -> list[Case]:
     """Replies that break the protocol, plus hostile text: each must score no more than the reference
     earns and come out as the student's failure (base "reference": the attack-free score is full marks)."""
-    cases = [Case(name, _variant(_spoofing(body)), "reference") for name, body in SPOOFS.items()]
+    cases = [Case(name, _variant(_spoofing(body, name in ONLY_MUL)), "reference")
+             for name, body in SPOOFS.items()]
     cases.append(Case("surrogates_nul_astral_text", _variant(_ugly_text), "reference"))
     cases.append(Case("huge_wrong_results", _variant(_huge_results), "reference"))
     return cases
