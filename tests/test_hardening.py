@@ -310,3 +310,15 @@ def test_a_refused_or_failed_reply_is_not_kept_alive_by_its_error(tmp_path: Path
             tracemalloc.stop()
     assert UNREADABLE in str(kept[0])
     assert current < 4 << 20, f"{current / 2**20:.1f} MiB still held by {len(kept)} errors"
+
+
+def test_zip_with_a_huge_central_directory_is_refused_before_zipfile_reads_it(tmp_path: Path) -> None:
+    import zipfile
+
+    archive = tmp_path / "many.zip"
+    with zipfile.ZipFile(archive, "w") as z:
+        for i in range(3000):
+            z.writestr(f"mytorch/f{i}.py", "")
+    with pytest.raises(SubmissionError, match="more than 2000 files"):
+        prepare_submission(archive, tmp_path / "out", "mytorch")
+    assert not any((tmp_path / "out").iterdir())

@@ -35,6 +35,7 @@ ARCHIVE_SUFFIXES = (".zip", ".tar", ".tar.gz", ".tgz")
 JUNK_NAMES = frozenset({"__MACOSX", "__pycache__", ".DS_Store", "Thumbs.db", "desktop.ini", ".ipynb_checkpoints"})
 JUNK_SUFFIXES = (".pyc", ".pyo")
 _CHUNK = 1 << 16
+_MAX_DIRECTORY_ENTRY = 1024  # bytes of zip central directory allowed per permitted file (name, extras)
 _MB = 1 << 20
 
 
@@ -180,6 +181,7 @@ def _extract_zip(archive: Path, dest: Path, limits: Limits) -> None:
     """Check every header first (names, kinds, declared sizes, ratios), then extract counting bytes."""
     budget = _Budget(limits, f"the archive {archive.name!r}")
     try:
+        _check_zip_directory(archive, limits)
         with zipfile.ZipFile(archive) as zf:
             infos = zf.infolist()
             plan: list[tuple[zipfile.ZipInfo, PurePosixPath, bool]] = []
@@ -213,6 +215,22 @@ def _extract_zip(archive: Path, dest: Path, limits: Limits) -> None:
     except (zipfile.BadZipFile, zlib.error, struct.error, EOFError, OSError, ValueError, IndexError, KeyError,
             NotImplementedError, RuntimeError) as exc:  # what zipfile raises on hostile input
         raise SubmissionError(_corrupt_message(archive.name, exc)) from None
+
+
+def _check_zip_directory(archive: Path, limits: Limits) -> None:
+    """Refuse a central directory too large for `max_files` entries before zipfile reads it: zipfile
+    makes a ZipInfo (~0.5 KB) of every entry at open, however many the directory holds."""
+    with open(archive, "rb") as f:
+        end = zipfile._EndRecData(f)  # type: ignore[attr-defined]  # the end record zipfile itself reads
+    if not end:
+        return  # zipfile reports it as corrupt
+    size = end[zipfile._ECD_SIZE]  # type: ignore[attr-defined]
+    entries = end[zipfile._ECD_ENTRIES_TOTAL]  # type: ignore[attr-defined]
+    if entries > limits.max_files or size > limits.max_files * _MAX_DIRECTORY_ENTRY:
+        raise SubmissionError(
+            f"The archive {archive.name!r} lists more than {limits.max_files} files (or a directory of "
+            f"{size:,} bytes); hand in only the package folder, without data sets, virtual environments or .git."
+        )
 
 
 # ----------------------------------------------------------------------------------------- tar
