@@ -264,9 +264,14 @@ def test_deep_tree_in_the_workers_folder_is_cleaned_up(tmp_path: Path) -> None:
     with WorkerClient(tmp_path / "sub", "pkg", scenarios, slot=7) as c:
         scratch = c._state.scratch.root
         assert c.run("deep", timeout=120) == 1
-        c.restart()  # resets the work folder
+        c.restart()  # resets the work folder (reset_work_dir)
         assert not any((scratch / "work").iterdir())
-        assert c.run("deep", timeout=120) == 1
+        fd = os.open(scratch / "work", os.O_RDONLY)  # 3,000 deep again, for close's remove_scratch
+        for _ in range(3000):
+            os.mkdir("d", dir_fd=fd)
+            fd, old = os.open("d", os.O_RDONLY, dir_fd=fd), fd
+            os.close(old)
+        os.close(fd)
     assert not scratch.exists()
 
 

@@ -10,8 +10,10 @@ no output of the grader may quote the hidden tests or the reference.
 from __future__ import annotations
 
 import io
+import struct
 import tarfile
 import textwrap
+import zlib
 from pathlib import Path
 from typing import Callable
 
@@ -197,46 +199,45 @@ def spoofing_cases() -> list[Case]:
 
 # ---- archives and trees that attack the grader's own memory and stack --------------------------------
 
-def long_name_tar_bomb(dest: Path, name_bytes: int = 1_600 * 2**20) -> Path:
-    """A small .tgz whose GNU long-name header declares a `name_bytes`-long member name: tarfile
-    would read (and allocate) all of it before any size check of ours."""
-    raw = io.BytesIO()
+def _gzip_repeated(path: Path, head: bytes, chunk: bytes, count: int) -> None:
+    """Write a valid .gz of `head` + `chunk` * `count` quickly: the chunk is deflated once after a full
+    flush (which resets the compressor's history) and its output repeated; the CRC runs over the data."""
+    comp = zlib.compressobj(9, zlib.DEFLATED, -15)
+    body = [comp.compress(head) + comp.flush(zlib.Z_FULL_FLUSH)]
+    block = comp.compress(chunk) + comp.flush(zlib.Z_FULL_FLUSH)
+    crc = zlib.crc32(head)
+    for _ in range(count):
+        crc = zlib.crc32(chunk, crc)
+    size = len(head) + len(chunk) * count
+    with open(path, "wb") as f:
+        f.write(b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x02\xff")  # gzip header: deflate, no name, mtime 0
+        f.write(body[0])
+        for _ in range(count):
+            f.write(block)
+        f.write(comp.flush(zlib.Z_FINISH))
+        f.write(struct.pack("<II", crc & 0xFFFFFFFF, size & 0xFFFFFFFF))
+
+
+def long_name_tar_bomb(dest: Path, name_mib: int = 1_600) -> Path:
+    """A small .tgz whose GNU long-name header declares a member name of `name_mib` MiB: tarfile would
+    read (and allocate) all of it before any size check of ours."""
     header = tarfile.TarInfo("././@LongLink")
     header.type = tarfile.GNUTYPE_LONGNAME
-    header.size = name_bytes
-    raw.write(header.tobuf(format=tarfile.GNU_FORMAT))
-    zeros = b"a" * (1 << 20)
-    left = name_bytes
+    header.size = name_mib << 20
     path = dest / "longname.tgz"
-    import gzip
-
-    with gzip.open(path, "wb", compresslevel=9) as gz:
-        gz.write(raw.getvalue())
-        while left > 0:
-            n = min(left, len(zeros))
-            gz.write(zeros[:n])
-            left -= n
+    _gzip_repeated(path, header.tobuf(format=tarfile.GNU_FORMAT), b"a" * (1 << 20), name_mib)
     return path
 
 
-def pax_tar_bomb(dest: Path, value_bytes: int = 1_600 * 2**20) -> Path:
-    """The same with a pax extended header of `value_bytes` bytes."""
+def pax_tar_bomb(dest: Path, value_mib: int = 1_600) -> Path:
+    """The same with a pax extended header of `value_mib` MiB (one huge "path" record)."""
     header = tarfile.TarInfo("././@PaxHeader")
     header.type = tarfile.XHDTYPE
-    header.size = value_bytes
+    size = value_mib << 20
+    header.size = size + len(b"%d path=" % size)
     path = dest / "pax.tgz"
-    import gzip
-
-    with gzip.open(path, "wb", compresslevel=9) as gz:
-        gz.write(header.tobuf(format=tarfile.USTAR_FORMAT))
-        record = b"%d path=" % value_bytes
-        gz.write(record)
-        chunk = b"a" * (1 << 20)
-        left = value_bytes - len(record)
-        while left > 0:
-            n = min(left, len(chunk))
-            gz.write(chunk[:n])
-            left -= n
+    head = header.tobuf(format=tarfile.USTAR_FORMAT) + b"%d path=" % header.size
+    _gzip_repeated(path, head, b"a" * (1 << 20), value_mib)
     return path
 
 
