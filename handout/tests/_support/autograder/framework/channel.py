@@ -103,9 +103,6 @@ def decode(data: bytes, max_bytes: int = MAX_FRAME_BYTES) -> Any:
         raise ChannelError("compressed entries are not accepted")
     if sum(i.file_size for i in infos) > max_bytes:
         raise ChannelError(f"entries add up to more than {max_bytes} bytes")
-    json_info = next((i for i in infos if i.filename == _JSON + ".npy"), None)
-    if json_info is not None and json_info.file_size > MAX_JSON_BYTES + 256:  # + the .npy header
-        raise ChannelError(f"the JSON part holds more than {MAX_JSON_BYTES} bytes")
     _check_array_headers(data, infos)
     try:
         npz = np.load(io.BytesIO(data), allow_pickle=False)
@@ -163,6 +160,8 @@ def _check_array_headers(data: bytes, infos: list[zipfile.ZipInfo]) -> None:
             if header_end + count * dtype.itemsize != info.file_size:
                 raise ChannelError(f"entry {info.filename!r} declares {count * dtype.itemsize} bytes of data "
                                    f"but holds {info.file_size - header_end}")
+            if info.filename == _JSON + ".npy" and count * dtype.itemsize > MAX_JSON_BYTES:
+                raise ChannelError(f"the JSON part holds {count * dtype.itemsize} bytes (limit {MAX_JSON_BYTES})")
 
 
 def _load_entry(npz: Any, key: str) -> np.ndarray:

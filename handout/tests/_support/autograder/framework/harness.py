@@ -380,7 +380,7 @@ class Harness:
             if failure[1]:
                 blame = self._student_data_problem(item.nodeid)
                 if blame:
-                    failure = (f"{UNREADABLE}: {blame}.", False)
+                    failure = (cap(f"{UNREADABLE}: {blame}.", MESSAGE_CAP), False)
             if "message" not in record:  # the first failure is the one worth reading
                 record["message"], record["internal"] = failure
                 if failure[1]:  # staff-only detail: grade.py prints it to stderr (no source lines)
