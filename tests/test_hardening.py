@@ -200,11 +200,14 @@ def test_hostile_text_reaches_every_output_path_safely(tmp_path: Path) -> None:
 
 # ---- the grader's own memory and stack -------------------------------------------------------------
 
-def _prepare_in_child(src: Path, dest: Path) -> dict:
-    """prepare_submission in a fresh interpreter: its outcome and that process's peak memory."""
+def _prepare_in_child(src: Path, dest: Path, bypass_scan: bool = False) -> dict:
+    """prepare_submission in a fresh interpreter: its outcome and that process's peak memory.
+    `bypass_scan`: without the header pre-scan, to test the bounded reads behind it on their own."""
     code = (
         "import json, resource, sys\n"
         "from pathlib import Path\n"
+        "from autograder.framework import archive\n"
+        + ("archive._scan_tar = lambda path, limits: True\n" if bypass_scan else "") +
         "from autograder.framework.archive import prepare_submission\n"
         "from autograder.framework.errors import SubmissionError\n"
         "try:\n"
@@ -219,11 +222,12 @@ def _prepare_in_child(src: Path, dest: Path) -> dict:
     return json.loads(proc.stdout.decode().strip().splitlines()[-1])
 
 
+@pytest.mark.parametrize("bypass_scan", [False, True], ids=["scan", "bounded-reads-alone"])
 @pytest.mark.parametrize("bomb", [long_name_tar_bomb, pax_tar_bomb])
-def test_tar_header_bomb_is_refused_before_tarfile_allocates(tmp_path: Path, bomb) -> None:
+def test_tar_header_bomb_is_refused_before_tarfile_allocates(tmp_path: Path, bomb, bypass_scan: bool) -> None:
     archive = bomb(tmp_path)
     assert archive.stat().st_size < 3 * 2**20  # a small upload...
-    result = _prepare_in_child(archive, tmp_path / "out")  # ...that claims a 1.6 GB header
+    result = _prepare_in_child(archive, tmp_path / "out", bypass_scan)  # ...that claims a 1.6 GB header
     assert result["message"] and "header" in result["message"], result
     assert result["peak_mib"] < 100, result
     assert not any((tmp_path / "out").iterdir())

@@ -16,6 +16,7 @@ iteratively (`remove_tree`), so no handin or worker folder can raise RecursionEr
 from __future__ import annotations
 
 import bz2
+import contextlib
 import gzip
 import lzma
 import os
@@ -253,7 +254,7 @@ def _is_tar(path: Path, limits: Limits = DEFAULT_LIMITS) -> bool:
     try:
         if not _scan_tar(path, limits):
             return False
-        with tarfile.open(path, "r:*") as tf:
+        with _open_tar(path, limits) as tf:
             tf.next()
         return True
     except (tarfile.TarError, OSError, EOFError, zlib.error, lzma.LZMAError, ValueError):
@@ -271,6 +272,42 @@ def _open_decompressed(path: Path) -> BinaryIO:
     if magic.startswith(b"\xfd7zXZ\x00"):
         return lzma.open(path, "rb")  # type: ignore[return-value]
     return open(path, "rb")
+
+
+class _BoundedReads:
+    """A stream whose single reads may not exceed `limit` bytes: tarfile reads a long-name or pax
+    header's data in one read of the size it declares; this refuses it before the allocation, whatever
+    the pre-scan saw. Everything else tarfile and we read comes in blocks or chunks far below it."""
+
+    def __init__(self, raw: BinaryIO, limit: int, name: str) -> None:
+        self.raw, self.limit, self.name = raw, limit, name
+
+    def read(self, n: int = -1) -> bytes:
+        """Read `n` bytes, refusing n < 0 or n > limit."""
+        if n is None or n < 0 or n > self.limit:
+            raise SubmissionError(f"The archive {self.name!r} has a header larger than {self.limit:,} bytes; "
+                                  f"it is corrupt or malicious: re-create it with `make handin`.")
+        return self.raw.read(n)
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        """Delegate (gzip/bz2/xz streams seek forward by decompressing in small buffers)."""
+        return self.raw.seek(offset, whence)
+
+    def tell(self) -> int:
+        """Delegate."""
+        return self.raw.tell()
+
+
+@contextlib.contextmanager
+def _open_tar(path: Path, limits: Limits) -> Iterator[tarfile.TarFile]:
+    """tarfile over our own decompressed stream, every read bounded (see _BoundedReads)."""
+    raw = _open_decompressed(path)
+    try:
+        limit = max(_blocks(limits.max_meta_bytes), _CHUNK)
+        with tarfile.open(fileobj=_BoundedReads(raw, limit, path.name), mode="r:") as tf:  # type: ignore[arg-type]
+            yield tf
+    finally:
+        raw.close()
 
 
 def _read_at_most(f: BinaryIO, n: int) -> bytes:
@@ -296,8 +333,9 @@ def _scan_tar(path: Path, limits: Limits) -> bool:
     budget = _Budget(limits, f"the archive {path.name!r}")
     skip_budget = limits.max_total_bytes + limits.max_files * limits.max_meta_bytes
     scanned = 0
-    global_size: int | None = None
+    global_size: int | None = None  # a global pax "size": tarfile applies it only after a local pax header
     local_size: int | None = None
+    after_local = False  # a local pax header precedes the next member
     try:
         f = _open_decompressed(path)
     except OSError:
@@ -335,12 +373,17 @@ def _scan_tar(path: Path, limits: Limits) -> bool:
                             global_size = size
                         else:
                             local_size = size
+                    after_local = after_local or info.type != tarfile.XGLTYPE
                 continue
             if info.type == tarfile.GNUTYPE_SPARSE:
                 raise SubmissionError(f"The archive {path.name!r} holds a sparse file ({info.name!r}); "
                                       f"hand in plain files (re-create it with `make handin`).")
-            size = local_size if local_size is not None else global_size if global_size is not None else info.size
-            local_size = None
+            # Where tarfile looks for the next header: after a local pax header, the merged pax "size"
+            # (local, else global); otherwise the header's own size field.
+            size = info.size
+            if after_local:
+                size = local_size if local_size is not None else global_size if global_size is not None else size
+            local_size, after_local = None, False
             if info.isreg() or info.type not in tarfile.SUPPORTED_TYPES:  # the members tarfile skips data of
                 budget.check_declared(info.name, size, None)
                 scanned += _blocks(size)
@@ -389,7 +432,7 @@ def _extract_tar(archive: Path, dest: Path, limits: Limits) -> None:
     compressed_size = archive.stat().st_size
     try:
         # errors="surrogateescape" (the default on POSIX) keeps non-UTF-8 names as they are.
-        with tarfile.open(archive, "r:*") as tf:
+        with _open_tar(archive, limits) as tf:
             while True:
                 member = tf.next()  # one at a time: never build the list of a million-entry bomb
                 if member is None:
