@@ -117,6 +117,8 @@ def decode(data: bytes, max_bytes: int = MAX_FRAME_BYTES) -> Any:
             raise ChannelError("__json__ entry is not a 1-d uint8 array")
         try:
             skeleton = json.loads(raw.tobytes().decode("utf-8"), parse_int=_parse_int)
+        except ChannelError:
+            raise
         except (ValueError, RecursionError) as e:
             raise ChannelError(f"__json__ is not valid UTF-8 JSON: {e}") from None
         used: set[str] = set()
