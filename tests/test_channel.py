@@ -88,7 +88,7 @@ def _json(text: str) -> np.ndarray:
 def test_decode_refuses_a_pickled_object_array():
     # np.savez pickles object arrays; the reader must refuse rather than unpickle.
     data = _npz(__json__=_json('{"x": {"__ndarray__": "a0"}}'), a0=np.array([{"evil": 1}], dtype=object))
-    with pytest.raises(ChannelError, match="not a plain array"):
+    with pytest.raises(ChannelError, match="dtype object|not a plain array"):
         decode(data)
 
 
@@ -152,3 +152,35 @@ def test_frames_over_a_pipe():
         os.close(r)
         if w >= 0:
             os.close(w)
+
+
+def test_decode_refuses_integers_beyond_64_bits_before_parsing_them():
+    for text in ('{"x": %d}' % 10**400, '{"x": %d}' % 2**64, '{"x": -%d}' % (2**63 + 1)):
+        with pytest.raises(ChannelError, match="digits|64 bits"):
+            decode(_npz(__json__=_json(text)))
+    assert decode(_npz(__json__=_json('{"x": %d}' % (2**63 - 1))))["x"] == 2**63 - 1
+
+
+def test_decode_refuses_a_json_part_over_its_limit():
+    text = '{"x": "%s"}' % ("y" * (channel.MAX_JSON_BYTES + 1))
+    with pytest.raises(ChannelError, match="JSON part"):
+        decode(_npz(__json__=_json(text)))
+
+
+def test_decode_refuses_an_array_header_that_claims_more_than_it_holds():
+    # A 10-element entry whose .npy header claims 10**12 elements: refused before np.load allocates.
+    npy = io.BytesIO()
+    np.lib.format.write_array_header_1_0(npy, {"descr": "<f8", "fortran_order": False, "shape": (10**12,)})
+    forged = npy.getvalue() + np.zeros(10).tobytes()
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        z.writestr("__json__.npy", _npy(_json('{"x": {"__ndarray__": "a0"}}')))
+        z.writestr("a0.npy", forged)
+    with pytest.raises(ChannelError, match="declares"):
+        decode(buf.getvalue())
+
+
+def _npy(arr: np.ndarray) -> bytes:
+    out = io.BytesIO()
+    np.lib.format.write_array(out, arr)
+    return out.getvalue()

@@ -127,8 +127,10 @@ def test_hostile_case_holds(graded, schema, name):
     assert not marked_files([base]), f"{name}: files written outside the sandbox: {marked_files([base])}"
     assert not shallow_marked(SHARED_DIRS), f"{name}: files written outside the sandbox"
     assert not leftover_processes([UID_BASE + s for s in SLOTS]), leftover_processes([UID_BASE + s for s in SLOTS])
-    leaks = leaked_lines(g.raw, secret_lines())
-    assert not leaks, f"{name}: the report leaks {len(leaks)} secret line(s), e.g. {leaks[:2]}"
+    for where, text in (("report", g.raw), ("stdout", g.stdout), ("stderr", g.stderr)):
+        leaks = leaked_lines(text, secret_lines())
+        assert not leaks, f"{name}: the {where} leaks {len(leaks)} secret line(s), e.g. {leaks[:2]}"
+    assert g.peak_mib < 300, f"{name}: the grading process peaked at {g.peak_mib} MiB (issue 14: < 300)"
 
 
 def test_attacks_that_must_lose_points_do(graded):

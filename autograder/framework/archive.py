@@ -6,12 +6,20 @@ O_EXCL|O_NOFOLLOW under directories we made ourselves, and sizes are checked twi
 which can lie, and the bytes actually produced). We extract member by member ourselves instead of
 relying on tarfile's `filter="data"` (absent from older 3.10 patch releases) or zipfile's own
 sanitising, so the same rules hold for every format and Python version.
+
+The grader's own memory and stack are bounded too: a tar's headers are pre-scanned with a bounded
+reader before tarfile sees them (tarfile reads a GNU long-name or pax header whole, whatever size it
+declares), paths may be at most `max_depth` folders deep, and trees are walked and removed
+iteratively (`remove_tree`), so no handin or worker folder can raise RecursionError.
 """
 
 from __future__ import annotations
 
+import bz2
+import contextlib
+import gzip
+import lzma
 import os
-import shutil
 import stat
 import struct
 import tarfile
@@ -22,12 +30,14 @@ from pathlib import Path, PurePosixPath
 from typing import BinaryIO, Iterator
 
 from autograder.framework.errors import SubmissionError
+from autograder.framework.fstree import remove_tree
 
 ARCHIVE_SUFFIXES = (".zip", ".tar", ".tar.gz", ".tgz")
 # Names that operating systems and editors add; never part of a handin.
 JUNK_NAMES = frozenset({"__MACOSX", "__pycache__", ".DS_Store", "Thumbs.db", "desktop.ini", ".ipynb_checkpoints"})
 JUNK_SUFFIXES = (".pyc", ".pyo")
 _CHUNK = 1 << 16
+_MAX_DIRECTORY_ENTRY = 1024  # bytes of zip central directory allowed per permitted file (name, extras)
 _MB = 1 << 20
 
 
@@ -40,6 +50,8 @@ class Limits:
     max_file_bytes: int = 20 * _MB  # uncompressed, one file
     max_ratio: float = 100.0  # uncompressed / compressed, checked for files above ratio_floor_bytes
     ratio_floor_bytes: int = 1 * _MB  # small files may compress well (e.g. a zero-filled .npz)
+    max_depth: int = 24  # folders from the top to a file; mytorch/ops/x.py is 3
+    max_meta_bytes: int = 1 * _MB  # one tar long-name / pax header (names are < 4 KB; macOS adds xattrs)
 
 
 DEFAULT_LIMITS = Limits()
@@ -87,7 +99,7 @@ def extract_archive(archive: Path, dest: Path, limits: Limits = DEFAULT_LIMITS) 
     try:
         if zipfile.is_zipfile(archive):
             _extract_zip(archive, dest, limits)
-        elif _is_tar(archive):
+        elif _is_tar(archive, limits):  # pre-scans the headers (SubmissionError on a header bomb)
             _extract_tar(archive, dest, limits)
         elif _is_blank(archive):  # an empty tar is only zero blocks; Python 3.10's tarfile refuses to open it
             raise SubmissionError(f"The archive {archive.name!r} is empty.")
@@ -116,27 +128,33 @@ def copy_folder(src: Path, dest: Path, limits: Limits = DEFAULT_LIMITS) -> None:
         raise ValueError(f"destination {dest} is inside the folder {src} being copied")
     budget = _Budget(limits, f"the folder {src.name!r}")
     try:
-        for root, dirs, files in os.walk(src, followlinks=False):
-            rel_root = Path(root).relative_to(src)
-            # Prune junk and linked directories in place so os.walk never descends into them.
-            dirs[:] = sorted(d for d in dirs if not _is_junk(d) and not os.path.islink(os.path.join(root, d)))
-            for d in dirs:
-                budget.count_entry(str(rel_root / d))
-                (dest / rel_root / d).mkdir(mode=0o755)
-            for name in sorted(files):
-                path = os.path.join(root, name)
-                st = os.lstat(path)
-                if _is_junk(name) or not stat.S_ISREG(st.st_mode):
+        pending = [PurePosixPath()]  # folders still to copy, relative to src (a stack: no recursion)
+        while pending:
+            rel_root = pending.pop()
+            with os.scandir(src / rel_root) as it:
+                entries = sorted(it, key=lambda e: e.name)
+            for entry in entries:
+                if _is_junk(entry.name):
+                    continue
+                rel = rel_root / entry.name
+                if entry.is_dir(follow_symlinks=False):  # linked folders are never entered
+                    budget.count_entry(str(rel))
+                    _check_depth(str(rel), rel, limits, f"the folder {src.name!r}")
+                    (dest / rel).mkdir(mode=0o755)
+                    pending.append(rel)
+                    continue
+                st = entry.stat(follow_symlinks=False)
+                if not stat.S_ISREG(st.st_mode):
                     continue  # symlinks, fifos, sockets, devices: not content
-                rel = str(rel_root / name)
-                budget.count_entry(rel)
-                budget.check_declared(rel, st.st_size, None)
+                budget.count_entry(str(rel))
+                _check_depth(str(rel), rel, limits, f"the folder {src.name!r}")
+                budget.check_declared(str(rel), st.st_size, None)
                 try:
-                    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+                    fd = os.open(entry.path, os.O_RDONLY | os.O_NOFOLLOW)
                 except OSError:
                     continue  # replaced by a link or removed since we looked: not content either
                 with os.fdopen(fd, "rb") as fh:
-                    _write_new_file(dest / rel_root / name, fh, budget, rel)
+                    _write_new_file(dest / rel, fh, budget, str(rel))
     except BaseException:
         _empty_dir(dest)
         raise
@@ -165,6 +183,7 @@ def _extract_zip(archive: Path, dest: Path, limits: Limits) -> None:
     """Check every header first (names, kinds, declared sizes, ratios), then extract counting bytes."""
     budget = _Budget(limits, f"the archive {archive.name!r}")
     try:
+        _check_zip_directory(archive, limits)
         with zipfile.ZipFile(archive) as zf:
             infos = zf.infolist()
             plan: list[tuple[zipfile.ZipInfo, PurePosixPath, bool]] = []
@@ -181,6 +200,7 @@ def _extract_zip(archive: Path, dest: Path, limits: Limits) -> None:
                 if not is_dir:
                     budget.check_declared(info.filename, info.file_size, info.compress_size)
                 if rel is not None:
+                    _check_depth(info.filename, rel, limits, f"the archive {archive.name!r}")
                     plan.append((info, rel, is_dir))
             for info, rel, is_dir in plan:
                 if _is_junk_path(rel):
@@ -199,6 +219,22 @@ def _extract_zip(archive: Path, dest: Path, limits: Limits) -> None:
         raise SubmissionError(_corrupt_message(archive.name, exc)) from None
 
 
+def _check_zip_directory(archive: Path, limits: Limits) -> None:
+    """Refuse a central directory too large for `max_files` entries before zipfile reads it: zipfile
+    makes a ZipInfo (~0.5 KB) of every entry at open, however many the directory holds."""
+    with open(archive, "rb") as f:
+        end = zipfile._EndRecData(f)  # type: ignore[attr-defined]  # the end record zipfile itself reads
+    if not end:
+        return  # zipfile reports it as corrupt
+    size = end[zipfile._ECD_SIZE]  # type: ignore[attr-defined]
+    entries = end[zipfile._ECD_ENTRIES_TOTAL]  # type: ignore[attr-defined]
+    if entries > limits.max_files or size > limits.max_files * _MAX_DIRECTORY_ENTRY:
+        raise SubmissionError(
+            f"The archive {archive.name!r} lists more than {limits.max_files} files (or a directory of "
+            f"{size:,} bytes); hand in only the package folder, without data sets, virtual environments or .git."
+        )
+
+
 # ----------------------------------------------------------------------------------------- tar
 
 
@@ -210,23 +246,194 @@ def _is_blank(path: Path) -> bool:
     return whole and not data.strip(b"\0")
 
 
-def _is_tar(path: Path) -> bool:
-    """Whether `path` opens as a (possibly gzip/bz2/xz-compressed) tar archive."""
+def _is_tar(path: Path, limits: Limits = DEFAULT_LIMITS) -> bool:
+    """Whether `path` opens as a (possibly gzip/bz2/xz-compressed) tar archive.
+
+    Its headers are pre-scanned first (SubmissionError on a header bomb): tarfile.open already reads
+    the first member, and with it a long-name or pax header of any declared size.
+    """
     try:
-        with tarfile.open(path, "r:*") as tf:
+        if not _scan_tar(path, limits):
+            return False
+        with _open_tar(path, limits) as tf:
             tf.next()
         return True
-    except (tarfile.TarError, OSError, EOFError, zlib.error, ValueError):
+    except (tarfile.TarError, OSError, EOFError, zlib.error, lzma.LZMAError, ValueError):
         return False
 
 
+def _open_decompressed(path: Path) -> BinaryIO:
+    """`path` as a stream of tar bytes: gzip, bzip2 and xz are recognised by their magic, as tarfile does."""
+    with open(path, "rb") as f:
+        magic = f.read(6)
+    if magic.startswith(b"\x1f\x8b"):
+        return gzip.open(path, "rb")  # type: ignore[return-value]
+    if magic.startswith(b"BZh"):
+        return bz2.open(path, "rb")  # type: ignore[return-value]
+    if magic.startswith(b"\xfd7zXZ\x00"):
+        return lzma.open(path, "rb")  # type: ignore[return-value]
+    return open(path, "rb")
+
+
+class _BoundedReads:
+    """A stream whose single reads may not exceed `limit` bytes: tarfile reads a long-name or pax
+    header's data in one read of the size it declares; this refuses it before the allocation, whatever
+    the pre-scan saw. Everything else tarfile and we read comes in blocks or chunks far below it."""
+
+    def __init__(self, raw: BinaryIO, limit: int, name: str) -> None:
+        self.raw, self.limit, self.name = raw, limit, name
+
+    def read(self, n: int = -1) -> bytes:
+        """Read `n` bytes, refusing n < 0 or n > limit."""
+        if n is None or n < 0 or n > self.limit:
+            raise SubmissionError(f"The archive {self.name!r} has a header larger than {self.limit:,} bytes; "
+                                  f"it is corrupt or malicious: re-create it with `make handin`.")
+        return self.raw.read(n)
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        """Delegate (gzip/bz2/xz streams seek forward by decompressing in small buffers)."""
+        return self.raw.seek(offset, whence)
+
+    def tell(self) -> int:
+        """Delegate."""
+        return self.raw.tell()
+
+
+@contextlib.contextmanager
+def _open_tar(path: Path, limits: Limits) -> Iterator[tarfile.TarFile]:
+    """tarfile over our own decompressed stream, every read bounded (see _BoundedReads)."""
+    raw = _open_decompressed(path)
+    try:
+        limit = max(_blocks(limits.max_meta_bytes), _CHUNK)
+        with tarfile.open(fileobj=_BoundedReads(raw, limit, path.name), mode="r:") as tf:  # type: ignore[arg-type]
+            yield tf
+    finally:
+        raw.close()
+
+
+def _read_at_most(f: BinaryIO, n: int) -> bytes:
+    """Exactly `n` bytes of `f` (fewer at its end), read in chunks."""
+    parts, left = [], n
+    while left > 0:
+        chunk = f.read(min(left, _CHUNK))
+        if not chunk:
+            break
+        parts.append(chunk)
+        left -= len(chunk)
+    return b"".join(parts)
+
+
+def _scan_tar(path: Path, limits: Limits) -> bool:
+    """Walk a tar's headers with a bounded reader, exactly as tarfile will walk them, refusing what
+    would make tarfile allocate before our checks: a long-name or pax header above `max_meta_bytes`,
+    sparse members, too many entries, declared sizes over the budget. False if `path` is no tar.
+
+    tarfile reads a GNU long-name ("L"/"K") or pax ("x"/"g") header's data whole (a 1.5 MB .tgz can
+    declare 1.6 GB), and a pax "size" record moves where the next header starts; both are followed here.
+    """
+    budget = _Budget(limits, f"the archive {path.name!r}")
+    skip_budget = limits.max_total_bytes + limits.max_files * limits.max_meta_bytes
+    scanned = 0
+    global_size: int | None = None  # a global pax "size": tarfile applies it only after a local pax header
+    local_size: int | None = None
+    after_local = False  # a local pax header precedes the next member
+    try:
+        f = _open_decompressed(path)
+    except OSError:
+        return False
+    with f:
+        first = True
+        while True:
+            try:
+                buf = f.read(tarfile.BLOCKSIZE)
+                info = tarfile.TarInfo.frombuf(buf, "utf-8", "surrogateescape")
+            except (tarfile.HeaderError, OSError, EOFError, zlib.error, lzma.LZMAError, ValueError):
+                return not first  # the end (or garbage, where tarfile stops too)
+            first = False
+            budget.count_entry(info.name)
+            if info.type in (tarfile.GNUTYPE_LONGNAME, tarfile.GNUTYPE_LONGLINK, tarfile.XHDTYPE,
+                             tarfile.XGLTYPE, tarfile.SOLARIS_XHDTYPE):
+                if info.size > limits.max_meta_bytes:
+                    raise SubmissionError(
+                        f"The archive {path.name!r} has a header of {info.size:,} bytes (a file name or "
+                        f"extended attributes); the limit is {limits.max_meta_bytes:,}. The archive is corrupt "
+                        f"or malicious: re-create it with `make handin`."
+                    )
+                data = _read_at_most(f, _blocks(info.size))[: info.size]
+                if info.type in (tarfile.XHDTYPE, tarfile.XGLTYPE, tarfile.SOLARIS_XHDTYPE):
+                    records = _pax_records(data)
+                    if any(k.startswith(b"GNU.sparse") for k in records):
+                        raise SubmissionError(f"The archive {path.name!r} holds a sparse file; "
+                                              f"hand in plain files (re-create it with `make handin`).")
+                    if b"size" in records:
+                        try:
+                            size = int(records[b"size"])
+                        except ValueError:
+                            return True  # tarfile refuses it with its own error
+                        if info.type == tarfile.XGLTYPE:
+                            global_size = size
+                        else:
+                            local_size = size
+                    after_local = after_local or info.type != tarfile.XGLTYPE
+                continue
+            if info.type == tarfile.GNUTYPE_SPARSE:
+                raise SubmissionError(f"The archive {path.name!r} holds a sparse file ({info.name!r}); "
+                                      f"hand in plain files (re-create it with `make handin`).")
+            # Where tarfile looks for the next header: after a local pax header, the merged pax "size"
+            # (local, else global); otherwise the header's own size field.
+            size = info.size
+            if after_local:
+                size = local_size if local_size is not None else global_size if global_size is not None else size
+            local_size, after_local = None, False
+            if info.isreg() or info.type not in tarfile.SUPPORTED_TYPES:  # the members tarfile skips data of
+                budget.check_declared(info.name, size, None)
+                scanned += _blocks(size)
+                if scanned > skip_budget:
+                    raise SubmissionError(f"The archive {path.name!r} holds more than "
+                                          f"{limits.max_total_bytes // _MB} MB; hand in code only.")
+                skipped = 0
+                while skipped < _blocks(size):
+                    chunk = f.read(min(_CHUNK, _blocks(size) - skipped))
+                    if not chunk:
+                        return True  # truncated: tarfile reports it
+                    skipped += len(chunk)
+
+
+def _blocks(size: int) -> int:
+    """`size` rounded up to whole tar blocks."""
+    return -(-max(0, size) // tarfile.BLOCKSIZE) * tarfile.BLOCKSIZE
+
+
+def _pax_records(data: bytes) -> dict[bytes, bytes]:
+    """The `LEN key=value\\n` records of a pax header (malformed ones end the parse: tarfile refuses them)."""
+    records: dict[bytes, bytes] = {}
+    pos = 0
+    while pos < len(data):
+        space = data.find(b" ", pos)
+        if space < 0:
+            break
+        try:
+            length = int(data[pos:space])
+        except ValueError:
+            break
+        if length <= 0:
+            break
+        record = data[space + 1: pos + length - 1]
+        key, eq, value = record.partition(b"=")
+        if eq:
+            records[key] = value
+        pos += length
+    return records
+
+
 def _extract_tar(archive: Path, dest: Path, limits: Limits) -> None:
-    """Stream the members (a tar has no central directory), checking each header before its data."""
+    """Stream the members (a tar has no central directory), checking each header before its data.
+    Call only after `_is_tar(archive, limits)`, whose header pre-scan keeps tarfile's reads bounded."""
     budget = _Budget(limits, f"the archive {archive.name!r}")
     compressed_size = archive.stat().st_size
     try:
         # errors="surrogateescape" (the default on POSIX) keeps non-UTF-8 names as they are.
-        with tarfile.open(archive, "r:*") as tf:
+        with _open_tar(archive, limits) as tf:
             while True:
                 member = tf.next()  # one at a time: never build the list of a million-entry bomb
                 if member is None:
@@ -244,6 +451,7 @@ def _extract_tar(archive: Path, dest: Path, limits: Limits) -> None:
                     budget.check_declared(member.name, member.size, None)
                 if rel is None or _is_junk_path(rel):
                     continue
+                _check_depth(member.name, rel, limits, f"the archive {archive.name!r}")
                 if member.isdir():
                     _mkdirs(dest, rel.parts)
                     continue
@@ -260,7 +468,8 @@ def _extract_tar(archive: Path, dest: Path, limits: Limits) -> None:
                     )
     except SubmissionError:
         raise
-    except (tarfile.TarError, zlib.error, struct.error, EOFError, OSError, ValueError, IndexError, KeyError) as exc:
+    except (tarfile.TarError, zlib.error, lzma.LZMAError, struct.error, EOFError, OSError, ValueError, IndexError,
+            KeyError) as exc:
         raise SubmissionError(_corrupt_message(archive.name, exc)) from None
 
 
@@ -349,6 +558,16 @@ def _safe_relpath(name: str) -> PurePosixPath | None:
     return PurePosixPath(*parts) if parts else None
 
 
+def _check_depth(name: str, rel: PurePosixPath, limits: Limits, what: str) -> None:
+    """Refuse a path more than `max_depth` folders deep (deep trees exhaust recursion and PATH_MAX)."""
+    if len(rel.parts) > limits.max_depth:
+        shown = name if len(name) <= 120 else name[:60] + "..." + name[-40:]
+        raise SubmissionError(
+            f"{shown!r} in {what} is nested {len(rel.parts) - 1} folders deep; the limit is "
+            f"{limits.max_depth - 1}. Hand in the package folder as it is (a folder that contains itself?)."
+        )
+
+
 def _is_junk(name: str) -> bool:
     """Whether one path component is OS/editor junk (macOS resource forks included)."""
     return name in JUNK_NAMES or name.endswith(JUNK_SUFFIXES) or name.startswith("._")
@@ -405,14 +624,14 @@ def _make_empty_dir(dest: Path) -> None:
 
 
 def _empty_dir(dest: Path) -> None:
-    """Remove whatever a failed extraction left in `dest` (we only ever created real files and dirs)."""
-    if not dest.is_dir() or dest.is_symlink():
-        return
-    for child in dest.iterdir():
-        if child.is_dir() and not child.is_symlink():
-            shutil.rmtree(child, ignore_errors=True)
-        else:
-            child.unlink(missing_ok=True)
+    """Remove whatever a failed extraction left in `dest` (never raises: it runs while cleaning up)."""
+    try:
+        if not dest.is_dir() or dest.is_symlink():
+            return
+        for child in list(dest.iterdir()):
+            remove_tree(child)
+    except OSError:
+        pass
 
 
 def _lone_archive(folder: Path) -> Path | None:

@@ -21,7 +21,12 @@ from typing import Any
 
 import numpy as np
 
-MAX_FRAME_BYTES = 256 * 1024**2  # a reply bigger than this is refused, not read
+# A reply bigger than this is refused, not read. The parent holds a frame, its chunks while they are
+# joined and the arrays np.load makes of it (about 3x), under Gradescope's 768 MB with the grader's own
+# ~70 MiB; hw1p1's largest reply is 7 KB. An assignment with large arrays may raise it.
+MAX_FRAME_BYTES = 32 * 1024**2
+MAX_JSON_BYTES = 1024**2  # the JSON skeleton and its strings (arrays travel apart); hw1p1 needs < 1 KB
+MAX_INT_DIGITS = 20  # a JSON integer numpy can hold (int64/uint64); longer ones are refused unparsed
 MAX_ARRAYS = 10_000
 ALLOWED_KINDS = "biufc"  # bool, int, uint, float, complex: no object, no structured, no strings
 HEADER = struct.Struct(">Q")
@@ -98,6 +103,7 @@ def decode(data: bytes, max_bytes: int = MAX_FRAME_BYTES) -> Any:
         raise ChannelError("compressed entries are not accepted")
     if sum(i.file_size for i in infos) > max_bytes:
         raise ChannelError(f"entries add up to more than {max_bytes} bytes")
+    _check_array_headers(data, infos)
     try:
         npz = np.load(io.BytesIO(data), allow_pickle=False)
     except Exception as e:
@@ -110,12 +116,54 @@ def decode(data: bytes, max_bytes: int = MAX_FRAME_BYTES) -> Any:
         if raw.dtype != np.uint8 or raw.ndim != 1:
             raise ChannelError("__json__ entry is not a 1-d uint8 array")
         try:
-            skeleton = json.loads(raw.tobytes().decode("utf-8"))
+            skeleton = json.loads(raw.tobytes().decode("utf-8"), parse_int=_parse_int)
+        except ChannelError:
+            raise
         except (ValueError, RecursionError) as e:
             raise ChannelError(f"__json__ is not valid UTF-8 JSON: {e}") from None
         used: set[str] = set()
         tree = _fill_arrays(skeleton, npz, names, used, depth=0)
     return tree
+
+
+def _parse_int(digits: str) -> int:
+    """A JSON integer that fits numpy's integers; longer digit strings are refused before int() (whose
+    time grows with the square of the length on Python versions without a digit limit)."""
+    if len(digits.lstrip("-")) > MAX_INT_DIGITS:
+        raise ChannelError(f"an integer with {len(digits.lstrip('-'))} digits is not plain numeric data")
+    value = int(digits)
+    if not -(2**63) <= value < 2**64:
+        raise ChannelError(f"the integer {value} does not fit in 64 bits")
+    return value
+
+
+def _check_array_headers(data: bytes, infos: list[zipfile.ZipInfo]) -> None:
+    """Each entry's .npy header must describe exactly the bytes it holds, before np.load allocates the
+    array its header declares (a 100-byte entry may claim terabytes)."""
+    with zipfile.ZipFile(io.BytesIO(data)) as zf:
+        for info in infos:
+            try:
+                with zf.open(info) as f:
+                    version = np.lib.format.read_magic(f)
+                    if version == (1, 0):
+                        shape, fortran, dtype = np.lib.format.read_array_header_1_0(f)
+                    elif version == (2, 0):
+                        shape, fortran, dtype = np.lib.format.read_array_header_2_0(f)
+                    else:
+                        raise ValueError(f"unsupported .npy version {version}")
+                    header_end = f.tell()
+            except Exception as e:  # whatever numpy raises on a corrupt or hostile header
+                raise ChannelError(f"entry {info.filename!r} has no valid array header: {e}") from None
+            if dtype.hasobject or dtype.kind not in ALLOWED_KINDS or dtype.fields is not None:
+                raise ChannelError(f"entry {info.filename!r} has dtype {dtype}; only bool/int/uint/float/complex")
+            count = 1
+            for n in shape:
+                count *= int(n)
+            if header_end + count * dtype.itemsize != info.file_size:
+                raise ChannelError(f"entry {info.filename!r} declares {count * dtype.itemsize} bytes of data "
+                                   f"but holds {info.file_size - header_end}")
+            if info.filename == _JSON + ".npy" and count * dtype.itemsize > MAX_JSON_BYTES:
+                raise ChannelError(f"the JSON part holds {count * dtype.itemsize} bytes (limit {MAX_JSON_BYTES})")
 
 
 def _load_entry(npz: Any, key: str) -> np.ndarray:

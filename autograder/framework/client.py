@@ -13,6 +13,7 @@ Not thread-safe: use one client per thread (and one slot per concurrent client).
 
 from __future__ import annotations
 
+import ast
 import copy
 import errno
 import os
@@ -24,6 +25,7 @@ from typing import Any, Sequence
 
 from autograder.framework import channel, sandbox
 from autograder.framework.errors import (
+    UNREADABLE,
     BadObservation,
     StudentCrash,
     StudentError,
@@ -33,11 +35,18 @@ from autograder.framework.errors import (
     format_student_exception,
 )
 from autograder.framework.sandbox import Limits, WorkerProcess
+from autograder.framework.text import cap, clean, clean_tree
 
 __all__ = ["Limits", "WorkerClient", "CappedOutput"]
 
 READ_CHUNK = 1 << 20
 DRAIN_AFTER_EXIT_SECONDS = 0.5  # how long to collect output of a dead worker (escapees may hold the pipe)
+MESSAGE_BYTES = 16 * 1024  # an error reply's message and traceback, each, as kept by the parent
+STRING_BYTES = 64 * 1024  # any other string in a reply
+# Error kinds a worker may send once student code can run. "grader" (the scenarios file failed to
+# load) is only believed before that; "unknown_scenario" only for a name the scenarios file lacks.
+STUDENT_KINDS = frozenset({"exception", "oom", "exit", "import_exception", "import_oom", "import_exit",
+                           "bad_result", "unknown_scenario"})
 
 
 class _Expired(Exception):
@@ -75,12 +84,12 @@ class CappedOutput:
 
     def peek(self) -> str:
         """What take() would return, without taking it (for grader error messages)."""
-        return b"".join(self._parts).decode("utf-8", errors="replace")
+        return clean(b"".join(self._parts).decode("utf-8", errors="replace"))
 
     def take(self) -> str:
         """Everything kept since the last take, with "[... N bytes cut]" where output was dropped."""
         self._close_segment()
-        text = b"".join(self._parts).decode("utf-8", errors="replace")
+        text = clean(b"".join(self._parts).decode("utf-8", errors="replace"))
         self._parts = []
         return text
 
@@ -132,6 +141,7 @@ class WorkerClient:
         self.limits = limits
         self.slot = slot
         sandbox.find_package(self.submission_root, package)
+        self._scenario_names = scenario_names(Path(scenarios_file))
         self._uid, self._gid = sandbox.worker_ids(slot)
         if self._uid is not None and self._uid in _LIVE_UIDS:
             raise RuntimeError(f"slot {slot} is already used by another open WorkerClient in this process; "
@@ -188,13 +198,17 @@ class WorkerClient:
         except channel.ChannelError as e:
             self._stop(proc, respawn=True)
             raise BadObservation(
-                f"the grader refused the data sent back while running scenario {scenario!r}: {e} "
+                f"{UNREADABLE} while running scenario {scenario!r}: {cap(str(e), MESSAGE_BYTES)} "
                 "(did your code write to the grader's channel?)"
             ) from None
         self._drain(proc)
         if sandbox.cpu_seconds_used(proc.pid) > self.limits.cpu_seconds / 2:
             self._stop(proc, respawn=True)  # restart before the CPU limit would kill it in the middle of a later call
-        return self._result(reply, scenario, proc)
+        result, error = self._result(reply, scenario, proc)
+        del reply  # a raised error keeps this frame alive as long as pytest keeps the failure
+        if error is not None:
+            raise error
+        return result
 
     def take_output(self) -> str:
         """Student stdout/stderr captured since the last take (capped, marked "[... N bytes cut]")."""
@@ -262,7 +276,7 @@ class WorkerClient:
             failure = self._death(proc, context, importing=True)
         except channel.ChannelError as e:
             self._stop(proc)
-            failure = BadObservation(f"the grader refused the data sent back {context}: {e}")
+            failure = BadObservation(f"{UNREADABLE} {context}: {cap(str(e), MESSAGE_BYTES)}")
         else:
             if isinstance(reply, dict) and reply.get("ok") is True and reply.get("ready") is True:
                 return proc
@@ -285,7 +299,7 @@ class WorkerClient:
             ) from None
         if not (isinstance(reply, dict) and reply.get("ok") is True and reply.get("loaded") is True):
             self._stop(proc)
-            raise self._reply_error(reply, "while starting the worker", importing=False)
+            raise self._reply_error(reply, "while starting the worker", importing=False, trusted=True)
 
     def _stop(self, proc: WorkerProcess, respawn: bool = False) -> None:
         """Kill the worker tree, keep what it printed, forget it; with `respawn`, start the next worker
@@ -320,14 +334,26 @@ class WorkerClient:
                 view = view[n:]
 
     def _receive(self, proc: WorkerProcess, deadline: float) -> Any:
-        """Read one reply frame (size-checked before reading) and decode it; _Expired / _Died on failure."""
+        """Read one reply frame (size-checked before reading) and decode it, every string cleaned and
+        capped (text.clean_tree); _Expired / _Died on failure."""
         header = self._read_exact(proc, channel.HEADER.size, deadline)
         (length,) = channel.HEADER.unpack(header)
         if length > channel.MAX_FRAME_BYTES:
             raise channel.ChannelError(
                 f"a reply of {length} bytes is larger than the limit of {sandbox.human_bytes(channel.MAX_FRAME_BYTES)}"
             )
-        return channel.decode(self._read_exact(proc, length, deadline), channel.MAX_FRAME_BYTES)
+        data = self._read_exact(proc, length, deadline)
+        try:
+            tree = channel.decode(data, channel.MAX_FRAME_BYTES)
+        except channel.ChannelError as e:
+            problem = str(e)
+        else:
+            return clean_tree(tree, STRING_BYTES)
+        finally:
+            del data
+        # Raised afresh, outside the handler: the error must not hold decode's frames (and with them the
+        # refused frame, up to MAX_FRAME_BYTES) alive for as long as pytest keeps the failure.
+        raise channel.ChannelError(problem)
 
     def _read_exact(self, proc: WorkerProcess, n: int, deadline: float) -> bytes:
         """Read exactly `n` reply bytes, draining student output meanwhile; _Expired / _Died on failure."""
@@ -379,29 +405,39 @@ class WorkerClient:
                 return
 
     # ---- turning replies and deaths into StudentErrors ---------------------------------------------------
-    def _result(self, reply: Any, scenario: str, proc: WorkerProcess) -> Any:
-        """The result of a good reply, or the StudentError an error reply stands for."""
+    def _result(self, reply: Any, scenario: str, proc: WorkerProcess) -> tuple[Any, BaseException | None]:
+        """(the result of a good reply, None), or (None, the StudentError an error reply stands for)."""
         if isinstance(reply, dict) and reply.get("ok") is True and "result" in reply:
-            return reply["result"]
-        error = self._reply_error(reply, f"in scenario {scenario!r}", importing=False)
+            return reply["result"], None
+        error = self._reply_error(reply, f"in scenario {scenario!r}", importing=False, scenario=scenario)
         if isinstance(error, StudentOutOfMemory):
             self._stop(proc, respawn=True)  # memory may be fragmented or half-built objects left behind: start clean
-        raise error
+        return None, error
 
-    def _reply_error(self, reply: Any, context: str, importing: bool) -> BaseException:
-        """Map an error reply to the exception to raise (grader bugs are not StudentErrors)."""
-        err = reply.get("error") if isinstance(reply, dict) else None
-        if not isinstance(err, dict):
-            return BadObservation(f"the worker sent a malformed reply {context}")
-        kind = str(err.get("kind", ""))
-        exc_type = str(err.get("type", ""))
-        message = str(err.get("message", ""))
-        tb = str(err.get("traceback", ""))
-        shown = format_student_exception(exc_type, message, tb)
-        if kind == "unknown_scenario":
-            return LookupError(f"grader error: {message}")
-        if kind == "grader":
+    def _reply_error(self, reply: Any, context: str, importing: bool, *, trusted: bool = False,
+                     scenario: str | None = None) -> BaseException:
+        """Map an error reply to the exception to raise (grader bugs are not StudentErrors).
+
+        Once student code can run, the worker says what the student's code lets it say: a reply that
+        does not fit the protocol (wrong types, a missing field, an unknown kind, or a grader error
+        only the grader could have) is the student's failure, never an internal grader error.
+        `trusted`: only grader code ran so far (the first frame), so a "grader" error is believed.
+        """
+        err = reply.get("error") if isinstance(reply, dict) and reply.get("ok") is False else None
+        fields = ("kind", "type", "message", "traceback")
+        if not isinstance(err, dict) or not all(isinstance(err.get(k), str) for k in fields):
+            return BadObservation(f"{UNREADABLE} {context}: a reply that is neither a result nor an error "
+                                  "(did your code write to the grader's channel?)")
+        kind, exc_type = cap(err["kind"], 64), cap(err["type"], 256)
+        message, tb = cap(err["message"], MESSAGE_BYTES), cap(err["traceback"], MESSAGE_BYTES)
+        if kind == "grader" and trusted:
             return RuntimeError(f"grader error in the worker: {message}\n{tb}")
+        if kind == "unknown_scenario" and scenario is not None and scenario not in self._scenario_names:
+            return LookupError(f"grader error: {message}")
+        if kind not in STUDENT_KINDS or kind == "unknown_scenario":
+            return BadObservation(f"{UNREADABLE} {context}: the reply claims {kind!r}, which the worker does not "
+                                  "send at this point (did your code write to the grader's channel?)")
+        shown = format_student_exception(exc_type, message, tb)
         if kind == "bad_result":
             return BadObservation(message)
         if kind.endswith("oom"):
@@ -449,3 +485,21 @@ class WorkerClient:
             return StudentCrash(f"your package exited while being imported (sys.exit / os._exit at import "
                                 f"time?) with status {code}")
         return StudentCrash(f"your code exited (status {code}) {context} (os._exit or sys.exit in your code?)")
+
+
+def scenario_names(scenarios_file: Path) -> frozenset[str]:
+    """Every name the scenarios file binds at its top level (functions, assignments, imports), read
+    without running it: the parent's own list, against which an "unknown scenario" reply is checked."""
+    try:
+        tree = ast.parse(Path(scenarios_file).read_bytes())
+    except (OSError, SyntaxError, ValueError):
+        return frozenset()
+    names: set[str] = set()
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names.add(node.name)
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            names.update((a.asname or a.name).split(".")[0] for a in node.names)
+        else:
+            names.update(n.id for n in ast.walk(node) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store))
+    return frozenset(names)

@@ -15,7 +15,6 @@ import pkgutil
 import sys
 import tempfile
 import time
-import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
@@ -25,15 +24,17 @@ import pytest
 
 from autograder.framework import reports
 from autograder.framework.archive import prepare_submission
+from autograder.framework.fstree import remove_tree
 from autograder.framework.client import WorkerClient
 from autograder.framework import sandbox
 from autograder.framework.sandbox import Limits
 from autograder.framework.errors import SubmissionError
-from autograder.framework.harness import Harness, InProcessRunner, outcome_from
+from autograder.framework.harness import Harness, InProcessRunner, outcome_from, short_traceback
 from autograder.framework.reference_cache import CachedReference, default_cache_dir, fingerprint
 from autograder.framework.rubric import Assignment
 from autograder.framework.scoreboard import render
 from autograder.framework.scoring import TaskScore, TestOutcome, score_tasks, total, zero_scores
+from autograder.framework.text import clean
 
 PLACEHOLDER = ("Grading did not finish: the grader stopped before it could score this task "
                "(time limit or crash). Resubmit once; if it happens again, tell course staff.")
@@ -142,20 +143,23 @@ def grade_submission(
             why = f"refused to run student code: required {', '.join(lacking)} not held on this machine"
             staff.append(f"sandbox: {why}")
             return finish(zero_scores(assignment.tasks, REFUSED), [], internal=[why], failed=True)
-        with tempfile.TemporaryDirectory(prefix="ag-submission-") as tmp:
+        tmp = tempfile.mkdtemp(prefix="ag-submission-")
+        try:
             try:
                 root = prepare_submission(Path(submission), Path(tmp), assignment.package)
             except SubmissionError as exc:
                 return finish(zero_scores(assignment.tasks, exc.message), [], refused=exc.message)
             tests, notes = run_tests(assignment, root, slot=slot, quiet=quiet, select=select, sandbox=use_sandbox)
+        finally:
+            remove_tree(Path(tmp))  # iterative and never raising, unlike TemporaryDirectory's cleanup
         scores = score_tasks(assignment.tasks, tests, require_all=not select)
         internal = [f"{t.nodeid}: {t.message}" for t in tests if t.internal]
         if internal:
             notes.append(f"{len(internal)} check(s) hit an internal grader error (not your fault); "
                          "please tell course staff.")
         return finish(scores, tests, notes, internal)
-    except Exception:  # a broken grader must still leave a valid report behind
-        detail = traceback.format_exc()
+    except Exception as exc:  # a broken grader must still leave a valid report behind
+        detail = short_traceback(exc)  # no source lines: tests and reference stay out of every output
         print(detail, file=sys.stderr)
         return finish(zero_scores(assignment.tasks, GRADER_FAILED), [], internal=[detail], failed=True)
 
@@ -260,9 +264,16 @@ def json_test_outcome(test: dict[str, Any]) -> TestOutcome:
 
 
 def collection_errors(report: dict[str, Any] | None) -> str:
-    """The collection errors in a json report, as text for the staff ('' when none)."""
+    """The collection errors in a json report, as text for the staff ('' when none): each module and the
+    last line of its error, not pytest's traceback (which quotes the tests' source)."""
     failed = [c for c in (report or {}).get("collectors", []) if c.get("outcome") == "failed"]
-    return "".join(f"\n{c['nodeid']}: {c.get('longrepr', '')}" for c in failed)
+    return "".join(f"\n{c['nodeid']}: {_last_line(str(c.get('longrepr', '')))}" for c in failed)
+
+
+def _last_line(text: str) -> str:
+    """The last non-blank line of `text`, without pytest's 'E   ' prefix."""
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+    return lines[-1].removeprefix("E").strip()[:500] if lines else "?"
 
 
 def forget_modules_under(folder: Path) -> None:
@@ -294,6 +305,14 @@ def read_metadata(path: Path | None) -> dict[str, Any] | None:
         print(f"warning: ignoring unreadable metadata {path}: {exc}", file=sys.stderr)
         return None
     return data if isinstance(data, dict) else None
+
+
+def _echo(text: str, err: bool = False) -> None:
+    """click.echo that cannot fail on any text, whatever the stream's encoding (e.g. ASCII under LANG=C)."""
+    stream = sys.stderr if err else sys.stdout
+    encoding = getattr(stream, "encoding", None) or "utf-8"
+    click.echo(clean(text).encode(encoding, "backslashreplace").decode(encoding, "replace"), err=err)
+
 
 
 def parse_require(text: str) -> list[str]:
@@ -354,19 +373,19 @@ def _print_details(outcome: GradeOutcome, show_hidden: bool, durations: bool) ->
     """Staff views: every selected test's full message and output (--show-hidden), timings (--durations)."""
     if show_hidden:
         for t in outcome.tests:
-            click.echo(f"{'PASSED' if t.passed else 'FAILED'} {t.nodeid}  [task {t.task}, {t.visibility}, "
+            _echo(f"{'PASSED' if t.passed else 'FAILED'} {t.nodeid}  [task {t.task}, {t.visibility}, "
                        f"{t.duration:.2f} s]")
             if not t.passed:
-                click.echo("  " + t.message.strip().replace("\n", "\n  "))
+                _echo("  " + t.message.strip().replace("\n", "\n  "))
             if t.output.strip():
-                click.echo("  printed:\n    " + t.output.rstrip().replace("\n", "\n    "))
+                _echo("  printed:\n    " + t.output.rstrip().replace("\n", "\n    "))
         for detail in outcome.internal_errors:
-            click.echo(f"INTERNAL GRADER ERROR: {detail.strip()}")
+            _echo(f"INTERNAL GRADER ERROR: {detail.strip()}")
     if durations:
         slowest = sorted(outcome.tests, key=lambda t: -t.duration)
-        click.echo(f"durations ({len(slowest)} tests, slowest first, total {sum(t.duration for t in slowest):.2f} s):")
+        _echo(f"durations ({len(slowest)} tests, slowest first, total {sum(t.duration for t in slowest):.2f} s):")
         for t in slowest:
-            click.echo(f"  {t.duration:8.3f} s  {t.nodeid}")
+            _echo(f"  {t.duration:8.3f} s  {t.nodeid}")
 
 
 @click.command("grade", epilog=GRADE_EXAMPLES)
@@ -421,20 +440,20 @@ def grade_command(submission: Path, results_path: Path, fmt: str, assignment_nam
                                metadata=read_metadata(metadata_path), quiet=quiet and not no_sandbox,
                                select=select, use_sandbox=not no_sandbox, require=required)
     for line in outcome.protections:  # stdout: staff-only on Gradescope; never in the student's report
-        click.echo(line)
+        _echo(line)
     refused = not outcome.tests and not outcome.grader_failed and outcome.scores
     if select and not outcome.tests and not refused:
-        click.echo(f"no test matches --test {test!r}", err=True)
+        _echo(f"no test matches --test {test!r}", err=True)
     if refused:  # one message, not one identical scoreboard line per task
-        click.echo(f"Handin refused, nothing graded: {outcome.scores[0].outcomes[0].message}")
-        click.echo(f"TOTAL 0/{outcome.max_score:g}")
+        _echo(f"Handin refused, nothing graded: {outcome.scores[0].outcomes[0].message}")
+        _echo(f"TOTAL 0/{outcome.max_score:g}")
     else:
-        click.echo(render(outcome.scores))
+        _echo(render(outcome.scores))
     _print_details(outcome, show_hidden, durations)
-    click.echo(f"report: {results_path}")
+    _echo(f"report: {results_path}")
     if not show_hidden:
         for detail in outcome.internal_errors:  # grading ran, so exit 0, but staff must see these
-            click.echo(f"INTERNAL GRADER ERROR: {detail.strip().splitlines()[-1] if detail.strip() else '?'}", err=True)
+            _echo(f"INTERNAL GRADER ERROR: {detail.strip().splitlines()[0] if detail.strip() else '?'}", err=True)
     if fmt == "autolab":
         click.echo(reports.json_line(outcome.report))  # Autolab reads the last stdout line
     if outcome.grader_failed:

@@ -25,14 +25,17 @@ import numpy as np
 import pytest
 
 from autograder.framework.compare import CheckFailed
-from autograder.framework.errors import (StudentError, StudentException, format_frames, format_student_exception,
-                                         syntax_error_lines)
+from autograder.framework.errors import (UNREADABLE, StudentError, StudentException, format_frames,
+                                         format_student_exception, syntax_error_lines)
 from autograder.framework.rubric import Assignment
 from autograder.framework.scoreboard import Planned, render
 from autograder.framework.scoring import VISIBILITIES, TestOutcome, score_tasks
+from autograder.framework.text import cap
 
 DEFAULT_DEADLINE = 5.0  # seconds of wall clock per student.run call
-OUTPUT_CAP = 4096  # characters of student output kept per test
+OUTPUT_CAP = 4096  # bytes (UTF-8) of student output kept per test
+MESSAGE_CAP = 16 * 1024  # bytes of a failure message kept per test (the reports cut further)
+TRACEBACK_FRAMES = 12  # innermost frames of an internal error shown to staff
 INTERNAL_PREFIX = "internal grader error (not your fault, tell course staff): "
 MARKERS = (
     "rubric(task, weight=1): the task this test counts towards and its weight within the task",
@@ -170,14 +173,93 @@ def student_exception_message(scenario: str, exc: BaseException, package_root: P
 
 
 class StudentHandle:
-    """The `student` fixture: runs scenarios on the student's code under this test's deadline."""
+    """The `student` fixture: runs scenarios on the student's code under this test's deadline.
+
+    It remembers each call and its result (for this test only) so that a test which crashes on what
+    the student's code returned can be told apart from a grader bug (see `unreadable`).
+    """
 
     def __init__(self, runner: StudentRunner, deadline: float) -> None:
         self._runner, self.deadline = runner, deadline
+        self.calls: list[tuple[str, dict[str, Any], Any]] = []
 
     def run(self, scenario: str, **kwargs: Any) -> Any:
         """Run `scenario` on the student's code; plain data back, or a StudentError with a readable message."""
-        return self._runner.run(scenario, timeout=self.deadline, **kwargs)
+        result = self._runner.run(scenario, timeout=self.deadline, **kwargs)
+        self.calls.append((scenario, kwargs, result))
+        return result
+
+
+def _describe(x: Any) -> str:
+    """What a plain-data value is, for messages: 'None', 'a str', 'a list of 3 items', 'an array of shape (3, 5)'."""
+    if x is None:
+        return "None"
+    if isinstance(x, dict):
+        return "a dict"
+    if isinstance(x, list):
+        return f"a list of {len(x)} items"
+    if isinstance(x, str):
+        return "a str"
+    if isinstance(x, np.ndarray) and x.ndim:
+        return f"an array of {'complex numbers of ' if x.dtype.kind == 'c' else ''}shape {x.shape}"
+    if isinstance(x, (complex, np.complexfloating)) or (isinstance(x, np.ndarray) and x.dtype.kind == "c"):
+        return "a complex number"
+    return "a number"
+
+
+def _real(x: Any) -> bool:
+    """Whether `x` is a real number or an array of them (bool/int/float, numpy or not), within int64."""
+    if isinstance(x, bool) or isinstance(x, float):
+        return True
+    if isinstance(x, int):
+        return -(2**63) <= x < 2**64
+    return isinstance(x, (np.ndarray, np.generic)) and np.asarray(x).dtype.kind in "biuf"
+
+
+def unreadable(got: Any, want: Any, where: str = "the result") -> str | None:
+    """Why the student's `got` does not have the form of the reference's `want` (same containers, keys,
+    lengths, shapes; real where real, None where None), or None when it does.
+
+    Only asked after a check crashed: data of the reference's form that crashes a check is a grader
+    bug; data of another form is the student's ("returned something the grader cannot read").
+    """
+    stack = [(got, want, where)]
+    while stack:
+        g, w, at = stack.pop()
+        if isinstance(w, dict):
+            if not isinstance(g, dict):
+                return f"{at} is {_describe(g)} where the grader expects a dict"
+            missing = [k for k in w if k not in g]
+            extra = [k for k in g if k not in w]
+            if missing or extra:
+                return f"{at} has keys {sorted(g)!r} where the grader expects {sorted(w)!r}"
+            stack.extend((g[k], w[k], f"{at}[{k!r}]") for k in w)
+        elif isinstance(w, list):
+            if not isinstance(g, list) or len(g) != len(w):
+                return f"{at} is {_describe(g)} where the grader expects {_describe(w)}"
+            stack.extend((g[i], w[i], f"{at}[{i}]") for i in range(len(w)))
+        elif w is None or isinstance(w, str):
+            if type(g) is not type(w):
+                return f"{at} is {_describe(g)} where the grader expects {_describe(w)}"
+        elif _real(w):
+            if not _real(g) or np.shape(g) != np.shape(w):
+                return f"{at} is {_describe(g)} where the grader expects {_describe(w)}"
+        elif type(g) is not type(w) and _describe(g) != _describe(w):
+            return f"{at} is {_describe(g)} where the grader expects {_describe(w)}"
+    return None
+
+
+def short_traceback(exc: BaseException, limit: int = TRACEBACK_FRAMES) -> str:
+    """Staff-only detail of an internal error: its type and message and its innermost frames as
+    `file:line in function`, never source lines (hidden tests and the reference stay out of every
+    output), with the exception it came from, if any, on one more line."""
+    frames = traceback.extract_tb(exc.__traceback__)[-limit:]
+    lines = [f"{type(exc).__name__}: {cap(str(exc), 2048)}"]
+    lines += [f"  at {Path(f.filename).name}:{f.lineno} in {f.name}" for f in frames]
+    cause = exc.__cause__ or exc.__context__
+    if cause is not None:
+        lines.append(f"  (while handling {type(cause).__name__}: {cap(str(cause), 512)})")
+    return "\n".join(lines)
 
 
 def seed_key(nodeid: str) -> str:
@@ -194,10 +276,10 @@ def seed_for(nodeid: str) -> int:
 def classify(exc: BaseException) -> tuple[str, bool]:
     """(student-readable message, is it the grader's fault) for an exception raised by a test."""
     if isinstance(exc, StudentError):
-        return exc.message, False
+        return cap(exc.message, MESSAGE_CAP), False
     if isinstance(exc, (CheckFailed, pytest.fail.Exception)):
-        return str(exc), False
-    return f"{INTERNAL_PREFIX}{type(exc).__name__}: {exc}", True
+        return cap(str(exc), MESSAGE_CAP), False
+    return cap(f"{INTERNAL_PREFIX}{type(exc).__name__}: {exc}", MESSAGE_CAP), True
 
 
 def outcome_from(nodeid: str, passed: bool, duration: float, record: dict[str, Any]) -> TestOutcome:
@@ -235,6 +317,7 @@ class Harness:
         self.assignment, self.backend, self.scoreboard = assignment, backend, scoreboard
         self.planned = planned  # the checks of a full run per task: the scoreboard marks partial runs
         self.records: dict[str, dict[str, Any]] = {}  # nodeid -> task, weight, visibility, message, output...
+        self.handles: dict[str, StudentHandle] = {}  # nodeid -> the running test's `student` fixture
         self.problems: list[str] = []  # test-authoring mistakes found at collection
 
     # -- configuration and collection --------------------------------------------------------------
@@ -281,7 +364,9 @@ class Harness:
         """Runs scenarios on the student's code (sandboxed in the grader) under the test's deadline."""
         runner = self.backend.student
         runner.take_output()  # drop anything printed before this test (e.g. by an earlier test's leftovers)
-        return StudentHandle(runner, self.records[request.node.nodeid]["deadline"])
+        handle = StudentHandle(runner, self.records[request.node.nodeid]["deadline"])
+        self.handles[request.node.nodeid] = handle
+        return handle
 
     @pytest.fixture
     def reference(self) -> ReferenceRunner:
@@ -301,18 +386,40 @@ class Harness:
         failure = None
         if record is not None and call.excinfo is not None and not call.excinfo.errisinstance(pytest.skip.Exception):
             failure = classify(call.excinfo.value)
+            if failure[1]:
+                blame = self._student_data_problem(item.nodeid)
+                if blame:
+                    failure = (cap(f"{UNREADABLE}: {blame}.", MESSAGE_CAP), False)
             if "message" not in record:  # the first failure is the one worth reading
                 record["message"], record["internal"] = failure
-                if failure[1]:  # staff-only detail: grade.py prints it to stderr
-                    record["traceback"] = str(call.excinfo.getrepr(style="long"))
-        if record is not None and call.when == "teardown" and "student" in getattr(item, "fixturenames", ()):
-            printed = self.backend.student.take_output()
-            if printed:
-                record["output"] = printed if len(printed) <= OUTPUT_CAP else printed[:OUTPUT_CAP] + "\n... (cut)"
+                if failure[1]:  # staff-only detail: grade.py prints it to stderr (no source lines)
+                    record["traceback"] = short_traceback(call.excinfo.value)
+        if record is not None and call.when == "teardown":
+            self.handles.pop(item.nodeid, None)
+            if "student" in getattr(item, "fixturenames", ()):
+                printed = self.backend.student.take_output()
+                if printed:
+                    record["output"] = cap(printed, OUTPUT_CAP)
         outcome = yield
         report = outcome.get_result()
-        if failure is not None and not failure[1] and report.failed:
-            report.longrepr = failure[0]  # exactly the student-readable message, no grader traceback
+        if failure is not None and report.failed:
+            # Exactly the student-readable message (or, for an internal error, the short staff detail):
+            # pytest's own traceback would print hidden-test source.
+            report.longrepr = failure[0] if not failure[1] else f"{failure[0]}\n{short_traceback(call.excinfo.value)}"
+
+    def _student_data_problem(self, nodeid: str) -> str | None:
+        """Why what the student's code returned in this test does not have the reference's form, or None
+        (also None when the reference cannot answer: then the crash stays the grader's)."""
+        handle = self.handles.get(nodeid)
+        for scenario, kwargs, got in (handle.calls if handle is not None else ()):
+            try:
+                want = self.backend.reference.run(scenario, **kwargs)
+            except Exception:
+                return None
+            problem = unreadable(got, want, f"the result of scenario {scenario!r}")
+            if problem:
+                return problem
+        return None
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_json_runtest_metadata(self, item: pytest.Item, call: pytest.CallInfo[None]) -> dict[str, Any]:

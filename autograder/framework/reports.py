@@ -7,29 +7,34 @@ import json
 import os
 import tempfile
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any, Callable, Iterable, Sequence
 
 from autograder.framework.feedback import at_level, is_hidden_check, reveals_more
 from autograder.framework.rubric import FeedbackPolicy
 from autograder.framework.scoring import VISIBILITIES, TaskScore, TestOutcome, total, weighted_score
+from autograder.framework.text import cap, clean, clean_tree
 
 FORMATS = ("gradescope", "prairielearn", "autolab")
-ENTRY_CAP = 8 * 1024  # characters of output per Gradescope/PrairieLearn test entry
+# Every cap is in UTF-8 bytes (text.cap): a character is 1 to 4 bytes, and the platforms count bytes.
+ENTRY_CAP = 8 * 1024  # output of one Gradescope/PrairieLearn test entry
 MESSAGE_CAP = 2 * 1024  # one failing case's message, so one huge message cannot hide the others
 PRINTED_CAP = 1024  # what the student's code printed, per failing case
-PRAIRIELEARN_CAP = 1_000_000  # PrairieLearn rejects larger results files
+NOTES_CAP = 4 * 1024  # the report's top-level summary and notes
+REPORT_CAP = 1_000_000  # Gradescope and PrairieLearn reject results files from 1 MB on
+PRAIRIELEARN_CAP = REPORT_CAP  # (the name older callers use)
+# Caps tried in turn until the whole file fits REPORT_CAP: (entry, message, printed).
+CAP_LEVELS = ((ENTRY_CAP, MESSAGE_CAP, PRINTED_CAP), (2048, 512, 256), (256, 128, 0), (0, 0, 0))
 VISIBILITY_NOTE = {"hidden": "hidden tests", "after_due_date": "shown after the due date",
                    "after_published": "shown after grades are published"}
 
 
 def _cap(text: str, limit: int) -> str:
-    """`text` cut to about `limit` characters, saying how much was cut."""
-    if len(text) <= limit:
-        return text
-    return text[:limit] + f"\n... ({len(text) - limit} more characters not shown)"
+    """`text` cleaned and cut to at most `limit` UTF-8 bytes, saying how much was cut."""
+    return cap(text, limit)
 
 
-def _case_lines(o: TestOutcome, message_cap: int = MESSAGE_CAP, same: Sequence[TestOutcome] = ()) -> list[str]:
+def _case_lines(o: TestOutcome, message_cap: int = MESSAGE_CAP, same: Sequence[TestOutcome] = (),
+                printed_cap: int = PRINTED_CAP) -> list[str]:
     """The lines describing one failing case: its id and message, then what the student's code printed.
 
     `same` are further cases that failed with exactly this message: named on the first line instead
@@ -39,8 +44,8 @@ def _case_lines(o: TestOutcome, message_cap: int = MESSAGE_CAP, same: Sequence[T
     ids = ", ".join(c.case for c in (o, *same))
     label = f"{ids} ({1 + len(same)} cases, same message)" if same else ids
     lines = [f"FAILED {label}: {message}" if o.nodeid else message]
-    if o.output.strip():
-        lines.append("  Your code printed:\n" + _cap(o.output.rstrip(), PRINTED_CAP))
+    if o.output.strip() and printed_cap > 0:
+        lines.append("  Your code printed:\n" + _cap(o.output.rstrip(), printed_cap))
     return lines
 
 
@@ -56,15 +61,16 @@ def _by_message(failures: Sequence[TestOutcome]) -> list[tuple[TestOutcome, list
     return list(groups.values())
 
 
-def case_report(outcomes: Sequence[TestOutcome], limit: int = ENTRY_CAP, message_cap: int = MESSAGE_CAP) -> str:
-    """Output for one report entry: how many checks passed, then each failing case, capped to `limit`."""
+def case_report(outcomes: Sequence[TestOutcome], limit: int = ENTRY_CAP, message_cap: int = MESSAGE_CAP,
+                printed_cap: int = PRINTED_CAP) -> str:
+    """Output for one report entry: how many checks passed, then each failing case, capped to `limit` bytes."""
     real = [o for o in outcomes if o.nodeid]  # pseudo-outcomes (placeholder, bad handin) carry only a message
     failures = [o for o in outcomes if not o.passed]
     lines = [f"{sum(o.passed for o in real)} of {len(real)} checks passed."] if real else []
     shown = 0
     for first, others in _by_message(failures):
-        block = "\n".join(_case_lines(first, message_cap, others))
-        if lines and len("\n".join(lines)) + len(block) > limit:
+        block = "\n".join(_case_lines(first, message_cap, others, printed_cap))
+        if lines and len("\n".join(lines).encode()) + len(block.encode()) > limit:
             break
         lines.append(block)
         shown += 1 + len(others)
@@ -83,12 +89,21 @@ def gradescope(
     scores: Sequence[TaskScore], *, execution_time: float = 0.0, notes: Iterable[str] = (),
     extra_data: dict[str, Any] | None = None, feedback: FeedbackPolicy | None = None,
 ) -> dict[str, Any]:
-    """A Gradescope results.json: one test entry per task (per task and visibility if a task mixes them).
+    """A Gradescope results.json: one test entry per task (per task and visibility if a task mixes them),
+    its outputs shortened until the file is under REPORT_CAP bytes.
 
     Under a `feedback` policy that shows less before the due date, visible entries carry the redacted
     messages, and a 0-point after_due_date entry per task carries the rest.
     """
+    notes = list(notes)
     policy = feedback or FeedbackPolicy()
+    return _fitted(lambda caps: _gradescope(scores, execution_time, notes, extra_data, caps, policy))
+
+
+def _gradescope(scores: Sequence[TaskScore], execution_time: float, notes: Sequence[str],
+                extra_data: dict[str, Any] | None, caps: tuple[int, int, int],
+                policy: FeedbackPolicy) -> dict[str, Any]:
+    """gradescope() with the given (entry, message, printed) caps."""
     tests = []
     for s in scores:
         groups = _groups(s)
@@ -108,7 +123,7 @@ def gradescope(
                 "max_score": possible,
                 "status": "passed" if all(o.passed for o in outcomes) else "failed",
                 "output": case_report(at_level(outcomes, policy.before_due if visibility == "visible"
-                                               else policy.after_due)),
+                                               else policy.after_due), *caps),
                 "visibility": visibility,
                 "tags": [f"task-{s.task.id}"],
             })
@@ -116,7 +131,7 @@ def gradescope(
                 tests.append({"name": f"{name} (full feedback, shown after the due date)", "number": s.task.id,
                               "score": 0.0, "max_score": 0.0, "status": "failed", "visibility": "after_due_date",
                               "output": case_report(at_level([o for o in outcomes if is_hidden_check(o)],
-                                                             policy.after_due)),
+                                                             policy.after_due), *caps),
                               "tags": [f"task-{s.task.id}"]})
     return {
         "score": total(scores)[0],
@@ -132,12 +147,13 @@ def summary(scores: Sequence[TaskScore], notes: Iterable[str] = ()) -> str:
     """One line with the total and the passed-task count, then any notes (e.g. missing sandbox protections)."""
     earned, possible = total(scores)
     passed = sum(s.status == "PASS" for s in scores)
-    return "\n".join([f"Score: {earned:g}/{possible:g}. Tasks fully passed: {passed} of {len(scores)}.", *notes])
+    head = f"Score: {earned:g}/{possible:g}. Tasks fully passed: {passed} of {len(scores)}."
+    return "\n".join([head, *(_cap(n, NOTES_CAP) for n in notes)])
 
 
 def prairielearn(scores: Sequence[TaskScore], *, notes: Iterable[str] = (), gradable: bool = True,
                  format_errors: Sequence[str] = ()) -> dict[str, Any]:
-    """A PrairieLearn results.json (score in [0, 1]), its outputs shortened until it is under 1 MB.
+    """A PrairieLearn results.json (score in [0, 1]), its outputs shortened until it is under REPORT_CAP bytes.
 
     An ungradable handin gets `gradable: false` and its reasons in `format_errors`: PrairieLearn then
     shows them and does not count the attempt (docs: prairielearn.com, "Externally graded questions",
@@ -145,9 +161,12 @@ def prairielearn(scores: Sequence[TaskScore], *, notes: Iterable[str] = (), grad
     """
     notes = list(notes)
     earned, possible = total(scores)
-    for limit, message_cap in ((ENTRY_CAP, MESSAGE_CAP), (2048, 512), (256, 128), (0, 0)):
-        report = {
+
+    def build_at(caps: tuple[int, int, int]) -> dict[str, Any]:
+        limit, message_cap, _ = caps
+        return {
             "gradable": gradable,
+            **({"format_errors": [_cap(e, message_cap or 128) for e in format_errors]} if format_errors else {}),
             "score": round(earned / possible, 4) if possible else 0.0,
             "message": summary(scores, notes),
             "tests": [
@@ -156,14 +175,21 @@ def prairielearn(scores: Sequence[TaskScore], *, notes: Iterable[str] = (), grad
                     "points": s.score,
                     "max_points": s.max_score,
                     "message": _cap(first_message(s), message_cap),
-                    "output": case_report(s.outcomes, limit, message_cap) if limit else "",
+                    "output": case_report(s.outcomes, *caps) if limit else "",
                 }
                 for s in scores
             ],
         }
-        if format_errors:
-            report["format_errors"] = [_cap(e, MESSAGE_CAP) for e in format_errors]
-        if len(json.dumps(report)) < PRAIRIELEARN_CAP:
+
+    return _fitted(build_at)
+
+
+def _fitted(build_at: Callable[[tuple[int, int, int]], dict[str, Any]]) -> dict[str, Any]:
+    """The report built with the largest caps of CAP_LEVELS whose file (as write_atomic writes it) fits
+    REPORT_CAP bytes; the last level keeps no student text beyond a summary line, so it always fits."""
+    for caps in CAP_LEVELS:
+        report = build_at(caps)
+        if len(dumps(report)) < REPORT_CAP:
             break
     return report
 
@@ -175,12 +201,12 @@ def first_message(score: TaskScore) -> str:
 
 def autolab(scores: Sequence[TaskScore]) -> dict[str, Any]:
     """Autolab's scores object: {"scores": {task id: points}}; print it as the last stdout line."""
-    return {"scores": {s.task.id: s.score for s in scores}}
+    return {"scores": {clean(s.task.id): s.score for s in scores}}
 
 
 def json_line(report: dict[str, Any]) -> str:
-    """`report` as one line of JSON (Autolab reads the last line of stdout)."""
-    return json.dumps(report, separators=(", ", ": "))
+    """`report` as one line of ASCII JSON (Autolab reads the last line of stdout, whatever its encoding)."""
+    return json.dumps(report, separators=(", ", ": "), ensure_ascii=True)
 
 
 def build(
@@ -202,15 +228,22 @@ def build(
     raise ValueError(f"unknown report format {fmt!r}; choose one of {', '.join(FORMATS)}")
 
 
+def dumps(report: dict[str, Any]) -> bytes:
+    """The exact bytes write_atomic writes: UTF-8 JSON (astral characters take 4 bytes, not a
+    12-byte pair of escapes), every string cleaned so that it always encodes."""
+    safe = clean_tree(report, REPORT_CAP)
+    return (json.dumps(safe, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
+
+
 def write_atomic(path: Path, report: dict[str, Any]) -> None:
     """Write `report` as JSON so readers see the old file or the new one, never half of one."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    data = dumps(report)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(report, f, indent=2)
-            f.write("\n")
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
         # mkstemp's mode 0600 stays: the sandboxed worker's uid must not read the report.
         os.replace(tmp, path)
     except BaseException:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Mapping, Sequence
 
 from autograder.framework.scoring import TaskScore, total
+from autograder.framework.text import clean
 
 TITLE_WIDTH = 50  # hw1p1's longest task title fits; longer ones are clipped with '...'
 NOTE_WIDTH = 60
@@ -24,9 +25,9 @@ def _points(x: float) -> str:
 
 
 def first_failure_line(score: TaskScore) -> str:
-    """First line of the first failing test's message ('' when every test passed)."""
+    """First line of the first failing test's message ('' when every test passed), safe to print anywhere."""
     for o in score.failures:
-        lines = [ln.strip() for ln in o.message.splitlines() if ln.strip()]
+        lines = [ln.strip() for ln in clean(o.message[:4096]).splitlines() if ln.strip()]
         return lines[0] if lines else "failed"
     return ""
 

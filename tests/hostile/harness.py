@@ -92,6 +92,14 @@ class Graded:
                         return part[len(prop) + 1:]
         return "?"
 
+    @property
+    def peak_mib(self) -> float:
+        """The grading process's peak resident memory (run_grade.py's last stdout line), nan if unknown."""
+        try:
+            return float(json.loads(self.stdout.strip().splitlines()[-1])["maxrss_mib"])
+        except (ValueError, KeyError, IndexError, TypeError):
+            return float("nan")
+
 
 def grade(case: str, submission: Path, workdir: Path, slot: int, *, tests_dir: Path | None = None,
           tasks: Sequence[str] = MINI_TASKS, user: int | None = None, pythonpath: Path | None = None,
@@ -123,8 +131,8 @@ def grade(case: str, submission: Path, workdir: Path, slot: int, *, tests_dir: P
         report = json.loads(raw)
     except ValueError:
         report = None
-    return Graded(case, report, raw, seconds, rc, out.decode(errors="replace")[-20000:],
-                  err.decode(errors="replace")[-20000:], results)
+    return Graded(case, report, raw, seconds, rc, out.decode(errors="replace")[-2_000_000:],
+                  err.decode(errors="replace")[-2_000_000:], results)
 
 
 def grade_many(jobs: Sequence[tuple[str, Path, Path, dict[str, Any]]]) -> dict[str, Graded]:

@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import re
 
+# The start of every message about a reply the grader cannot use (not plain data, or not the protocol).
+UNREADABLE = "your code returned something the grader cannot read"
+
 # (exception type, pattern in its message, the likely cause) — the mistakes students make most often
 # in an autograd homework, matched on what numpy and Python say about them. First match wins.
 _LIKELY_CAUSES: tuple[tuple[str, str, str], ...] = (
