@@ -9,6 +9,12 @@ One persistent sandboxed worker (sandbox.py) serves the calls. It is started whe
 and replaced at once by a new one whose import overlaps the grader's own work. Replies are decoded by
 channel.decode (data only); nothing the worker sends is ever unpickled or has a method called on it.
 Not thread-safe: use one client per thread (and one slot per concurrent client).
+
+Time: the first worker's import of the package has `Limits.import_timeout`. After a restart, waiting
+for the new worker to import the package is part of the next call: the call's deadline covers it, so
+a package that imports slowly cannot add its import time to every check (a timed-out import goes on
+in the background, and the next call waits for it under its own deadline). Only the interpreter's and
+numpy's start, before any student code runs, is not charged to the call.
 """
 
 from __future__ import annotations
@@ -159,6 +165,10 @@ class WorkerClient:
         self._import_failure: BaseException | None = None
         self._starts = 0
         self._handshake_pending = False
+        self._loaded = False  # the current worker sent its first frame (numpy loaded, no student code run yet)
+        self._imported_once = False  # some worker of this client imported the package
+        self.first_import_seconds: float | None = None  # how long the first worker's import of the package took
+        self._rx = bytearray()  # reply bytes read so far (a wait cut by a deadline resumes where it stopped)
         try:
             self._spawn()  # start now: numpy and the package import while the grader collects its tests
         except BaseException:
@@ -173,8 +183,8 @@ class WorkerClient:
         limit = self.limits.call_timeout if timeout is None else float(timeout)
         request = channel.frame({"op": "call", "scenario": scenario, "kwargs": kwargs})  # bad kwargs fail here
         self._output.new_call()
-        proc = self._ensure_worker()
-        deadline = time.monotonic() + limit
+        deadline = time.monotonic() + limit  # covers waiting for a restarted worker's import, too
+        proc, deadline = self._ensure_worker(deadline, limit)
         try:
             self._send(proc, request, deadline)
             reply = self._receive(proc, deadline)
@@ -235,25 +245,44 @@ class WorkerClient:
         self._starts += 1
         self._state.proc = proc
         self._handshake_pending = True
+        self._loaded = False
+        self._rx.clear()
         if self.missing_protections:
             sandbox.warn_missing_once(self.missing_protections)
         return proc
 
-    def _ensure_worker(self) -> WorkerProcess:
-        """The running worker, started (and its package imported) if needed; import failures are remembered."""
+    def _ensure_worker(self, call_deadline: float, limit: float) -> tuple[WorkerProcess, float]:
+        """(the running worker, the call's deadline), the worker started and its package imported if needed.
+
+        Waiting for the interpreter and numpy (no student code yet) moves the call's deadline by the
+        wait. Waiting for a restarted worker's import of the package does not: on expiry the call
+        times out and the import goes on for the next call. The first import has import_timeout;
+        import failures are remembered.
+        """
         if self._import_failure is not None:
             raise copy.copy(self._import_failure)
         proc = self._state.proc or self._spawn()
         if not self._handshake_pending:
-            return proc
-        self._handshake_pending = False
+            return proc, call_deadline
         t = self.limits.import_timeout
-        deadline = time.monotonic() + t
-        self._await_loaded(proc, deadline)
+        if not self._loaded:
+            started = time.monotonic()
+            self._await_loaded(proc, started + t)
+            self._loaded = True
+            call_deadline += time.monotonic() - started
+        first = not self._imported_once
+        started = time.monotonic()
+        deadline = started + t if first else call_deadline
         context = f"while importing your package {self.package!r}"
         try:
             reply = self._receive(proc, deadline)
         except _Expired:
+            if not first:  # the worker keeps importing: the next call waits for it under its own deadline
+                raise StudentTimeout(
+                    f"timed out after {limit:g} s {context}: the worker had been restarted (after a timeout, a crash "
+                    f"or running out of memory) and your package had not finished importing"
+                    f"{self._first_import_note()} (slow code at import time? keep module level cheap)") from None
+            self._handshake_pending = False
             self._stop(proc)
             failure: BaseException = StudentTimeout(
                 f"timed out after {t:g} s {context} (an infinite loop or a long computation at import time?)"
@@ -264,12 +293,21 @@ class WorkerClient:
             self._stop(proc)
             failure = BadObservation(f"the grader refused the data sent back {context}: {e}")
         else:
+            self._handshake_pending = False
             if isinstance(reply, dict) and reply.get("ok") is True and reply.get("ready") is True:
-                return proc
+                if first:
+                    self.first_import_seconds = time.monotonic() - started
+                self._imported_once = True
+                return proc, call_deadline
             self._stop(proc)
             failure = self._reply_error(reply, context, importing=True)
         self._import_failure = failure
         raise copy.copy(failure)
+
+    def _first_import_note(self) -> str:
+        """'; its first import took 2.3 s' when known."""
+        t = self.first_import_seconds
+        return "" if t is None else f"; its first import took {t:.1f} s"
 
     def _await_loaded(self, proc: WorkerProcess, deadline: float) -> None:
         """Wait for the worker's first frame (sent before any student code runs); failures are the grader's."""
@@ -296,6 +334,7 @@ class WorkerClient:
         if self._state.proc is proc:
             self._state.proc = None
             self._handshake_pending = False
+            self._rx.clear()
         if respawn and self._import_failure is None and self._finalizer.alive:
             self._spawn()
 
@@ -320,20 +359,26 @@ class WorkerClient:
                 view = view[n:]
 
     def _receive(self, proc: WorkerProcess, deadline: float) -> Any:
-        """Read one reply frame (size-checked before reading) and decode it; _Expired / _Died on failure."""
-        header = self._read_exact(proc, channel.HEADER.size, deadline)
-        (length,) = channel.HEADER.unpack(header)
+        """Read one reply frame (size-checked before reading) and decode it; _Expired / _Died on failure.
+
+        Bytes read before a deadline expired stay in self._rx, so a later wait on the same worker
+        (a restarted worker's import, resumed by the next call) goes on from there."""
+        size = channel.HEADER.size
+        self._fill(proc, size, deadline)
+        (length,) = channel.HEADER.unpack(bytes(self._rx[:size]))
         if length > channel.MAX_FRAME_BYTES:
             raise channel.ChannelError(
                 f"a reply of {length} bytes is larger than the limit of {sandbox.human_bytes(channel.MAX_FRAME_BYTES)}"
             )
-        return channel.decode(self._read_exact(proc, length, deadline), channel.MAX_FRAME_BYTES)
+        self._fill(proc, size + length, deadline)
+        frame = bytes(self._rx[size:size + length])
+        del self._rx[:size + length]
+        return channel.decode(frame, channel.MAX_FRAME_BYTES)
 
-    def _read_exact(self, proc: WorkerProcess, n: int, deadline: float) -> bytes:
-        """Read exactly `n` reply bytes, draining student output meanwhile; _Expired / _Died on failure."""
-        chunks: list[bytes] = []
-        left = n
-        while left:
+    def _fill(self, proc: WorkerProcess, n: int, deadline: float) -> None:
+        """Read reply bytes until self._rx holds `n` (never more), draining student output meanwhile;
+        _Expired / _Died on failure."""
+        while len(self._rx) < n:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 raise _Expired
@@ -342,12 +387,10 @@ class WorkerClient:
             if proc.out_r in readable:
                 self._read_output(proc)
             if proc.rep_r in readable:
-                chunk = os.read(proc.rep_r, min(left, READ_CHUNK))
+                chunk = os.read(proc.rep_r, min(n - len(self._rx), READ_CHUNK))
                 if not chunk:
                     raise _Died
-                chunks.append(chunk)
-                left -= len(chunk)
-        return b"".join(chunks)
+                self._rx += chunk
 
     def _read_output(self, proc: WorkerProcess) -> bool:
         """Read one chunk of student output into the capped buffer; False at EOF (stops watching it)."""
