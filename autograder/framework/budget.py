@@ -4,7 +4,9 @@ A handin whose code loops must not wait out a fixed deadline on every check (tha
 for hw1p1), and a correct but slow one must not lose points. So:
 
 - a call's deadline scales with the reference's measured time for the same call:
-  max(floor, factor x reference time), at most the test's `deadline` mark;
+  max(floor, factor x reference time), at most the test's `deadline` mark. In the grader's worker the
+  deadline is CPU time (a busy machine does not fail correct code), and a call that waits instead of
+  computing is stopped after WALL_FACTOR times its deadline of wall clock (client.py);
 - after `timeouts_in_a_row` timeouts in a row in one task, that task's remaining checks are not run
   (an infinite loop there would only time out again);
 - no call starts or runs past the end of the total budget; the checks left are "not run", each with
@@ -25,6 +27,7 @@ from autograder.framework.channel import call_key
 from autograder.framework.errors import StudentNotRun
 from autograder.framework.rubric import TimeBudget
 
+WALL_FACTOR = 3.0  # a call whose deadline is d CPU seconds may take up to WALL_FACTOR x d of wall clock
 # Part of the total kept back for what follows the last call: the checks left (each refused at
 # once), the scores and the report. Measured at about a second for hw1p1's 237 checks.
 RESERVE_FRACTION = 0.05
@@ -84,7 +87,7 @@ class TimeKeeper:
         """The deadline of the next call of `task` (StudentNotRun when it must not run at all)."""
         self.check(task)
         wanted = call_deadline(self.budget, ceiling, reference_seconds)
-        left = self.remaining()
+        left = self.remaining() / WALL_FACTOR  # the call's wall clock must end by the end of the budget too
         return Deadline(min(wanted, left), left < wanted)
 
     def record(self, task: str, case: str, seconds: float, timed_out: bool) -> None:

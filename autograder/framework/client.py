@@ -10,17 +10,20 @@ and replaced at once by a new one whose import overlaps the grader's own work. R
 channel.decode (data only); nothing the worker sends is ever unpickled or has a method called on it.
 Not thread-safe: use one client per thread (and one slot per concurrent client).
 
-Time: the first worker's import of the package has `Limits.import_timeout`. After a restart, waiting
-for the new worker to import the package is part of the next call: the call's deadline covers it, so
-a package that imports slowly cannot add its import time to every check (a timed-out import goes on
-in the background, and the next call waits for it under its own deadline). Only the interpreter's and
-numpy's start, before any student code runs, is not charged to the call.
+Time: a call's `timeout` is counted in CPU seconds of the worker process, so a busy machine does not
+fail correct code; code that waits instead of computing (sleeping, blocked) is stopped after
+WALL_FACTOR x `timeout` of wall clock. The first worker's import of the package has
+`Limits.import_timeout`. After a restart, the new worker's import of the package is part of the next
+call and counts against its limits, so a package that imports slowly cannot add its import time to
+every check (a timed-out import goes on, and the next call waits for it under its own limits). Only
+the interpreter's and numpy's start, before any student code runs, is not charged to the call.
 """
 
 from __future__ import annotations
 
 import copy
 import errno
+import math
 import os
 import select
 import time
@@ -29,6 +32,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from autograder.framework import channel, sandbox
+from autograder.framework.budget import WALL_FACTOR
 from autograder.framework.errors import (
     BadObservation,
     StudentCrash,
@@ -44,10 +48,46 @@ __all__ = ["Limits", "WorkerClient", "CappedOutput"]
 
 READ_CHUNK = 1 << 20
 DRAIN_AFTER_EXIT_SECONDS = 0.5  # how long to collect output of a dead worker (escapees may hold the pipe)
+CPUS = os.cpu_count() or 1  # the worker cannot burn CPU time faster than this many seconds per second
+COMPUTING = 0.25  # a call stopped by the wall clock that used this part of its CPU limit was computing
 
 
 class _Expired(Exception):
-    """The call's deadline passed."""
+    """A wait's limit passed: `cpu` when the worker was computing (its CPU limit, or the wall clock
+    while it used CPU on a busy machine), False when it was mostly waiting."""
+
+    def __init__(self, cpu: bool = False) -> None:
+        super().__init__()
+        self.cpu = cpu
+
+
+class _Limit:
+    """When a wait must end: a wall-clock deadline and, once `count_cpu` is called, a limit on the
+    CPU time the worker process uses from then on."""
+
+    def __init__(self, wall_end: float, cpu_seconds: float = math.inf) -> None:
+        self.wall_end, self.cpu_seconds = wall_end, cpu_seconds
+        self._pid = 0
+        self._cpu_start = 0.0
+        self._check_at = math.inf  # the CPU limit cannot have been reached before this time
+
+    def count_cpu(self, pid: int) -> None:
+        """Count the CPU time of process `pid` from now on."""
+        self._pid, self._cpu_start = pid, sandbox.cpu_seconds_used(pid)
+        self._check_at = time.monotonic() + self.cpu_seconds / CPUS
+
+    def wait(self) -> float:
+        """How long a select may sleep before the limits must be checked again; _Expired once one has passed."""
+        now = time.monotonic()
+        if now >= self.wall_end:
+            used = sandbox.cpu_seconds_used(self._pid) - self._cpu_start if self._pid else 0.0
+            raise _Expired(cpu=used >= COMPUTING * self.cpu_seconds)
+        if now >= self._check_at:
+            left = self.cpu_seconds - (sandbox.cpu_seconds_used(self._pid) - self._cpu_start)
+            if left <= 0:
+                raise _Expired(cpu=True)
+            self._check_at = now + left / CPUS
+        return min(self.wall_end, self._check_at) - now
 
 
 class _Died(Exception):
@@ -183,16 +223,14 @@ class WorkerClient:
         limit = self.limits.call_timeout if timeout is None else float(timeout)
         request = channel.frame({"op": "call", "scenario": scenario, "kwargs": kwargs})  # bad kwargs fail here
         self._output.new_call()
-        deadline = time.monotonic() + limit  # covers waiting for a restarted worker's import, too
-        proc, deadline = self._ensure_worker(deadline, limit)
+        call = _Limit(time.monotonic() + WALL_FACTOR * limit, limit)  # covers a restarted worker's import, too
+        proc = self._ensure_worker(call, limit)
         try:
-            self._send(proc, request, deadline)
-            reply = self._receive(proc, deadline)
-        except _Expired:
+            self._send(proc, request, call)
+            reply = self._receive(proc, call)
+        except _Expired as e:
             self._stop(proc, respawn=True)
-            raise StudentTimeout(
-                f"timed out after {limit:g} s (an infinite loop, or a traversal that revisits nodes?)"
-            ) from None
+            raise StudentTimeout(_timeout_message(limit, e.cpu)) from None
         except _Died:
             raise self._death(proc, f"while running scenario {scenario!r}") from None
         except channel.ChannelError as e:
@@ -251,37 +289,43 @@ class WorkerClient:
             sandbox.warn_missing_once(self.missing_protections)
         return proc
 
-    def _ensure_worker(self, call_deadline: float, limit: float) -> tuple[WorkerProcess, float]:
-        """(the running worker, the call's deadline), the worker started and its package imported if needed.
+    def _ensure_worker(self, call: _Limit, limit: float) -> WorkerProcess:
+        """The running worker, started and its package imported if needed; `call` starts counting its CPU.
 
-        Waiting for the interpreter and numpy (no student code yet) moves the call's deadline by the
-        wait. Waiting for a restarted worker's import of the package does not: on expiry the call
-        times out and the import goes on for the next call. The first import has import_timeout;
-        import failures are remembered.
+        Waiting for the interpreter and numpy (no student code yet) moves the call's wall deadline by
+        the wait. Waiting for a restarted worker's import of the package counts against the call's
+        limits: on expiry the call times out and the import goes on for the next call. The first
+        import has import_timeout; import failures are remembered.
         """
         if self._import_failure is not None:
             raise copy.copy(self._import_failure)
         proc = self._state.proc or self._spawn()
         if not self._handshake_pending:
-            return proc, call_deadline
+            call.count_cpu(proc.pid)
+            return proc
         t = self.limits.import_timeout
         if not self._loaded:
             started = time.monotonic()
-            self._await_loaded(proc, started + t)
+            self._await_loaded(proc, _Limit(started + t))
             self._loaded = True
-            call_deadline += time.monotonic() - started
+            call.wall_end += time.monotonic() - started
         first = not self._imported_once
         started = time.monotonic()
-        deadline = started + t if first else call_deadline
+        if first:
+            wait = _Limit(started + t)
+        else:
+            wait = call
+            call.count_cpu(proc.pid)
         context = f"while importing your package {self.package!r}"
         try:
-            reply = self._receive(proc, deadline)
-        except _Expired:
-            if not first:  # the worker keeps importing: the next call waits for it under its own deadline
-                raise StudentTimeout(
-                    f"timed out after {limit:g} s {context}: the worker had been restarted (after a timeout, a crash "
-                    f"or running out of memory) and your package had not finished importing"
-                    f"{self._first_import_note()} (slow code at import time? keep module level cheap)") from None
+            reply = self._receive(proc, wait)
+        except _Expired as e:
+            if not first:  # the worker keeps importing: the next call waits for it under its own limits
+                raise StudentTimeout(_timeout_message(
+                    limit, e.cpu, f" {context}: the worker had been restarted (after a timeout, a crash or running "
+                                  f"out of memory) and your package had not finished importing"
+                                  f"{self._first_import_note()}", "slow code at import time? keep module level cheap"
+                )) from None
             self._handshake_pending = False
             self._stop(proc)
             failure: BaseException = StudentTimeout(
@@ -297,8 +341,9 @@ class WorkerClient:
             if isinstance(reply, dict) and reply.get("ok") is True and reply.get("ready") is True:
                 if first:
                     self.first_import_seconds = time.monotonic() - started
+                    call.count_cpu(proc.pid)
                 self._imported_once = True
-                return proc, call_deadline
+                return proc
             self._stop(proc)
             failure = self._reply_error(reply, context, importing=True)
         self._import_failure = failure
@@ -309,7 +354,7 @@ class WorkerClient:
         t = self.first_import_seconds
         return "" if t is None else f"; its first import took {t:.1f} s"
 
-    def _await_loaded(self, proc: WorkerProcess, deadline: float) -> None:
+    def _await_loaded(self, proc: WorkerProcess, deadline: _Limit) -> None:
         """Wait for the worker's first frame (sent before any student code runs); failures are the grader's."""
         try:
             reply = self._receive(proc, deadline)
@@ -339,13 +384,11 @@ class WorkerClient:
             self._spawn()
 
     # ---- the channel, with a deadline -------------------------------------------------------------------
-    def _send(self, proc: WorkerProcess, data: bytes, deadline: float) -> None:
+    def _send(self, proc: WorkerProcess, data: bytes, limit: _Limit) -> None:
         """Write a request frame, draining student output meanwhile; _Expired / _Died on failure."""
         view = memoryview(data)
         while view:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise _Expired
+            left = limit.wait()
             readable, writable, _ = select.select([proc.out_r] if proc.out_r >= 0 else [], [proc.req_w], [], left)
             if readable:
                 self._read_output(proc)
@@ -358,30 +401,28 @@ class WorkerClient:
                     raise _Died from None
                 view = view[n:]
 
-    def _receive(self, proc: WorkerProcess, deadline: float) -> Any:
+    def _receive(self, proc: WorkerProcess, limit: _Limit) -> Any:
         """Read one reply frame (size-checked before reading) and decode it; _Expired / _Died on failure.
 
         Bytes read before a deadline expired stay in self._rx, so a later wait on the same worker
         (a restarted worker's import, resumed by the next call) goes on from there."""
         size = channel.HEADER.size
-        self._fill(proc, size, deadline)
+        self._fill(proc, size, limit)
         (length,) = channel.HEADER.unpack(bytes(self._rx[:size]))
         if length > channel.MAX_FRAME_BYTES:
             raise channel.ChannelError(
                 f"a reply of {length} bytes is larger than the limit of {sandbox.human_bytes(channel.MAX_FRAME_BYTES)}"
             )
-        self._fill(proc, size + length, deadline)
+        self._fill(proc, size + length, limit)
         frame = bytes(self._rx[size:size + length])
         del self._rx[:size + length]
         return channel.decode(frame, channel.MAX_FRAME_BYTES)
 
-    def _fill(self, proc: WorkerProcess, n: int, deadline: float) -> None:
+    def _fill(self, proc: WorkerProcess, n: int, limit: _Limit) -> None:
         """Read reply bytes until self._rx holds `n` (never more), draining student output meanwhile;
         _Expired / _Died on failure."""
         while len(self._rx) < n:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise _Expired
+            remaining = limit.wait()
             fds = [proc.rep_r] + ([proc.out_r] if proc.out_r >= 0 else [])
             readable, _, _ = select.select(fds, [], [], remaining)
             if proc.out_r in readable:
@@ -492,3 +533,13 @@ class WorkerClient:
             return StudentCrash(f"your package exited while being imported (sys.exit / os._exit at import "
                                 f"time?) with status {code}")
         return StudentCrash(f"your code exited (status {code}) {context} (os._exit or sys.exit in your code?)")
+
+
+def _timeout_message(limit: float, cpu: bool, context: str = "",
+                     hint: str = "an infinite loop, or a traversal that revisits nodes?") -> str:
+    """What a student reads when a call (or a restarted worker's import) ran out of time: of CPU time
+    (computing too long), or of wall-clock time while using little CPU (waiting)."""
+    if cpu:
+        return f"timed out after {limit:.3g} s{context} ({hint})"
+    return (f"timed out after {WALL_FACTOR * limit:.3g} s of wall-clock time{context}, using little CPU: waiting, "
+            f"sleeping or blocked (on input, a lock, a child process?) instead of computing")

@@ -144,11 +144,14 @@ class InProcessRunner:
             raise StudentException(student_exception_message(scenario, exc, self.package_root / self.package)) from exc
 
     def run_timed(self, scenario: str, **kwargs: Any) -> tuple[Any, float]:
-        """(run's value, its wall time in seconds): the grader scales student deadlines from it."""
+        """(run's value, the CPU seconds it took): the grader scales student deadlines from it.
+
+        CPU time, like the worker's deadlines: the ratio of the two does not depend on the machine's load.
+        """
         fn = self.function(scenario, **copy.deepcopy(kwargs))  # loading the package is not the call's time
-        start = time.perf_counter()
+        start = time.thread_time()
         value = fn()
-        return value, time.perf_counter() - start
+        return value, time.thread_time() - start
 
     def take_output(self) -> str:
         """Nothing: in-process output is captured by pytest itself."""
@@ -199,7 +202,7 @@ class StudentHandle:
             if seconds is not None and limit.seconds < self.deadline:
                 budget = self._clock.budget
                 raise StudentTimeout(f"{e.message}\n  (The limit for this call is {budget.factor:g} times the reference "
-                                     f"solution's time for it, at least {budget.floor:g} s.)") from None
+                                     f"solution's CPU time for it, at least {budget.floor:g} s.)") from None
             raise
         finally:
             self._clock.record(self._task, self._case, time.monotonic() - start, timed_out)
