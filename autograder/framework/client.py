@@ -339,8 +339,9 @@ class WorkerClient:
         else:
             self._handshake_pending = False
             if isinstance(reply, dict) and reply.get("ok") is True and reply.get("ready") is True:
-                if first:
+                if first:  # the first import has its own allowance: the call starts now
                     self.first_import_seconds = time.monotonic() - started
+                    call.wall_end += self.first_import_seconds
                     call.count_cpu(proc.pid)
                 self._imported_once = True
                 return proc

@@ -38,7 +38,8 @@ from autograder.framework.rubric import Assignment, Task
 FRAMEWORK_DIR = Path(__file__).resolve().parent
 HANDOUT_FILES = "handout_files"  # per assignment: assignments/<name>/handout_files/
 # Framework modules the public tests and the handout's conftest import; each is pytest/numpy/stdlib-only.
-SUPPORT_MODULES = ("harness", "rubric", "errors", "compare", "gradcheck", "scoring", "scoreboard", "channel")
+SUPPORT_MODULES = ("harness", "rubric", "errors", "compare", "gradcheck", "scoring", "scoreboard", "channel",
+                   "budget")
 EXPECTED_FILE = "tests/expected.npz"
 SKIP_NAMES = {"__pycache__", ".pytest_cache", ".DS_Store", ".hypothesis"}
 SKIP_SUFFIXES = (".pyc", ".pyo")
