@@ -70,6 +70,10 @@ class StudentTimeout(StudentError):
     """A call did not finish before its wall-clock deadline (the worker was killed)."""
 
 
+class StudentNotRun(StudentError):
+    """A check was not run: its task timed out repeatedly, or the grading time budget was spent."""
+
+
 class StudentOutOfMemory(StudentError):
     """The student's code ran out of memory (MemoryError under the worker's address-space limit)."""
 
