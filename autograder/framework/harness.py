@@ -180,16 +180,14 @@ class StudentHandle:
     (scaled from the reference's time for the same call, at most the test's `deadline`), and accounts
     each call's wall time (import waits and worker restarts included) to the test's task."""
 
-    def __init__(self, runner: StudentRunner, deadline: float, *, task: str = "", case: str = "",
-                 clock: TimeKeeper | None = None, reference: TimedReference | None = None) -> None:
-        self._runner, self.deadline = runner, deadline
+    def __init__(self, runner: StudentRunner, deadline: float, *, task: str, case: str, clock: TimeKeeper,
+                 reference: TimedReference) -> None:
+        self._runner, self.deadline = runner, deadline  # `deadline`: the test's mark, the most a call may get
         self._task, self._case, self._clock, self._reference = task, case, clock, reference
 
     def run(self, scenario: str, **kwargs: Any) -> Any:
         """Run `scenario` on the student's code; plain data back, or a StudentError with a readable message."""
-        if self._clock is None:
-            return self._runner.run(scenario, timeout=self.deadline, **kwargs)
-        seconds = self._reference.seconds(scenario, kwargs) if self._reference is not None else None
+        seconds = self._reference.seconds(scenario, kwargs)
         limit = self._clock.deadline(self._task, self.deadline, seconds)  # StudentNotRun when cut off
         start, timed_out = time.monotonic(), False
         try:
