@@ -165,11 +165,12 @@ def budget_figures() -> list[dict]:
         slow = make_slow_handin(ASSIGNMENT.reference_root, ASSIGNMENT.package, root / "slow")
         wall, outcome = _grade(slow, root / "slow.json", SLOW_SLOT)
         ratio = measured_slowdown(slow, ASSIGNMENT.reference_root, "train_digits", TRAIN)
+        lost = [f"{t.case}: {t.message.splitlines()[0]}" for t in outcome.tests if not t.passed]
         slow_figure = {
             "name": "slow_handin_score", "value": outcome.score, "unit": "pts",
             "target": f"= {outcome.max_score:g} (full marks)",
             "detail": f"correct handin {SLOWDOWN}x slower (measured {ratio:.1f}x on train_digits), "
-                      f"graded in {wall:.1f} s",
+                      f"graded in {wall:.1f} s" + "".join(f"; lost {x}" for x in lost[:3]),
         }
     return [loop_figure, slow_figure]
 

@@ -6,6 +6,9 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
+import subprocess
+import sys
 import textwrap
 import time
 from pathlib import Path
@@ -14,7 +17,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from autograder.framework.budget import WALL_FACTOR, TimedReference, TimeKeeper, call_deadline
+from autograder.framework.budget import HARD_FACTOR, WALL_FACTOR, TimedReference, TimeKeeper, call_deadline
 from autograder.framework import sandbox
 from autograder.framework.client import WorkerClient
 from autograder.framework.errors import StudentNotRun, StudentTimeout
@@ -105,7 +108,7 @@ def test_the_end_of_the_budget_clips_deadlines_then_refuses_calls_naming_where_t
     keeper.record("1.2", "test_backward[x]", 6.0, timed_out=True)
     keeper.record("8", "test_train", 11.0, timed_out=True)
     keeper.record("3.1", "test_sum", 0.1, timed_out=False)
-    clock.now = end - 0.3 * WALL_FACTOR  # 0.3 s of deadline left: the call's wall clock must end in time
+    clock.now = end - 0.3 * HARD_FACTOR  # 0.3 s of deadline left: the call's wall clock must end in time
     limit = keeper.deadline("3.1", 5.0, 0.0001)
     assert limit.clipped and limit.seconds == pytest.approx(0.3)
     clock.now = end
@@ -276,3 +279,59 @@ def test_a_correct_handin_20_times_slower_keeps_full_marks(tmp_path: Path, schem
     else:  # the same handin against a deadline of 5 x the reference's time (the control: scaling is real)
         assert [t.passed for t in churn] == [False] and outcome.tasks["3"] < 2.0
         assert all(t.message.startswith("timed out after") for t in churn)
+
+
+WAITS_AND_WORKS = """
+import time
+
+def sleep():
+    time.sleep(100)
+
+def ok():
+    return 1
+
+def work():
+    end = time.thread_time() + 0.6  # 0.6 s of CPU
+    while time.thread_time() < end:
+        pass
+    return 1
+"""
+
+
+def _client(tmp_path: Path) -> WorkerClient:
+    (tmp_path / "sub" / "toy").mkdir(parents=True)
+    (tmp_path / "sub" / "toy" / "__init__.py").write_text(WAITS_AND_WORKS)
+    (tmp_path / "scenarios.py").write_text("def call(lib, fn):\n    return getattr(lib, fn)()\n")
+    return WorkerClient(tmp_path / "sub", "toy", tmp_path / "scenarios.py", slot=SLOT)
+
+
+def test_a_call_that_waits_instead_of_computing_is_stopped_by_the_wall_clock(tmp_path: Path) -> None:
+    with _client(tmp_path) as client:
+        client.run("call", fn="ok", timeout=5)  # the first import is not part of the measured call
+        start = time.monotonic()
+        with pytest.raises(StudentTimeout, match=r"^timed out after 0\.6 s of wall-clock time, using little CPU"):
+            client.run("call", fn="sleep", timeout=0.2)
+        assert time.monotonic() - start < 0.2 * HARD_FACTOR
+
+
+def test_a_starved_worker_is_not_stopped_while_it_waits_for_a_cpu(tmp_path: Path) -> None:
+    """A correct call on a busy machine: its CPU time is within the limit, its wall time is not."""
+    if not hasattr(os, "sched_setaffinity"):
+        pytest.skip("needs sched_setaffinity to crowd one CPU")
+    cpu = min(os.sched_getaffinity(0))
+    with _client(tmp_path) as client:
+        client.run("call", fn="ok", timeout=5)  # started and imported
+        os.sched_setaffinity(client.worker_pid, {cpu})
+        # Five CPU burners on the worker's CPU, each in its own session as the worker is (the scheduler
+        # shares a CPU between sessions): the worker gets a sixth of it at most.
+        burners = [subprocess.Popen([sys.executable, "-c", f"import os\nos.sched_setaffinity(0, {{{cpu}}})\n"
+                                     "while True:\n    pass\n"], start_new_session=True) for _ in range(5)]
+        try:
+            start = time.monotonic()
+            assert client.run("call", fn="work", timeout=1.0) == 1  # 0.6 s of CPU: within its 1 s
+            took = time.monotonic() - start
+        finally:
+            for p in burners:
+                p.kill()
+                p.wait()
+    assert took > 1.0 * WALL_FACTOR, took  # starved past the cap for code that waits, and still passed

@@ -12,7 +12,8 @@ Not thread-safe: use one client per thread (and one slot per concurrent client).
 
 Time: a call's `timeout` is counted in CPU seconds of the worker process, so a busy machine does not
 fail correct code; code that waits instead of computing (sleeping, blocked) is stopped after
-WALL_FACTOR x `timeout` of wall clock. The first worker's import of the package has
+WALL_FACTOR x `timeout` of wall clock not spent waiting for a CPU, and every call after HARD_FACTOR x
+`timeout` of plain wall clock. The first worker's import of the package has
 `Limits.import_timeout`. After a restart, the new worker's import of the package is part of the next
 call and counts against its limits, so a package that imports slowly cannot add its import time to
 every check (a timed-out import goes on, and the next call waits for it under its own limits). Only
@@ -32,7 +33,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from autograder.framework import channel, sandbox
-from autograder.framework.budget import WALL_FACTOR
+from autograder.framework.budget import HARD_FACTOR, WALL_FACTOR
 from autograder.framework.errors import (
     BadObservation,
     StudentCrash,
@@ -48,7 +49,8 @@ __all__ = ["Limits", "WorkerClient", "CappedOutput"]
 
 READ_CHUNK = 1 << 20
 DRAIN_AFTER_EXIT_SECONDS = 0.5  # how long to collect output of a dead worker (escapees may hold the pipe)
-CPUS = os.cpu_count() or 1  # the worker cannot burn CPU time faster than this many seconds per second
+# The worker cannot burn CPU time faster than this many seconds per second (the CPUs it may run on).
+CPUS = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 COMPUTING = 0.25  # a call stopped by the wall clock that used this part of its CPU limit was computing
 
 
@@ -62,32 +64,48 @@ class _Expired(Exception):
 
 
 class _Limit:
-    """When a wait must end: a wall-clock deadline and, once `count_cpu` is called, a limit on the
-    CPU time the worker process uses from then on."""
+    """When a wait must end: a plain wall-clock deadline and, once `count_cpu` is called, limits on
+    what the worker process does from then on: `cpu_seconds` of CPU time, and `active_seconds` of wall
+    clock not spent waiting for a CPU (so a sleeping or blocked worker is stopped, a starved one is not)."""
 
-    def __init__(self, wall_end: float, cpu_seconds: float = math.inf) -> None:
-        self.wall_end, self.cpu_seconds = wall_end, cpu_seconds
+    def __init__(self, wall_end: float, cpu_seconds: float = math.inf, active_seconds: float = math.inf) -> None:
+        self.wall_end, self.cpu_seconds, self.active_seconds = wall_end, cpu_seconds, active_seconds
         self._pid = 0
-        self._cpu_start = 0.0
-        self._check_at = math.inf  # the CPU limit cannot have been reached before this time
+        self._start = self._cpu_start = self._queued_start = 0.0
+        self._check_at = math.inf  # neither limit can have been reached before this time
 
     def count_cpu(self, pid: int) -> None:
-        """Count the CPU time of process `pid` from now on."""
-        self._pid, self._cpu_start = pid, sandbox.cpu_seconds_used(pid)
-        self._check_at = time.monotonic() + self.cpu_seconds / CPUS
+        """Count what process `pid` does from now on."""
+        self._pid, self._start = pid, time.monotonic()
+        self._cpu_start, self._queued_start = sandbox.cpu_seconds_used(pid), _queued_seconds(pid)
+        self._check_at = self._start + min(self.cpu_seconds / CPUS, self.active_seconds)
 
     def wait(self) -> float:
         """How long a select may sleep before the limits must be checked again; _Expired once one has passed."""
         now = time.monotonic()
         if now >= self.wall_end:
-            used = sandbox.cpu_seconds_used(self._pid) - self._cpu_start if self._pid else 0.0
-            raise _Expired(cpu=used >= COMPUTING * self.cpu_seconds)
+            raise _Expired(cpu=self._cpu_used() >= COMPUTING * self.cpu_seconds)
         if now >= self._check_at:
-            left = self.cpu_seconds - (sandbox.cpu_seconds_used(self._pid) - self._cpu_start)
-            if left <= 0:
+            used = self._cpu_used()
+            if used >= self.cpu_seconds:
                 raise _Expired(cpu=True)
-            self._check_at = now + left / CPUS
+            active = now - self._start - (_queued_seconds(self._pid) - self._queued_start)
+            if active >= self.active_seconds:
+                raise _Expired(cpu=used >= COMPUTING * self.cpu_seconds)
+            self._check_at = now + min((self.cpu_seconds - used) / CPUS, self.active_seconds - active)
         return min(self.wall_end, self._check_at) - now
+
+    def _cpu_used(self) -> float:
+        return sandbox.cpu_seconds_used(self._pid) - self._cpu_start if self._pid else 0.0
+
+
+def _queued_seconds(pid: int) -> float:
+    """Seconds the main thread of `pid` has spent runnable but waiting for a CPU (0.0 if unknown)."""
+    try:
+        with open(f"/proc/{pid}/schedstat", "rb") as f:
+            return int(f.read().split()[1]) / 1e9
+    except (OSError, IndexError, ValueError):
+        return 0.0
 
 
 class _Died(Exception):
@@ -223,7 +241,8 @@ class WorkerClient:
         limit = self.limits.call_timeout if timeout is None else float(timeout)
         request = channel.frame({"op": "call", "scenario": scenario, "kwargs": kwargs})  # bad kwargs fail here
         self._output.new_call()
-        call = _Limit(time.monotonic() + WALL_FACTOR * limit, limit)  # covers a restarted worker's import, too
+        # The limits cover a restarted worker's import, too.
+        call = _Limit(time.monotonic() + HARD_FACTOR * limit, limit, WALL_FACTOR * limit)
         proc = self._ensure_worker(call, limit)
         try:
             self._send(proc, request, call)

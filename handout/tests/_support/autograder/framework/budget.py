@@ -27,7 +27,10 @@ from autograder.framework.channel import call_key
 from autograder.framework.errors import StudentNotRun
 from autograder.framework.rubric import TimeBudget
 
-WALL_FACTOR = 3.0  # a call whose deadline is d CPU seconds may take up to WALL_FACTOR x d of wall clock
+# A call whose deadline is d CPU seconds may take WALL_FACTOR x d of wall clock not spent waiting for a
+# CPU (code that sleeps or blocks), and at most HARD_FACTOR x d of wall clock in all (a starved worker).
+WALL_FACTOR = 3.0
+HARD_FACTOR = 10.0
 # Part of the total kept back for what follows the last call: the checks left (each refused at
 # once), the scores and the report. Measured at about a second for hw1p1's 237 checks.
 RESERVE_FRACTION = 0.05
@@ -87,7 +90,7 @@ class TimeKeeper:
         """The deadline of the next call of `task` (StudentNotRun when it must not run at all)."""
         self.check(task)
         wanted = call_deadline(self.budget, ceiling, reference_seconds)
-        left = self.remaining() / WALL_FACTOR  # the call's wall clock must end by the end of the budget too
+        left = self.remaining() / HARD_FACTOR  # the call's wall clock must end by the end of the budget too
         return Deadline(min(wanted, left), left < wanted)
 
     def record(self, task: str, case: str, seconds: float, timed_out: bool) -> None:
