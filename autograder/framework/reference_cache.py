@@ -19,12 +19,9 @@ from typing import Any, Callable, Iterable
 from autograder.framework import channel
 
 # Entries hold {"value": answer, "seconds": the reference's CPU time for it} (student deadlines scale
-# from it); the format is part of the key, so entries of an older format simply miss.
+# from it; CPU time does not depend on the machine's load); the format is part of the key, so entries
+# of an older format simply miss.
 ENTRY_FORMAT = "timed-1"
-# A stored time above this is measured again, live: deadlines that depend on it must reflect this
-# machine and its load now, not those of the run that filled the cache. Below it (most calls) a
-# deadline is the budget's floor anyway.
-LIVE_TIMING_ABOVE = 0.005
 
 
 def fingerprint(files: Iterable[Path]) -> str:
@@ -54,15 +51,10 @@ class CachedReference:
 
     def run(self, scenario: str, **kwargs: Any) -> Any:
         """The reference's answer to `scenario(**kwargs)`, computed once per reference version."""
-        return self._answer(scenario, kwargs, live_timing=False)[0]
+        return self.run_timed(scenario, **kwargs)[0]
 
     def run_timed(self, scenario: str, **kwargs: Any) -> tuple[Any, float]:
-        """(answer, the reference's wall time for it): stored with the answer, measured again now when
-        it is above LIVE_TIMING_ABOVE (the larger of the two is returned)."""
-        return self._answer(scenario, kwargs, live_timing=True)
-
-    def _answer(self, scenario: str, kwargs: dict[str, Any], live_timing: bool) -> tuple[Any, float]:
-        """(answer, seconds) from the cache, or computed (and stored) on a miss."""
+        """(answer, the reference's CPU time for it), computed once per reference version."""
         path = self._dir / f"{self._key(scenario, kwargs)}.npz"
         try:
             entry = channel.decode(path.read_bytes())
@@ -71,8 +63,6 @@ class CachedReference:
             pass
         else:
             self.hits += 1
-            if live_timing and seconds > LIVE_TIMING_ABOVE:
-                seconds = max(seconds, self._timed(scenario, kwargs)[1])
             return value, seconds
         value, seconds = self._timed(scenario, kwargs)
         self.misses += 1
