@@ -22,7 +22,7 @@ LOOP_SLOT = 93  # sandbox slots of their own: a bench may run beside a grade on 
 SLOW_SLOT = 94
 
 # Appended to the slow handin's package: wraps every function of every module of the package.
-_SLOWDOWN_MODULE = '''"""Bench only: makes every call into this package FACTOR times slower (busy waiting, like slow code)."""
+_SLOWDOWN_MODULE = '''"""Bench only: every call into this package takes FACTOR times its CPU time (busy, like slow code)."""
 
 import functools
 import importlib

@@ -77,21 +77,27 @@ class TimeKeeper:
         """Seconds left for calls into student code."""
         return self.end - self._clock()
 
-    def check(self, task: str) -> None:
-        """Raise StudentNotRun when `task` was cut off or the budget is spent."""
+    def check(self, task: str, smallest: float | None = None) -> None:
+        """Raise StudentNotRun when `task` was cut off, or when the budget left cannot give a call
+        `smallest` seconds (default: half the floor) with even its hard wall-clock cap ending in time."""
         clock = self.tasks.get(task)
         if clock is not None and len(clock.in_a_row) >= self.budget.timeouts_in_a_row:
             raise StudentNotRun(self.cut_off_message(task))
-        if self.remaining() <= 0:
+        if self._left() < (self.budget.floor / 2 if smallest is None else smallest):
             raise StudentNotRun(f"not run: {self.spent_message()}. This check counts as failed; it will run once "
                                 f"those checks finish in time.")
 
     def deadline(self, task: str, ceiling: float, reference_seconds: float | None) -> Deadline:
-        """The deadline of the next call of `task` (StudentNotRun when it must not run at all)."""
-        self.check(task)
+        """The deadline of the next call of `task` (StudentNotRun when it must not run at all): cut
+        short near the end of the budget, but never below half of what the call is due (or of the floor)."""
         wanted = call_deadline(self.budget, ceiling, reference_seconds)
-        left = self.remaining() / HARD_FACTOR  # the call's wall clock must end by the end of the budget too
+        self.check(task, min(wanted, self.budget.floor) / 2)
+        left = self._left()
         return Deadline(min(wanted, left), left < wanted)
+
+    def _left(self) -> float:
+        """The longest deadline a call may get now: even its hard wall-clock cap ends within the budget."""
+        return self.remaining() / HARD_FACTOR
 
     def record(self, task: str, case: str, seconds: float, timed_out: bool) -> None:
         """Account one call of `task` (in check `case`) that took `seconds` of wall time."""
@@ -122,7 +128,8 @@ class TimeKeeper:
             return f"{head} on earlier timeouts in {_join(parts)}"
         slow = sorted(self.tasks.items(), key=lambda tc: -tc[1].seconds)[:3]
         if slow:
-            return f"{head} by earlier checks that ran slowly, mostly in {_join([f'task {t} ({c.seconds:.1f} s)' for t, c in slow])}"
+            parts = [f"task {t} ({c.seconds:.1f} s)" for t, c in slow]
+            return f"{head} by earlier checks that ran slowly, mostly in {_join(parts)}"
         return head
 
 

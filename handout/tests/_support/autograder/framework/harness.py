@@ -39,7 +39,7 @@ MARKERS = (
     "rubric(task, weight=1): the task this test counts towards and its weight within the task",
     "visibility(kind): who sees this test's result: visible (default), hidden, after_due_date, after_published",
     "deadline(seconds): the longest each student.run call in this test may take (default 5); the grader "
-    "allows max(floor, factor x the reference's time for the call), at most this",
+    "allows max(floor, factor x the reference's CPU time for the call), at most this",
 )
 
 
@@ -199,8 +199,8 @@ class StudentHandle:
                     from None
             if seconds is not None and limit.seconds < self.deadline:
                 budget = self._clock.budget
-                raise StudentTimeout(f"{e.message}\n  (The limit for this call is {budget.factor:g} times the reference "
-                                     f"solution's CPU time for it, at least {budget.floor:g} s.)") from None
+                raise StudentTimeout(f"{e.message}\n  (The limit for this call is {budget.factor:g} times the "
+                                     f"reference solution's CPU time for it, at least {budget.floor:g} s.)") from None
             raise
         finally:
             self._clock.record(self._task, self._case, time.monotonic() - start, timed_out)
