@@ -33,7 +33,8 @@ SLOT = 12  # a sandbox slot of its own (its own worker uid)
 LOOPS = {"arith": "def add(a, b):\n    while True:\n        pass\n\n\ndef mul(a, b):\n    while True:\n        pass\n",
          "power": "def square(x):\n    while True:\n        pass\n"}
 
-# Five more checks of task 1, so that a cut-off has checks left to skip.
+# Five more checks of task 1, so that a cut-off has checks left to skip, and one of another kind
+# (scenario "mul") that a cut-off of the "add" checks must leave alone.
 MORE_ADD = '''
 import numpy as np
 import pytest
@@ -48,6 +49,13 @@ def test_add_more(student, reference, rng, n):
     got, want = student.run("add", a=a, b=b), reference.run("add", a=a, b=b)
     if not np.allclose(got["out"], want["out"]):
         raise CheckFailed("add: wrong values")
+
+
+@pytest.mark.rubric(task="1")
+def test_add_task_also_checks_mul(student, reference, rng):
+    a, b = rng.standard_normal(3), rng.standard_normal(3)
+    if not np.allclose(student.run("mul", a=a, b=b)["out"], reference.run("mul", a=a, b=b)["out"]):
+        raise CheckFailed("mul: wrong values")
 '''
 
 
@@ -87,17 +95,20 @@ def test_deadline_is_the_scaled_reference_time_between_the_floor_and_the_mark() 
     assert call_deadline(budget, 0.2, 0.0001) == 0.2  # a mark below the floor wins
 
 
-def test_repeated_timeouts_cut_off_only_their_task_and_a_success_resets_the_count() -> None:
+def test_repeated_timeouts_cut_off_only_their_kind_of_call_in_their_task_and_a_success_resets_the_count() -> None:
     keeper = TimeKeeper(TimeBudget(total=90, timeouts_in_a_row=2), clock=FakeClock())
-    keeper.record("2.2", "test_add[a]", 0.5, timed_out=True)
-    keeper.record("2.2", "test_add[b]", 0.01, timed_out=False)  # a passing call in between: not "in a row"
-    keeper.record("2.2", "test_add[c]", 0.5, timed_out=True)
-    keeper.check("2.2")
-    keeper.record("2.2", "test_add[d]", 0.5, timed_out=True)
+    keeper.record("4.1", "linear", "test_linear[a]", 0.5, timed_out=True)
+    keeper.record("4.1", "linear", "test_linear[b]", 0.01, timed_out=False)  # a passing call between: not "in a row"
+    keeper.record("4.1", "linear", "test_linear[c]", 0.5, timed_out=True)
+    keeper.check("4.1", "linear")
+    keeper.record("4.1", "op_grad", "test_matmul[a]", 0.01, timed_out=False)  # another kind: no reset
+    keeper.record("4.1", "linear", "test_linear[d]", 0.5, timed_out=True)
     with pytest.raises(StudentNotRun) as info:
-        keeper.deadline("2.2", 5.0, 0.0001)
-    assert info.value.message.startswith("not run: task 2.2 timed out 2 times in a row (in test_add[c], test_add[d])")
-    keeper.check("2.3")  # other tasks still run
+        keeper.deadline("4.1", "linear", 5.0, 0.0001)
+    assert info.value.message.startswith("not run: in task 4.1, the checks of this kind (scenario 'linear') timed out "
+                                         "2 times in a row (in test_linear[c], test_linear[d])")
+    keeper.deadline("4.1", "op_grad", 5.0, 0.0001)  # the task's other kinds of call still run
+    keeper.deadline("2.3", "linear", 5.0, 0.0001)  # and other tasks
 
 
 def test_the_end_of_the_budget_clips_deadlines_then_refuses_calls_naming_where_the_time_went() -> None:
@@ -105,15 +116,15 @@ def test_the_end_of_the_budget_clips_deadlines_then_refuses_calls_naming_where_t
     keeper = TimeKeeper(TimeBudget(total=20, floor=0.5, factor=50), started=clock.now, clock=clock)
     end = keeper.end
     assert end == pytest.approx(clock.now + 20 - 1.0)  # 5% kept back for the checks left and the report
-    keeper.record("1.2", "test_backward[x]", 6.0, timed_out=True)
-    keeper.record("8", "test_train", 11.0, timed_out=True)
-    keeper.record("3.1", "test_sum", 0.1, timed_out=False)
+    keeper.record("1.2", "graph_backward", "test_backward[x]", 6.0, timed_out=True)
+    keeper.record("8", "train_digits", "test_train", 11.0, timed_out=True)
+    keeper.record("3.1", "op_grad", "test_sum", 0.1, timed_out=False)
     clock.now = end - 0.3 * HARD_FACTOR  # 0.3 s of deadline left: the call's wall clock must end in time
-    limit = keeper.deadline("3.1", 5.0, 0.0001)
+    limit = keeper.deadline("3.1", "op_grad", 5.0, 0.0001)
     assert limit.clipped and limit.seconds == pytest.approx(0.3)
     clock.now = end - 0.2 * HARD_FACTOR  # less than half the floor left: not worth starting a call
     with pytest.raises(StudentNotRun) as info:
-        keeper.deadline("3.1", 5.0, 0.0001)
+        keeper.deadline("3.1", "op_grad", 5.0, 0.0001)
     assert info.value.message.startswith("not run: the time budget for grading (20 s) was spent on earlier timeouts "
                                          "in task 8 (1 timeout, 11.0 s) and task 1.2 (1 timeout, 6.0 s)")
 
@@ -160,19 +171,19 @@ def test_the_cache_keeps_the_reference_time_with_the_answer(tmp_path: Path) -> N
 
 # ---- real grades (sandboxed worker) -----------------------------------------------------------------
 
-def test_a_task_that_keeps_timing_out_is_cut_off_and_the_others_keep_their_marks(make_toy, tmp_path: Path,
+def test_checks_that_keep_timing_out_are_cut_off_and_the_others_keep_their_marks(make_toy, tmp_path: Path,
                                                                                   schema) -> None:
     toy = budgeted(make_toy({"hidden/test_more.py": MORE_ADD}), floor=0.3, timeouts_in_a_row=2)
     loops_add = LOOPS["arith"].split("\n\n\ndef mul")[0] + "\n\n\ndef mul(a, b):\n    return a * b\n"
     outcome, wall = grade(toy, toy.submission("loops_add", arith=loops_add), tmp_path, schema)
-    assert outcome.tasks == {"1": 0.0, "2": 6.0, "3": 2.0}
-    add = [t for t in outcome.tests if t.task == "1"]
+    assert outcome.tasks == {"1": 0.5, "2": 6.0, "3": 2.0}  # task 1: only its "mul" check (1 of 8) passed
+    add = [t for t in outcome.tests if t.task == "1" and "mul" not in t.nodeid]
     timed_out = [t for t in add if t.message.startswith("timed out after 0.3 s (an infinite loop")]
-    cut = [t for t in add if t.message.startswith("not run: task 1 timed out 2 times in a row")]
+    cut = [t for t in add if t.message.startswith("not run: in task 1, the checks of this kind (scenario 'add') "
+                                                  "timed out 2 times in a row")]
     assert len(add) == 7 and len(timed_out) == 2 and len(cut) == 5
     assert all(t.case in cut[0].message for t in timed_out)  # the message names the checks that timed out
-    assert "not run: task 1 timed out 2 times in a row" in outcome.report["tests"][0]["output"] + \
-        "".join(e["output"] for e in outcome.report["tests"])
+    assert "scenario 'add') timed out 2 times in a row" in "".join(e["output"] for e in outcome.report["tests"])
     assert wall < 15  # two timeouts of 0.3 s CPU (0.9 s wall at most), not seven
 
 
@@ -184,12 +195,12 @@ def test_a_slow_loris_handin_is_graded_within_the_budget_with_not_run_messages(m
     toy = budgeted(make_toy({"hidden/test_more.py": MORE_ADD}), total=4.0, floor=0.3, timeouts_in_a_row=100)
     handin = toy.submission("loris", __init__=slow_import, **LOOPS)
     outcome, wall = grade(toy, handin, tmp_path, schema)
-    assert outcome.score == 0.0 and len(outcome.tests) == 10
+    assert outcome.score == 0.0 and len(outcome.tests) == 11
     messages = [t.message for t in outcome.tests]
     timed_out = [m for m in messages if m.startswith("timed out after")]
     not_run = [m for m in messages if m.startswith("not run: the time budget for grading (4 s) was spent on earlier "
                                                    "timeouts in task")]
-    assert timed_out and not_run and len(timed_out) + len(not_run) == 10, messages
+    assert timed_out and not_run and len(timed_out) + len(not_run) == 11, messages
     assert wall < 4.0 + 3.0  # the budget, plus the checks left (refused at once) and the report
 
 

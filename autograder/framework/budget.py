@@ -7,8 +7,10 @@ for hw1p1), and a correct but slow one must not lose points. So:
   max(floor, factor x reference time), at most the test's `deadline` mark. In the grader's worker the
   deadline is CPU time (a busy machine does not fail correct code), and a call that waits instead of
   computing is stopped after WALL_FACTOR times its deadline of wall clock (client.py);
-- after `timeouts_in_a_row` timeouts in a row in one task, that task's remaining checks are not run
-  (an infinite loop there would only time out again);
+- after `timeouts_in_a_row` timeouts in a row of one kind of call in one task (the same scenario),
+  that task's remaining calls of that kind are not run: an infinite loop there would only time out
+  again. Other kinds go on (in hw1p1, task 4.1's MatMul checks run even when its Linear checks,
+  which go through the student's engine, loop);
 - no call starts or runs past the end of the total budget; the checks left are "not run", each with
   a message naming the tasks whose timeouts spent the time.
 
@@ -52,7 +54,7 @@ class TaskClock:
     seconds: float = 0.0
     timeouts: int = 0
     timeout_seconds: float = 0.0
-    in_a_row: list[str] = field(default_factory=list)  # the checks of the current run of timeouts
+    in_a_row: dict[str, list[str]] = field(default_factory=dict)  # scenario -> checks of its current run of timeouts
 
 
 @dataclass(frozen=True)
@@ -77,21 +79,21 @@ class TimeKeeper:
         """Seconds left for calls into student code."""
         return self.end - self._clock()
 
-    def check(self, task: str, smallest: float | None = None) -> None:
-        """Raise StudentNotRun when `task` was cut off, or when the budget left cannot give a call
-        `smallest` seconds (default: half the floor) with even its hard wall-clock cap ending in time."""
+    def check(self, task: str, scenario: str | None = None, smallest: float | None = None) -> None:
+        """Raise StudentNotRun when `scenario` was cut off in `task`, or when the budget left cannot give a
+        call `smallest` seconds (default: half the floor) with even its hard wall-clock cap ending in time."""
         clock = self.tasks.get(task)
-        if clock is not None and len(clock.in_a_row) >= self.budget.timeouts_in_a_row:
-            raise StudentNotRun(self.cut_off_message(task))
+        if clock is not None and len(clock.in_a_row.get(scenario or "", ())) >= self.budget.timeouts_in_a_row:
+            raise StudentNotRun(self.cut_off_message(task, scenario or ""))
         if self._left() < (self.budget.floor / 2 if smallest is None else smallest):
             raise StudentNotRun(f"not run: {self.spent_message()}. This check counts as failed; it will run once "
                                 f"those checks finish in time.")
 
-    def deadline(self, task: str, ceiling: float, reference_seconds: float | None) -> Deadline:
-        """The deadline of the next call of `task` (StudentNotRun when it must not run at all): cut
-        short near the end of the budget, but never below half of what the call is due (or of the floor)."""
+    def deadline(self, task: str, scenario: str, ceiling: float, reference_seconds: float | None) -> Deadline:
+        """The deadline of the next call of `scenario` in `task` (StudentNotRun when it must not run at
+        all): cut short near the end of the budget, never below half of its due (or of the floor)."""
         wanted = call_deadline(self.budget, ceiling, reference_seconds)
-        self.check(task, min(wanted, self.budget.floor) / 2)
+        self.check(task, scenario, min(wanted, self.budget.floor) / 2)
         left = self._left()
         return Deadline(min(wanted, left), left < wanted)
 
@@ -99,24 +101,26 @@ class TimeKeeper:
         """The longest deadline a call may get now: even its hard wall-clock cap ends within the budget."""
         return self.remaining() / HARD_FACTOR
 
-    def record(self, task: str, case: str, seconds: float, timed_out: bool) -> None:
-        """Account one call of `task` (in check `case`) that took `seconds` of wall time."""
+    def record(self, task: str, scenario: str, case: str, seconds: float, timed_out: bool) -> None:
+        """Account one call of `scenario` in `task` (in check `case`) that took `seconds` of wall time."""
         clock = self.tasks.setdefault(task, TaskClock())
         clock.seconds += seconds
+        run = clock.in_a_row.setdefault(scenario, [])
         if timed_out:
             clock.timeouts += 1
             clock.timeout_seconds += seconds
-            clock.in_a_row.append(case)
+            run.append(case)
         else:
-            clock.in_a_row.clear()
+            run.clear()
 
-    def cut_off_message(self, task: str) -> str:
-        """Why the rest of `task` is not run."""
-        cases = list(dict.fromkeys(self.tasks[task].in_a_row))
-        return (f"not run: task {task} timed out {len(self.tasks[task].in_a_row)} times in a row (in "
-                f"{', '.join(cases)}), so its remaining checks were skipped to keep grading within the time "
-                f"budget. This check counts as failed: fix the infinite loop or slow code those timeouts point "
-                f"to, and it will run.")
+    def cut_off_message(self, task: str, scenario: str) -> str:
+        """Why the rest of `task`'s calls of `scenario` are not run."""
+        run = self.tasks[task].in_a_row[scenario]
+        cases = list(dict.fromkeys(run))
+        return (f"not run: in task {task}, the checks of this kind (scenario {scenario!r}) timed out {len(run)} "
+                f"times in a row (in {', '.join(cases)}), so the rest of them were skipped to keep grading within "
+                f"the time budget. This check counts as failed: fix the infinite loop or slow code those timeouts "
+                f"point to, and it will run.")
 
     def spent_message(self) -> str:
         """Where the total budget went, naming the tasks that spent most of it."""

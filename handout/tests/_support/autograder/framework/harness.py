@@ -188,7 +188,7 @@ class StudentHandle:
     def run(self, scenario: str, **kwargs: Any) -> Any:
         """Run `scenario` on the student's code; plain data back, or a StudentError with a readable message."""
         seconds = self._reference.seconds(scenario, kwargs)
-        limit = self._clock.deadline(self._task, self.deadline, seconds)  # StudentNotRun when cut off
+        limit = self._clock.deadline(self._task, scenario, self.deadline, seconds)  # StudentNotRun when cut off
         start, timed_out = time.monotonic(), False
         try:
             return self._runner.run(scenario, timeout=limit.seconds, **kwargs)
@@ -203,7 +203,7 @@ class StudentHandle:
                                      f"reference solution's CPU time for it, at least {budget.floor:g} s.)") from None
             raise
         finally:
-            self._clock.record(self._task, self._case, time.monotonic() - start, timed_out)
+            self._clock.record(self._task, scenario, self._case, time.monotonic() - start, timed_out)
 
 
 def seed_key(nodeid: str) -> str:
@@ -307,7 +307,7 @@ class Harness:
     def student(self, request: pytest.FixtureRequest) -> StudentHandle:
         """Runs scenarios on the student's code (sandboxed in the grader) under the test's deadline.
 
-        A test of a task cut off after repeated timeouts, or past the time budget, fails here ("not run").
+        A test that starts past the time budget fails here ("not run").
         """
         runner = self.backend.student
         runner.take_output()  # drop anything printed before this test (e.g. by an earlier test's leftovers)
