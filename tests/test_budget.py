@@ -109,6 +109,14 @@ def test_repeated_timeouts_cut_off_only_their_kind_of_call_in_their_task_and_a_s
                                          "2 times in a row (in test_linear[c], test_linear[d])")
     keeper.deadline("4.1", "op_grad", 5.0, 0.0001)  # the task's other kinds of call still run
     keeper.deadline("2.3", "linear", 5.0, 0.0001)  # and other tasks
+    keeper.record("4.1", "op_grad", "test_matmul[b]", 0.5, timed_out=True)
+    keeper.record("4.1", "linear_forward", "test_linear_forward", 0.5, timed_out=True)
+    keeper.deadline("4.1", "op_grad", 5.0, 0.0001)  # 3 in a row in the task
+    keeper.record("4.1", "op_grad", "test_matmul[c]", 0.5, timed_out=True)
+    with pytest.raises(StudentNotRun) as info:  # 4 = twice timeouts_in_a_row: the whole task stops
+        keeper.deadline("4.1", "graph", 5.0, 0.0001)
+    assert info.value.message.startswith("not run: task 4.1 timed out 4 times in a row (in test_linear[d], "
+                                         "test_matmul[b], test_linear_forward, test_matmul[c]), so the rest")
 
 
 def test_the_end_of_the_budget_clips_deadlines_then_refuses_calls_naming_where_the_time_went() -> None:

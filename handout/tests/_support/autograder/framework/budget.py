@@ -10,7 +10,7 @@ for hw1p1), and a correct but slow one must not lose points. So:
 - after `timeouts_in_a_row` timeouts in a row of one kind of call in one task (the same scenario),
   that task's remaining calls of that kind are not run: an infinite loop there would only time out
   again. Other kinds go on (in hw1p1, task 4.1's MatMul checks run even when its Linear checks,
-  which go through the student's engine, loop);
+  which go through the student's engine, loop), until the task has twice as many timeouts in a row;
 - no call starts or runs past the end of the total budget; the checks left are "not run", each with
   a message naming the tasks whose timeouts spent the time.
 
@@ -55,6 +55,7 @@ class TaskClock:
     timeouts: int = 0
     timeout_seconds: float = 0.0
     in_a_row: dict[str, list[str]] = field(default_factory=dict)  # scenario -> checks of its current run of timeouts
+    task_in_a_row: list[str] = field(default_factory=list)  # the task's current run of timeouts, any scenario
 
 
 @dataclass(frozen=True)
@@ -83,6 +84,8 @@ class TimeKeeper:
         """Raise StudentNotRun when `scenario` was cut off in `task`, or when the budget left cannot give a
         call `smallest` seconds (default: half the floor) with even its hard wall-clock cap ending in time."""
         clock = self.tasks.get(task)
+        if clock is not None and len(clock.task_in_a_row) >= 2 * self.budget.timeouts_in_a_row:
+            raise StudentNotRun(self.cut_off_message(task, None))
         if clock is not None and len(clock.in_a_row.get(scenario or "", ())) >= self.budget.timeouts_in_a_row:
             raise StudentNotRun(self.cut_off_message(task, scenario or ""))
         if self._left() < (self.budget.floor / 2 if smallest is None else smallest):
@@ -110,17 +113,21 @@ class TimeKeeper:
             clock.timeouts += 1
             clock.timeout_seconds += seconds
             run.append(case)
+            clock.task_in_a_row.append(case)
         else:
             run.clear()
+            clock.task_in_a_row.clear()
 
-    def cut_off_message(self, task: str, scenario: str) -> str:
-        """Why the rest of `task`'s calls of `scenario` are not run."""
-        run = self.tasks[task].in_a_row[scenario]
-        cases = list(dict.fromkeys(run))
-        return (f"not run: in task {task}, the checks of this kind (scenario {scenario!r}) timed out {len(run)} "
-                f"times in a row (in {', '.join(cases)}), so the rest of them were skipped to keep grading within "
-                f"the time budget. This check counts as failed: fix the infinite loop or slow code those timeouts "
-                f"point to, and it will run.")
+    def cut_off_message(self, task: str, scenario: str | None) -> str:
+        """Why the rest of `task`'s calls of `scenario` (None: all of the task's calls) are not run."""
+        clock = self.tasks[task]
+        run = clock.task_in_a_row if scenario is None else clock.in_a_row[scenario]
+        what = (f"task {task} timed out {len(run)} times in a row" if scenario is None else
+                f"in task {task}, the checks of this kind (scenario {scenario!r}) timed out {len(run)} times in a row")
+        cases = ", ".join(dict.fromkeys(run))
+        return (f"not run: {what} (in {cases}), so the rest of them were skipped to keep grading within the time "
+                f"budget. This check counts as failed: fix the infinite loop or slow code those timeouts point to, "
+                f"and it will run.")
 
     def spent_message(self) -> str:
         """Where the total budget went, naming the tasks that spent most of it."""
