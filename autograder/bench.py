@@ -39,7 +39,7 @@ def grade_time(repeats: int = 5) -> list[Figure]:
 
 def _figures() -> list[tuple[str, Callable[[], Figure | list[Figure]]]]:
     """The measurements, in the order the table shows them (imported lazily: each may be slow)."""
-    from autograder import bench_engine, bench_gradcheck, bench_regrade, bench_worker
+    from autograder import bench_budget, bench_engine, bench_gradcheck, bench_regrade, bench_worker
 
     return [
         ("grade time", grade_time),
@@ -47,6 +47,7 @@ def _figures() -> list[tuple[str, Callable[[], Figure | list[Figure]]]]:
         ("gradient check cost", bench_gradcheck.gradcheck_cost),
         ("regrade throughput", bench_regrade.regrade_throughput),
         ("engine overhead", bench_engine.engine_overhead),
+        ("time budget", bench_budget.budget_figures),
     ]
 
 

@@ -9,6 +9,15 @@ One persistent sandboxed worker (sandbox.py) serves the calls. It is started whe
 and replaced at once by a new one whose import overlaps the grader's own work. Replies are decoded by
 channel.decode (data only); nothing the worker sends is ever unpickled or has a method called on it.
 Not thread-safe: use one client per thread (and one slot per concurrent client).
+
+Time: a call's `timeout` is counted in CPU seconds of the worker process, so a busy machine does not
+fail correct code; code that waits instead of computing (sleeping, blocked) is stopped after
+WALL_FACTOR x `timeout` of wall clock not spent waiting for a CPU, and every call after HARD_FACTOR x
+`timeout` of plain wall clock. The first worker's import of the package has
+`Limits.import_timeout`. After a restart, the new worker's import of the package is part of the next
+call and counts against its limits, so a package that imports slowly cannot add its import time to
+every check (a timed-out import goes on, and the next call waits for it under its own limits). Only
+the interpreter's and numpy's start, before any student code runs, is not charged to the call.
 """
 
 from __future__ import annotations
@@ -16,6 +25,7 @@ from __future__ import annotations
 import ast
 import copy
 import errno
+import math
 import os
 import select
 import time
@@ -24,6 +34,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from autograder.framework import channel, sandbox
+from autograder.framework.budget import HARD_FACTOR, WALL_FACTOR
 from autograder.framework.errors import (
     UNREADABLE,
     BadObservation,
@@ -47,10 +58,63 @@ STRING_BYTES = 64 * 1024  # any other string in a reply
 # load) is only believed before that; "unknown_scenario" only for a name the scenarios file lacks.
 STUDENT_KINDS = frozenset({"exception", "oom", "exit", "import_exception", "import_oom", "import_exit",
                            "bad_result", "unknown_scenario"})
+# The worker cannot burn CPU time faster than this many seconds per second (the CPUs it may run on).
+CPUS = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+COMPUTING = 0.25  # a call stopped by the wall clock that used this part of its CPU limit was computing
 
 
 class _Expired(Exception):
-    """The call's deadline passed."""
+    """A wait's limit passed: `cpu` when the worker was computing (its CPU limit, or the wall clock
+    while it used CPU on a busy machine), False when it was mostly waiting."""
+
+    def __init__(self, cpu: bool = False) -> None:
+        super().__init__()
+        self.cpu = cpu
+
+
+class _Limit:
+    """When a wait must end: a plain wall-clock deadline and, once `count_cpu` is called, limits on
+    what the worker process does from then on: `cpu_seconds` of CPU time, and `active_seconds` of wall
+    clock not spent waiting for a CPU (so a sleeping or blocked worker is stopped, a starved one is not)."""
+
+    def __init__(self, wall_end: float, cpu_seconds: float = math.inf, active_seconds: float = math.inf) -> None:
+        self.wall_end, self.cpu_seconds, self.active_seconds = wall_end, cpu_seconds, active_seconds
+        self._pid = 0
+        self._start = self._cpu_start = self._queued_start = 0.0
+        self._check_at = math.inf  # neither limit can have been reached before this time
+
+    def count_cpu(self, pid: int) -> None:
+        """Count what process `pid` does from now on."""
+        self._pid, self._start = pid, time.monotonic()
+        self._cpu_start, self._queued_start = sandbox.cpu_seconds_used(pid), _queued_seconds(pid)
+        self._check_at = self._start + min(self.cpu_seconds / CPUS, self.active_seconds)
+
+    def wait(self) -> float:
+        """How long a select may sleep before the limits must be checked again; _Expired once one has passed."""
+        now = time.monotonic()
+        if now >= self.wall_end:
+            raise _Expired(cpu=self._cpu_used() >= COMPUTING * self.cpu_seconds)
+        if now >= self._check_at:
+            used = self._cpu_used()
+            if used >= self.cpu_seconds:
+                raise _Expired(cpu=True)
+            active = now - self._start - (_queued_seconds(self._pid) - self._queued_start)
+            if active >= self.active_seconds:
+                raise _Expired(cpu=used >= COMPUTING * self.cpu_seconds)
+            self._check_at = now + min((self.cpu_seconds - used) / CPUS, self.active_seconds - active)
+        return min(self.wall_end, self._check_at) - now
+
+    def _cpu_used(self) -> float:
+        return sandbox.cpu_seconds_used(self._pid) - self._cpu_start if self._pid else 0.0
+
+
+def _queued_seconds(pid: int) -> float:
+    """Seconds the main thread of `pid` has spent runnable but waiting for a CPU (0.0 if unknown)."""
+    try:
+        with open(f"/proc/{pid}/schedstat", "rb") as f:
+            return int(f.read().split()[1]) / 1e9
+    except (OSError, IndexError, ValueError):
+        return 0.0
 
 
 class _Died(Exception):
@@ -169,6 +233,10 @@ class WorkerClient:
         self._import_failure: BaseException | None = None
         self._starts = 0
         self._handshake_pending = False
+        self._loaded = False  # the current worker sent its first frame (numpy loaded, no student code run yet)
+        self._imported_once = False  # some worker of this client imported the package
+        self.first_import_seconds: float | None = None  # how long the first worker's import of the package took
+        self._rx = bytearray()  # reply bytes read so far (a wait cut by a deadline resumes where it stopped)
         try:
             self._spawn()  # start now: numpy and the package import while the grader collects its tests
         except BaseException:
@@ -183,16 +251,15 @@ class WorkerClient:
         limit = self.limits.call_timeout if timeout is None else float(timeout)
         request = channel.frame({"op": "call", "scenario": scenario, "kwargs": kwargs})  # bad kwargs fail here
         self._output.new_call()
-        proc = self._ensure_worker()
-        deadline = time.monotonic() + limit
+        # The limits cover a restarted worker's import, too.
+        call = _Limit(time.monotonic() + HARD_FACTOR * limit, limit, WALL_FACTOR * limit)
+        proc = self._ensure_worker(call, limit)
         try:
-            self._send(proc, request, deadline)
-            reply = self._receive(proc, deadline)
-        except _Expired:
+            self._send(proc, request, call)
+            reply = self._receive(proc, call)
+        except _Expired as e:
             self._stop(proc, respawn=True)
-            raise StudentTimeout(
-                f"timed out after {limit:g} s (an infinite loop, or a traversal that revisits nodes?)"
-            ) from None
+            raise StudentTimeout(_timeout_message(limit, e.cpu)) from None
         except _Died:
             raise self._death(proc, f"while running scenario {scenario!r}") from None
         except channel.ChannelError as e:
@@ -249,25 +316,50 @@ class WorkerClient:
         self._starts += 1
         self._state.proc = proc
         self._handshake_pending = True
+        self._loaded = False
+        self._rx.clear()
         if self.missing_protections:
             sandbox.warn_missing_once(self.missing_protections)
         return proc
 
-    def _ensure_worker(self) -> WorkerProcess:
-        """The running worker, started (and its package imported) if needed; import failures are remembered."""
+    def _ensure_worker(self, call: _Limit, limit: float) -> WorkerProcess:
+        """The running worker, started and its package imported if needed; `call` starts counting its CPU.
+
+        Waiting for the interpreter and numpy (no student code yet) moves the call's wall deadline by
+        the wait. Waiting for a restarted worker's import of the package counts against the call's
+        limits: on expiry the call times out and the import goes on for the next call. The first
+        import has import_timeout; import failures are remembered.
+        """
         if self._import_failure is not None:
             raise copy.copy(self._import_failure)
         proc = self._state.proc or self._spawn()
         if not self._handshake_pending:
+            call.count_cpu(proc.pid)
             return proc
-        self._handshake_pending = False
         t = self.limits.import_timeout
-        deadline = time.monotonic() + t
-        self._await_loaded(proc, deadline)
+        if not self._loaded:
+            started = time.monotonic()
+            self._await_loaded(proc, _Limit(started + t))
+            self._loaded = True
+            call.wall_end += time.monotonic() - started
+        first = not self._imported_once
+        started = time.monotonic()
+        if first:
+            wait = _Limit(started + t)
+        else:
+            wait = call
+            call.count_cpu(proc.pid)
         context = f"while importing your package {self.package!r}"
         try:
-            reply = self._receive(proc, deadline)
-        except _Expired:
+            reply = self._receive(proc, wait)
+        except _Expired as e:
+            if not first:  # the worker keeps importing: the next call waits for it under its own limits
+                raise StudentTimeout(_timeout_message(
+                    limit, e.cpu, f" {context}: the worker had been restarted (after a timeout, a crash or running "
+                                  f"out of memory) and your package had not finished importing"
+                                  f"{self._first_import_note()}", "slow code at import time? keep module level cheap"
+                )) from None
+            self._handshake_pending = False
             self._stop(proc)
             failure: BaseException = StudentTimeout(
                 f"timed out after {t:g} s {context} (an infinite loop or a long computation at import time?)"
@@ -278,14 +370,25 @@ class WorkerClient:
             self._stop(proc)
             failure = BadObservation(f"{UNREADABLE} {context}: {cap(str(e), MESSAGE_BYTES)}")
         else:
+            self._handshake_pending = False
             if isinstance(reply, dict) and reply.get("ok") is True and reply.get("ready") is True:
+                if first:  # the first import has its own allowance: the call starts now
+                    self.first_import_seconds = time.monotonic() - started
+                    call.wall_end += self.first_import_seconds
+                    call.count_cpu(proc.pid)
+                self._imported_once = True
                 return proc
             self._stop(proc)
             failure = self._reply_error(reply, context, importing=True)
         self._import_failure = failure
         raise copy.copy(failure)
 
-    def _await_loaded(self, proc: WorkerProcess, deadline: float) -> None:
+    def _first_import_note(self) -> str:
+        """'; its first import took 2.3 s' when known."""
+        t = self.first_import_seconds
+        return "" if t is None else f"; its first import took {t:.1f} s"
+
+    def _await_loaded(self, proc: WorkerProcess, deadline: _Limit) -> None:
         """Wait for the worker's first frame (sent before any student code runs); failures are the grader's."""
         try:
             reply = self._receive(proc, deadline)
@@ -310,17 +413,16 @@ class WorkerClient:
         if self._state.proc is proc:
             self._state.proc = None
             self._handshake_pending = False
+            self._rx.clear()
         if respawn and self._import_failure is None and self._finalizer.alive:
             self._spawn()
 
     # ---- the channel, with a deadline -------------------------------------------------------------------
-    def _send(self, proc: WorkerProcess, data: bytes, deadline: float) -> None:
+    def _send(self, proc: WorkerProcess, data: bytes, limit: _Limit) -> None:
         """Write a request frame, draining student output meanwhile; _Expired / _Died on failure."""
         view = memoryview(data)
         while view:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise _Expired
+            left = limit.wait()
             readable, writable, _ = select.select([proc.out_r] if proc.out_r >= 0 else [], [proc.req_w], [], left)
             if readable:
                 self._read_output(proc)
@@ -333,47 +435,48 @@ class WorkerClient:
                     raise _Died from None
                 view = view[n:]
 
-    def _receive(self, proc: WorkerProcess, deadline: float) -> Any:
+    def _receive(self, proc: WorkerProcess, limit: _Limit) -> Any:
         """Read one reply frame (size-checked before reading) and decode it, every string cleaned and
-        capped (text.clean_tree); _Expired / _Died on failure."""
-        header = self._read_exact(proc, channel.HEADER.size, deadline)
-        (length,) = channel.HEADER.unpack(header)
+        capped (text.clean_tree); _Expired / _Died on failure.
+
+        Bytes read before a deadline expired stay in self._rx, so a later wait on the same worker
+        (a restarted worker's import, resumed by the next call) goes on from there."""
+        size = channel.HEADER.size
+        self._fill(proc, size, limit)
+        (length,) = channel.HEADER.unpack(bytes(self._rx[:size]))
         if length > channel.MAX_FRAME_BYTES:
             raise channel.ChannelError(
                 f"a reply of {length} bytes is larger than the limit of {sandbox.human_bytes(channel.MAX_FRAME_BYTES)}"
             )
-        data = self._read_exact(proc, length, deadline)
+        self._fill(proc, size + length, limit)
+        frame = bytes(self._rx[size:size + length])
+        del self._rx[:size + length]
         try:
-            tree = channel.decode(data, channel.MAX_FRAME_BYTES)
+            tree = channel.decode(frame, channel.MAX_FRAME_BYTES)
         except channel.ChannelError as e:
             problem = str(e)
         else:
             return clean_tree(tree, STRING_BYTES)
         finally:
-            del data
+            del frame
         # Raised afresh, outside the handler: the error must not hold decode's frames (and with them the
         # refused frame, up to MAX_FRAME_BYTES) alive for as long as pytest keeps the failure.
         raise channel.ChannelError(problem)
 
-    def _read_exact(self, proc: WorkerProcess, n: int, deadline: float) -> bytes:
-        """Read exactly `n` reply bytes, draining student output meanwhile; _Expired / _Died on failure."""
-        chunks: list[bytes] = []
-        left = n
-        while left:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise _Expired
+    def _fill(self, proc: WorkerProcess, n: int, limit: _Limit) -> None:
+        """Read reply bytes until self._rx holds `n` (never more), draining student output meanwhile;
+        _Expired / _Died on failure."""
+        while len(self._rx) < n:
+            remaining = limit.wait()
             fds = [proc.rep_r] + ([proc.out_r] if proc.out_r >= 0 else [])
             readable, _, _ = select.select(fds, [], [], remaining)
             if proc.out_r in readable:
                 self._read_output(proc)
             if proc.rep_r in readable:
-                chunk = os.read(proc.rep_r, min(left, READ_CHUNK))
+                chunk = os.read(proc.rep_r, min(n - len(self._rx), READ_CHUNK))
                 if not chunk:
                     raise _Died
-                chunks.append(chunk)
-                left -= len(chunk)
-        return b"".join(chunks)
+                self._rx += chunk
 
     def _read_output(self, proc: WorkerProcess) -> bool:
         """Read one chunk of student output into the capped buffer; False at EOF (stops watching it)."""
@@ -503,3 +606,13 @@ def scenario_names(scenarios_file: Path) -> frozenset[str]:
         else:
             names.update(n.id for n in ast.walk(node) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store))
     return frozenset(names)
+
+
+def _timeout_message(limit: float, cpu: bool, context: str = "",
+                     hint: str = "an infinite loop, or a traversal that revisits nodes?") -> str:
+    """What a student reads when a call (or a restarted worker's import) ran out of time: of CPU time
+    (computing too long), or of wall-clock time while using little CPU (waiting)."""
+    if cpu:
+        return f"timed out after {limit:.3g} s{context} ({hint})"
+    return (f"timed out after {WALL_FACTOR * limit:.3g} s of wall-clock time{context}, using little CPU: waiting, "
+            f"sleeping or blocked (on input, a lock, a child process?) instead of computing")

@@ -70,7 +70,11 @@ class StudentException(StudentError):
 
 
 class StudentTimeout(StudentError):
-    """A call did not finish before its wall-clock deadline (the worker was killed)."""
+    """A call did not finish within its time limit (CPU time, or wall clock while waiting; the worker was killed)."""
+
+
+class StudentNotRun(StudentError):
+    """A check was not run: its task timed out repeatedly, or the grading time budget was spent."""
 
 
 class StudentOutOfMemory(StudentError):

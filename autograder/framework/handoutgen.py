@@ -40,7 +40,8 @@ from autograder.framework.rubric import Assignment, FeedbackPolicy, Task
 FRAMEWORK_DIR = Path(__file__).resolve().parent
 HANDOUT_FILES = "handout_files"  # per assignment: assignments/<name>/handout_files/
 # Framework modules the public tests and the handout's conftest import; each is pytest/numpy/stdlib-only.
-SUPPORT_MODULES = ("harness", "rubric", "errors", "compare", "gradcheck", "scoring", "scoreboard", "channel", "text")
+SUPPORT_MODULES = ("harness", "rubric", "errors", "compare", "gradcheck", "scoring", "scoreboard", "channel", "text",
+                   "budget")
 EXPECTED_FILE = "tests/expected.npz"
 PLANNED_FILE = "tests/_support/planned.json"  # task id -> checks and weight of a full public run
 FIGURES = "figures"  # beside the writeup: its pictures, copied into the handout as they are

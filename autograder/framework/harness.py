@@ -16,6 +16,7 @@ import hashlib
 import importlib
 import importlib.util
 import sys
+import time
 import traceback
 from pathlib import Path
 from types import ModuleType
@@ -24,15 +25,16 @@ from typing import Any, Callable, Iterable, Protocol
 import numpy as np
 import pytest
 
+from autograder.framework.budget import TimedReference, TimeKeeper
 from autograder.framework.compare import CheckFailed
-from autograder.framework.errors import (UNREADABLE, StudentError, StudentException, format_frames,
+from autograder.framework.errors import (UNREADABLE, StudentError, StudentException, StudentTimeout, format_frames,
                                          format_student_exception, syntax_error_lines)
 from autograder.framework.rubric import Assignment
 from autograder.framework.scoreboard import Planned, render
 from autograder.framework.scoring import VISIBILITIES, TestOutcome, score_tasks
 from autograder.framework.text import cap
 
-DEFAULT_DEADLINE = 5.0  # seconds of wall clock per student.run call
+DEFAULT_DEADLINE = 5.0  # the longest a student.run call may take (the grader usually allows less: budget.py)
 OUTPUT_CAP = 4096  # bytes (UTF-8) of student output kept per test
 MESSAGE_CAP = 16 * 1024  # bytes of a failure message kept per test (the reports cut further)
 TRACEBACK_FRAMES = 12  # innermost frames of an internal error shown to staff
@@ -40,7 +42,8 @@ INTERNAL_PREFIX = "internal grader error (not your fault, tell course staff): "
 MARKERS = (
     "rubric(task, weight=1): the task this test counts towards and its weight within the task",
     "visibility(kind): who sees this test's result: visible (default), hidden, after_due_date, after_published",
-    "deadline(seconds): wall-clock limit for each student.run call in this test (default 5)",
+    "deadline(seconds): the longest each student.run call in this test may take (default 5); the grader "
+    "allows max(floor, factor x the reference's CPU time for the call), at most this",
 )
 
 
@@ -144,6 +147,16 @@ class InProcessRunner:
         except Exception as exc:  # the student's code failed: say where, as the worker does
             raise StudentException(student_exception_message(scenario, exc, self.package_root / self.package)) from exc
 
+    def run_timed(self, scenario: str, **kwargs: Any) -> tuple[Any, float]:
+        """(run's value, the CPU seconds it took): the grader scales student deadlines from it.
+
+        CPU time, like the worker's deadlines: the ratio of the two does not depend on the machine's load.
+        """
+        fn = self.function(scenario, **copy.deepcopy(kwargs))  # loading the package is not the call's time
+        start = time.thread_time()
+        value = fn()
+        return value, time.thread_time() - start
+
     def take_output(self) -> str:
         """Nothing: in-process output is captured by pytest itself."""
         return ""
@@ -173,21 +186,45 @@ def student_exception_message(scenario: str, exc: BaseException, package_root: P
 
 
 class StudentHandle:
-    """The `student` fixture: runs scenarios on the student's code under this test's deadline.
+    """The `student` fixture: runs scenarios on the student's code, each call under its own deadline
+    (scaled from the reference's time for the same call, at most the test's `deadline`), and accounts
+    each call's wall time (import waits and worker restarts included) to the test's task.
 
     It remembers each call and its result (for this test only) so that a test which crashes on what
     the student's code returned can be told apart from a grader bug (see `unreadable`).
     """
 
-    def __init__(self, runner: StudentRunner, deadline: float) -> None:
-        self._runner, self.deadline = runner, deadline
+    def __init__(self, runner: StudentRunner, deadline: float, *, task: str, case: str, clock: TimeKeeper,
+                 reference: TimedReference) -> None:
+        self._runner, self.deadline = runner, deadline  # `deadline`: the test's mark, the most a call may get
+        self._task, self._case, self._clock, self._reference = task, case, clock, reference
         self.calls: list[tuple[str, dict[str, Any], Any]] = []
 
     def run(self, scenario: str, **kwargs: Any) -> Any:
         """Run `scenario` on the student's code; plain data back, or a StudentError with a readable message."""
-        result = self._runner.run(scenario, timeout=self.deadline, **kwargs)
+        result = self._timed_run(scenario, kwargs)
         self.calls.append((scenario, kwargs, result))
         return result
+
+    def _timed_run(self, scenario: str, kwargs: dict[str, Any]) -> Any:
+        """The call under its deadline (StudentNotRun once cut off); its wall time counts to the task."""
+        seconds = self._reference.seconds(scenario, kwargs)
+        limit = self._clock.deadline(self._task, scenario, self.deadline, seconds)  # StudentNotRun when cut off
+        start, timed_out = time.monotonic(), False
+        try:
+            return self._runner.run(scenario, timeout=limit.seconds, **kwargs)
+        except StudentTimeout as e:
+            timed_out = True
+            if limit.clipped:
+                raise StudentTimeout(f"{e.message}\n  The check was stopped early: {self._clock.spent_message()}.") \
+                    from None
+            if seconds is not None and limit.seconds < self.deadline:
+                budget = self._clock.budget
+                raise StudentTimeout(f"{e.message}\n  (The limit for this call is {budget.factor:g} times the "
+                                     f"reference solution's CPU time for it, at least {budget.floor:g} s.)") from None
+            raise
+        finally:
+            self._clock.record(self._task, scenario, self._case, time.monotonic() - start, timed_out)
 
 
 def _describe(x: Any) -> str:
@@ -319,6 +356,9 @@ class Harness:
         self.records: dict[str, dict[str, Any]] = {}  # nodeid -> task, weight, visibility, message, output...
         self.handles: dict[str, StudentHandle] = {}  # nodeid -> the running test's `student` fixture
         self.problems: list[str] = []  # test-authoring mistakes found at collection
+        # The time budget counts from here: the worker's first import, every call, restart and import wait.
+        self.clock = TimeKeeper(assignment.budget)
+        self.timed_reference = TimedReference(backend.reference)
 
     # -- configuration and collection --------------------------------------------------------------
     def pytest_configure(self, config: pytest.Config) -> None:
@@ -361,17 +401,25 @@ class Harness:
     # -- fixtures ----------------------------------------------------------------------------------
     @pytest.fixture
     def student(self, request: pytest.FixtureRequest) -> StudentHandle:
-        """Runs scenarios on the student's code (sandboxed in the grader) under the test's deadline."""
+        """Runs scenarios on the student's code (sandboxed in the grader) under the test's deadline.
+
+        A test that starts past the time budget fails here ("not run").
+        """
         runner = self.backend.student
         runner.take_output()  # drop anything printed before this test (e.g. by an earlier test's leftovers)
-        handle = StudentHandle(runner, self.records[request.node.nodeid]["deadline"])
+        record = self.records[request.node.nodeid]
+        self.timed_reference.forget()
+        self.clock.check(record["task"])
+        handle = StudentHandle(runner, record["deadline"], task=record["task"],
+                               case=request.node.nodeid.split("::", 1)[-1], clock=self.clock,
+                               reference=self.timed_reference)
         self.handles[request.node.nodeid] = handle
         return handle
 
     @pytest.fixture
     def reference(self) -> ReferenceRunner:
         """Runs scenarios on the reference: `.run(...)` for values, `.function(...)` for numerical checks."""
-        return self.backend.reference
+        return self.timed_reference
 
     @pytest.fixture
     def rng(self, request: pytest.FixtureRequest) -> np.random.Generator:
