@@ -185,11 +185,16 @@ def _function_classes(lib: Any) -> list:
 
 
 class _CountBackwardCalls:
-    """Context manager: wraps every Function subclass's backward to count calls per node."""
+    """Context manager: wraps every Function subclass's backward to log calls per node.
+
+    `log` lists id(node) of every outermost backward call, in call order (raw observations for the
+    parent to check: each node once, after all its consumers); `counts` tallies it.
+    """
 
     def __init__(self, lib: Any):
         self.lib = lib
         self.counts: dict[int, int] = {}
+        self.log: list[int] = []
         self.depth: dict[int, int] = {}  # shared by all wrappers: super().backward() is the same visit
         self.saved: list = []
 
@@ -202,13 +207,14 @@ class _CountBackwardCalls:
         return self
 
     def _wrap(self, original: Any) -> Callable[..., Any]:
-        counts, depth = self.counts, self.depth
+        counts, depth, log = self.counts, self.depth, self.log
 
         def backward(node: Any, *args: Any, **kwargs: Any) -> Any:
             # Count only the outermost call per node, so super().backward() is not a second visit.
             key = id(node)
             if depth.get(key, 0) == 0:
                 counts[key] = counts.get(key, 0) + 1
+                log.append(key)
             depth[key] = depth.get(key, 0) + 1
             try:
                 return original(node, *args, **kwargs)
@@ -324,14 +330,13 @@ def graph_backward(lib: Any, graph: dict, upstream: Any = None, repeat: int = 1)
     """Build the graph and call root.backward(upstream) `repeat` times (rebuilding the op nodes on
     the same leaves each time, so gradients accumulate).
 
-    Returns {"grads": {name: grad or None for every tensor}, "calls": {name: backward calls}},
-    plus "unknown_calls" (backward calls on nodes outside this graph) and "out".
+    Returns {"grads": {name: grad or None for every tensor}, "call_log": names of the nodes whose
+    backward ran, in call order ("?" for nodes outside this graph)} and "out". The parent counts.
     """
     env = _build(lib, graph)
     leaves = {name: env[name] for name in list(graph.get("leaves", {})) + list(graph.get("constants", {}))}
     up = None if upstream is None else np.array(upstream, dtype=np.float64)
-    calls: dict[str, int] = {}
-    unknown = 0
+    log: list[str] = []
     for k in range(repeat):
         if k > 0:
             env = _rebuild_with(lib, graph, leaves)
@@ -339,16 +344,11 @@ def graph_backward(lib: Any, graph: dict, upstream: Any = None, repeat: int = 1)
         # Wrap after the forward pass: op modules are imported lazily, so their classes exist now.
         with _CountBackwardCalls(lib) as counter:
             env[graph["root"]].backward(up)
-        for key, n in counter.counts.items():
-            if key in names:
-                calls[names[key]] = calls.get(names[key], 0) + n
-            else:
-                unknown += n
+        log += [names.get(key, "?") for key in counter.log]
     return {
         "out": env[graph["root"]].data,
         "grads": {name: _grad_or_type(t) for name, t in env.items()},
-        "calls": calls,
-        "unknown_calls": unknown,
+        "call_log": log,
     }
 
 
@@ -358,6 +358,48 @@ def _rebuild_with(lib: Any, graph: dict, leaves: dict) -> dict:
     for name, op, args, kwargs in graph["nodes"]:
         env[name] = _apply(lib, op, [env[x] for x in args], kwargs)
     return env
+
+
+def random_graphs(lib: Any, graphs: list, mode: str, catch: bool = True) -> list:
+    """For each graph (see _build; "roots": names, "upstreams": one array per root), raw observations.
+
+    mode "sort": {"orders": [names from topological_sort(root), one list per root]}.
+    mode "backward": root.backward(upstream) for each root in sequence on the same graph;
+    {"call_logs": [names whose grad_fn.backward ran, in call order, per root],
+     "grads": [{leaf: its .grad after that root} per root], "kept": non-leaves holding a .grad}.
+    Names are "?<type>" for objects not in the graph. With `catch`, an exception in one graph is
+    {"error": "Type: message"} for that graph (the parent re-runs a small failing graph uncaught).
+    """
+    out = []
+    for graph in graphs:
+        try:
+            out.append(_random_graph_run(lib, graph, mode))
+        except Exception as e:  # noqa: BLE001 -- reported per graph; re-run uncaught for the traceback
+            if not catch:
+                raise
+            out.append({"error": f"{type(e).__name__}: {str(e)[:300]}"})
+    return out
+
+
+def _random_graph_run(lib: Any, graph: dict, mode: str) -> dict:
+    """One graph of random_graphs."""
+    env = _build(lib, graph)
+    names = _names_of(env)
+    leaves = list(graph.get("leaves", {}))
+    if mode == "sort":
+        orders = []
+        for root in graph["roots"]:
+            order = lib.topological_sort(env[root])
+            orders.append(None if order is None else [names.get(id(n), "?" + _describe(n)) for n in order])
+        return {"orders": orders}
+    logs, grads = [], []
+    for root, up in zip(graph["roots"], graph["upstreams"]):
+        with _CountBackwardCalls(lib) as counter:
+            env[root].backward(np.array(up, dtype=np.float64))
+        logs.append([names.get(key, "?") for key in counter.log])
+        grads.append({name: _copy_grad(env[name]) for name in leaves})
+    kept = [name for name, t in env.items() if name not in leaves and getattr(t, "grad", None) is not None]
+    return {"call_logs": logs, "grads": grads, "kept": kept}
 
 
 def diamond_chain(lib: Any, x: np.ndarray, depth: int, upstream: np.ndarray, sort_only: bool = False) -> dict:
