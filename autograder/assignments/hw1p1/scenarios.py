@@ -402,65 +402,75 @@ def _random_graph_run(lib: Any, graph: dict, mode: str) -> dict:
     return {"call_logs": logs, "grads": grads, "kept": kept}
 
 
+def _order_names(order: Any, names: dict[int, str]) -> Any:
+    """topological_sort's result as names (see _names_of); None stays None."""
+    if order is None:
+        return None
+    return [names.get(id(n), "?" + _describe(n)) for n in order]
+
+
 def diamond_chain(lib: Any, x: np.ndarray, depth: int, upstream: np.ndarray, sort_only: bool = False) -> dict:
-    """x_{k+1} = x_k * x_k + x_k repeated `depth` times; backward (or only topological_sort).
+    """m_k = y_{k-1} * y_{k-1}, y_k = m_k + y_{k-1} (y_0 = x) for k = 1..depth; backward, or only
+    topological_sort(y_depth) as tensor names ("x", "m1", "y1", ...).
 
     A traversal that revisits shared nodes does 2**depth work here.
     """
     leaf = lib.Tensor(np.array(x, dtype=np.float64), requires_grad=True)
-    y = leaf
-    for _ in range(depth):
-        y = y * y + y
+    env, y = {"x": leaf}, leaf
+    for k in range(1, depth + 1):
+        m = env[f"m{k}"] = y * y
+        y = env[f"y{k}"] = m + y
     if sort_only:
-        order = lib.topological_sort(y)
-        return {"n_sorted": None if order is None else len(order),
-                "n_distinct": None if order is None else len({id(n) for n in order})}
+        return {"order": _order_names(lib.topological_sort(y), _names_of(env))}
     y.backward(np.array(upstream, dtype=np.float64))
     return {"out": y.data, "grad_x": leaf.grad}
 
 
 def deep_chain(lib: Any, x: np.ndarray, n: int, upstream: np.ndarray, sort_only: bool = False) -> dict:
-    """y = x + c0 + c1 + ... (n Add nodes, constants c_k); backward or only topological_sort.
+    """y_k = y_{k-1} * c (y_0 = x; c a constant near 1) for k = 1..n; backward, or only
+    topological_sort(y_n) as tensor names ("x", "y1", ...; "c" for the constant).
 
     A recursive traversal hits Python's recursion limit (~1,000 frames) long before n = 10,000.
     """
     leaf = lib.Tensor(np.array(x, dtype=np.float64), requires_grad=True)
-    c = lib.Tensor(np.full(np.shape(x), 0.001), requires_grad=False)
-    y = leaf
-    for _ in range(n):
-        y = y + c
+    c = lib.Tensor(1.0 + 0.01 * np.cos(np.arange(np.size(x))).reshape(np.shape(x)) / np.sqrt(n), requires_grad=False)
+    env, y = {"x": leaf, "c": c}, leaf
+    for k in range(1, n + 1):
+        y = env[f"y{k}"] = y * c
     if sort_only:
-        order = lib.topological_sort(y)
-        return {"n_sorted": None if order is None else len(order),
-                "first_is_root": None if not order else (order[0] is y or order[0] is y.grad_fn)}
+        return {"order": _order_names(lib.topological_sort(y), _names_of(env))}
     y.backward(np.array(upstream, dtype=np.float64))
     return {"out": y.data, "grad_x": leaf.grad}
 
 
-def aliasing(lib: Any, a: np.ndarray, b: np.ndarray, upstream: np.ndarray) -> dict:
-    """out = a + b, backward(upstream); then does a later backward into `a` corrupt b.grad?
+def _layout(a: Any) -> Any:
+    """Where an array's bytes are (address, shape, strides, itemsize): raw data for the parent to
+    compare; the type's name for anything that is not an ndarray."""
+    if type(a) is not np.ndarray:
+        return _describe(a)
+    return {"ptr": int(a.__array_interface__["data"][0]), "shape": list(a.shape), "strides": list(a.strides),
+            "itemsize": int(a.itemsize)}
 
-    Returns shares-memory flags (computed here, where the objects are) and b.grad before and
-    after a second, unrelated backward that only reaches `a`, plus the upstream array afterwards.
+
+def aliasing(lib: Any, a: np.ndarray, b: np.ndarray, upstream: np.ndarray) -> dict:
+    """out = a + b, backward(upstream); then a second backward that reaches only `a`.
+
+    Returns raw observations: the memory layout of a.grad, b.grad, the upstream array and a.data
+    (the parent decides what overlaps), b.grad before and after the second backward, and the
+    upstream array afterwards.
     """
     ta = lib.Tensor(np.array(a, dtype=np.float64), requires_grad=True)
     tb = lib.Tensor(np.array(b, dtype=np.float64), requires_grad=True)
     up = np.array(upstream, dtype=np.float64)
-    up_before = up.copy()
     (ta + tb).backward(up)
     ga, gb = ta.grad, tb.grad
-    arrays = all(type(g) is np.ndarray for g in (ga, gb))
     result: dict[str, Any] = {
-        "arrays": arrays,
-        "a_shares_b": bool(arrays and np.shares_memory(ga, gb)),
-        "a_shares_upstream": bool(arrays and np.shares_memory(ga, up)),
-        "b_shares_upstream": bool(arrays and np.shares_memory(gb, up)),
-        "a_shares_data": bool(arrays and np.shares_memory(ga, ta.data)),
-        "grad_b_first": np.array(gb, dtype=np.float64) if arrays else None,
+        "layout": {"a_grad": _layout(ga), "b_grad": _layout(gb), "upstream": _layout(up), "a_data": _layout(ta.data)},
+        "grad_b_first": _copy_grad(tb),
     }
     (ta * 3.0).backward(np.ones_like(up))  # reaches only `a`
-    result["grad_b_after"] = np.array(tb.grad, dtype=np.float64) if arrays else None
-    result["upstream_unchanged"] = bool(np.array_equal(up, up_before))
+    result["grad_b_after"] = _copy_grad(tb)
+    result["upstream_after"] = up
     return result
 
 
@@ -485,14 +495,14 @@ def grad_types(lib: Any, a: np.ndarray, b: np.ndarray, c: np.ndarray, upstream: 
 
 
 def backward_errors(lib: Any, x: np.ndarray) -> dict:
-    """What backward() without a gradient does on a non-scalar output and on a 1-element one."""
+    """What backward() without a gradient does on a non-scalar output and on a 1-element one:
+    the exception raised (type and message) or None, and the gradient the 1-element case gave."""
     t = lib.Tensor(np.array(x, dtype=np.float64), requires_grad=True)
     non_scalar = _caught(lambda: (t * 2.0).backward())
     t2 = lib.Tensor(np.array(x, dtype=np.float64), requires_grad=True)
     one = (t2 * t2).sum(axis=None, keepdims=True)  # one element, shape (1, 1, ...)
     one_element = _caught(lambda: one.backward())
-    return {"non_scalar": non_scalar, "one_element": one_element,
-            "grad_one_element": t2.grad if one_element is None else None}
+    return {"non_scalar": non_scalar, "one_element": one_element, "grad_one_element": _copy_grad(t2)}
 
 
 def no_grad_graph(lib: Any, a: np.ndarray, b: np.ndarray) -> dict:

@@ -12,6 +12,7 @@ A failing graph is shrunk (nodes dropped while it still fails) and shown as a fe
 from __future__ import annotations
 
 import time
+from collections import Counter
 from typing import Any, Callable, Sequence
 
 import numpy as np
@@ -136,6 +137,21 @@ def random_graphs(rng: np.random.Generator, count: int, sizes: tuple[int, int] =
             for k in range(count)]
 
 
+def chain_graph(n: int) -> Graph:
+    """The structure of scenarios.deep_chain: y_k = y_{k-1} * c, y_0 = x (no values: for judging)."""
+    nodes = [[f"y{k}", "mul", [f"y{k - 1}" if k > 1 else "x", "c"], {}] for k in range(1, n + 1)]
+    return {"leaves": {"x": None}, "constants": {"c": None}, "nodes": nodes, "roots": [f"y{n}"], "upstreams": [None]}
+
+
+def diamond_graph(depth: int) -> Graph:
+    """The structure of scenarios.diamond_chain: m_k = y_{k-1} * y_{k-1}, y_k = m_k + y_{k-1}, y_0 = x."""
+    nodes = []
+    for k in range(1, depth + 1):
+        prev = f"y{k - 1}" if k > 1 else "x"
+        nodes += [[f"m{k}", "mul", [prev, prev], {}], [f"y{k}", "add", [f"m{k}", prev], {}]]
+    return {"leaves": {"x": None}, "constants": {}, "nodes": nodes, "roots": [f"y{depth}"], "upstreams": [None]}
+
+
 # ----------------------------------------------------------------------------------------------
 # The structure, as the parent built it
 # ----------------------------------------------------------------------------------------------
@@ -166,7 +182,7 @@ def in_graph(graph: Graph, root: str) -> set[str]:
 
 def expression(graph: Graph, name: str) -> str:
     """`name`'s defining expression, e.g. 'a * a', 'exp(t)', '2 - x'."""
-    for node, op, args, kwargs in graph["nodes"]:
+    for node, op, args, kwargs in graph["nodes"][::-1]:  # (in error paths only: linear is fine)
         if node == name:
             if "scalar" in kwargs:
                 s = f"{kwargs['scalar']:g}"
@@ -236,7 +252,8 @@ def sort_problem(graph: Graph, got: dict, want: dict | None = None) -> str | Non
         strangers = [n for n in order if n.startswith("?")]
         if strangers:
             return f"{call} returned {strangers[0][1:]} objects that are not tensors of this graph; return the Tensors"
-        repeated = sorted({n for n in order if order.count(n) > 1})
+        counts = Counter(order)
+        repeated = sorted(n for n, k in counts.items() if k > 1)
         if repeated:
             return (f"{call} returned {_listing(order)}: {', '.join(repeated)} appear(s) more than once. Likely "
                     f"cause: a node pushed twice before it is popped is expanded twice; skip a popped node that "
@@ -277,9 +294,10 @@ def backward_problem(graph: Graph, got: dict, want: dict | None) -> str | None:
         expected = {n for n in in_graph(graph, root) if n in inputs}  # op nodes: leaves have no backward
         if "?" in log:
             return f"{call} called backward on {log.count('?')} node(s) that are not part of this graph"
-        for n in sorted(set(log)):
-            if log.count(n) > 1:
-                return (f"{call} ran the backward of {n} = {expression(graph, n)} {log.count(n)} times; each node "
+        counts = Counter(log)
+        for n in sorted(counts):
+            if counts[n] > 1:
+                return (f"{call} ran the backward of {n} = {expression(graph, n)} {counts[n]} times; each node "
                         f"must be processed once, after all its consumers, with the sum of their gradients")
         missing = sorted(expected - set(log))
         if missing:
@@ -306,12 +324,38 @@ def backward_problem(graph: Graph, got: dict, want: dict | None) -> str | None:
                     try:
                         check_array(f"{call}: {leaf}.grad", g, w)
                     except CheckFailed as e:
-                        return str(e)
+                        return (f"{e}\n  Hint: a tensor used by several nodes receives the sum of all their "
+                                f"gradients (+=), and may pass its gradient on (or be finished, for a leaf) only "
+                                f"after every node computed from it has contributed.")
     if got["kept"]:
         name = got["kept"][0]
         kind = "a constant (requires_grad=False)" if name in graph.get("constants", {}) else "an intermediate"
         return f"after backward, {name} has a .grad, but it is {kind}: only leaves keep gradients"
     return None
+
+
+def check_order(what: str, order: Any, graph: Graph) -> None:
+    """topological_sort's order (names) for the graph's one root is valid, judged against `graph`."""
+    problem = sort_problem(graph, {"orders": [order]})
+    if problem:
+        raise CheckFailed(f"{what}: {problem}")
+
+
+def _extent(layout: dict) -> tuple[int, int]:
+    """[low, high) byte addresses an array with this layout (address, shape, strides, itemsize) touches."""
+    low = high = int(layout["ptr"])
+    if any(n == 0 for n in layout["shape"]):
+        return low, low
+    for n, stride in zip(layout["shape"], layout["strides"]):
+        span = (int(n) - 1) * int(stride)
+        low, high = (low + span, high) if span < 0 else (low, high + span)
+    return low, high + int(layout["itemsize"])
+
+
+def overlaps(a: dict, b: dict) -> bool:
+    """Whether two arrays' memory ranges intersect (np.may_share_memory's rule), from observed layouts."""
+    (lo_a, hi_a), (lo_b, hi_b) = _extent(a), _extent(b)
+    return lo_a < hi_b and lo_b < hi_a
 
 
 # ----------------------------------------------------------------------------------------------
