@@ -13,7 +13,6 @@ that needs them, so a broken optim.py only fails the optimizer tests.
 from __future__ import annotations
 
 import importlib
-from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
@@ -475,23 +474,15 @@ def aliasing(lib: Any, a: np.ndarray, b: np.ndarray, upstream: np.ndarray) -> di
 
 
 def grad_types(lib: Any, a: np.ndarray, b: np.ndarray, c: np.ndarray, upstream: np.ndarray) -> dict:
-    """out = (a * b + c) * a with constant c (same shapes): types of every .grad, and a's and b's."""
+    """out = (a * b + c) * a with constant c (same shapes): every tensor's .grad as it is (an array
+    keeps its dtype; None; or the name of its type), for the parent to judge."""
     ta = lib.Tensor(np.array(a, dtype=np.float64), requires_grad=True)
     tb = lib.Tensor(np.array(b, dtype=np.float64), requires_grad=True)
     tc = lib.Tensor(np.array(c, dtype=np.float64), requires_grad=False)
     mid = ta * tb
     out = (mid + tc) * ta
     out.backward(np.array(upstream, dtype=np.float64))
-    return {
-        "type_a": _describe(ta.grad),
-        "type_b": _describe(tb.grad),
-        "type_c": _describe(tc.grad),
-        "type_mid": _describe(mid.grad),
-        "type_out": _describe(out.grad),
-        "dtype_a": str(getattr(ta.grad, "dtype", "")),
-        "grad_a": ta.grad if type(ta.grad) is np.ndarray else None,
-        "grad_b": tb.grad if type(tb.grad) is np.ndarray else None,
-    }
+    return {name: _grad_or_type(t) for name, t in (("a", ta), ("b", tb), ("c", tc), ("mid", mid), ("out", out))}
 
 
 def backward_errors(lib: Any, x: np.ndarray) -> dict:
@@ -704,41 +695,43 @@ def _optim_options(options: dict) -> dict:
 # ---------------------------------------------------------------------------------------------
 
 
-def _digits(data_dir: str | None) -> tuple[np.ndarray, np.ndarray]:
-    """Load digits.npz from data_dir, or next to this file (sandbox), or from data/ beside it."""
-    here = Path(__file__).resolve().parent
-    candidates = [Path(data_dir) / "digits.npz"] if data_dir else []
-    candidates += [here / "digits.npz", here / "data" / "digits.npz"]
-    for path in candidates:
-        if path.is_file():
-            with np.load(path, allow_pickle=False) as z:
-                return np.asarray(z["X"], dtype=np.float64), np.asarray(z["y"], dtype=np.int64)
-    raise FileNotFoundError("digits.npz not found in " + ", ".join(str(p) for p in candidates))
+def train_digits(lib: Any, X: np.ndarray, y: np.ndarray, seed: int, sizes: list, epochs: int, batch_size: int,
+                 lr: float, record: list | None = None) -> dict:
+    """Train lib.train.make_mlp(sizes) with lib.train.fit on the given training rows.
 
-
-def train_digits(lib: Any, seed: int, sizes: list, epochs: int, batch_size: int, lr: float,
-                 n_train: int = 1437, record: list | None = None, data_dir: str | None = None) -> dict:
-    """Train lib.train.make_mlp(sizes) with lib.train.fit on a seeded split of the digits data.
-
-    Returns the losses at the steps listed in `record`, the number of steps, the final loss and
-    the held-out accuracy.
+    Returns the losses at the steps listed in `record`, the number of steps and the trained
+    parameters (in model.parameters() order). No accuracy: the parent measures it itself, on
+    held-out rows this scenario never sees (mlp_accuracy, run on the reference).
     """
     train = importlib.import_module(lib.__name__ + ".train")
-    X, y = _digits(data_dir)
-    perm = np.random.default_rng(seed).permutation(len(X))
-    tr, te = perm[:n_train], perm[n_train:]
-    rng = np.random.default_rng(seed + 1)
+    rng = np.random.default_rng(seed)
     model = train.make_mlp(list(sizes), rng)
-    losses = train.fit(model, X[tr], y[tr], epochs=epochs, batch_size=batch_size, lr=lr, rng=rng)
+    losses = train.fit(model, np.array(X, dtype=np.float64), np.asarray(y, dtype=np.int64), epochs=epochs,
+                       batch_size=batch_size, lr=lr, rng=rng)
     losses = [float(v) for v in losses]
     steps = [s for s in (record or []) if s < len(losses)]
     return {
         "n_steps": len(losses),
         "steps": steps,
         "losses": np.array([losses[s] for s in steps], dtype=np.float64),
-        "final_loss": losses[-1] if losses else None,
-        "accuracy": float(train.accuracy(model, X[te], y[te])),
+        "params": [_param_data(p) for p in model.parameters()],
     }
+
+
+def _param_data(p: Any) -> Any:
+    """A parameter's values as a float64 array copy (its type's name if it has no array data)."""
+    data = getattr(p, "data", None)
+    return np.array(data, dtype=np.float64) if isinstance(data, np.ndarray) else _describe(p)
+
+
+def mlp_accuracy(lib: Any, sizes: list, params: list, X: np.ndarray, y: np.ndarray) -> float:
+    """Held-out accuracy of make_mlp(sizes) carrying the given parameters (the parent runs this on the
+    reference, with rows the worker never received)."""
+    train = importlib.import_module(lib.__name__ + ".train")
+    model = train.make_mlp(list(sizes), np.random.default_rng(0))
+    for p, value in zip(model.parameters(), params):
+        _load(p, value)
+    return float(train.accuracy(model, np.array(X, dtype=np.float64), np.asarray(y, dtype=np.int64)))
 
 
 _TRAIN_KITS: dict[str, Any] = {}
