@@ -456,7 +456,7 @@ def aliasing(lib: Any, a: np.ndarray, b: np.ndarray, upstream: np.ndarray) -> di
 
     Returns raw observations: the memory layout of a.grad, b.grad, the upstream array and a.data
     (the parent decides what overlaps), b.grad before and after the second backward, and the
-    upstream array afterwards.
+    upstream array afterwards, and both grads after the second backward.
     """
     ta = lib.Tensor(np.array(a, dtype=np.float64), requires_grad=True)
     tb = lib.Tensor(np.array(b, dtype=np.float64), requires_grad=True)
@@ -469,6 +469,7 @@ def aliasing(lib: Any, a: np.ndarray, b: np.ndarray, upstream: np.ndarray) -> di
     }
     (ta * 3.0).backward(np.ones_like(up))  # reaches only `a`
     result["grad_b_after"] = _copy_grad(tb)
+    result["grad_a_after"] = _copy_grad(ta)
     result["upstream_after"] = up
     return result
 

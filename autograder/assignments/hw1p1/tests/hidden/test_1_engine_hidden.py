@@ -129,6 +129,8 @@ def test_grads_not_aliased(student, reference, rng):
     check_array(f"{what}: b.grad", got["grad_b_first"], want["grad_b_first"])
     check_array(f"{what}, then a backward that reaches only a: b.grad must not change", got["grad_b_after"],
                 want["grad_b_after"])
+    check_array(f"{what}, then (a * 3).backward(ones): a.grad (the two add up)", got["grad_a_after"],
+                want["grad_a_after"])
 
 
 @pytest.mark.rubric(task="1.2", weight=1)
