@@ -7,6 +7,7 @@ sandboxed worker (client.WorkerClient). The submission is never on sys.path nor 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import importlib
 import io
 import json
@@ -177,7 +178,8 @@ def run_tests(assignment: Assignment, submission_root: Path, *, slot: int = 0,
     client = WorkerClient(submission_root, assignment.package, assignment.scenarios_file,
                           assignment.data_files, limits=Limits.from_env(), slot=slot)
     backend = GradingBackend(client, reference_runner(assignment))
-    harness, catcher = Harness(assignment, backend), _JsonReportCatcher()
+    harness = Harness(assignment, backend, salt=input_salt(submission_root / assignment.package))
+    catcher = _JsonReportCatcher()
     try:
         with contextlib.redirect_stdout(io.StringIO()) if quiet else contextlib.nullcontext():
             code = run_pytest_isolated(pytest_args(tests_dir, quiet), [harness, catcher])
@@ -195,6 +197,24 @@ def run_tests(assignment: Assignment, submission_root: Path, *, slot: int = 0,
             print(f"internal grader error in {t['nodeid']}:\n{t['metadata']['traceback']}", file=sys.stderr)
     notes = [f"Sandbox protections not available on this machine: {', '.join(missing)}."] if missing else []
     return tests, notes
+
+
+def input_salt(package_dir: Path) -> str:
+    """The salt of a handin's test inputs: a hash of its package's regular files (names and bytes).
+
+    Deterministic per handin (a regrade draws the same inputs), different for any other handin, and
+    never "" (the handout's recorded answers are for unsalted inputs, so replaying them earns nothing).
+    """
+    h = hashlib.sha256(b"handin-inputs\0")
+    for folder, dirs, files in os.walk(package_dir):  # does not follow symbolic links
+        dirs.sort()
+        for name in sorted(files):
+            path = Path(folder, name)
+            if "__pycache__" in path.parts or not stat.S_ISREG(path.lstat().st_mode):
+                continue
+            data = path.read_bytes()
+            h.update(f"{path.relative_to(package_dir).as_posix()}\0{len(data)}\0".encode() + data)
+    return h.hexdigest()[:32]
 
 
 def reference_runner(assignment: Assignment) -> InProcessRunner | CachedReference:
