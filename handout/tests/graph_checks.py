@@ -401,9 +401,20 @@ def _candidates(graph: Graph) -> list[Graph]:
         g = _prune(g)
         ops, rg = _inputs(g), _requires_grad(g)
         # roots stay distinct op nodes that require grad
-        if len(set(g["roots"])) == len(g["roots"]) and all(r in ops and rg[r] for r in g["roots"]):
+        if len(set(g["roots"])) == len(g["roots"]) and all(r in ops and rg[r] for r in g["roots"]) \
+                and _values_safe(g):
             pruned.append(g)
     return sorted(pruned, key=lambda g: (len(g["nodes"]), len(g["roots"])))
+
+
+def _values_safe(graph: Graph) -> bool:
+    """Every node's forward value is in the generator's safe range (bypassing a node can make `x - x`)."""
+    values = {**graph["leaves"], **graph.get("constants", {})}
+    for name, op, args, kwargs in graph["nodes"]:
+        values[name] = _evaluate(op, [values[a] for a in args], kwargs)
+        if not _safe(values[name]):
+            return False
+    return True
 
 
 def _size(graph: Graph) -> tuple[int, int]:
