@@ -359,6 +359,77 @@ def _rebuild_with(lib: Any, graph: dict, leaves: dict) -> dict:
     return env
 
 
+_ENGINE_OPS: dict[str, dict] = {}
+
+
+def _engine_ops(lib: Any) -> dict:
+    """Elementwise ops written here on the package's given Function base (correct by construction),
+    by name as in OPS, so that the random-graph and deep-chain checks test the student's engine
+    (tasks 1.1, 1.2) and not their op backwards (tasks 2.x, charged by their own tests)."""
+    key = lib.__name__ + str(id(lib))
+    if key in _ENGINE_OPS:
+        return _ENGINE_OPS[key]
+    Function = importlib.import_module(lib.__name__ + ".autograd_engine").Function
+
+    class Binary(Function):  # type: ignore[misc, valid-type]
+        def forward(self, a: np.ndarray, b: np.ndarray, *, op: str) -> np.ndarray:
+            self.save_for_backward(a, b)
+            self.op = op
+            return {"add": a + b, "sub": a - b, "mul": a * b, "div": a / b}[op]
+
+        def backward(self, g: np.ndarray) -> tuple:
+            a, b = self.saved
+            if self.op == "add":
+                return g, g  # the same array twice, as Add's backward gives it for same-shaped inputs
+            if self.op == "sub":
+                return g, -g
+            if self.op == "mul":
+                return g * b, g * a
+            return g / b, -g * a / (b * b)
+
+    class Unary(Function):  # type: ignore[misc, valid-type]
+        def forward(self, a: np.ndarray, *, op: str, scalar: float = 0.0, side: str = "right") -> np.ndarray:
+            self.op, self.scalar, self.side = op, scalar, side
+            s = scalar
+            out = {"exp": lambda: np.exp(a), "neg": lambda: -a,
+                   "add": lambda: a + s, "sub": lambda: (s - a) if side == "left" else (a - s),
+                   "mul": lambda: a * s, "div": lambda: (s / a) if side == "left" else (a / s)}[op]()
+            self.save_for_backward(a, out)
+            return out
+
+        def backward(self, g: np.ndarray) -> tuple:
+            a, out = self.saved
+            s, left = self.scalar, self.side == "left"
+            if self.op == "exp":
+                return (g * out,)
+            if self.op == "div":
+                return (g * (-s / (a * a)) if left else g / s,)
+            local = {"neg": -1.0, "add": 1.0, "sub": -1.0 if left else 1.0, "mul": s}[self.op]
+            return (g * local,)
+
+    def apply(op: str, tensors: list, kwargs: dict | None) -> Any:
+        kwargs = kwargs or {}
+        if len(tensors) == 2:
+            return Binary.apply(tensors[0], tensors[1], op=op)
+        return Unary.apply(tensors[0], op=op, scalar=float(kwargs.get("scalar", 0.0)), side=kwargs.get("side", "right"))
+
+    _ENGINE_OPS[key] = {"apply": apply}
+    return _ENGINE_OPS[key]
+
+
+def _build_trusted(lib: Any, graph: dict) -> dict:
+    """_build with the ops of _engine_ops: name -> Tensor."""
+    apply = _engine_ops(lib)["apply"]
+    env: dict[str, Any] = {}
+    for name, a in graph.get("leaves", {}).items():
+        env[name] = lib.Tensor(np.array(a, dtype=np.float64), requires_grad=True)
+    for name, a in graph.get("constants", {}).items():
+        env[name] = lib.Tensor(np.array(a, dtype=np.float64), requires_grad=False)
+    for name, op, args, kwargs in graph["nodes"]:
+        env[name] = apply(op, [env[x] for x in args], kwargs)
+    return env
+
+
 def random_graphs(lib: Any, graphs: list, mode: str, catch: bool = True) -> list:
     """For each graph (see _build; "roots": names, "upstreams": one array per root), raw observations.
 
@@ -381,8 +452,8 @@ def random_graphs(lib: Any, graphs: list, mode: str, catch: bool = True) -> list
 
 
 def _random_graph_run(lib: Any, graph: dict, mode: str) -> dict:
-    """One graph of random_graphs."""
-    env = _build(lib, graph)
+    """One graph of random_graphs (built with the ops of _engine_ops)."""
+    env = _build_trusted(lib, graph)
     names = _names_of(env)
     leaves = list(graph.get("leaves", {}))
     if mode == "sort":
@@ -426,7 +497,7 @@ def diamond_chain(lib: Any, x: np.ndarray, depth: int, upstream: np.ndarray, sor
 
 
 def deep_chain(lib: Any, x: np.ndarray, n: int, upstream: np.ndarray, sort_only: bool = False) -> dict:
-    """y_k = y_{k-1} * c (y_0 = x; c a constant near 1) for k = 1..n; backward, or only
+    """y_k = y_{k-1} * c (y_0 = x; c a constant near 1; Mul of _engine_ops) for k = 1..n; backward, or only
     topological_sort(y_n) as tensor names ("x", "y1", ...; "c" for the constant).
 
     A recursive traversal hits Python's recursion limit (~1,000 frames) long before n = 10,000.
@@ -434,8 +505,9 @@ def deep_chain(lib: Any, x: np.ndarray, n: int, upstream: np.ndarray, sort_only:
     leaf = lib.Tensor(np.array(x, dtype=np.float64), requires_grad=True)
     c = lib.Tensor(1.0 + 0.01 * np.cos(np.arange(np.size(x))).reshape(np.shape(x)) / np.sqrt(n), requires_grad=False)
     env, y = {"x": leaf, "c": c}, leaf
+    mul = _engine_ops(lib)["apply"]  # our Mul: the chain tests the engine, not Mul.backward (task 2.3)
     for k in range(1, n + 1):
-        y = env[f"y{k}"] = y * c
+        y = env[f"y{k}"] = mul("mul", [y, c], None)
     if sort_only:
         return {"order": _order_names(lib.topological_sort(y), _names_of(env))}
     y.backward(np.array(upstream, dtype=np.float64))
