@@ -106,3 +106,21 @@ def test_salt_is_per_handin_and_deterministic(tmp_path: Path):
     assert grade.input_salt(a) == grade.input_salt(b) != ""
     (b / "train.py").write_text((b / "train.py").read_text() + "\n# one more line\n")
     assert grade.input_salt(a) != grade.input_salt(b)
+
+
+def test_handout_keeps_its_recorded_inputs():
+    """The handout's harness has no salt: its seeds are the ones expected.npz was recorded with."""
+    from autograder.framework.harness import seed_for
+
+    node = "public/test_1_engine.py::test_backward[diamond]"
+    assert seed_for(node, "") == seed_for(node)
+    assert seed_for(node, "0123abcd") != seed_for(node)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("salt", [f"fairness-{k}" for k in range(8)])
+def test_reference_keeps_full_marks_whatever_the_salt(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, salt: str):
+    """Fairness of salted inputs: every draw keeps the reference at full marks (no kink, tie, or hard split)."""
+    monkeypatch.setattr(grade, "input_salt", lambda package_dir: salt)
+    outcome = grade_submission(ASSIGNMENT.reference_root, ASSIGNMENT, tmp_path / "results.json", slot=SLOT)
+    assert outcome.score == outcome.max_score, {t.nodeid: t.message for t in outcome.tests if not t.passed}

@@ -213,7 +213,8 @@ def input_salt(package_dir: Path) -> str:
             if "__pycache__" in path.parts or not stat.S_ISREG(path.lstat().st_mode):
                 continue
             data = path.read_bytes()
-            h.update(f"{path.relative_to(package_dir).as_posix()}\0{len(data)}\0".encode() + data)
+            # fsencode: a file name need not be valid UTF-8
+            h.update(os.fsencode(path.relative_to(package_dir)) + f"\0{len(data)}\0".encode() + data)
     return h.hexdigest()[:32]
 
 
