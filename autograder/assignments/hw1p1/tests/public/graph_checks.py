@@ -127,8 +127,10 @@ def random_graph(rng: np.random.Generator, n_nodes: int) -> Graph:
         if candidates:
             roots.append(candidates[int(rng.integers(len(candidates)))])
     roots = list(dict.fromkeys(roots[i] for i in rng.permutation(len(roots))))
-    return {"leaves": leaves, "constants": constants, "nodes": nodes, "roots": roots,
-            "upstreams": [rng.standard_normal(SHAPE) for _ in roots]}
+    # Values as lists of floats: exact through the channel's JSON, and much cheaper than one array each.
+    return {"leaves": {k: v.tolist() for k, v in leaves.items()},
+            "constants": {k: v.tolist() for k, v in constants.items()}, "nodes": nodes, "roots": roots,
+            "upstreams": [rng.standard_normal(SHAPE).tolist() for _ in roots]}
 
 
 def random_graphs(rng: np.random.Generator, count: int, sizes: tuple[int, int] = (5, 60)) -> list[Graph]:
@@ -422,7 +424,7 @@ def _candidates(graph: Graph) -> list[Graph]:
 
 def _values_safe(graph: Graph) -> bool:
     """Every node's forward value is in the generator's safe range (bypassing a node can make `x - x`)."""
-    values = {**graph["leaves"], **graph.get("constants", {})}
+    values = {k: np.asarray(v, dtype=np.float64) for k, v in {**graph["leaves"], **graph.get("constants", {})}.items()}
     for name, op, args, kwargs in graph["nodes"]:
         values[name] = _evaluate(op, [values[a] for a in args], kwargs)
         if not _safe(values[name]):
