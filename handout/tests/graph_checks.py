@@ -4,7 +4,8 @@ Hand-made graphs list their inputs in one order only, so a traversal bug such as
 visited when it is pushed (not when it is finished) can pass all of them. Here a seeded generator
 draws many small DAGs (fan-out, diamonds, shared intermediates, a node used twice by one op, inputs
 in both orders, constants, several leaves, several roots run in sequence) with mul/div/sub/exp, so a
-wrong order changes numbers. The worker returns raw observations only (node names in the order the
+wrong order changes numbers. The ops are the scenarios' own (correct by construction): only the
+student's topological_sort and backward are under test. The worker returns raw observations only (node names in the order the
 student's code produced them, the grads); every verdict is made here, against the graph built here.
 A failing graph is shrunk (nodes dropped while it still fails) and shown as a few lines of code.
 """
@@ -67,7 +68,7 @@ def random_graph(rng: np.random.Generator, n_nodes: int) -> Graph:
     Inputs are drawn from recent nodes (depth), from anything earlier (fan-out, shared
     intermediates), the same node twice (`a * a`) or an input of the other input (`t + t*t`, the
     shape that breaks visited-on-push), in either order. 1-3 roots, run in sequence. The
-    description is what scenarios._build takes, plus "roots" and "upstreams".
+    description is what scenarios._build_trusted takes, plus "roots" and "upstreams".
     """
     leaves = {f"x{i}": _nonzero(rng) for i in range(int(rng.integers(1, 5)))}
     constants = {f"c{i}": _nonzero(rng) for i in range(int(rng.integers(0, 3)))}
@@ -161,10 +162,12 @@ def diamond_graph(depth: int) -> Graph:
 
 
 def _inputs(graph: Graph) -> dict[str, list[str]]:
+    """op node name -> the names of its inputs, in order."""
     return {name: list(args) for name, _op, args, _kw in graph["nodes"]}
 
 
 def _requires_grad(graph: Graph) -> dict[str, bool]:
+    """name -> whether that tensor requires grad (leaves do, constants don't, a node if any input does)."""
     rg = {**{k: True for k in graph["leaves"]}, **{k: False for k in graph.get("constants", {})}}
     for name, _op, args, _kw in graph["nodes"]:
         rg[name] = any(rg[a] for a in args)
@@ -250,6 +253,7 @@ ORDER_HINT = ("Likely cause: a node marked visited when it is pushed on the stac
 
 
 def _listing(order: Sequence[str], limit: int = 20) -> str:
+    """A list of names as text, cut after `limit`."""
     shown = ", ".join(order[:limit])
     return f"[{shown}{', ...' if len(order) > limit else ''}]"
 
@@ -433,6 +437,7 @@ def _values_safe(graph: Graph) -> bool:
 
 
 def _size(graph: Graph) -> tuple[int, int]:
+    """Sort key of graphs: op nodes, then roots."""
     return len(graph["nodes"]), len(graph["roots"])
 
 
@@ -514,6 +519,7 @@ def _reference(reference: Any, batch: list[Graph], mode: str) -> list[dict | Non
 
 
 def _header(graph: Graph, mode: str, n_failing: int, count: int) -> str:
+    """The first lines of a failure: how many graphs failed, and the graph shown as code."""
     what = "topological_sort" if mode == "sort" else "backward"
     return (f"{what} is wrong on {n_failing} of {count} random graphs; the smallest failing graph found "
             f"({len(graph['nodes'])} op node(s)):\n{program(graph, mode == 'backward')}")
