@@ -4,6 +4,7 @@ Each bug of tests/bugs/traversal.py replaces the reference's topological_sort (t
 reference's backward walks that order, so 1.2 suffers too). Graded against the random-graph tests only;
 the random-graph tests must fail in both tasks with a message that shows a small failing graph as
 code (`x = leaf`, one line per node, the call that went wrong) and names the offending pair of nodes.
+That the reference passes the same files is checked by test_bug_catalog.py (it keeps every test_1 file).
 """
 
 from __future__ import annotations
@@ -40,9 +41,3 @@ def test_traversal_bug_loses_points_with_a_small_graph(tmp_path, name: str):
             assert re.search(r"\n    y = ", message), message  # the root, named y
             assert re.search(r"topological_sort\(y\)|y\.backward\(", message), message
 
-
-def test_reference_passes_the_random_graph_tests(tmp_path):
-    """The method's sanity: the unpatched reference loses nothing on the same tests."""
-    outcome = grade_patched(ASSIGNMENT, (), KEEP, tmp_path, SLOT)
-    assert outcome.tasks["1.1"] == ASSIGNMENT.task("1.1").points
-    assert outcome.tasks["1.2"] == ASSIGNMENT.task("1.2").points
