@@ -1,7 +1,7 @@
 """A disk cache of the reference's answers, so regrading a handin computes each answer once.
 
-Tests draw their inputs from generators seeded per test and per handin (harness.seed_for), so grading
-the same handin again asks the reference the same questions; another handin asks others. The answers depend only on the reference package, the scenarios and the data files; the
+Tests draw their inputs from generators seeded per test and per handin bucket (harness.seed_for,
+grade.input_salt), so the handins of one bucket ask the reference the same questions. The answers depend only on the reference package, the scenarios and the data files; the
 cache key hashes all of those with the scenario name and its arguments, so editing any of them
 simply misses the cache. Entries are stored with the data-only channel encoding (never pickled),
 in a folder only the grader (root, when sandboxed) can write.
