@@ -1,4 +1,4 @@
-"""A disk cache of the reference's answers, so regrading a handin computes each answer once.
+"""A disk cache of the reference's answers, so grading a class computes each answer once per input bucket.
 
 Tests draw their inputs from generators seeded per test and per handin bucket (harness.seed_for,
 grade.input_salt), so the handins of one bucket ask the reference the same questions. The answers depend only on the reference package, the scenarios and the data files; the
