@@ -5,7 +5,8 @@ grade.input_salt), so the handins of one bucket ask the reference the same quest
 depend only on the reference package, the scenarios and the data files; the cache key hashes all of
 those with the scenario name and its arguments, so editing any of them simply misses the cache.
 Entries are stored with the data-only channel encoding (never pickled), in a folder only the grader
-(root, when sandboxed) can write."""
+(root, when sandboxed) can write.
+"""
 
 from __future__ import annotations
 
