@@ -5,9 +5,10 @@ visited when it is pushed (not when it is finished) can pass all of them. Here a
 draws many small DAGs (fan-out, diamonds, shared intermediates, a node used twice by one op, inputs
 in both orders, constants, several leaves, several roots run in sequence) with mul/div/sub/exp, so a
 wrong order changes numbers. The ops are the scenarios' own (correct by construction): only the
-student's topological_sort and backward are under test. The worker returns raw observations only (node names in the order the
-student's code produced them, the grads); every verdict is made here, against the graph built here.
-A failing graph is shrunk (nodes dropped while it still fails) and shown as a few lines of code.
+student's topological_sort and backward are under test. The worker returns raw observations only
+(node names in the order the student's code produced them, the grads); every verdict is made here,
+against the graph built here. A failing graph is shrunk (nodes dropped while it still fails) and
+shown as a few lines of code.
 """
 
 from __future__ import annotations
@@ -97,7 +98,8 @@ def random_graph(rng: np.random.Generator, n_nodes: int) -> Graph:
                 args = [a]
             elif op == "scalar":
                 op = ("add", "sub", "mul", "div")[int(rng.integers(4))]
-                kwargs = {"scalar": float(rng.choice([0.5, 2.0, 3.0])), "side": "left" if rng.random() < 0.5 else "right"}
+                scalar = float(rng.choice([0.5, 2.0, 3.0]))
+                kwargs = {"scalar": scalar, "side": "left" if rng.random() < 0.5 else "right"}
                 args = [a]
             else:
                 r = rng.random()

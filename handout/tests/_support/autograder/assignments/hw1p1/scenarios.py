@@ -430,8 +430,15 @@ def _build_trusted(lib: Any, graph: dict) -> dict:
     return env
 
 
+def _order_names(order: Any, names: dict[int, str]) -> Any:
+    """topological_sort's result as names (see _names_of); None stays None."""
+    if order is None:
+        return None
+    return [names.get(id(n), "?" + _describe(n)) for n in order]
+
+
 def random_graphs(lib: Any, graphs: list, mode: str, catch: bool = True) -> list:
-    """For each graph (see _build; "roots": names, "upstreams": one array per root), raw observations.
+    """For each graph (see _build_trusted; "roots": names, "upstreams": one per root), raw observations.
 
     mode "sort": {"orders": [names from topological_sort(root), one list per root]}.
     mode "backward": root.backward(upstream) for each root in sequence on the same graph;
@@ -457,11 +464,7 @@ def _random_graph_run(lib: Any, graph: dict, mode: str) -> dict:
     names = _names_of(env)
     leaves = list(graph.get("leaves", {}))
     if mode == "sort":
-        orders = []
-        for root in graph["roots"]:
-            order = lib.topological_sort(env[root])
-            orders.append(None if order is None else [names.get(id(n), "?" + _describe(n)) for n in order])
-        return {"orders": orders}
+        return {"orders": [_order_names(lib.topological_sort(env[root]), names) for root in graph["roots"]]}
     logs, grads = [], []
     for root, up in zip(graph["roots"], graph["upstreams"]):
         with _CountBackwardCalls(lib) as counter:
@@ -470,13 +473,6 @@ def _random_graph_run(lib: Any, graph: dict, mode: str) -> dict:
         grads.append({name: _copy_grad(env[name]) for name in leaves})
     kept = [name for name, t in env.items() if name not in leaves and getattr(t, "grad", None) is not None]
     return {"call_logs": logs, "grads": grads, "kept": kept}
-
-
-def _order_names(order: Any, names: dict[int, str]) -> Any:
-    """topological_sort's result as names (see _names_of); None stays None."""
-    if order is None:
-        return None
-    return [names.get(id(n), "?" + _describe(n)) for n in order]
 
 
 def diamond_chain(lib: Any, x: np.ndarray, depth: int, upstream: np.ndarray, sort_only: bool = False) -> dict:
@@ -497,13 +493,14 @@ def diamond_chain(lib: Any, x: np.ndarray, depth: int, upstream: np.ndarray, sor
 
 
 def deep_chain(lib: Any, x: np.ndarray, n: int, upstream: np.ndarray, sort_only: bool = False) -> dict:
-    """y_k = y_{k-1} * c (y_0 = x; c a constant near 1; Mul of _engine_ops) for k = 1..n; backward, or only
-    topological_sort(y_n) as tensor names ("x", "y1", ...; "c" for the constant).
+    """y_k = y_{k-1} * c (y_0 = x; c a constant near 1; the Mul of _engine_ops) for k = 1..n; backward,
+    or only topological_sort(y_n) as tensor names ("x", "y1", ...; "c" for the constant).
 
     A recursive traversal hits Python's recursion limit (~1,000 frames) long before n = 10,000.
     """
     leaf = lib.Tensor(np.array(x, dtype=np.float64), requires_grad=True)
-    c = lib.Tensor(1.0 + 0.01 * np.cos(np.arange(np.size(x))).reshape(np.shape(x)) / np.sqrt(n), requires_grad=False)
+    near_one = 1.0 + 0.01 * np.cos(np.arange(np.size(x))).reshape(np.shape(x)) / np.sqrt(n)  # c**n stays O(1)
+    c = lib.Tensor(near_one, requires_grad=False)
     env, y = {"x": leaf, "c": c}, leaf
     mul = _engine_ops(lib)["apply"]  # our Mul: the chain tests the engine, not Mul.backward (task 2.3)
     for k in range(1, n + 1):
@@ -526,9 +523,9 @@ def _layout(a: Any) -> Any:
 def aliasing(lib: Any, a: np.ndarray, b: np.ndarray, upstream: np.ndarray) -> dict:
     """out = a + b, backward(upstream); then a second backward that reaches only `a`.
 
-    Returns raw observations: the memory layout of a.grad, b.grad, the upstream array and a.data
-    (the parent decides what overlaps), b.grad before and after the second backward, and the
-    upstream array afterwards, and both grads after the second backward.
+    Returns raw observations: the memory layouts of a.grad, b.grad, the upstream array and a.data
+    (the parent decides what overlaps), b.grad after the first backward, both grads and the
+    upstream array after the second.
     """
     ta = lib.Tensor(np.array(a, dtype=np.float64), requires_grad=True)
     tb = lib.Tensor(np.array(b, dtype=np.float64), requires_grad=True)
