@@ -6,15 +6,14 @@ scenario with one that returns, without running any mytorch code, the verdicts a
 "sorted 10,001 nodes, root first", "shares no memory", "raised RuntimeError", "accuracy 99%", each
 backward "called once", and for values the cheapest stand-ins (copies of the inputs). Every check
 decides from raw observations it verifies itself, so the forgery must earn nothing (against the checks
-as they were before, when scenarios returned verdicts, this same handin scored 4.41 of these 22 points).
+as they were before, when scenarios returned verdicts, this same handin scored 4.41 points in tasks 1.1,
+1.2 and 8). Graded against the whole suite: the score is 0 in every task.
 """
 
 from __future__ import annotations
 
 import shutil
 from pathlib import Path
-
-from bugs.catalog import restricted_assignment
 
 from autograder.assignments.hw1p1.assignment import ASSIGNMENT, REPO_ROOT
 from autograder.framework.grade import grade_submission
@@ -95,8 +94,7 @@ def test_forged_verdicts_earn_nothing(tmp_path: Path):
                     ignore=shutil.ignore_patterns("__pycache__"))
     init = sub / ASSIGNMENT.package / "__init__.py"
     init.write_text(init.read_text() + FORGER)
-    restricted = restricted_assignment(ASSIGNMENT, ("test_1", "test_extra_engine", "test_8"), tmp_path / "a")
-    outcome = grade_submission(sub, restricted, tmp_path / "results.json", slot=SLOT, quiet=True)
+    outcome = grade_submission(sub, ASSIGNMENT, tmp_path / "results.json", slot=SLOT, quiet=True)
     assert not outcome.grader_failed and not outcome.internal_errors, outcome.internal_errors
     assert outcome.score == 0, {t.nodeid: t.message for t in outcome.tests if t.passed}
     # Not vacuous: the forgeries ran (a bare stub fails with NotImplementedError instead) and were rejected.
