@@ -216,7 +216,7 @@ def input_salt(package_dir: Path) -> str:
         dirs.sort()
         for name in sorted(files):
             path = Path(folder, name)
-            if "__pycache__" in path.parts or not stat.S_ISREG(path.lstat().st_mode):
+            if "__pycache__" in path.parts or path.is_symlink() or not path.is_file():  # regular files only
                 continue
             data = path.read_bytes()
             # fsencode: a file name need not be valid UTF-8
