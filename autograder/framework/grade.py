@@ -7,6 +7,7 @@ sandboxed worker (client.WorkerClient). The submission is never on sys.path nor 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import importlib
 import io
 import json
@@ -225,7 +226,8 @@ def run_tests(assignment: Assignment, submission_root: Path, *, slot: int = 0, q
                           assignment.data_files, limits=Limits.from_env(), slot=slot) if sandbox \
         else TrustedInProcess(submission_root, assignment.package, assignment.scenarios_file, student=True)
     backend = GradingBackend(client, reference_runner(assignment))
-    harness, catcher = Harness(assignment, backend), _JsonReportCatcher()
+    harness = Harness(assignment, backend, salt=input_salt(submission_root / assignment.package))
+    catcher = _JsonReportCatcher()
     try:
         with contextlib.redirect_stdout(io.StringIO()) if quiet else contextlib.nullcontext():
             code = run_pytest_isolated(pytest_args(tests_dir, quiet, select), [harness, catcher])
@@ -241,6 +243,31 @@ def run_tests(assignment: Assignment, submission_root: Path, *, slot: int = 0, q
         if t.get("metadata", {}).get("traceback"):
             print(f"internal grader error in {t['nodeid']}:\n{t['metadata']['traceback']}", file=sys.stderr)
     return tests, []  # the sandbox's protections are for the staff log only (GradeOutcome.protections)
+
+
+SALT_BUCKETS = 32  # distinct input sets handins are spread over (see input_salt)
+
+
+def input_salt(package_dir: Path) -> str:
+    """The salt of a handin's test inputs: one of SALT_BUCKETS values, picked by a hash of its package's
+    regular files (names and bytes).
+
+    Deterministic per handin (a regrade draws the same inputs) and never "" (the handout's recorded
+    answers are for unsalted inputs, so replaying them earns nothing). Buckets rather than one salt per
+    handin keep the reference cache useful (each answer is computed at most SALT_BUCKETS times, the
+    cache stays bounded and can be warmed); two handins share inputs with probability 1/SALT_BUCKETS.
+    """
+    h = hashlib.sha256(b"handin-inputs\0")
+    for folder, dirs, files in os.walk(package_dir):  # does not follow symbolic links
+        dirs.sort()
+        for name in sorted(files):
+            path = Path(folder, name)
+            if "__pycache__" in path.parts or path.is_symlink() or not path.is_file():  # regular files only
+                continue
+            data = path.read_bytes()
+            # fsencode: a file name need not be valid UTF-8
+            h.update(os.fsencode(path.relative_to(package_dir)) + f"\0{len(data)}\0".encode() + data)
+    return f"inputs-{int(h.hexdigest()[:8], 16) % SALT_BUCKETS}"
 
 
 def reference_runner(assignment: Assignment) -> InProcessRunner | CachedReference:

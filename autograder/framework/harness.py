@@ -305,9 +305,14 @@ def seed_key(nodeid: str) -> str:
     return f"{Path(path).name}::{rest}"
 
 
-def seed_for(nodeid: str) -> int:
-    """A stable 64-bit seed for a test (sha256, unlike hash(), is the same in every process)."""
-    return int.from_bytes(hashlib.sha256(seed_key(nodeid).encode()).digest()[:8], "big")
+def seed_for(nodeid: str, salt: str = "") -> int:
+    """A stable 64-bit seed for a test (sha256, unlike hash(), is the same in every process).
+
+    The grader passes a salt derived from the handin, so its inputs are ones no handin could have
+    seen (the handout ships recorded answers for the unsalted ones); "" keeps those recorded inputs.
+    """
+    key = seed_key(nodeid) if not salt else f"{salt}\0{seed_key(nodeid)}"
+    return int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "big")
 
 
 def classify(exc: BaseException) -> tuple[str, bool]:
@@ -350,9 +355,10 @@ class Harness:
     """The grading pytest plugin; register one instance per session (pytest.main(plugins=[...]))."""
 
     def __init__(self, assignment: Assignment, backend: Backend, *, scoreboard: bool = False,
-                 planned: Planned | None = None) -> None:
+                 planned: Planned | None = None, salt: str = "") -> None:
         self.assignment, self.backend, self.scoreboard = assignment, backend, scoreboard
         self.planned = planned  # the checks of a full run per task: the scoreboard marks partial runs
+        self.salt = salt  # seeds every `rng` (see seed_for); "" in the handout
         self.records: dict[str, dict[str, Any]] = {}  # nodeid -> task, weight, visibility, message, output...
         self.handles: dict[str, StudentHandle] = {}  # nodeid -> the running test's `student` fixture
         self.problems: list[str] = []  # test-authoring mistakes found at collection
@@ -423,8 +429,8 @@ class Harness:
 
     @pytest.fixture
     def rng(self, request: pytest.FixtureRequest) -> np.random.Generator:
-        """A generator seeded from the test's id: the same draws on every run and machine."""
-        return np.random.default_rng(seed_for(request.node.nodeid))
+        """A generator seeded from the test's id (and the salt): the same draws on every run and machine."""
+        return np.random.default_rng(seed_for(request.node.nodeid, self.salt))
 
     # -- outcomes ----------------------------------------------------------------------------------
     @pytest.hookimpl(hookwrapper=True)

@@ -1,10 +1,11 @@
-"""A disk cache of the reference's answers, so grading a class computes each answer once.
+"""A disk cache of the reference's answers, so grading a class computes each answer once per input bucket.
 
-Tests draw their inputs from seeded generators, so every submission asks the reference the same
-questions. The answers depend only on the reference package, the scenarios and the data files; the
-cache key hashes all of those with the scenario name and its arguments, so editing any of them
-simply misses the cache. Entries are stored with the data-only channel encoding (never pickled),
-in a folder only the grader (root, when sandboxed) can write.
+Tests draw their inputs from generators seeded per test and per handin bucket (harness.seed_for,
+grade.input_salt), so the handins of one bucket ask the reference the same questions. The answers
+depend only on the reference package, the scenarios and the data files; the cache key hashes all of
+those with the scenario name and its arguments, so editing any of them simply misses the cache.
+Entries are stored with the data-only channel encoding (never pickled), in a folder only the grader
+(root, when sandboxed) can write.
 """
 
 from __future__ import annotations

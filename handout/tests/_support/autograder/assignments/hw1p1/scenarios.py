@@ -185,11 +185,16 @@ def _function_classes(lib: Any) -> list:
 
 
 class _CountBackwardCalls:
-    """Context manager: wraps every Function subclass's backward to count calls per node."""
+    """Context manager: wraps every Function subclass's backward to log calls per node.
+
+    `log` lists id(node) of every outermost backward call, in call order (raw observations for the
+    parent to check: each node once, after all its consumers); `counts` tallies it.
+    """
 
     def __init__(self, lib: Any):
         self.lib = lib
         self.counts: dict[int, int] = {}
+        self.log: list[int] = []
         self.depth: dict[int, int] = {}  # shared by all wrappers: super().backward() is the same visit
         self.saved: list = []
 
@@ -202,13 +207,14 @@ class _CountBackwardCalls:
         return self
 
     def _wrap(self, original: Any) -> Callable[..., Any]:
-        counts, depth = self.counts, self.depth
+        counts, depth, log = self.counts, self.depth, self.log
 
         def backward(node: Any, *args: Any, **kwargs: Any) -> Any:
             # Count only the outermost call per node, so super().backward() is not a second visit.
             key = id(node)
             if depth.get(key, 0) == 0:
                 counts[key] = counts.get(key, 0) + 1
+                log.append(key)
             depth[key] = depth.get(key, 0) + 1
             try:
                 return original(node, *args, **kwargs)
@@ -358,14 +364,13 @@ def graph_backward(lib: Any, graph: dict, upstream: Any = None, repeat: int = 1)
     """Build the graph and call root.backward(upstream) `repeat` times (rebuilding the op nodes on
     the same leaves each time, so gradients accumulate).
 
-    Returns {"grads": {name: grad or None for every tensor}, "calls": {name: backward calls}},
-    plus "unknown_calls" (backward calls on nodes outside this graph) and "out".
+    Returns {"grads": {name: grad or None for every tensor}, "call_log": names of the nodes whose
+    backward ran, in call order ("?" for nodes outside this graph)} and "out". The parent counts.
     """
     env = _build(lib, graph)
     leaves = {name: env[name] for name in list(graph.get("leaves", {})) + list(graph.get("constants", {}))}
     up = None if upstream is None else np.array(upstream, dtype=np.float64)
-    calls: dict[str, int] = {}
-    unknown = 0
+    log: list[str] = []
     for k in range(repeat):
         if k > 0:
             env = _rebuild_with(lib, graph, leaves)
@@ -373,16 +378,11 @@ def graph_backward(lib: Any, graph: dict, upstream: Any = None, repeat: int = 1)
         # Wrap after the forward pass: op modules are imported lazily, so their classes exist now.
         with _CountBackwardCalls(lib) as counter:
             env[graph["root"]].backward(up)
-        for key, n in counter.counts.items():
-            if key in names:
-                calls[names[key]] = calls.get(names[key], 0) + n
-            else:
-                unknown += n
+        log += [names.get(key, "?") for key in counter.log]
     return {
         "out": env[graph["root"]].data,
         "grads": {name: _grad_or_type(t) for name, t in env.items()},
-        "calls": calls,
-        "unknown_calls": unknown,
+        "call_log": log,
     }
 
 
@@ -394,97 +394,211 @@ def _rebuild_with(lib: Any, graph: dict, leaves: dict) -> dict:
     return env
 
 
+_ENGINE_OPS: dict[str, dict] = {}
+
+
+def _engine_ops(lib: Any) -> dict:
+    """Elementwise ops written here on the package's given Function base (correct by construction),
+    by name as in OPS, so that the random-graph and deep-chain checks test the student's engine
+    (tasks 1.1, 1.2) and not their op backwards (tasks 2.x, charged by their own tests)."""
+    key = lib.__name__ + str(id(lib))
+    if key in _ENGINE_OPS:
+        return _ENGINE_OPS[key]
+    Function = importlib.import_module(lib.__name__ + ".autograd_engine").Function
+
+    class Binary(Function):  # type: ignore[misc, valid-type]
+        def forward(self, a: np.ndarray, b: np.ndarray, *, op: str) -> np.ndarray:
+            self.save_for_backward(a, b)
+            self.op = op
+            return {"add": a + b, "sub": a - b, "mul": a * b, "div": a / b}[op]
+
+        def backward(self, g: np.ndarray) -> tuple:
+            a, b = self.saved
+            if self.op == "add":
+                return g, g  # the same array twice, as Add's backward gives it for same-shaped inputs
+            if self.op == "sub":
+                return g, -g
+            if self.op == "mul":
+                return g * b, g * a
+            return g / b, -g * a / (b * b)
+
+    class Unary(Function):  # type: ignore[misc, valid-type]
+        def forward(self, a: np.ndarray, *, op: str, scalar: float = 0.0, side: str = "right") -> np.ndarray:
+            self.op, self.scalar, self.side = op, scalar, side
+            s = scalar
+            out = {"exp": lambda: np.exp(a), "neg": lambda: -a,
+                   "add": lambda: a + s, "sub": lambda: (s - a) if side == "left" else (a - s),
+                   "mul": lambda: a * s, "div": lambda: (s / a) if side == "left" else (a / s)}[op]()
+            self.save_for_backward(a, out)
+            return out
+
+        def backward(self, g: np.ndarray) -> tuple:
+            a, out = self.saved
+            s, left = self.scalar, self.side == "left"
+            if self.op == "exp":
+                return (g * out,)
+            if self.op == "div":
+                return (g * (-s / (a * a)) if left else g / s,)
+            local = {"neg": -1.0, "add": 1.0, "sub": -1.0 if left else 1.0, "mul": s}[self.op]
+            return (g * local,)
+
+    def apply(op: str, tensors: list, kwargs: dict | None) -> Any:
+        kwargs = kwargs or {}
+        if len(tensors) == 2:
+            return Binary.apply(tensors[0], tensors[1], op=op)
+        return Unary.apply(tensors[0], op=op, scalar=float(kwargs.get("scalar", 0.0)), side=kwargs.get("side", "right"))
+
+    _ENGINE_OPS[key] = {"apply": apply}
+    return _ENGINE_OPS[key]
+
+
+def _build_trusted(lib: Any, graph: dict) -> dict:
+    """_build with the ops of _engine_ops: name -> Tensor."""
+    apply = _engine_ops(lib)["apply"]
+    env: dict[str, Any] = {}
+    for name, a in graph.get("leaves", {}).items():
+        env[name] = lib.Tensor(np.array(a, dtype=np.float64), requires_grad=True)
+    for name, a in graph.get("constants", {}).items():
+        env[name] = lib.Tensor(np.array(a, dtype=np.float64), requires_grad=False)
+    for name, op, args, kwargs in graph["nodes"]:
+        env[name] = apply(op, [env[x] for x in args], kwargs)
+    return env
+
+
+def _order_names(order: Any, names: dict[int, str]) -> Any:
+    """topological_sort's result as names (see _names_of); None stays None."""
+    if order is None:
+        return None
+    return [names.get(id(n), "?" + _describe(n)) for n in order]
+
+
+def random_graphs(lib: Any, graphs: list, mode: str, catch: bool = True) -> list:
+    """For each graph (see _build_trusted; "roots": names, "upstreams": one per root), raw observations.
+
+    mode "sort": {"orders": [names from topological_sort(root), one list per root]}.
+    mode "backward": root.backward(upstream) for each root in sequence on the same graph;
+    {"call_logs": [names whose grad_fn.backward ran, in call order, per root],
+     "grads": [{leaf: its .grad after that root} per root], "kept": non-leaves holding a .grad}.
+    Names are "?<type>" for objects not in the graph. With `catch`, an exception in one graph is
+    {"error": "Type: message"} for that graph (the parent re-runs a small failing graph uncaught).
+    """
+    out = []
+    for graph in graphs:
+        try:
+            out.append(_random_graph_run(lib, graph, mode))
+        except Exception as e:  # noqa: BLE001 -- reported per graph; re-run uncaught for the traceback
+            if not catch:
+                raise
+            out.append({"error": f"{type(e).__name__}: {str(e)[:300]}"})
+    return out
+
+
+def _random_graph_run(lib: Any, graph: dict, mode: str) -> dict:
+    """One graph of random_graphs (built with the ops of _engine_ops)."""
+    env = _build_trusted(lib, graph)
+    names = _names_of(env)
+    leaves = list(graph.get("leaves", {}))
+    if mode == "sort":
+        return {"orders": [_order_names(lib.topological_sort(env[root]), names) for root in graph["roots"]]}
+    logs, grads = [], []
+    for root, up in zip(graph["roots"], graph["upstreams"]):
+        with _CountBackwardCalls(lib) as counter:
+            env[root].backward(np.array(up, dtype=np.float64))
+        logs.append([names.get(key, "?") for key in counter.log])
+        grads.append({name: _copy_grad(env[name]) for name in leaves})
+    kept = [name for name, t in env.items() if name not in leaves and getattr(t, "grad", None) is not None]
+    return {"call_logs": logs, "grads": grads, "kept": kept}
+
+
 def diamond_chain(lib: Any, x: np.ndarray, depth: int, upstream: np.ndarray, sort_only: bool = False) -> dict:
-    """x_{k+1} = x_k * x_k + x_k repeated `depth` times; backward (or only topological_sort).
+    """m_k = y_{k-1} * y_{k-1}, y_k = m_k + y_{k-1} (y_0 = x) for k = 1..depth; backward, or only
+    topological_sort(y_depth) as tensor names ("x", "m1", "y1", ...).
 
     A traversal that revisits shared nodes does 2**depth work here.
     """
     leaf = lib.Tensor(np.array(x, dtype=np.float64), requires_grad=True)
-    y = leaf
-    for _ in range(depth):
-        y = y * y + y
+    env, y = {"x": leaf}, leaf
+    for k in range(1, depth + 1):
+        m = env[f"m{k}"] = y * y
+        y = env[f"y{k}"] = m + y
     if sort_only:
-        order = lib.topological_sort(y)
-        return {"n_sorted": None if order is None else len(order),
-                "n_distinct": None if order is None else len({id(n) for n in order})}
+        return {"order": _order_names(lib.topological_sort(y), _names_of(env))}
     y.backward(np.array(upstream, dtype=np.float64))
     return {"out": y.data, "grad_x": leaf.grad}
 
 
 def deep_chain(lib: Any, x: np.ndarray, n: int, upstream: np.ndarray, sort_only: bool = False) -> dict:
-    """y = x + c0 + c1 + ... (n Add nodes, constants c_k); backward or only topological_sort.
+    """y_k = y_{k-1} * c (y_0 = x; c a constant near 1; the Mul of _engine_ops) for k = 1..n; backward,
+    or only topological_sort(y_n) as tensor names ("x", "y1", ...; "c" for the constant).
 
     A recursive traversal hits Python's recursion limit (~1,000 frames) long before n = 10,000.
     """
     leaf = lib.Tensor(np.array(x, dtype=np.float64), requires_grad=True)
-    c = lib.Tensor(np.full(np.shape(x), 0.001), requires_grad=False)
-    y = leaf
-    for _ in range(n):
-        y = y + c
+    near_one = 1.0 + 0.01 * np.cos(np.arange(np.size(x))).reshape(np.shape(x)) / np.sqrt(n)  # c**n stays O(1)
+    c = lib.Tensor(near_one, requires_grad=False)
+    env, y = {"x": leaf, "c": c}, leaf
+    mul = _engine_ops(lib)["apply"]  # our Mul: the chain tests the engine, not Mul.backward (task 2.3)
+    for k in range(1, n + 1):
+        y = env[f"y{k}"] = mul("mul", [y, c], None)
     if sort_only:
-        order = lib.topological_sort(y)
-        return {"n_sorted": None if order is None else len(order),
-                "first_is_root": None if not order else (order[0] is y or order[0] is y.grad_fn)}
+        return {"order": _order_names(lib.topological_sort(y), _names_of(env))}
     y.backward(np.array(upstream, dtype=np.float64))
     return {"out": y.data, "grad_x": leaf.grad}
 
 
-def aliasing(lib: Any, a: np.ndarray, b: np.ndarray, upstream: np.ndarray) -> dict:
-    """out = a + b, backward(upstream); then does a later backward into `a` corrupt b.grad?
+def _layout(a: Any) -> Any:
+    """Where an array's bytes are (address, shape, strides, itemsize): raw data for the parent to
+    compare; the type's name for anything that is not an ndarray."""
+    if type(a) is not np.ndarray:
+        return _describe(a)
+    return {"ptr": int(a.__array_interface__["data"][0]), "shape": list(a.shape), "strides": list(a.strides),
+            "itemsize": int(a.itemsize)}
 
-    Returns shares-memory flags (computed here, where the objects are) and b.grad before and
-    after a second, unrelated backward that only reaches `a`, plus the upstream array afterwards.
+
+def aliasing(lib: Any, a: np.ndarray, b: np.ndarray, upstream: np.ndarray) -> dict:
+    """out = a + b, backward(upstream); then a second backward that reaches only `a`.
+
+    Returns raw observations: the memory layouts of a.grad, b.grad, the upstream array and a.data
+    (the parent decides what overlaps), b.grad after the first backward, both grads and the
+    upstream array after the second.
     """
     ta = lib.Tensor(np.array(a, dtype=np.float64), requires_grad=True)
     tb = lib.Tensor(np.array(b, dtype=np.float64), requires_grad=True)
     up = np.array(upstream, dtype=np.float64)
-    up_before = up.copy()
     (ta + tb).backward(up)
     ga, gb = ta.grad, tb.grad
-    arrays = all(type(g) is np.ndarray for g in (ga, gb))
     result: dict[str, Any] = {
-        "arrays": arrays,
-        "a_shares_b": bool(arrays and np.shares_memory(ga, gb)),
-        "a_shares_upstream": bool(arrays and np.shares_memory(ga, up)),
-        "b_shares_upstream": bool(arrays and np.shares_memory(gb, up)),
-        "a_shares_data": bool(arrays and np.shares_memory(ga, ta.data)),
-        "grad_b_first": np.array(gb, dtype=np.float64) if arrays else None,
+        "layout": {"a_grad": _layout(ga), "b_grad": _layout(gb), "upstream": _layout(up), "a_data": _layout(ta.data)},
+        "grad_b_first": _copy_grad(tb),
     }
     (ta * 3.0).backward(np.ones_like(up))  # reaches only `a`
-    result["grad_b_after"] = np.array(tb.grad, dtype=np.float64) if arrays else None
-    result["upstream_unchanged"] = bool(np.array_equal(up, up_before))
+    result["grad_b_after"] = _copy_grad(tb)
+    result["grad_a_after"] = _copy_grad(ta)
+    result["upstream_after"] = up
     return result
 
 
 def grad_types(lib: Any, a: np.ndarray, b: np.ndarray, c: np.ndarray, upstream: np.ndarray) -> dict:
-    """out = (a * b + c) * a with constant c (same shapes): types of every .grad, and a's and b's."""
+    """out = (a * b + c) * a with constant c (same shapes): every tensor's .grad as it is (an array
+    keeps its dtype; None; or the name of its type), for the parent to judge."""
     ta = lib.Tensor(np.array(a, dtype=np.float64), requires_grad=True)
     tb = lib.Tensor(np.array(b, dtype=np.float64), requires_grad=True)
     tc = lib.Tensor(np.array(c, dtype=np.float64), requires_grad=False)
     mid = ta * tb
     out = (mid + tc) * ta
     out.backward(np.array(upstream, dtype=np.float64))
-    return {
-        "type_a": _describe(ta.grad),
-        "type_b": _describe(tb.grad),
-        "type_c": _describe(tc.grad),
-        "type_mid": _describe(mid.grad),
-        "type_out": _describe(out.grad),
-        "dtype_a": str(getattr(ta.grad, "dtype", "")),
-        "grad_a": ta.grad if type(ta.grad) is np.ndarray else None,
-        "grad_b": tb.grad if type(tb.grad) is np.ndarray else None,
-    }
+    return {name: _grad_or_type(t) for name, t in (("a", ta), ("b", tb), ("c", tc), ("mid", mid), ("out", out))}
 
 
 def backward_errors(lib: Any, x: np.ndarray) -> dict:
-    """What backward() without a gradient does on a non-scalar output and on a 1-element one."""
+    """What backward() without a gradient does on a non-scalar output and on a 1-element one:
+    the exception raised (type and message) or None, and the gradient the 1-element case gave."""
     t = lib.Tensor(np.array(x, dtype=np.float64), requires_grad=True)
     non_scalar = _caught(lambda: (t * 2.0).backward())
     t2 = lib.Tensor(np.array(x, dtype=np.float64), requires_grad=True)
     one = (t2 * t2).sum(axis=None, keepdims=True)  # one element, shape (1, 1, ...)
     one_element = _caught(lambda: one.backward())
-    return {"non_scalar": non_scalar, "one_element": one_element,
-            "grad_one_element": t2.grad if one_element is None else None}
+    return {"non_scalar": non_scalar, "one_element": one_element, "grad_one_element": _copy_grad(t2)}
 
 
 def no_grad_graph(lib: Any, a: np.ndarray, b: np.ndarray) -> dict:
@@ -691,41 +805,47 @@ def _optim_options(options: dict) -> dict:
 # ---------------------------------------------------------------------------------------------
 
 
-def _digits(data_dir: str | None) -> tuple[np.ndarray, np.ndarray]:
-    """Load digits.npz from data_dir, or next to this file (sandbox), or from data/ beside it."""
-    here = Path(__file__).resolve().parent
-    candidates = [Path(data_dir) / "digits.npz"] if data_dir else []
-    candidates += [here / "digits.npz", here / "data" / "digits.npz"]
-    for path in candidates:
-        if path.is_file():
-            with np.load(path, allow_pickle=False) as z:
-                return np.asarray(z["X"], dtype=np.float64), np.asarray(z["y"], dtype=np.int64)
-    raise FileNotFoundError("digits.npz not found in " + ", ".join(str(p) for p in candidates))
-
-
 def train_digits(lib: Any, seed: int, sizes: list, epochs: int, batch_size: int, lr: float,
-                 n_train: int = 1437, record: list | None = None, data_dir: str | None = None) -> dict:
-    """Train lib.train.make_mlp(sizes) with lib.train.fit on a seeded split of the digits data.
+                 record: list | None = None, X: np.ndarray | None = None, y: np.ndarray | None = None) -> dict:
+    """Train lib.train.make_mlp(sizes) with lib.train.fit on the given training rows (without X and y:
+    every row of data/digits.npz, a fixed workload for timing benchmarks).
 
-    Returns the losses at the steps listed in `record`, the number of steps, the final loss and
-    the held-out accuracy.
+    Returns the losses at the steps listed in `record`, the number of steps and the trained
+    parameters (in model.parameters() order). No accuracy: the parent measures it itself, on
+    held-out rows this scenario never sees (mlp_accuracy, run on the reference).
     """
     train = importlib.import_module(lib.__name__ + ".train")
-    X, y = _digits(data_dir)
-    perm = np.random.default_rng(seed).permutation(len(X))
-    tr, te = perm[:n_train], perm[n_train:]
-    rng = np.random.default_rng(seed + 1)
+    if X is None or y is None:
+        with np.load(Path(__file__).resolve().parent / "data" / "digits.npz", allow_pickle=False) as z:
+            X, y = z["X"], z["y"]
+    rng = np.random.default_rng(seed)
     model = train.make_mlp(list(sizes), rng)
-    losses = train.fit(model, X[tr], y[tr], epochs=epochs, batch_size=batch_size, lr=lr, rng=rng)
+    losses = train.fit(model, np.array(X, dtype=np.float64), np.asarray(y, dtype=np.int64), epochs=epochs,
+                       batch_size=batch_size, lr=lr, rng=rng)
     losses = [float(v) for v in losses]
     steps = [s for s in (record or []) if s < len(losses)]
     return {
         "n_steps": len(losses),
         "steps": steps,
         "losses": np.array([losses[s] for s in steps], dtype=np.float64),
-        "final_loss": losses[-1] if losses else None,
-        "accuracy": float(train.accuracy(model, X[te], y[te])),
+        "params": [_param_data(p) for p in model.parameters()],
     }
+
+
+def _param_data(p: Any) -> Any:
+    """A parameter's values as a float64 array copy (its type's name if it has no array data)."""
+    data = getattr(p, "data", None)
+    return np.array(data, dtype=np.float64) if isinstance(data, np.ndarray) else _describe(p)
+
+
+def mlp_accuracy(lib: Any, sizes: list, params: list, X: np.ndarray, y: np.ndarray) -> float:
+    """Held-out accuracy of make_mlp(sizes) carrying the given parameters (the parent runs this on the
+    reference, with rows the worker never received)."""
+    train = importlib.import_module(lib.__name__ + ".train")
+    model = train.make_mlp(list(sizes), np.random.default_rng(0))
+    for p, value in zip(model.parameters(), params):
+        _load(p, value)
+    return float(train.accuracy(model, np.array(X, dtype=np.float64), np.asarray(y, dtype=np.int64)))
 
 
 _TRAIN_KITS: dict[str, Any] = {}
