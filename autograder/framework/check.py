@@ -20,6 +20,7 @@ import io
 import sys
 import tempfile
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any, Callable
 
 import click
@@ -35,7 +36,8 @@ def check_collection(assignment: Assignment) -> Problems:
     from autograder.framework.harness import Harness
 
     tests_dir = assignment.tests_dir.resolve()
-    harness = Harness(assignment, backend=None)  # type: ignore[arg-type]  # fixtures never run when collecting
+    # Fixtures never run when collecting: a backend with neither a student nor a reference will do.
+    harness = Harness(assignment, backend=SimpleNamespace(student=None, reference=None))  # type: ignore[arg-type]
     printed = io.StringIO()
     try:
         with contextlib.redirect_stdout(printed):

@@ -16,6 +16,7 @@ import hashlib
 import importlib
 import importlib.util
 import sys
+import time
 import traceback
 from pathlib import Path
 from types import ModuleType
@@ -24,20 +25,25 @@ from typing import Any, Callable, Iterable, Protocol
 import numpy as np
 import pytest
 
+from autograder.framework.budget import TimedReference, TimeKeeper
 from autograder.framework.compare import CheckFailed
-from autograder.framework.errors import (StudentError, StudentException, format_frames, format_student_exception,
-                                         syntax_error_lines)
+from autograder.framework.errors import (UNREADABLE, StudentError, StudentException, StudentTimeout, format_frames,
+                                         format_student_exception, syntax_error_lines)
 from autograder.framework.rubric import Assignment
 from autograder.framework.scoreboard import Planned, render
 from autograder.framework.scoring import VISIBILITIES, TestOutcome, score_tasks
+from autograder.framework.text import cap
 
-DEFAULT_DEADLINE = 5.0  # seconds of wall clock per student.run call
-OUTPUT_CAP = 4096  # characters of student output kept per test
+DEFAULT_DEADLINE = 5.0  # the longest a student.run call may take (the grader usually allows less: budget.py)
+OUTPUT_CAP = 4096  # bytes (UTF-8) of student output kept per test
+MESSAGE_CAP = 16 * 1024  # bytes of a failure message kept per test (the reports cut further)
+TRACEBACK_FRAMES = 12  # innermost frames of an internal error shown to staff
 INTERNAL_PREFIX = "internal grader error (not your fault, tell course staff): "
 MARKERS = (
     "rubric(task, weight=1): the task this test counts towards and its weight within the task",
     "visibility(kind): who sees this test's result: visible (default), hidden, after_due_date, after_published",
-    "deadline(seconds): wall-clock limit for each student.run call in this test (default 5)",
+    "deadline(seconds): the longest each student.run call in this test may take (default 5); the grader "
+    "allows max(floor, factor x the reference's CPU time for the call), at most this",
 )
 
 
@@ -141,6 +147,16 @@ class InProcessRunner:
         except Exception as exc:  # the student's code failed: say where, as the worker does
             raise StudentException(student_exception_message(scenario, exc, self.package_root / self.package)) from exc
 
+    def run_timed(self, scenario: str, **kwargs: Any) -> tuple[Any, float]:
+        """(run's value, the CPU seconds it took): the grader scales student deadlines from it.
+
+        CPU time, like the worker's deadlines: the ratio of the two does not depend on the machine's load.
+        """
+        fn = self.function(scenario, **copy.deepcopy(kwargs))  # loading the package is not the call's time
+        start = time.thread_time()
+        value = fn()
+        return value, time.thread_time() - start
+
     def take_output(self) -> str:
         """Nothing: in-process output is captured by pytest itself."""
         return ""
@@ -170,14 +186,117 @@ def student_exception_message(scenario: str, exc: BaseException, package_root: P
 
 
 class StudentHandle:
-    """The `student` fixture: runs scenarios on the student's code under this test's deadline."""
+    """The `student` fixture: runs scenarios on the student's code, each call under its own deadline
+    (scaled from the reference's time for the same call, at most the test's `deadline`), and accounts
+    each call's wall time (import waits and worker restarts included) to the test's task.
 
-    def __init__(self, runner: StudentRunner, deadline: float) -> None:
-        self._runner, self.deadline = runner, deadline
+    It remembers each call and its result (for this test only) so that a test which crashes on what
+    the student's code returned can be told apart from a grader bug (see `unreadable`).
+    """
+
+    def __init__(self, runner: StudentRunner, deadline: float, *, task: str, case: str, clock: TimeKeeper,
+                 reference: TimedReference) -> None:
+        self._runner, self.deadline = runner, deadline  # `deadline`: the test's mark, the most a call may get
+        self._task, self._case, self._clock, self._reference = task, case, clock, reference
+        self.calls: list[tuple[str, dict[str, Any], Any]] = []
 
     def run(self, scenario: str, **kwargs: Any) -> Any:
         """Run `scenario` on the student's code; plain data back, or a StudentError with a readable message."""
-        return self._runner.run(scenario, timeout=self.deadline, **kwargs)
+        result = self._timed_run(scenario, kwargs)
+        self.calls.append((scenario, kwargs, result))
+        return result
+
+    def _timed_run(self, scenario: str, kwargs: dict[str, Any]) -> Any:
+        """The call under its deadline (StudentNotRun once cut off); its wall time counts to the task."""
+        seconds = self._reference.seconds(scenario, kwargs)
+        limit = self._clock.deadline(self._task, scenario, self.deadline, seconds)  # StudentNotRun when cut off
+        start, timed_out = time.monotonic(), False
+        try:
+            return self._runner.run(scenario, timeout=limit.seconds, **kwargs)
+        except StudentTimeout as e:
+            timed_out = True
+            if limit.clipped:
+                raise StudentTimeout(f"{e.message}\n  The check was stopped early: {self._clock.spent_message()}.") \
+                    from None
+            if seconds is not None and limit.seconds < self.deadline:
+                budget = self._clock.budget
+                raise StudentTimeout(f"{e.message}\n  (The limit for this call is {budget.factor:g} times the "
+                                     f"reference solution's CPU time for it, at least {budget.floor:g} s.)") from None
+            raise
+        finally:
+            self._clock.record(self._task, scenario, self._case, time.monotonic() - start, timed_out)
+
+
+def _describe(x: Any) -> str:
+    """What a plain-data value is, for messages: 'None', 'a str', 'a list of 3 items', 'an array of shape (3, 5)'."""
+    if x is None:
+        return "None"
+    if isinstance(x, dict):
+        return "a dict"
+    if isinstance(x, list):
+        return f"a list of {len(x)} items"
+    if isinstance(x, str):
+        return "a str"
+    if isinstance(x, np.ndarray) and x.ndim:
+        return f"an array of {'complex numbers of ' if x.dtype.kind == 'c' else ''}shape {x.shape}"
+    if isinstance(x, (complex, np.complexfloating)) or (isinstance(x, np.ndarray) and x.dtype.kind == "c"):
+        return "a complex number"
+    return "a number"
+
+
+def _real(x: Any) -> bool:
+    """Whether `x` is a real number or an array of them (bool/int/float, numpy or not), within int64."""
+    if isinstance(x, bool) or isinstance(x, float):
+        return True
+    if isinstance(x, int):
+        return -(2**63) <= x < 2**64
+    return isinstance(x, (np.ndarray, np.generic)) and np.asarray(x).dtype.kind in "biuf"
+
+
+def unreadable(got: Any, want: Any, where: str = "the result") -> str | None:
+    """Why the student's `got` does not have the form of the reference's `want` (same containers, keys,
+    lengths, shapes; real where real, None where None), or None when it does.
+
+    Only asked after a check crashed: data of the reference's form that crashes a check is a grader
+    bug; data of another form is the student's ("returned something the grader cannot read").
+    """
+    stack = [(got, want, where)]
+    while stack:
+        g, w, at = stack.pop()
+        if isinstance(w, dict):
+            if not isinstance(g, dict):
+                return f"{at} is {_describe(g)} where the grader expects a dict"
+            missing = [k for k in w if k not in g]
+            extra = [k for k in g if k not in w]
+            if missing or extra:
+                return f"{at} has keys {sorted(g)!r} where the grader expects {sorted(w)!r}"
+            stack.extend((g[k], w[k], f"{at}[{k!r}]") for k in w)
+        elif isinstance(w, list):
+            if not isinstance(g, list) or len(g) != len(w):
+                return f"{at} is {_describe(g)} where the grader expects {_describe(w)}"
+            stack.extend((g[i], w[i], f"{at}[{i}]") for i in range(len(w)))
+        elif w is None or isinstance(w, str):
+            if type(g) is not type(w):
+                return f"{at} is {_describe(g)} where the grader expects {_describe(w)}"
+        elif _real(w):
+            if not _real(g) or np.shape(g) != np.shape(w):
+                return f"{at} is {_describe(g)} where the grader expects {_describe(w)}"
+        elif type(g) is not type(w) and _describe(g) != _describe(w):
+            return f"{at} is {_describe(g)} where the grader expects {_describe(w)}"
+    return None
+
+
+def short_traceback(exc: BaseException, limit: int = TRACEBACK_FRAMES) -> str:
+    """Staff-only detail of an internal error: its type and message and its innermost frames as
+    `file:line in function`, never source lines (hidden tests and the reference stay out of every
+    output), with the exception it came from, if any, on one more line."""
+    frames = traceback.extract_tb(exc.__traceback__)[-limit:]
+    lines = [f"{type(exc).__name__}: {cap(str(exc), 2048)}"]
+    lines += [f"  at {Path(f.filename).name}:{f.lineno} in {f.name}" for f in frames]
+    cause = exc.__cause__ or exc.__context__
+    if cause is not None:
+        lines.append(f"  (while handling {type(cause).__name__}: {cap(str(cause), 512)})")
+    return "\n".join(lines)
 
 
 def seed_key(nodeid: str) -> str:
@@ -186,18 +305,23 @@ def seed_key(nodeid: str) -> str:
     return f"{Path(path).name}::{rest}"
 
 
-def seed_for(nodeid: str) -> int:
-    """A stable 64-bit seed for a test (sha256, unlike hash(), is the same in every process)."""
-    return int.from_bytes(hashlib.sha256(seed_key(nodeid).encode()).digest()[:8], "big")
+def seed_for(nodeid: str, salt: str = "") -> int:
+    """A stable 64-bit seed for a test (sha256, unlike hash(), is the same in every process).
+
+    The grader passes a salt derived from the handin, so its inputs are ones no handin could have
+    seen (the handout ships recorded answers for the unsalted ones); "" keeps those recorded inputs.
+    """
+    key = seed_key(nodeid) if not salt else f"{salt}\0{seed_key(nodeid)}"
+    return int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "big")
 
 
 def classify(exc: BaseException) -> tuple[str, bool]:
     """(student-readable message, is it the grader's fault) for an exception raised by a test."""
     if isinstance(exc, StudentError):
-        return exc.message, False
+        return cap(exc.message, MESSAGE_CAP), False
     if isinstance(exc, (CheckFailed, pytest.fail.Exception)):
-        return str(exc), False
-    return f"{INTERNAL_PREFIX}{type(exc).__name__}: {exc}", True
+        return cap(str(exc), MESSAGE_CAP), False
+    return cap(f"{INTERNAL_PREFIX}{type(exc).__name__}: {exc}", MESSAGE_CAP), True
 
 
 def outcome_from(nodeid: str, passed: bool, duration: float, record: dict[str, Any]) -> TestOutcome:
@@ -231,11 +355,16 @@ class Harness:
     """The grading pytest plugin; register one instance per session (pytest.main(plugins=[...]))."""
 
     def __init__(self, assignment: Assignment, backend: Backend, *, scoreboard: bool = False,
-                 planned: Planned | None = None) -> None:
+                 planned: Planned | None = None, salt: str = "") -> None:
         self.assignment, self.backend, self.scoreboard = assignment, backend, scoreboard
         self.planned = planned  # the checks of a full run per task: the scoreboard marks partial runs
+        self.salt = salt  # seeds every `rng` (see seed_for); "" in the handout
         self.records: dict[str, dict[str, Any]] = {}  # nodeid -> task, weight, visibility, message, output...
+        self.handles: dict[str, StudentHandle] = {}  # nodeid -> the running test's `student` fixture
         self.problems: list[str] = []  # test-authoring mistakes found at collection
+        # The time budget counts from here: the worker's first import, every call, restart and import wait.
+        self.clock = TimeKeeper(assignment.budget)
+        self.timed_reference = TimedReference(backend.reference)
 
     # -- configuration and collection --------------------------------------------------------------
     def pytest_configure(self, config: pytest.Config) -> None:
@@ -278,20 +407,30 @@ class Harness:
     # -- fixtures ----------------------------------------------------------------------------------
     @pytest.fixture
     def student(self, request: pytest.FixtureRequest) -> StudentHandle:
-        """Runs scenarios on the student's code (sandboxed in the grader) under the test's deadline."""
+        """Runs scenarios on the student's code (sandboxed in the grader) under the test's deadline.
+
+        A test that starts past the time budget fails here ("not run").
+        """
         runner = self.backend.student
         runner.take_output()  # drop anything printed before this test (e.g. by an earlier test's leftovers)
-        return StudentHandle(runner, self.records[request.node.nodeid]["deadline"])
+        record = self.records[request.node.nodeid]
+        self.timed_reference.forget()
+        self.clock.check(record["task"])
+        handle = StudentHandle(runner, record["deadline"], task=record["task"],
+                               case=request.node.nodeid.split("::", 1)[-1], clock=self.clock,
+                               reference=self.timed_reference)
+        self.handles[request.node.nodeid] = handle
+        return handle
 
     @pytest.fixture
     def reference(self) -> ReferenceRunner:
         """Runs scenarios on the reference: `.run(...)` for values, `.function(...)` for numerical checks."""
-        return self.backend.reference
+        return self.timed_reference
 
     @pytest.fixture
     def rng(self, request: pytest.FixtureRequest) -> np.random.Generator:
-        """A generator seeded from the test's id: the same draws on every run and machine."""
-        return np.random.default_rng(seed_for(request.node.nodeid))
+        """A generator seeded from the test's id (and the salt): the same draws on every run and machine."""
+        return np.random.default_rng(seed_for(request.node.nodeid, self.salt))
 
     # -- outcomes ----------------------------------------------------------------------------------
     @pytest.hookimpl(hookwrapper=True)
@@ -301,18 +440,40 @@ class Harness:
         failure = None
         if record is not None and call.excinfo is not None and not call.excinfo.errisinstance(pytest.skip.Exception):
             failure = classify(call.excinfo.value)
+            if failure[1]:
+                blame = self._student_data_problem(item.nodeid)
+                if blame:
+                    failure = (cap(f"{UNREADABLE}: {blame}.", MESSAGE_CAP), False)
             if "message" not in record:  # the first failure is the one worth reading
                 record["message"], record["internal"] = failure
-                if failure[1]:  # staff-only detail: grade.py prints it to stderr
-                    record["traceback"] = str(call.excinfo.getrepr(style="long"))
-        if record is not None and call.when == "teardown" and "student" in getattr(item, "fixturenames", ()):
-            printed = self.backend.student.take_output()
-            if printed:
-                record["output"] = printed if len(printed) <= OUTPUT_CAP else printed[:OUTPUT_CAP] + "\n... (cut)"
+                if failure[1]:  # staff-only detail: grade.py prints it to stderr (no source lines)
+                    record["traceback"] = short_traceback(call.excinfo.value)
+        if record is not None and call.when == "teardown":
+            self.handles.pop(item.nodeid, None)
+            if "student" in getattr(item, "fixturenames", ()):
+                printed = self.backend.student.take_output()
+                if printed:
+                    record["output"] = cap(printed, OUTPUT_CAP)
         outcome = yield
         report = outcome.get_result()
-        if failure is not None and not failure[1] and report.failed:
-            report.longrepr = failure[0]  # exactly the student-readable message, no grader traceback
+        if failure is not None and report.failed:
+            # Exactly the student-readable message (or, for an internal error, the short staff detail):
+            # pytest's own traceback would print hidden-test source.
+            report.longrepr = failure[0] if not failure[1] else f"{failure[0]}\n{short_traceback(call.excinfo.value)}"
+
+    def _student_data_problem(self, nodeid: str) -> str | None:
+        """Why what the student's code returned in this test does not have the reference's form, or None
+        (also None when the reference cannot answer: then the crash stays the grader's)."""
+        handle = self.handles.get(nodeid)
+        for scenario, kwargs, got in (handle.calls if handle is not None else ()):
+            try:
+                want = self.backend.reference.run(scenario, **kwargs)
+            except Exception:
+                return None
+            problem = unreadable(got, want, f"the result of scenario {scenario!r}")
+            if problem:
+                return problem
+        return None
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_json_runtest_metadata(self, item: pytest.Item, call: pytest.CallInfo[None]) -> dict[str, Any]:

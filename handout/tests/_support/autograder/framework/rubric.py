@@ -50,6 +50,24 @@ class FeedbackPolicy:
 
 
 @dataclass(frozen=True)
+class TimeBudget:
+    """How long grading one handin may take, and how long each call into student code may take.
+
+    A call's deadline is max(floor, factor x the reference's CPU time for the same call), at most the
+    test's `deadline` mark (default 5 s) and never past the end of the budget; the grader counts it in
+    CPU seconds of the worker (budget.py, client.py). After `timeouts_in_a_row` timeouts in a row of
+    one scenario in one task, the task's remaining calls of it are not run; once `total` seconds (the
+    session, import waits and worker restarts included) are spent, no check is started. The defaults
+    fit Gradescope's 10-minute limit with a wide margin.
+    """
+
+    total: float = 90.0  # wall seconds for the whole test session of one handin
+    floor: float = 0.5  # no call's deadline is shorter (CPU seconds: the worker's round trip is ~1 ms)
+    factor: float = 50.0  # deadline / reference time: a correct handin 20x slower passes with room to spare
+    timeouts_in_a_row: int = 2  # then the task's remaining calls of that scenario are skipped ("not run")
+
+
+@dataclass(frozen=True)
 class Assignment:
     """Everything the framework needs to grade one assignment."""
 
@@ -62,6 +80,7 @@ class Assignment:
     data_files: tuple[Path, ...] = field(default=())  # copied read-only into the sandbox
     feedback: FeedbackPolicy = field(default_factory=FeedbackPolicy)  # what hidden checks reveal, and when
     due_date: str = ""  # ISO 8601 with timezone, e.g. "2026-02-14T23:59:00-05:00": the regrade's lateness
+    budget: TimeBudget = field(default=TimeBudget())  # grading time: per-call deadlines and the total
 
     @property
     def max_score(self) -> float:
