@@ -250,8 +250,9 @@ def relabel_text(text: str, graph: Graph) -> str:
 # ----------------------------------------------------------------------------------------------
 
 ORDER_HINT = ("Likely cause: a node marked visited when it is pushed on the stack (or queued, breadth-first) "
-              "instead of when all its inputs are finished (post-order); a node may be appended to the order "
-              "only after every node computed from it.")
+              "instead of when it is entered, i.e. popped the first time (writeup section 3.5). Depth-first "
+              "search finishes a node only after all its inputs have finished; reversed, that finishing order "
+              "puts every node before the nodes it was computed from.")
 
 
 def _listing(order: Sequence[str], limit: int = 20) -> str:
