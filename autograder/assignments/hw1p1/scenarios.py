@@ -132,19 +132,22 @@ def _tensors(lib: Any, arrays: list, requires_grad: list | None = None) -> list:
     return [lib.Tensor(np.array(a, dtype=np.float64), requires_grad=bool(f)) for a, f in zip(arrays, flags)]
 
 
-def _build(lib: Any, graph: dict) -> dict:
+def _build(lib: Any, graph: dict, apply: Callable | None = None) -> dict:
     """Build a graph described as plain data; return name -> Tensor.
 
     graph = {"leaves": {name: array}, "constants": {name: array} (requires_grad=False),
              "nodes": [[name, op, [input names], kwargs], ...] in forward order, "root": name}
+    `apply(op, inputs, kwargs)` makes each node: by default the library's own operators.
     """
+    if apply is None:
+        apply = lambda op, args, kwargs: _apply(lib, op, args, kwargs)  # noqa: E731
     env: dict[str, Any] = {}
     for name, a in graph.get("leaves", {}).items():
         env[name] = lib.Tensor(np.array(a, dtype=np.float64), requires_grad=True)
     for name, a in graph.get("constants", {}).items():
         env[name] = lib.Tensor(np.array(a, dtype=np.float64), requires_grad=False)
     for name, op, args, kwargs in graph["nodes"]:
-        env[name] = _apply(lib, op, [env[x] for x in args], kwargs)
+        env[name] = apply(op, [env[x] for x in args], kwargs)
     return env
 
 
@@ -454,15 +457,7 @@ def _engine_ops(lib: Any) -> dict:
 
 def _build_trusted(lib: Any, graph: dict) -> dict:
     """_build with the ops of _engine_ops: name -> Tensor."""
-    apply = _engine_ops(lib)["apply"]
-    env: dict[str, Any] = {}
-    for name, a in graph.get("leaves", {}).items():
-        env[name] = lib.Tensor(np.array(a, dtype=np.float64), requires_grad=True)
-    for name, a in graph.get("constants", {}).items():
-        env[name] = lib.Tensor(np.array(a, dtype=np.float64), requires_grad=False)
-    for name, op, args, kwargs in graph["nodes"]:
-        env[name] = apply(op, [env[x] for x in args], kwargs)
-    return env
+    return _build(lib, graph, _engine_ops(lib)["apply"])
 
 
 def _order_names(order: Any, names: dict[int, str]) -> Any:
