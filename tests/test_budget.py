@@ -17,7 +17,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-from autograder.framework.budget import HARD_FACTOR, WALL_FACTOR, TimedReference, TimeKeeper, call_deadline
+from autograder.framework.budget import (HARD_FACTOR, WALL_FACTOR, TimedReference, TimeKeeper, call_deadline,
+                                         call_kind)
 from autograder.framework import sandbox
 from autograder.framework.client import WorkerClient
 from autograder.framework.errors import StudentNotRun, StudentTimeout
@@ -93,6 +94,20 @@ def test_deadline_is_the_scaled_reference_time_between_the_floor_and_the_mark() 
     assert call_deadline(budget, 5.0, 0.02) == pytest.approx(1.0)  # 50 x 20 ms
     assert call_deadline(budget, 5.0, 0.5) == 5.0  # never above the test's mark
     assert call_deadline(budget, 0.2, 0.0001) == 0.2  # a mark below the floor wins
+
+
+def test_a_calls_kind_is_its_scenario_and_text_arguments() -> None:
+    """A loop in Add.backward must not cut off Sub's checks: op="add" and op="sub" are different kinds."""
+    x = np.zeros(3)
+    assert call_kind("op_grad", {"op": "add", "inputs": [x], "upstream": x}) == "op_grad[op=add]"
+    assert call_kind("op_grad", {"op": "sub", "inputs": [x]}) != call_kind("op_grad", {"op": "add", "inputs": [x]})
+    assert call_kind("linear", {"x": x, "n": 3}) == "linear"
+    keeper = TimeKeeper(TimeBudget(total=90, timeouts_in_a_row=2), clock=FakeClock())
+    for case in ("test_add[a]", "test_add[b]"):
+        keeper.record("2.2", "op_grad[op=add]", case, 0.5, timed_out=True)
+    with pytest.raises(StudentNotRun):
+        keeper.deadline("2.2", "op_grad[op=add]", 5.0, 0.0001)
+    keeper.deadline("2.2", "op_grad[op=sub]", 5.0, 0.0001)  # Sub's checks still run
 
 
 def test_repeated_timeouts_cut_off_only_their_kind_of_call_in_their_task_and_a_success_resets_the_count() -> None:

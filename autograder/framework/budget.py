@@ -7,8 +7,9 @@ for hw1p1), and a correct but slow one must not lose points. So:
   max(floor, factor x reference time), at most the test's `deadline` mark. In the grader's worker the
   deadline is CPU time (a busy machine does not fail correct code), and a call that waits instead of
   computing is stopped after WALL_FACTOR times its deadline of wall clock (client.py);
-- after `timeouts_in_a_row` timeouts in a row of one kind of call in one task (the same scenario),
-  that task's remaining calls of that kind are not run: an infinite loop there would only time out
+- after `timeouts_in_a_row` timeouts in a row of one kind of call in one task (the same scenario with
+  the same text arguments, e.g. op="add": call_kind), that task's remaining calls of that kind are
+  not run (a loop in Add.backward must not cost Sub's checks): an infinite loop there would only time out
   again. Other kinds go on (in hw1p1, task 4.1's MatMul checks run even when its Linear checks,
   which go through the student's engine, loop), until the task has twice as many timeouts in a row;
 - no call starts or runs past the end of the total budget; the checks left are "not run", each with
@@ -64,6 +65,13 @@ class Deadline:
 
     seconds: float
     clipped: bool
+
+
+def call_kind(scenario: str, kwargs: dict[str, Any]) -> str:
+    """The kind of a call, for the cut-off: its scenario and its text arguments (which operation, which
+    loss, which reduction), e.g. "op_grad[op=add]". Arrays and numbers are data, not kind."""
+    words = [f"{k}={v}" for k, v in sorted(kwargs.items()) if isinstance(v, str)]
+    return f"{scenario}[{', '.join(words)}]" if words else scenario
 
 
 class TimeKeeper:

@@ -25,7 +25,7 @@ from typing import Any, Callable, Iterable, Protocol
 import numpy as np
 import pytest
 
-from autograder.framework.budget import TimedReference, TimeKeeper
+from autograder.framework.budget import TimedReference, TimeKeeper, call_kind
 from autograder.framework.compare import CheckFailed
 from autograder.framework.errors import (UNREADABLE, StudentError, StudentException, StudentTimeout, format_frames,
                                          format_student_exception, syntax_error_lines)
@@ -209,7 +209,8 @@ class StudentHandle:
     def _timed_run(self, scenario: str, kwargs: dict[str, Any]) -> Any:
         """The call under its deadline (StudentNotRun once cut off); its wall time counts to the task."""
         seconds = self._reference.seconds(scenario, kwargs)
-        limit = self._clock.deadline(self._task, scenario, self.deadline, seconds)  # StudentNotRun when cut off
+        kind = call_kind(scenario, kwargs)
+        limit = self._clock.deadline(self._task, kind, self.deadline, seconds)  # StudentNotRun when cut off
         start, timed_out = time.monotonic(), False
         try:
             return self._runner.run(scenario, timeout=limit.seconds, **kwargs)
@@ -224,7 +225,7 @@ class StudentHandle:
                                      f"reference solution's CPU time for it, at least {budget.floor:g} s.)") from None
             raise
         finally:
-            self._clock.record(self._task, scenario, self._case, time.monotonic() - start, timed_out)
+            self._clock.record(self._task, kind, self._case, time.monotonic() - start, timed_out)
 
 
 def _describe(x: Any) -> str:
