@@ -12,6 +12,7 @@ SUBMISSION ?= autograder/assignments/hw1p1/examples/sample_handin
 RESULTS    ?= results.json
 SLOT       ?= 0
 EXPORT     ?=
+DUE        ?=
 OUT        ?= regrade-out
 JOBS       ?= 2
 PYTEST_ARGS ?=
@@ -75,8 +76,8 @@ prairielearn: $(STAMP) check
 	$(AG) prairielearn --out dist/prairielearn
 
 regrade: $(STAMP)
-	@test -n "$(EXPORT)" || { echo "usage: make regrade EXPORT=path/to/export.zip [OUT=dir] [JOBS=n] [SLOTS=a-b] [FORCE=1]"; exit 2; }
-	$(AG) regrade $(EXPORT) --out $(OUT) --jobs $(JOBS) $(if $(SLOTS),--slots $(SLOTS)) $(if $(FORCE),--force)
+	@test -n "$(EXPORT)" || { echo "usage: make regrade EXPORT=path/to/export.zip [OUT=dir] [JOBS=n] [SLOTS=a-b] [FORCE=1] [DUE=2026-02-14T23:59:00-05:00]"; exit 2; }
+	$(AG) regrade $(EXPORT) --out $(OUT) --jobs $(JOBS) $(if $(SLOTS),--slots $(SLOTS)) $(if $(FORCE),--force) $(if $(DUE),--due $(DUE))
 
 bench: $(STAMP)
 	$(PY) -m autograder.bench --json bench.json

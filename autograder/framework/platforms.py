@@ -141,7 +141,9 @@ def build_prairielearn(out: Path, assignment: Assignment, image: str = PL_IMAGE,
     (out / "README.md").write_text(
         f"# PrairieLearn: {assignment.name}\n\n"
         f"Copy `questions/{assignment.name}/` and `serverFilesCourse/{grader_dir}/` into the course repository.\n"
-        f"Build the image from `Dockerfile` and push it as `{image}` (or rebuild with `--image`).\n"
+        f"Build the image from `Dockerfile` and push it to Docker Hub as `{image}` (PrairieLearn pulls images only\n"
+        "from Docker Hub, so the name needs your namespace: rebuild with `--image yourorg/mytorch-autograder:TAG`),\n"
+        "then sync the course and its Docker images in PrairieLearn (Sync > Pull from remote, then sync images).\n"
         "An ungradable handin (e.g. a misnamed package) comes back `gradable: false` with `format_errors`.\n")
     return written + [question / "info.json", question / "question.html", out / "Dockerfile", out / "README.md"]
 
@@ -167,7 +169,7 @@ def autolab_command(out: Path, assignment_name: str) -> None:
 \b
 Examples:
   autograder prairielearn --out dist/prairielearn
-  autograder prairielearn --out dist/pl --image ghcr.io/mycourse/mytorch-grader:2026 --timeout 240
+  autograder prairielearn --out dist/pl --image mycourse/mytorch-grader:2026 --timeout 240   # a Docker Hub name
 """)
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("dist/prairielearn"),
               show_default=True, help="Folder for the course fragment (questions/, serverFilesCourse/, Dockerfile). "
@@ -175,7 +177,7 @@ Examples:
 @click.option("--assignment", "assignment_name", default="hw1p1", show_default=True,
               help="Assignment package under autograder/assignments/. Example: --assignment hw1p1")
 @click.option("--image", default=PL_IMAGE, show_default=True,
-              help="Docker image PrairieLearn grades in (build it from the Dockerfile). Example: --image ghcr.io/me/grader:1")
+              help="Docker image PrairieLearn grades in: build it from the Dockerfile and push it to Docker Hub (PrairieLearn pulls only from there) under your namespace. Example: --image mycourse/mytorch-grader:1")
 @click.option("--timeout", type=click.IntRange(1, 600), default=PL_TIMEOUT, show_default=True,
               help="Seconds before PrairieLearn kills the grading job (at most 600). Example: --timeout 240")
 def prairielearn_command(out: Path, assignment_name: str, image: str, timeout: int) -> None:

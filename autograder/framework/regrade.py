@@ -678,7 +678,8 @@ Examples:
 @click.option("--timeout", type=click.FloatRange(min=1), default=DEFAULT_TIMEOUT, show_default=True,
               help="Seconds one submission may take before its grader is killed. Example: --timeout 600")
 @click.option("--due", default=None, metavar="DATETIME",
-              help="Due date for the lateness columns (ISO 8601 with offset), overriding the assignment's. "
+              help="Due date for the lateness columns (ISO 8601 with offset; a time without one is read as UTC, "
+                   "whatever this machine's time zone), overriding the assignment's. "
                    "Example: --due 2026-02-14T23:59:00-05:00")
 @click.option("--report/--no-report", default=True, show_default=True,
               help="Write the class report (report.html, report.md) after grading. Example: --no-report")
