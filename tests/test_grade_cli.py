@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import sys
@@ -32,6 +33,8 @@ def test_an_unusable_handin_prints_one_message(tmp_path: Path) -> None:
         assert proc.stdout.count("Handin refused") == 1 and "TOTAL 0/100" in proc.stdout, proc.stdout
         shown = [line for line in proc.stdout.splitlines() if not line.startswith("sandbox:")]  # staff lines
         assert len(shown) <= 4, proc.stdout  # not one identical line per task
+        reason = proc.stdout.split("Handin refused, nothing graded: ", 1)[1].splitlines()[0]
+        assert reason in json.loads((tmp_path / "r.json").read_text())["output"]  # the report's top line says why
 
 
 def test_refusals_are_clear(tmp_path: Path) -> None:

@@ -103,6 +103,10 @@ def test_autolab_bundle_grades_as_tango_runs_it(world_root: Path) -> None:
     assert good.returncode == 0 and last_scores(good) == pytest.approx(FULL), good.stdout[-3000:]
     stub = run_tango_job(bundle, made["handout"], world_root / "job-stub")
     assert stub.returncode == 0 and last_scores(stub) == ZERO, stub.stdout[-3000:]
+    # Autolab shows students everything: each failing task's cases, never the staff's sandbox lines.
+    assert "--- Task 2.3: " in stub.stdout and "NotImplementedError" in stub.stdout, stub.stdout[-3000:]
+    for job in (good, stub):
+        assert "sandbox" not in (job.stdout + job.stderr).lower(), job.stdout[:3000]
     bad = run_tango_job(bundle, made["misnamed"], world_root / "job-bad")
     assert bad.returncode == 0 and last_scores(bad) == ZERO, bad.stdout[-3000:]
     assert "must be named 'mytorch'" in bad.stdout

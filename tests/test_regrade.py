@@ -24,6 +24,7 @@ from autograder.assignments.hw1p1.assignment import ASSIGNMENT
 from autograder.framework.handoutgen import strip_fences
 from autograder.framework.grade import grade_command
 from autograder.framework.gradebook import parse_time
+from autograder.framework.class_report import write_class_report
 from autograder.framework.regrade import read_export, regrade, regrade_command, summary_lines
 from autograder.framework.slots import parse_slots
 from autograder.framework.rubric import Assignment, Task
@@ -460,8 +461,10 @@ def test_regrade_outputs_are_private(tmp_path: Path, fake, toy) -> None:
     out = tmp_path / "out"
     regrade(zipped, out, toy, jobs=2, command=command, progress=False)
     mode = lambda p: stat.S_IMODE(p.stat().st_mode)  # noqa: E731
-    assert mode(out) == 0o700 and (out / "_export").is_dir()
-    for name in ("scores.csv", "gradescope_scores.csv", "1/results.json", "1/status.json", "2/grader.log"):
+    assert mode(out) == 0o700 and mode(out / "_export") == 0o700
+    write_class_report(out, toy)
+    for name in ("scores.csv", "gradescope_scores.csv", "1/results.json", "1/status.json", "2/grader.log",
+                 "report.html", "report.md"):
         assert mode(out / name) & 0o077 == 0, name
 
 
@@ -484,3 +487,11 @@ def test_a_zip_that_is_not_an_export_leaves_nothing_behind(tmp_path: Path) -> No
 def test_times_from_exports_and_the_command_line(text: str, iso: str | None) -> None:
     parsed = parse_time(text)
     assert (parsed.isoformat() if parsed else None) == iso
+
+
+def test_a_due_date_without_a_time_zone_is_refused(tmp_path: Path) -> None:
+    """A due date is local time: guessing its zone (UTC) would mark on-time handins late by hours."""
+    (tmp_path / "export").mkdir()
+    result = CliRunner().invoke(regrade_command, [str(tmp_path / "export"), "--out", str(tmp_path / "out"),
+                                                  "--due", "2026-02-16 02:30"])
+    assert result.exit_code == 2 and "has no time-zone offset" in result.output

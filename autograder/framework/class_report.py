@@ -17,6 +17,7 @@ import csv
 import html
 import io
 import json
+import os
 import re
 import statistics
 from collections import Counter
@@ -209,16 +210,25 @@ def write_class_report(out: Path, assignment: Assignment) -> list[str]:
         "slowest": sorted((s for s in subs if s.seconds is not None), key=lambda s: -(s.seconds or 0))[:SLOWEST],
         "errored": [s for s in subs if s.status not in ("graded",)],
     }
-    (out / REPORT_HTML).write_text(_html(assignment, stats, sections, figures, scores), encoding="utf-8")
+    _write_private(out / REPORT_HTML, _html(assignment, stats, sections, figures, scores).encode("utf-8"))
     if figures:
-        (out / FIGURES_DIR).mkdir(exist_ok=True)
+        (out / FIGURES_DIR).mkdir(mode=0o700, exist_ok=True)
+        os.chmod(out / FIGURES_DIR, 0o700)
         for name, data in figures.items():
-            (out / FIGURES_DIR / name).write_bytes(data)
-    (out / REPORT_MD).write_text(_markdown(assignment, stats, sections, figures, scores), encoding="utf-8")
+            _write_private(out / FIGURES_DIR / name, data)
+    _write_private(out / REPORT_MD, _markdown(assignment, stats, sections, figures, scores).encode("utf-8"))
     lines = [f"wrote {out / REPORT_HTML} and {out / REPORT_MD}"]
     if figures is None:
         lines.append("(no pictures: matplotlib is not installed; `pip install -e '.[report]'` adds them)")
     return lines
+
+
+def _write_private(path: Path, data: bytes) -> None:
+    """Write `path` with mode 0600 (the report names students and quotes their failures)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)  # an older file of that name may have had looser bits
+    with os.fdopen(fd, "wb") as f:
+        f.write(data)
 
 
 def _html(assignment: Assignment, stats: dict[str, Any], sections: dict[str, Any],

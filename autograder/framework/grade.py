@@ -149,7 +149,7 @@ def grade_submission(
             try:
                 root = prepare_submission(Path(submission), Path(tmp), assignment.package)
             except SubmissionError as exc:
-                return finish(zero_scores(assignment.tasks, exc.message), [], refused=exc.message)
+                return finish(zero_scores(assignment.tasks, exc.message), [], notes=[exc.message], refused=exc.message)
             tests, notes = run_tests(assignment, root, slot=slot, quiet=quiet, select=select, sandbox=use_sandbox)
         finally:
             remove_tree(Path(tmp))  # iterative and never raising, unlike TemporaryDirectory's cleanup
@@ -481,7 +481,10 @@ def grade_command(submission: Path, results_path: Path, fmt: str, assignment_nam
     if not show_hidden:
         for detail in outcome.internal_errors:  # grading ran, so exit 0, but staff must see these
             _echo(f"INTERNAL GRADER ERROR: {detail.strip().splitlines()[0] if detail.strip() else '?'}", err=True)
-    if fmt == "autolab":
+    if fmt == "autolab":  # Autolab shows students the whole output: the cases, then the scores line last
+        details = reports.autolab_feedback(outcome.scores, assignment.feedback)
+        if details:
+            _echo("\n" + details)
         click.echo(reports.json_line(outcome.report))  # Autolab reads the last stdout line
     if outcome.grader_failed:
         sys.exit(1)

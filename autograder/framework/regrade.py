@@ -27,6 +27,7 @@ import hashlib
 import json
 import os
 import queue
+import re
 import shutil
 import signal
 import subprocess
@@ -217,6 +218,7 @@ def open_export(export: Path, out: Path) -> Path:
         except (OSError, shutil.Error) as exc:
             _remove(staged, done)
             raise click.ClickException(f"cannot copy the export {root}: {exc}") from None
+        os.chmod(staged, 0o700)  # classmates' handins: no worker uid may look in
         return staged
     version = _export_version(export)
     if not (done.is_file() and done.read_text(encoding="utf-8") == version):
@@ -227,6 +229,7 @@ def open_export(export: Path, out: Path) -> Path:
             _remove(staged, done)
             raise click.ClickException(f"cannot read the export: {exc.message}") from None
         done.write_text(version, encoding="utf-8")
+    os.chmod(staged, 0o700)  # classmates' handins: no worker uid may look in
     try:
         return find_export_root(staged)
     except click.ClickException:
@@ -678,8 +681,8 @@ Examples:
 @click.option("--timeout", type=click.FloatRange(min=1), default=DEFAULT_TIMEOUT, show_default=True,
               help="Seconds one submission may take before its grader is killed. Example: --timeout 600")
 @click.option("--due", default=None, metavar="DATETIME",
-              help="Due date for the lateness columns (ISO 8601 with offset; a time without one is read as UTC, "
-                   "whatever this machine's time zone), overriding the assignment's. "
+              help="Due date for the lateness columns (ISO 8601 with its time-zone offset, which is required), "
+                   "overriding the assignment's. "
                    "Example: --due 2026-02-14T23:59:00-05:00")
 @click.option("--report/--no-report", default=True, show_default=True,
               help="Write the class report (report.html, report.md) after grading. Example: --no-report")
@@ -701,6 +704,9 @@ def regrade_command(export: Path, out: Path, jobs: int, slots_text: str | None, 
         if due_at is None:
             raise click.BadParameter(f"{due!r} is not a date and time such as 2026-02-14T23:59:00-05:00",
                                      param_hint="--due")
+        if not re.search(r"(Z|[+-]\d{2}:?\d{2})\s*$", due.strip()):  # a due date is local: never guess its zone
+            raise click.BadParameter(f"{due!r} has no time-zone offset: add one, e.g. {due.strip()}-05:00 "
+                                     "(or Z for UTC)", param_hint="--due")
     start = time.monotonic()
     try:
         results = regrade(export, out, assignment, jobs=jobs, timeout=timeout, slots=slots, force=force, due=due_at)

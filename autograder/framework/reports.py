@@ -204,6 +204,20 @@ def autolab(scores: Sequence[TaskScore]) -> dict[str, Any]:
     return {"scores": {clean(s.task.id): s.score for s in scores}}
 
 
+def autolab_feedback(scores: Sequence[TaskScore], feedback: FeedbackPolicy | None = None) -> str:
+    """What Autolab students read above the scores line (Autolab shows the grader's whole output): each
+    failing task's cases as the Gradescope entries give them, only checks visible before the due date,
+    at the policy's before-due level; capped to REPORT_CAP bytes like the other reports."""
+    level = (feedback or FeedbackPolicy()).before_due
+    blocks = []
+    for s in scores:
+        shown = [o for o in s.outcomes if o.visibility == "visible"]
+        if shown and not all(o.passed for o in shown):
+            blocks.append(f"--- Task {s.task.id}: {s.task.title} ({s.score:g}/{s.max_score:g})\n"
+                          + case_report(at_level(shown, level)))
+    return _cap("\n\n".join(blocks), REPORT_CAP)
+
+
 def json_line(report: dict[str, Any]) -> str:
     """`report` as one line of ASCII JSON (Autolab reads the last line of stdout, whatever its encoding)."""
     return json.dumps(report, separators=(", ", ": "), ensure_ascii=True)
