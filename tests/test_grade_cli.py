@@ -86,3 +86,9 @@ def test_every_option_of_every_command_has_help_with_an_example() -> None:
     assert not missing, missing
     result = CliRunner().invoke(main, ["grade", "--help"])
     assert result.exit_code == 0 and "Examples:" in result.output
+
+
+def test_a_test_selection_that_matches_nothing_is_a_usage_error(tmp_path: Path) -> None:
+    proc = grade(str(SAMPLE_DIR), "--results", str(tmp_path / "r.json"), "--test", "test_nonexistent")
+    assert proc.returncode == 2 and "no test matches --test 'test_nonexistent'" in proc.stderr, proc.stderr
+    assert "Traceback" not in proc.stderr and not (tmp_path / "r.json").exists()

@@ -18,6 +18,7 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any, Sequence
 
 import click
@@ -181,6 +182,19 @@ def isolated_args(tests_dir: Path) -> list[str]:
     """The assignment's tests only, isolated from any ini file, outer conftest.py or cache."""
     return [str(tests_dir), f"--rootdir={tests_dir}", f"--confcutdir={tests_dir}", "-c", os.devnull,
             "-p", "no:cacheprovider", "--import-mode=importlib"]
+
+
+def count_selected(assignment: Assignment, select: Sequence[str]) -> int:
+    """How many of the assignment's tests `select` (from selection_args) picks: collected, not run."""
+    tests_dir = assignment.tests_dir.resolve()
+    # Fixtures never run when collecting: a backend with neither a student nor a reference will do.
+    harness = Harness(assignment, SimpleNamespace(student=None, reference=None))  # type: ignore[arg-type]
+    try:
+        with contextlib.redirect_stdout(io.StringIO()):
+            run_pytest_isolated([*pytest_args(tests_dir, True, select), "--collect-only"], [harness])
+    finally:
+        forget_modules_under(tests_dir)
+    return len(harness.records)
 
 
 def pytest_args(tests_dir: Path, quiet: bool, select: Sequence[str] = ()) -> list[str]:
@@ -463,14 +477,14 @@ def grade_command(submission: Path, results_path: Path, fmt: str, assignment_nam
     required = parse_require(require)
     assignment = load_assignment(assignment_name)
     select = selection_args(assignment.tests_dir.resolve(), test) if test else []
+    if select and not count_selected(assignment, select):
+        raise click.UsageError(f"no test matches --test {test!r} (a node id, a test file, or a pytest -k expression)")
     outcome = grade_submission(submission, assignment, results_path, fmt, slot=slot,
                                metadata=read_metadata(metadata_path), quiet=quiet and not no_sandbox,
                                select=select, use_sandbox=not no_sandbox, require=required)
     for line in outcome.protections:  # stdout: staff-only on Gradescope; never in the student's report
         _echo(line)
     refused = not outcome.tests and not outcome.grader_failed and outcome.scores
-    if select and not outcome.tests and not refused:
-        _echo(f"no test matches --test {test!r}", err=True)
     if refused:  # one message, not one identical scoreboard line per task
         _echo(f"Handin refused, nothing graded: {outcome.scores[0].outcomes[0].message}")
         _echo(f"TOTAL 0/{outcome.max_score:g}")
