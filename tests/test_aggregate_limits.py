@@ -229,3 +229,124 @@ def test_without_a_dedicated_uid_the_worker_adds_at_most_8_processes():
         assert described == "True"
     finally:
         shutil.rmtree(folder, ignore_errors=True)
+
+
+# ---- a neighbour graded beside an attacker ---------------------------------------------------------------
+
+NEIGHBOUR_SLOTS = {"root": (11, 12), "docker": (13, 14)}  # attacker, neighbour (other suites use 5-7 and 173+)
+ATTACK = '''
+
+import os as _os, time as _time
+
+
+def _attack():
+    """CPU burners in their own sessions, each holding 150 MiB, forked until refused; then the worker burns too."""
+    refused = 0
+    for _ in range(200):
+        try:
+            pid = _os.fork()
+        except OSError:
+            refused += 1
+            if refused > 20:
+                break
+            continue
+        if pid == 0:
+            try:
+                _os.setsid()  # a scheduler autogroup of its own
+                import numpy
+                hog = numpy.ones(150 * 2**20 // 8)  # touched: real memory
+            except BaseException:
+                pass
+            end = _time.time() + 40
+            while _time.time() < end:
+                pass
+            _os._exit(0)
+    while True:  # the import never ends: the grader stops it at its import timeout
+        pass
+
+
+_attack()
+'''
+
+
+def _uid_processes(uid: int) -> list[str]:
+    """'pid state' of the processes of `uid` now, zombies included (they still count for RLIMIT_NPROC)."""
+    out = []
+    for name in os.listdir("/proc"):
+        if name.isdigit():
+            try:
+                if os.stat(f"/proc/{name}").st_uid == uid:
+                    with open(f"/proc/{name}/stat") as f:
+                        out.append(f"{name} {f.read().rsplit(')', 1)[1].split()[0]}")
+            except (OSError, IndexError):
+                pass
+    return out
+
+
+@pytest.mark.skipif(not ROOT, reason="needs root: dedicated worker uids (the attacker's processes are counted by uid)")
+@pytest.mark.parametrize("env", ["root", "docker"])
+def test_a_correct_handin_keeps_full_marks_beside_an_attacker(tmp_path, monkeypatch, env):
+    """The reference, graded on the task-2 suite on one slot, keeps full marks while an attacker (fork until
+    refused, every process a CPU burner holding 150 MiB, the worker itself looping) is graded at the same
+    time on the next slot. As root with every capability the slot cgroups hold (equal CPU share, 2 GiB and
+    64 tasks for the attacker); under Docker's capabilities (no cgroups) the 8-process limit and the
+    CPU-time deadlines hold."""
+    import threading
+
+    from hostile.corpus import copy_package
+    from hostile.harness import MINI_MAX, UID_BASE, grade, make_mini_tests
+
+    if env == "root" and MECH.cgroups is not None:
+        pytest.skip(f"per-slot cgroups not available: {MECH.cgroups}")
+    if env == "docker":  # Docker mounts /sys/fs/cgroup read-only; this machine's is writable without CAP_SYS_ADMIN
+        monkeypatch.setenv(sandbox.SKIP_ENV, "cgroups")
+    tests = make_mini_tests(tmp_path)
+    attacker, neighbour = tmp_path / "attacker", tmp_path / "neighbour"
+    for root in (attacker, neighbour):
+        root.mkdir()
+        copy_package("reference", root)
+    with open(attacker / "mytorch" / "__init__.py", "a") as f:
+        f.write(ATTACK)
+    for d in ("a_out", "n_out"):
+        (tmp_path / d).mkdir()
+    attacker_uid = UID_BASE + NEIGHBOUR_SLOTS[env][0]
+    samples: list[tuple[float, int]] = []
+    done = threading.Event()
+    results = {}
+
+    def sample() -> None:
+        while not done.is_set():
+            samples.append((time.monotonic(), len(_uid_processes(attacker_uid))))
+            time.sleep(0.2)
+
+    def run_attacker() -> None:
+        results["attacker"] = grade("attacker", attacker, tmp_path / "a_out", NEIGHBOUR_SLOTS[env][0], tests_dir=tests,
+                                    docker=env == "docker")
+
+    sampler = threading.Thread(target=sample)
+    sampler.start()
+    attack = threading.Thread(target=run_attacker)
+    attack.start()
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and (not samples or samples[-1][1] < 6):
+            time.sleep(0.1)
+        start = time.monotonic()
+        g = grade("neighbour", neighbour, tmp_path / "n_out", NEIGHBOUR_SLOTS[env][1], tests_dir=tests,
+                  docker=env == "docker")
+        end = time.monotonic()
+    finally:
+        attack.join(timeout=120)
+        done.set()
+        sampler.join()
+    during = [n for t, n in samples if start <= t <= end]
+    live = sum(0.2 for n in during if n >= 6)
+    peak = max(n for _, n in samples)
+    print(f"\n[{env}] neighbour {g.score}/{MINI_MAX} in {end - start:.1f} s; attacker processes: peak {peak}, "
+          f"live for {live:.1f} s of it; attacker score {results['attacker'].score}")
+    assert g.report is not None and g.score == pytest.approx(MINI_MAX), (g.raw[-3000:], g.stderr[-3000:])
+    assert live >= min(3.0, 0.8 * (end - start)), samples  # the attack really ran beside the neighbour's grade
+    assert peak <= (64 if env == "root" else 8), peak  # the slot's process limit held
+    assert results["attacker"].report is not None and results["attacker"].score == 0
+    left = [p for p in _uid_processes(attacker_uid) if not p.endswith(("Z", "X"))]
+    assert not left, left  # nothing of the attacker runs on after its grade
