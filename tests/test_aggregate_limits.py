@@ -117,7 +117,7 @@ def test_many_files_each_under_the_file_limit_pass_the_folder_budget(make_client
     """Twelve 4 MiB files, each under an 8 MiB RLIMIT_FSIZE, make 48 MiB: over a 32 MiB budget. The call
     fails with a message, the files are gone, the next call works; with a bigger budget they pass."""
     c = make_client(Limits(file_bytes=8 * MIB, disk_bytes=32 * MIB))
-    with pytest.raises(StudentCrash, match=r"wrote (\d+(\.\d+)?) MiB of files while running scenario 'call', more "
+    with pytest.raises(StudentCrash, match=r"wrote (\d+) MiB of files while running scenario 'call', more "
                                            r"than the grader allows \(32 MiB") as err:
         c.run("call", fn="files", n=12, mib=4, timeout=20)
     assert 32 < float(err.value.message.split("wrote ")[1].split()[0]) <= 48  # caught during or after the call
@@ -130,12 +130,16 @@ def test_many_files_each_under_the_file_limit_pass_the_folder_budget(make_client
 
 def test_a_call_that_writes_forever_is_stopped_near_the_budget(make_client):
     """Writing 1 MiB files in a loop: the checks during the call stop it long before its 30 s deadline,
-    and the folder is emptied."""
+    not far past the budget (what the page cache takes in 20 ms between two checks: ~20 MiB here), and
+    the folder is emptied."""
     c = make_client(Limits(file_bytes=4 * MIB, disk_bytes=32 * MIB))
     start = time.monotonic()
     with pytest.raises(StudentCrash, match="more than the grader allows") as err:
         c.run("call", fn="forever", mib=1, timeout=30)
-    assert time.monotonic() - start < 15, err.value.message
+    seconds = time.monotonic() - start
+    written = int(err.value.message.split("wrote ")[1].split()[0])
+    print(f"\nstopped after {seconds:.2f} s at {written} MiB (budget 32 MiB)")
+    assert seconds < 15 and written < 32 + 160, err.value.message  # 0.25 s between checks let 240 MiB through
     assert work_bytes(c) == 0
 
 

@@ -360,12 +360,12 @@ def plan_protections(limits: Limits, uid: int | None, call_timeout: float) -> Pr
             f"at most {n} processes more than the grader's user runs (RLIMIT_NPROC counts all of them), so at "
             f"most {human_bytes(n * limits.memory_bytes)} of memory together")
     p.applied.append(f"files in the work folder limited to {human_bytes(limits.disk_bytes)} and "
-                     f"{DISK_MAX_ENTRIES} entries together (checked after each call and every "
-                     f"{DISK_CHECK_SECONDS:g} s during one)")
+                     f"{DISK_MAX_ENTRIES} entries together, deleted files still open included (checked after each "
+                     f"call and every {DISK_CHECK_SECONDS:g} s during one)")
     return p
 
 
-DISK_CHECK_SECONDS = 0.25  # how often a running call's files are measured (WorkerClient)
+DISK_CHECK_SECONDS = 0.02  # how often a running call's files are measured (WorkerClient; less often for big folders)
 
 
 def process_limit(limits: Limits, uid: int | None, cgroup: bool) -> int:
@@ -711,7 +711,7 @@ def spawn(scratch: Scratch, package: str, limits: Limits, uid: int | None, gid: 
         (resource.RLIMIT_AS, limits.memory_bytes, limits.memory_bytes),
         # Soft limit sends SIGXCPU; the hard limit a moment later is a SIGKILL nobody can ignore.
         (resource.RLIMIT_CPU, limits.cpu_seconds, limits.cpu_seconds + 1),
-        (resource.RLIMIT_FSIZE, limits.file_bytes, limits.file_bytes),
+        (resource.RLIMIT_FSIZE, min(limits.file_bytes, limits.disk_bytes), min(limits.file_bytes, limits.disk_bytes)),
         (resource.RLIMIT_NOFILE, limits.open_files, limits.open_files),
         (resource.RLIMIT_CORE, 0, 0),
     ]
