@@ -541,7 +541,7 @@ class WorkerClient:
     def _check_disk(self, proc: WorkerProcess) -> None:
         """_DiskFull when the work folder plus the deleted files the worker's processes hold open pass
         Limits.disk_bytes, or the folder has more than sandbox.DISK_MAX_ENTRIES entries."""
-        use = sandbox.disk_use(self._state.scratch.work, sandbox.worker_pids(proc.pid))
+        use = sandbox.disk_use(self._state.scratch.work, sandbox.worker_pids(proc.pid), uid=self._uid)
         if use.bytes > self.limits.disk_bytes or use.entries > sandbox.DISK_MAX_ENTRIES:
             raise _DiskFull(use)
 

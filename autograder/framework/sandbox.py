@@ -549,12 +549,15 @@ class DiskUse:
     entries: int
 
 
-def disk_use(work: Path, pids: Sequence[int] = (), max_entries: int = DISK_MAX_ENTRIES) -> DiskUse:
+def disk_use(work: Path, pids: Sequence[int] = (), max_entries: int = DISK_MAX_ENTRIES,
+             uid: int | None = None) -> DiskUse:
     """Measure the work folder (blocks allocated, hard links once, links not followed) and the deleted but
     open files of `pids` (a worker that unlinks what it writes keeps the blocks while the file is open).
 
     The walk is iterative and fd-relative (any depth, no PATH_MAX), lists at most `max_entries`
-    entries in all, and checks (dev, ino) when climbing. Never raises: what cannot be read is skipped.
+    entries in all, and checks (dev, ino) when climbing. `uid`: the processes' uid, whose /proc/<pid>/fd
+    root may only read as that fsuid when it lacks CAP_SYS_PTRACE (Docker). Never raises: what cannot be
+    read is skipped.
     """
     total, count = 0, 0
     seen: set[tuple[int, int]] = set()
@@ -567,9 +570,29 @@ def disk_use(work: Path, pids: Sequence[int] = (), max_entries: int = DISK_MAX_E
             total, count = _walk(fd, max_entries, seen)
         except OSError:
             pass
-    for pid in pids:
-        total += _deleted_open_bytes(pid, seen)
+    if pids:
+        switched = uid is not None and os.geteuid() == 0 and _set_fs_ids(uid, uid)
+        try:
+            for pid in pids:
+                total += _deleted_open_bytes(pid, seen)
+        finally:
+            if switched:
+                _set_fs_ids(os.geteuid(), os.getegid())
     return DiskUse(total, count)
+
+
+def _set_fs_ids(uid: int, gid: int) -> bool:
+    """This thread's file-system uid and gid become `uid`/`gid` (per-thread syscalls: other threads keep
+    theirs; root's file capabilities come back with fsuid 0). Both must match the worker's for the
+    kernel's ptrace check on /proc/<pid>/fd. True when both took effect."""
+    lib = libc()
+    if uid == 0:  # restoring: the uid first, so that the capability to set the gid is ours again
+        lib.setfsuid(uid)
+        lib.setfsgid(gid)
+    else:
+        lib.setfsgid(gid)
+        lib.setfsuid(uid)
+    return lib.setfsuid(-1) == uid and lib.setfsgid(-1) == gid  # an invalid id changes nothing, returns the current
 
 
 def _names(fd: int, room: int) -> list[str]:
