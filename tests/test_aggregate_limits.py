@@ -68,6 +68,22 @@ WRITER = """
     def listing():
         return sorted(os.listdir("."))
 
+    def leave(n):
+        started = 0
+        for _ in range(n):
+            try:
+                if os.fork() == 0:
+                    try:
+                        os.setsid()
+                        if os.fork() == 0:  # an orphan: re-parented to the grader
+                            time.sleep(60)
+                    finally:
+                        os._exit(0)
+                started += 1
+            except OSError:
+                break
+        return started
+
     def forks(n):
         pids, refused = [], 0
         for _ in range(n):
@@ -179,7 +195,8 @@ def test_disk_use_walks_any_depth_and_stops_at_its_entry_bound(tmp_path):
 @pytest.mark.parametrize("layers", ["all", "no cgroups"])
 def test_fork_attempts_stop_at_the_process_limit(make_client, monkeypatch, layers):
     """With a slot cgroup the worker may run 64 processes (their memory counted together); without one,
-    8 (so at most 8 x RLIMIT_AS of memory together)."""
+    8 (so at most 8 x RLIMIT_AS of memory together). Orphans and zombies a handin leaves behind do not
+    count against the next worker (before the fix, the restarted worker could not even start: EAGAIN)."""
     if layers != "all":
         monkeypatch.setenv(sandbox.SKIP_ENV, "cgroups")
     elif MECH.cgroups is not None or "cgroups" in os.environ.get(sandbox.SKIP_ENV, ""):
@@ -189,6 +206,10 @@ def test_fork_attempts_stop_at_the_process_limit(make_client, monkeypatch, layer
     expected = 64 if layers == "all" else 8
     assert started == expected - 1 and refused == 80 - started, (started, refused)  # the worker is one of them
     assert any(f"at most {expected} processes" in line for line in c.protections), c.protections
+    for _ in range(3):  # processes left behind, orphans and zombies never eat into the next worker's count
+        assert c.run("call", fn="leave", n=80, timeout=30) >= 2
+        c.restart()
+        assert c.run("call", fn="forks", n=80, timeout=30)[0] == expected - 1
 
 
 NON_ROOT_SCRIPT = r"""

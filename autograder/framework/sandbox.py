@@ -707,6 +707,7 @@ def spawn(scratch: Scratch, package: str, limits: Limits, uid: int | None, gid: 
     set_child_subreaper()
     if uid is not None:
         kill_uid(uid, gid)  # leftovers of a previous grader that used this slot
+        reap_uid(uid, gid)
         remove_uid_files(uid)
     req_r, req_w = os.pipe()
     rep_r, rep_w = os.pipe()
@@ -1034,6 +1035,41 @@ def kill_uid(uid: int, gid: int | None) -> None:
             pass
         os._exit(0)
     os.waitpid(pid, 0)
+
+
+def reap_uid(uid: int, gid: int | None, timeout: float = 2.0) -> int:
+    """Wait (bounded) until no process of `uid` is left, reaping those that became our zombie children
+    (orphans re-parented to us, the subreaper); returns how many are left.
+
+    Zombies still count for the uid's RLIMIT_NPROC: unreaped, a few worker restarts after a handin's
+    orphans died would leave the next worker unable to start (execve fails with EAGAIN after setuid).
+    """
+    my_pid = os.getpid()
+    deadline = time.monotonic() + timeout
+    while True:
+        left = 0
+        for name in os.listdir("/proc"):
+            if not name.isdigit() or int(name) in _LIVE_WORKERS:
+                continue
+            try:
+                if os.stat(f"/proc/{name}").st_uid != uid:
+                    continue
+            except OSError:
+                continue
+            fields = _stat_fields(int(name))
+            if not fields:
+                continue
+            if fields[0] in ("Z", "X") and fields[1] == str(my_pid):
+                try:
+                    os.waitpid(int(name), os.WNOHANG)
+                except ChildProcessError:
+                    pass
+                continue
+            left += 1
+        if not left or time.monotonic() >= deadline:
+            return left
+        kill_uid(uid, gid)  # one that was forking when the last kill came
+        time.sleep(0.005)
 
 
 def _find_targets(proc: WorkerProcess, my_pid: int) -> set[int]:
