@@ -60,6 +60,7 @@ STUDENT_KINDS = frozenset({"exception", "oom", "exit", "import_exception", "impo
                            "bad_result", "unknown_scenario"})
 # The worker cannot burn CPU time faster than this many seconds per second (the CPUs it may run on).
 CPUS = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+DISK_CHECK_COST = 0.05  # the largest share of the parent's time the disk checks during a call may take
 COMPUTING = 0.25  # a call stopped by the wall clock that used this part of its CPU limit was computing
 
 
@@ -119,6 +120,14 @@ def _queued_seconds(pid: int) -> float:
 
 class _Died(Exception):
     """The worker closed the channel (exited, crashed, or closed its end)."""
+
+
+class _DiskFull(Exception):
+    """The worker's files passed its disk budget (sandbox.disk_use); `use` is what was measured."""
+
+    def __init__(self, use: sandbox.DiskUse) -> None:
+        super().__init__()
+        self.use = use
 
 
 class CappedOutput:
@@ -237,6 +246,7 @@ class WorkerClient:
         self._imported_once = False  # some worker of this client imported the package
         self.first_import_seconds: float | None = None  # how long the first worker's import of the package took
         self._rx = bytearray()  # reply bytes read so far (a wait cut by a deadline resumes where it stopped)
+        self._disk_check_at = 0.0  # when a running call's files are measured next (_disk_wait)
         try:
             self._spawn()  # start now: numpy and the package import while the grader collects its tests
         except BaseException:
@@ -251,6 +261,7 @@ class WorkerClient:
         limit = self.limits.call_timeout if timeout is None else float(timeout)
         request = channel.frame({"op": "call", "scenario": scenario, "kwargs": kwargs})  # bad kwargs fail here
         self._output.new_call()
+        self._disk_check_at = time.monotonic() + sandbox.DISK_CHECK_SECONDS  # checked after the call anyway
         # The limits cover a restarted worker's import, too.
         call = _Limit(time.monotonic() + HARD_FACTOR * limit, limit, WALL_FACTOR * limit)
         proc = self._ensure_worker(call, limit)
@@ -268,7 +279,13 @@ class WorkerClient:
                 f"{UNREADABLE} while running scenario {scenario!r}: {cap(str(e), MESSAGE_BYTES)} "
                 "(did your code write to the grader's channel?)"
             ) from None
+        except _DiskFull as e:
+            raise self._disk_full(proc, e.use, f"while running scenario {scenario!r}") from None
         self._drain(proc)
+        try:
+            self._check_disk(proc)  # what the call left behind (children may still be writing: the next check)
+        except _DiskFull as e:
+            raise self._disk_full(proc, e.use, f"while running scenario {scenario!r}") from None
         if sandbox.cpu_seconds_used(proc.pid) > self.limits.cpu_seconds / 2:
             self._stop(proc, respawn=True)  # restart before the CPU limit would kill it in the middle of a later call
         result, error = self._result(reply, scenario, proc)
@@ -369,6 +386,8 @@ class WorkerClient:
         except channel.ChannelError as e:
             self._stop(proc)
             failure = BadObservation(f"{UNREADABLE} {context}: {cap(str(e), MESSAGE_BYTES)}")
+        except _DiskFull as e:
+            failure = self._disk_full(proc, e.use, context, respawn=False)
         else:
             self._handshake_pending = False
             if isinstance(reply, dict) and reply.get("ok") is True and reply.get("ready") is True:
@@ -392,7 +411,7 @@ class WorkerClient:
         """Wait for the worker's first frame (sent before any student code runs); failures are the grader's."""
         try:
             reply = self._receive(proc, deadline)
-        except (_Expired, _Died, channel.ChannelError) as e:
+        except (_Expired, _Died, channel.ChannelError, _DiskFull) as e:
             self._stop(proc)
             status = "" if proc.status is None else (sandbox.describe_signal(proc.status)
                                                      or f"status {os.waitstatus_to_exitcode(proc.status)}")
@@ -422,7 +441,7 @@ class WorkerClient:
         """Write a request frame, draining student output meanwhile; _Expired / _Died on failure."""
         view = memoryview(data)
         while view:
-            left = limit.wait()
+            left = min(limit.wait(), self._disk_wait(proc))
             readable, writable, _ = select.select([proc.out_r] if proc.out_r >= 0 else [], [proc.req_w], [], left)
             if readable:
                 self._read_output(proc)
@@ -467,7 +486,7 @@ class WorkerClient:
         """Read reply bytes until self._rx holds `n` (never more), draining student output meanwhile;
         _Expired / _Died on failure."""
         while len(self._rx) < n:
-            remaining = limit.wait()
+            remaining = min(limit.wait(), self._disk_wait(proc))
             fds = [proc.rep_r] + ([proc.out_r] if proc.out_r >= 0 else [])
             readable, _, _ = select.select(fds, [], [], remaining)
             if proc.out_r in readable:
@@ -506,6 +525,40 @@ class WorkerClient:
                 return
             if time.monotonic() > end:
                 return
+
+    # ---- the disk budget -------------------------------------------------------------------------------
+    def _disk_wait(self, proc: WorkerProcess) -> float:
+        """Measure the worker's files when a check is due; seconds until the next one (_DiskFull when over)."""
+        now = time.monotonic()
+        if now >= self._disk_check_at:
+            self._check_disk(proc)
+            took = time.monotonic() - now
+            # Often (what a worker can write between two checks is what it gets past the budget), but a
+            # big folder, slow to measure, is measured less often: at most 1/DISK_CHECK_COST of the time.
+            self._disk_check_at = now + took + max(sandbox.DISK_CHECK_SECONDS, took / DISK_CHECK_COST)
+        return max(0.0, self._disk_check_at - time.monotonic())
+
+    def _check_disk(self, proc: WorkerProcess) -> None:
+        """_DiskFull when the work folder plus the deleted files the worker's processes hold open pass
+        Limits.disk_bytes, or the folder has more than sandbox.DISK_MAX_ENTRIES entries."""
+        use = sandbox.disk_use(self._state.scratch.work, sandbox.worker_pids(proc.pid), uid=self._uid)
+        if use.bytes > self.limits.disk_bytes or use.entries > sandbox.DISK_MAX_ENTRIES:
+            raise _DiskFull(use)
+
+    def _disk_full(self, proc: WorkerProcess, use: sandbox.DiskUse, context: str,
+                   respawn: bool = True) -> StudentCrash:
+        """Stop the worker (its files are deleted before the next one starts) and explain."""
+        self._stop(proc, respawn=respawn)
+        if not respawn:
+            sandbox.reset_work_dir(self._state.scratch, self._uid, self._gid)
+        if use.entries > sandbox.DISK_MAX_ENTRIES:
+            what = f"more than {sandbox.DISK_MAX_ENTRIES:,} files and folders"
+        else:
+            what = f"{use.bytes / 2**20:.0f} MiB of files"
+        return StudentCrash(
+            f"your code wrote {what} {context}, more than the grader allows "
+            f"({sandbox.human_bytes(self.limits.disk_bytes)} and {sandbox.DISK_MAX_ENTRIES:,} entries in all); "
+            "the worker was stopped and its files deleted (large files, many files, or files written in a loop?)")
 
     # ---- turning replies and deaths into StudentErrors ---------------------------------------------------
     def _result(self, reply: Any, scenario: str, proc: WorkerProcess) -> tuple[Any, BaseException | None]:

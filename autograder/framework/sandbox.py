@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import Mapping, Sequence
 
 from autograder.framework import cgroups, landlock, seccomp
-from autograder.framework.fstree import REMOVE_MAX_SECONDS, remove_tree
+from autograder.framework.fstree import REMOVE_MAX_SECONDS, _open_dir, remove_tree
 from autograder.framework.errors import SubmissionError
 
 HERE = Path(__file__).resolve().parent
@@ -63,7 +63,12 @@ class Limits:
     cpu_seconds: int = 120  # RLIMIT_CPU (whole worker life; the client restarts a worker past half of it)
     file_bytes: int = 64 * 1024**2  # RLIMIT_FSIZE
     open_files: int = 256  # RLIMIT_NOFILE
-    processes: int | None = 64  # RLIMIT_NPROC, only when a dedicated uid is used (fork bombs); None: no limit
+    processes: int | None = 64  # RLIMIT_NPROC with a dedicated uid and a slot cgroup (fork bombs); None: no limit
+    # Without a slot cgroup nothing counts the worker's processes together, so fewer of them: the aggregate
+    # memory is then at most this many x memory_bytes. Without a dedicated uid, this many more than the
+    # grader's user already runs (RLIMIT_NPROC counts every process of the real uid).
+    processes_without_cgroup: int = 8
+    disk_bytes: int = 256 * 1024**2  # the scratch's work folder, all files together (checked by the client)
     call_timeout: float = 5.0  # default per-call wall-clock deadline
     import_timeout: float = 10.0  # start: interpreter + numpy + importing the student's package
     output_bytes_per_call: int = 64 * 1024  # student stdout+stderr kept per call
@@ -314,13 +319,8 @@ def plan_protections(limits: Limits, uid: int | None, call_timeout: float) -> Pr
     if uid is not None:
         p.applied.append(f"runs as uid {uid} / gid {uid} with no supplementary groups")
         p.hold("uid", f"uid drop to {uid}")
-        if limits.processes is not None:
-            p.applied.append(f"at most {limits.processes} processes (fork bombs)")
     else:
-        p.missing += [
-            "privilege drop (grader not running as root: student code runs as the grader's uid)",
-            "process-count limit (needs a dedicated uid)",
-        ]
+        p.missing.append("privilege drop (grader not running as root: student code runs as the grader's uid)")
     if uid is not None and m.netns is None and "netns" not in skip:
         p.netns = True
         p.applied.append("no network (own network namespace)")
@@ -351,7 +351,50 @@ def plan_protections(limits: Limits, uid: int | None, call_timeout: float) -> Pr
                          f"{limits.processes or 64} tasks for all the worker's processes together, an equal CPU share")
     else:
         p.missing.append(f"aggregate limits (cgroups: {skipped if 'cgroups' in skip else m.cgroups or 'needs root'})")
+    if limits.processes is not None:
+        n = process_limit(limits, uid, p.cgroup)
+        p.applied.append(
+            f"at most {n} processes (fork bombs)" if uid is not None and p.cgroup else
+            f"at most {n} processes, so at most {human_bytes(n * limits.memory_bytes)} of memory together"
+            if uid is not None else
+            f"at most {n} processes more than the grader's user runs (RLIMIT_NPROC counts all of them), so at "
+            f"most {human_bytes(n * limits.memory_bytes)} of memory together")
+    p.applied.append(f"files in the work folder limited to {human_bytes(limits.disk_bytes)} and "
+                     f"{DISK_MAX_ENTRIES} entries together, deleted files still open included (checked after each "
+                     f"call and every {DISK_CHECK_SECONDS:g} s during one)")
     return p
+
+
+DISK_CHECK_SECONDS = 0.02  # how often a running call's files are measured (WorkerClient; less often for big folders)
+
+
+def process_limit(limits: Limits, uid: int | None, cgroup: bool) -> int:
+    """How many processes the worker may add: `processes` with a slot cgroup (which counts them and
+    their memory together), else `processes_without_cgroup` (aggregate memory <= that x RLIMIT_AS)."""
+    assert limits.processes is not None
+    return limits.processes if uid is not None and cgroup else min(limits.processes, limits.processes_without_cgroup)
+
+
+def user_tasks(uid: int) -> int:
+    """How many tasks (threads included, as RLIMIT_NPROC counts them) the real uid `uid` runs now."""
+    n = 0
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/status") as f:
+                real = threads = None
+                for line in f:
+                    if line.startswith("Uid:"):
+                        real = int(line.split()[1])
+                    elif line.startswith("Threads:"):
+                        threads = int(line.split()[1])
+                        break
+        except (OSError, ValueError, IndexError):
+            continue
+        if real == uid and threads:
+            n += threads
+    return n
 
 
 def slot_cgroup_name(uid: int) -> str:
@@ -494,6 +537,163 @@ def reset_work_dir(scratch: Scratch, uid: int | None, gid: int | None) -> None:
         os.chown(scratch.work, uid, gid)
 
 
+DISK_MAX_ENTRIES = 10_000  # files and folders in the work folder: past this the worker is over its budget
+
+
+@dataclass
+class DiskUse:
+    """What a worker keeps on disk: bytes allocated in its work folder plus deleted files its processes hold
+    open, and how many entries the folder has (counting stops past DISK_MAX_ENTRIES)."""
+
+    bytes: int
+    entries: int
+
+
+def disk_use(work: Path, pids: Sequence[int] = (), max_entries: int = DISK_MAX_ENTRIES,
+             uid: int | None = None) -> DiskUse:
+    """Measure the work folder (blocks allocated, hard links once, links not followed) and the deleted but
+    open files of `pids` (a worker that unlinks what it writes keeps the blocks while the file is open).
+
+    The walk is iterative and fd-relative (any depth, no PATH_MAX), lists at most `max_entries`
+    entries in all, and checks (dev, ino) when climbing. `uid`: the processes' uid, whose /proc/<pid>/fd
+    root may only read as that fsuid when it lacks CAP_SYS_PTRACE (Docker). Never raises: what cannot be
+    read is skipped.
+    """
+    total, count = 0, 0
+    seen: set[tuple[int, int]] = set()
+    try:
+        fd = _open_dir(str(work), None)
+    except OSError:
+        fd = -1
+    if fd >= 0:
+        try:
+            total, count = _walk(fd, max_entries, seen)
+        except OSError:
+            pass
+    if pids:
+        switched = uid is not None and os.geteuid() == 0 and _set_fs_ids(uid, uid)
+        try:
+            for pid in pids:
+                total += _deleted_open_bytes(pid, seen)
+        finally:
+            if switched:
+                _set_fs_ids(os.geteuid(), os.getegid())
+    return DiskUse(total, count)
+
+
+def _set_fs_ids(uid: int, gid: int) -> bool:
+    """This thread's file-system uid and gid become `uid`/`gid` (per-thread syscalls: other threads keep
+    theirs; root's file capabilities come back with fsuid 0). Both must match the worker's for the
+    kernel's ptrace check on /proc/<pid>/fd. True when both took effect."""
+    lib = libc()
+    if uid == 0:  # restoring: the uid first, so that the capability to set the gid is ours again
+        lib.setfsuid(uid)
+        lib.setfsgid(gid)
+    else:
+        lib.setfsgid(gid)
+        lib.setfsuid(uid)
+    return lib.setfsuid(-1) == uid and lib.setfsgid(-1) == gid  # an invalid id changes nothing, returns the current
+
+
+def _names(fd: int, room: int) -> list[str]:
+    """Up to `room` names in the open folder `fd` (a huge folder is not listed whole)."""
+    out = []
+    with os.scandir(fd) as entries:
+        for entry in entries:
+            out.append(entry.name)
+            if len(out) >= room:
+                break
+    return out
+
+
+def _walk(fd: int, max_entries: int, seen: set[tuple[int, int]]) -> tuple[int, int]:
+    """(bytes, entries) below the open folder `fd`, which is closed at the end."""
+    total, count = 0, 0
+    stack: list[tuple[list[str], tuple[int, int]]] = []  # (names left in the parent, parent's (dev, ino))
+    try:
+        names = _names(fd, max_entries + 1)
+        while True:
+            if count > max_entries:
+                break
+            if not names:
+                if not stack:
+                    break
+                names, expected = stack.pop()
+                parent = os.open("..", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC, dir_fd=fd)
+                os.close(fd)
+                fd = parent
+                st = os.fstat(fd)
+                if (st.st_dev, st.st_ino) != expected:  # moved while we walked: the worker is racing us
+                    return total, max_entries + 1
+                continue
+            name = names.pop()
+            count += 1
+            try:
+                st = os.stat(name, dir_fd=fd, follow_symlinks=False)
+            except OSError:
+                continue
+            if st.st_nlink > 1 and not stat.S_ISDIR(st.st_mode):
+                if (st.st_dev, st.st_ino) in seen:
+                    continue
+                seen.add((st.st_dev, st.st_ino))
+            total += st.st_blocks * 512
+            if stat.S_ISDIR(st.st_mode):
+                try:
+                    sub = _open_dir(name, fd)
+                except OSError:
+                    continue
+                try:
+                    sub_names = _names(sub, max_entries + 1 - count)
+                except OSError:
+                    os.close(sub)
+                    continue
+                here = os.fstat(fd)
+                stack.append((names, (here.st_dev, here.st_ino)))
+                os.close(fd)
+                fd, names = sub, sub_names
+    finally:
+        os.close(fd)
+    return total, count
+
+
+def _deleted_open_bytes(pid: int, seen: set[tuple[int, int]], max_fds: int = 4096) -> int:
+    """Blocks of the regular files `pid` holds open that no longer have a name (0 when unreadable)."""
+    total = 0
+    try:
+        fds = os.listdir(f"/proc/{pid}/fd")
+    except OSError:
+        return 0
+    for n in fds[:max_fds]:
+        try:
+            st = os.stat(f"/proc/{pid}/fd/{n}")  # follows the magic link to the file, even a deleted one
+        except OSError:
+            continue
+        if stat.S_ISREG(st.st_mode) and st.st_nlink == 0 and (st.st_dev, st.st_ino) not in seen:
+            seen.add((st.st_dev, st.st_ino))
+            total += st.st_blocks * 512
+    return total
+
+
+def worker_pids(pid: int, max_pids: int = 256) -> list[int]:
+    """The worker and its descendants still attached to it (children lists in /proc; escapees that left
+    the tree are not found here, they die with the worker)."""
+    out, stack = [], [pid]
+    while stack and len(out) < max_pids:
+        p = stack.pop()
+        out.append(p)
+        try:
+            tasks = os.listdir(f"/proc/{p}/task")
+        except OSError:
+            continue
+        for tid in tasks:
+            try:
+                with open(f"/proc/{p}/task/{tid}/children") as f:
+                    stack += [int(c) for c in f.read().split()]
+            except (OSError, ValueError):
+                continue
+    return out
+
+
 def remove_scratch(root: Path) -> None:
     """Delete the scratch folder (bounded, iterative; never raises: see fstree.remove_tree)."""
     remove_tree(root)
@@ -507,6 +707,7 @@ def spawn(scratch: Scratch, package: str, limits: Limits, uid: int | None, gid: 
     set_child_subreaper()
     if uid is not None:
         kill_uid(uid, gid)  # leftovers of a previous grader that used this slot
+        reap_uid(uid, gid)
         remove_uid_files(uid)
     req_r, req_w = os.pipe()
     rep_r, rep_w = os.pipe()
@@ -534,12 +735,18 @@ def spawn(scratch: Scratch, package: str, limits: Limits, uid: int | None, gid: 
         (resource.RLIMIT_AS, limits.memory_bytes, limits.memory_bytes),
         # Soft limit sends SIGXCPU; the hard limit a moment later is a SIGKILL nobody can ignore.
         (resource.RLIMIT_CPU, limits.cpu_seconds, limits.cpu_seconds + 1),
-        (resource.RLIMIT_FSIZE, limits.file_bytes, limits.file_bytes),
+        (resource.RLIMIT_FSIZE, min(limits.file_bytes, limits.disk_bytes), min(limits.file_bytes, limits.disk_bytes)),
         (resource.RLIMIT_NOFILE, limits.open_files, limits.open_files),
         (resource.RLIMIT_CORE, 0, 0),
     ]
-    if uid is not None and limits.processes is not None:
-        rlimits.append((resource.RLIMIT_NPROC, limits.processes, limits.processes))
+    if limits.processes is not None:
+        # With a dedicated uid RLIMIT_NPROC counts only the worker's processes; without one it counts every
+        # process of the grader's user, so the worker may add that many to what the user runs now (a
+        # fork bomb stops there; the grader's own limit is untouched, so it can still kill and clean up).
+        nproc = process_limit(limits, uid, protections.cgroup)
+        if uid is None:
+            nproc += user_tasks(os.getuid())
+        rlimits.append((resource.RLIMIT_NPROC, nproc, nproc))
     # The parent-death signal is tied to the spawning thread; only use it when that is the main thread.
     pdeathsig = threading.current_thread() is threading.main_thread()
     group = None
@@ -828,6 +1035,41 @@ def kill_uid(uid: int, gid: int | None) -> None:
             pass
         os._exit(0)
     os.waitpid(pid, 0)
+
+
+def reap_uid(uid: int, gid: int | None, timeout: float = 2.0) -> int:
+    """Wait (bounded) until no process of `uid` is left, reaping those that became our zombie children
+    (orphans re-parented to us, the subreaper); returns how many are left.
+
+    Zombies still count for the uid's RLIMIT_NPROC: unreaped, a few worker restarts after a handin's
+    orphans died would leave the next worker unable to start (execve fails with EAGAIN after setuid).
+    """
+    my_pid = os.getpid()
+    deadline = time.monotonic() + timeout
+    while True:
+        left = 0
+        for name in os.listdir("/proc"):
+            if not name.isdigit() or int(name) in _LIVE_WORKERS:
+                continue
+            try:
+                if os.stat(f"/proc/{name}").st_uid != uid:
+                    continue
+            except OSError:
+                continue
+            fields = _stat_fields(int(name))
+            if not fields:
+                continue
+            if fields[0] in ("Z", "X") and fields[1] == str(my_pid):
+                try:
+                    os.waitpid(int(name), os.WNOHANG)
+                except ChildProcessError:
+                    pass
+                continue
+            left += 1
+        if not left or time.monotonic() >= deadline:
+            return left
+        kill_uid(uid, gid)  # one that was forking when the last kill came
+        time.sleep(0.005)
 
 
 def _find_targets(proc: WorkerProcess, my_pid: int) -> set[int]:
