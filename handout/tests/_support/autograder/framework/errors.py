@@ -21,7 +21,8 @@ _LIKELY_CAUSES: tuple[tuple[str, str, str], ...] = (
     ("ValueError", r"matmul: Input operand|shapes .* not aligned|mismatch in its core dimension",
      "matrix shapes do not line up: check which operand needs a transpose (swapaxes(-1, -2) for batches)."),
     ("RecursionError", r"",
-     "a recursive traversal went deeper than Python allows: walk the graph with an explicit stack."),
+     "a recursive traversal went deeper than Python allows (about 1,000 nested calls; the tests' graphs "
+     "are deeper): walk the graph with a loop and an explicit stack."),
     ("TypeError", r"NoneType",
      "something is None where an array belongs: a backward that forgot to `return`, or a .grad that was "
      "never set (seed the root's gradient; accumulate into leaves)."),
