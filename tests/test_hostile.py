@@ -26,9 +26,9 @@ import pytest
 import json
 
 from autograder.framework import sandbox
-from hostile.corpus import FORGED_TEXT, MARK, PROBE_MARK, REPO, hostile_cases
+from hostile.corpus import FORGED_TEXT, PROBE_MARK, REPO, hostile_cases
 from hostile.harness import (
-    GRADE_TIMEOUT, MINI_MAX, MINI_TASKS, NOBODY, SLOTS, UID_BASE, grade_many, leaked_lines, leftover_processes,
+    GRADE_TIMEOUT, MINI_MAX, NOBODY, SLOTS, UID_BASE, grade_many, leaked_lines, leftover_processes,
     make_mini_tests, marked_files, secret_lines, shallow_marked,
 )
 

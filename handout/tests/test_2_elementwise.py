@@ -1,6 +1,5 @@
 """Tasks 2.1-2.4: unbroadcast and the elementwise ops' backward."""
 
-import numpy as np
 import pytest
 from hw1p1_checks import case, draw, normal, op_case
 

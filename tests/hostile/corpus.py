@@ -10,7 +10,6 @@ can look for them anywhere they could land.
 from __future__ import annotations
 
 import io
-import os
 import shutil
 import tarfile
 import textwrap

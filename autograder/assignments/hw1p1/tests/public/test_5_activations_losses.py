@@ -1,6 +1,5 @@
 """Tasks 5.1-5.3: activations, log_softmax, MSELoss and CrossEntropyLoss backward."""
 
-import numpy as np
 import pytest
 from hw1p1_checks import case, draw, loss_case, normal, op_case
 
