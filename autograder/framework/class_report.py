@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from autograder.framework.gradebook import SCORES_FILE
+from autograder.framework.reports import write_private
 from autograder.framework.rubric import Assignment
 
 REPORT_HTML = "report.html"
@@ -210,25 +211,17 @@ def write_class_report(out: Path, assignment: Assignment) -> list[str]:
         "slowest": sorted((s for s in subs if s.seconds is not None), key=lambda s: -(s.seconds or 0))[:SLOWEST],
         "errored": [s for s in subs if s.status not in ("graded",)],
     }
-    _write_private(out / REPORT_HTML, _html(assignment, stats, sections, figures, scores).encode("utf-8"))
+    write_private(out / REPORT_HTML, _html(assignment, stats, sections, figures, scores).encode("utf-8"))
     if figures:
         (out / FIGURES_DIR).mkdir(mode=0o700, exist_ok=True)
         os.chmod(out / FIGURES_DIR, 0o700)
         for name, data in figures.items():
-            _write_private(out / FIGURES_DIR / name, data)
-    _write_private(out / REPORT_MD, _markdown(assignment, stats, sections, figures, scores).encode("utf-8"))
+            write_private(out / FIGURES_DIR / name, data)
+    write_private(out / REPORT_MD, _markdown(assignment, stats, sections, figures, scores).encode("utf-8"))
     lines = [f"wrote {out / REPORT_HTML} and {out / REPORT_MD}"]
     if figures is None:
         lines.append("(no pictures: matplotlib is not installed; `pip install -e '.[report]'` adds them)")
     return lines
-
-
-def _write_private(path: Path, data: bytes) -> None:
-    """Write `path` with mode 0600 (the report names students and quotes their failures)."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    os.fchmod(fd, 0o600)  # an older file of that name may have had looser bits
-    with os.fdopen(fd, "wb") as f:
-        f.write(data)
 
 
 def _html(assignment: Assignment, stats: dict[str, Any], sections: dict[str, Any],

@@ -11,13 +11,14 @@ Lateness compares the export's `:created_at` with the due date (the assignment's
 from __future__ import annotations
 
 import csv
-import os
+import io
 import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Sequence
 
+from autograder.framework.reports import write_private
 from autograder.framework.rubric import Assignment
 
 SCORES_FILE = "scores.csv"
@@ -89,14 +90,11 @@ def _num(x: float | None) -> str:
 
 def _write_private(path: Path, header: list[str], rows: list[list[str]]) -> None:
     """Write a CSV atomically, mode 0600: names, SIDs and scores are no worker's business."""
-    tmp = path.with_name(path.name + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    os.fchmod(fd, 0o600)  # an older file of that name may have had looser bits
-    with os.fdopen(fd, "w", newline="", encoding="utf-8") as f:
-        w = csv.writer(f)
-        w.writerow(header)
-        w.writerows(rows)
-    tmp.replace(path)
+    text = io.StringIO(newline="")
+    w = csv.writer(text)
+    w.writerow(header)
+    w.writerows(rows)
+    write_private(path, text.getvalue().encode("utf-8"))
 
 
 def write_gradebook(out: Path, rows: Sequence[Row], assignment: Assignment, due: datetime | None = None) -> None:

@@ -251,9 +251,14 @@ def dumps(report: dict[str, Any]) -> bytes:
 
 def write_atomic(path: Path, report: dict[str, Any]) -> None:
     """Write `report` as JSON so readers see the old file or the new one, never half of one."""
+    write_private(path, dumps(report))
+
+
+def write_private(path: Path, data: bytes) -> None:
+    """Write `data` atomically (readers see the old file or the new one) with mode 0600: reports,
+    gradebooks and class reports are no worker's business, whatever bits an older file had."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    data = dumps(report)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as f:
