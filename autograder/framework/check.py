@@ -14,13 +14,10 @@ what `make handout` is about to write, before it writes anything.
 
 from __future__ import annotations
 
-import contextlib
 import importlib
-import io
 import sys
 import tempfile
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any, Callable
 
 import click
@@ -32,23 +29,15 @@ Problems = list[str]
 
 def check_collection(assignment: Assignment) -> Problems:
     """Collect the tests with the grading harness: marks valid, every task covered, no import error."""
-    from autograder.framework.grade import forget_modules_under, isolated_args, run_pytest_isolated
-    from autograder.framework.harness import Harness
+    from autograder.framework.grade import collect_tests
 
     tests_dir = assignment.tests_dir.resolve()
-    # Fixtures never run when collecting: a backend with neither a student nor a reference will do.
-    harness = Harness(assignment, backend=SimpleNamespace(student=None, reference=None))  # type: ignore[arg-type]
-    printed = io.StringIO()
-    try:
-        with contextlib.redirect_stdout(printed):
-            code = run_pytest_isolated([*isolated_args(tests_dir), "--strict-markers", "--collect-only", "-q"], [harness])
-    finally:
-        forget_modules_under(tests_dir)
+    code, harness, printed = collect_tests(assignment)
     if harness.problems:
         return [f"rubric mark: {p}" for p in harness.problems]
     if code != 0:
-        tail = "\n    ".join(printed.getvalue().strip().splitlines()[-15:])
-        return [f"the tests in {tests_dir} do not collect (pytest exit {int(code)}):\n    {tail}"]
+        tail = "\n    ".join(printed.strip().splitlines()[-15:])
+        return [f"the tests in {tests_dir} do not collect (pytest exit {code}):\n    {tail}"]
     covered = {r["task"] for r in harness.records.values()}
     return [f"task {t.id} ({t.title}) has no test: it would always score 0" for t in assignment.tasks
             if t.id not in covered]

@@ -7,7 +7,6 @@ sandboxed worker (client.WorkerClient). The submission is never on sys.path nor 
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import importlib
 import io
 import json
@@ -184,17 +183,19 @@ def isolated_args(tests_dir: Path) -> list[str]:
             "-p", "no:cacheprovider", "--import-mode=importlib"]
 
 
-def count_selected(assignment: Assignment, select: Sequence[str]) -> int:
-    """How many of the assignment's tests `select` (from selection_args) picks: collected, not run."""
+def collect_tests(assignment: Assignment, select: Sequence[str] = ()) -> tuple[int, Harness, str]:
+    """Collect (never run) the assignment's tests, only those `select` picks if given: pytest's exit code,
+    the harness (one record per collected test, and any rubric-mark problems) and what pytest printed."""
     tests_dir = assignment.tests_dir.resolve()
     # Fixtures never run when collecting: a backend with neither a student nor a reference will do.
     harness = Harness(assignment, SimpleNamespace(student=None, reference=None))  # type: ignore[arg-type]
+    printed = io.StringIO()
     try:
-        with contextlib.redirect_stdout(io.StringIO()):
-            run_pytest_isolated([*pytest_args(tests_dir, True, select), "--collect-only"], [harness])
+        with contextlib.redirect_stdout(printed):
+            code = run_pytest_isolated([*pytest_args(tests_dir, False, select), "--collect-only"], [harness])
     finally:
         forget_modules_under(tests_dir)
-    return len(harness.records)
+    return int(code), harness, printed.getvalue()
 
 
 def pytest_args(tests_dir: Path, quiet: bool, select: Sequence[str] = ()) -> list[str]:
@@ -264,24 +265,15 @@ SALT_BUCKETS = 32  # distinct input sets handins are spread over (see input_salt
 
 def input_salt(package_dir: Path) -> str:
     """The salt of a handin's test inputs: one of SALT_BUCKETS values, picked by a hash of its package's
-    regular files (names and bytes).
+    files (names and bytes: reference_cache.fingerprint).
 
     Deterministic per handin (a regrade draws the same inputs) and never "" (the handout's recorded
     answers are for unsalted inputs, so replaying them earns nothing). Buckets rather than one salt per
     handin keep the reference cache useful (each answer is computed at most SALT_BUCKETS times, the
     cache stays bounded and can be warmed); two handins share inputs with probability 1/SALT_BUCKETS.
     """
-    h = hashlib.sha256(b"handin-inputs\0")
-    for folder, dirs, files in os.walk(package_dir):  # does not follow symbolic links
-        dirs.sort()
-        for name in sorted(files):
-            path = Path(folder, name)
-            if "__pycache__" in path.parts or path.is_symlink() or not path.is_file():  # regular files only
-                continue
-            data = path.read_bytes()
-            # fsencode: a file name need not be valid UTF-8
-            h.update(os.fsencode(path.relative_to(package_dir)) + f"\0{len(data)}\0".encode() + data)
-    return f"inputs-{int(h.hexdigest()[:8], 16) % SALT_BUCKETS}"
+    # The submission is a private copy by now (prepare_submission): regular files only, no links.
+    return f"inputs-{int(fingerprint([package_dir])[:8], 16) % SALT_BUCKETS}"
 
 
 def reference_runner(assignment: Assignment) -> InProcessRunner | CachedReference:
@@ -353,7 +345,6 @@ def _echo(text: str, err: bool = False) -> None:
     stream = sys.stderr if err else sys.stdout
     encoding = getattr(stream, "encoding", None) or "utf-8"
     click.echo(clean(text).encode(encoding, "backslashreplace").decode(encoding, "replace"), err=err)
-
 
 
 def parse_require(text: str) -> list[str]:
@@ -477,7 +468,7 @@ def grade_command(submission: Path, results_path: Path, fmt: str, assignment_nam
     required = parse_require(require)
     assignment = load_assignment(assignment_name)
     select = selection_args(assignment.tests_dir.resolve(), test) if test else []
-    if select and not count_selected(assignment, select):
+    if select and not collect_tests(assignment, select)[1].records:
         raise click.UsageError(f"no test matches --test {test!r} (a node id, a test file, or a pytest -k expression)")
     outcome = grade_submission(submission, assignment, results_path, fmt, slot=slot,
                                metadata=read_metadata(metadata_path), quiet=quiet and not no_sandbox,

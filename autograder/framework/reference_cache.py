@@ -34,7 +34,7 @@ def fingerprint(files: Iterable[Path]) -> str:
             if path.is_dir() else [path]
         for member in members:
             if member.exists():
-                h.update(str(member.relative_to(path.parent)).encode())
+                h.update(os.fsencode(member.relative_to(path.parent)))  # a file name need not be UTF-8
                 h.update(member.read_bytes())
     return h.hexdigest()
 
