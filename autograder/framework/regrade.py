@@ -45,6 +45,7 @@ import yaml
 
 import autograder.framework
 from autograder.framework.archive import Limits, extract_archive
+from autograder.framework.fstree import remove_tree
 from autograder.framework.errors import SubmissionError
 from autograder.framework.gradebook import Row, Student, parse_time, write_gradebook
 from autograder.framework.reference_cache import fingerprint
@@ -240,10 +241,7 @@ def open_export(export: Path, out: Path) -> Path:
 def _remove(*paths: Path) -> None:
     """Delete files or folders, whichever they are; missing ones are fine."""
     for path in paths:
-        if path.is_dir() and not path.is_symlink():
-            shutil.rmtree(path, ignore_errors=True)
-        else:
-            path.unlink(missing_ok=True)
+        remove_tree(path)  # iterative: a deep tree in a classmate's handin cannot raise RecursionError
 
 
 # ------------------------------------------------------------------------------ fingerprints
