@@ -111,7 +111,7 @@ def test_prairielearn_report_scales_to_one_and_stays_under_1mb() -> None:
     assert report["tests"][1]["message"].startswith("Div.backward: sign flipped")
     huge = [outcome(f"t.py::test_x[{i}]", "8", False, message="m" * 50_000) for i in range(400)]
     big = reports.prairielearn(score_tasks(TASKS, [*mixed()[:5], *huge]))
-    assert len(json.dumps(big)) < reports.PRAIRIELEARN_CAP
+    assert len(json.dumps(big)) < reports.REPORT_CAP
 
 
 def test_autolab_scores_and_last_line() -> None:

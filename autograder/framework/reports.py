@@ -21,16 +21,10 @@ MESSAGE_CAP = 2 * 1024  # one failing case's message, so one huge message cannot
 PRINTED_CAP = 1024  # what the student's code printed, per failing case
 NOTES_CAP = 4 * 1024  # the report's top-level summary and notes
 REPORT_CAP = 1_000_000  # Gradescope and PrairieLearn reject results files from 1 MB on
-PRAIRIELEARN_CAP = REPORT_CAP  # (the name older callers use)
 # Caps tried in turn until the whole file fits REPORT_CAP: (entry, message, printed).
 CAP_LEVELS = ((ENTRY_CAP, MESSAGE_CAP, PRINTED_CAP), (2048, 512, 256), (256, 128, 0), (0, 0, 0))
 VISIBILITY_NOTE = {"hidden": "hidden tests", "after_due_date": "shown after the due date",
                    "after_published": "shown after grades are published"}
-
-
-def _cap(text: str, limit: int) -> str:
-    """`text` cleaned and cut to at most `limit` UTF-8 bytes, saying how much was cut."""
-    return cap(text, limit)
 
 
 def _case_lines(o: TestOutcome, message_cap: int = MESSAGE_CAP, same: Sequence[TestOutcome] = (),
@@ -40,12 +34,12 @@ def _case_lines(o: TestOutcome, message_cap: int = MESSAGE_CAP, same: Sequence[T
     `same` are further cases that failed with exactly this message: named on the first line instead
     of repeating the message (a stub fails every case of its task the same way).
     """
-    message = _cap(o.message.strip() or "failed", message_cap)
+    message = cap(o.message.strip() or "failed", message_cap)
     ids = ", ".join(c.case for c in (o, *same))
     label = f"{ids} ({1 + len(same)} cases, same message)" if same else ids
     lines = [f"FAILED {label}: {message}" if o.nodeid else message]
     if o.output.strip() and printed_cap > 0:
-        lines.append("  Your code printed:\n" + _cap(o.output.rstrip(), printed_cap))
+        lines.append("  Your code printed:\n" + cap(o.output.rstrip(), printed_cap))
     return lines
 
 
@@ -76,7 +70,7 @@ def case_report(outcomes: Sequence[TestOutcome], limit: int = ENTRY_CAP, message
         shown += 1 + len(others)
     if shown < len(failures):
         lines.append(f"... {len(failures) - shown} more failing case(s) not shown.")
-    return _cap("\n".join(lines), limit)
+    return cap("\n".join(lines), limit)
 
 
 def _groups(score: TaskScore) -> list[tuple[str, tuple[TestOutcome, ...]]]:
@@ -148,7 +142,7 @@ def summary(scores: Sequence[TaskScore], notes: Iterable[str] = ()) -> str:
     earned, possible = total(scores)
     passed = sum(s.status == "PASS" for s in scores)
     head = f"Score: {earned:g}/{possible:g}. Tasks fully passed: {passed} of {len(scores)}."
-    return "\n".join([head, *(_cap(n, NOTES_CAP) for n in notes)])
+    return "\n".join([head, *(cap(n, NOTES_CAP) for n in notes)])
 
 
 def prairielearn(scores: Sequence[TaskScore], *, notes: Iterable[str] = (), gradable: bool = True,
@@ -166,7 +160,7 @@ def prairielearn(scores: Sequence[TaskScore], *, notes: Iterable[str] = (), grad
         limit, message_cap, _ = caps
         return {
             "gradable": gradable,
-            **({"format_errors": [_cap(e, message_cap or 128) for e in format_errors]} if format_errors else {}),
+            **({"format_errors": [cap(e, message_cap or 128) for e in format_errors]} if format_errors else {}),
             "score": round(earned / possible, 4) if possible else 0.0,
             "message": summary(scores, notes),
             "tests": [
@@ -174,7 +168,7 @@ def prairielearn(scores: Sequence[TaskScore], *, notes: Iterable[str] = (), grad
                     "name": f"Task {s.task.id}: {s.task.title}",
                     "points": s.score,
                     "max_points": s.max_score,
-                    "message": _cap(first_message(s), message_cap),
+                    "message": cap(first_message(s), message_cap),
                     "output": case_report(s.outcomes, *caps) if limit else "",
                 }
                 for s in scores
@@ -215,7 +209,7 @@ def autolab_feedback(scores: Sequence[TaskScore], feedback: FeedbackPolicy | Non
         if shown and not all(o.passed for o in shown):
             blocks.append(f"--- Task {s.task.id}: {s.task.title} ({s.score:g}/{s.max_score:g})\n"
                           + case_report(at_level(shown, level)))
-    return _cap("\n\n".join(blocks), REPORT_CAP)
+    return cap("\n\n".join(blocks), REPORT_CAP)
 
 
 def json_line(report: dict[str, Any]) -> str:
