@@ -15,14 +15,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from bugs.catalog import Patch, apply_patches, grade_patched
+from bugs.catalog import Patch, apply_patches, cached_grader
 from test_bug_catalog import RECURSIVE_TOPO, TOPO_BODY
 
 from autograder.assignments.hw1p1.assignment import ASSIGNMENT
 from autograder.framework.compare import CheckFailed, check_array, check_close, check_gradients
 from autograder.framework.errors import StudentException
 from autograder.framework.gradcheck import check_gradient, diagnose, format_mismatch
-from autograder.framework.grade import GradeOutcome
 from autograder.framework.harness import InProcessRunner, load_package
 
 SLOT = 10  # a sandbox slot no other test file uses
@@ -118,16 +117,7 @@ CASES = [pytest.param(name, bug, id=bug.input_class.replace(" ", "_")[:40]) for 
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory: pytest.TempPathFactory):
     """grade(handin name) -> GradeOutcome, each handin graded once per module."""
-    cache: dict[str, GradeOutcome] = {}
-
-    def grade(name: str) -> GradeOutcome:
-        if name not in cache:
-            patches = tuple(p for bug in HANDINS[name] for p in bug.patches)
-            keep = {"pow0": ("test_1", "test_2"), "stale": ("test_8",)}.get(name, KEEP)
-            cache[name] = grade_patched(ASSIGNMENT, patches, keep, tmp_path_factory.mktemp(name), SLOT)
-        return cache[name]
-
-    return grade
+    return cached_grader(ASSIGNMENT, HANDINS, lambda name: {"pow0": ("test_1", "test_2"), "stale": ("test_8",)}.get(name, KEEP), tmp_path_factory, SLOT)
 
 
 @pytest.mark.parametrize("name, bug", CASES)

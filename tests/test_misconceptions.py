@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import pytest
-from bugs.catalog import Patch, grade_patched
+from bugs.catalog import Patch, cached_grader
 
 from autograder.assignments.hw1p1.assignment import ASSIGNMENT
 from autograder.assignments.hw1p1.misconceptions import CATALOGUE
@@ -195,15 +195,7 @@ CASES = [pytest.param(name, bug, id=f"{name}-{bug.op}-{bug.when[:24]}") for name
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory: pytest.TempPathFactory):
     """grade(handin name) -> GradeOutcome, each handin graded once per module."""
-    cache: dict[str, GradeOutcome] = {}
-
-    def grade(name: str) -> GradeOutcome:
-        if name not in cache:
-            patches = tuple(p for bug in HANDINS[name] for p in bug.patches)
-            cache[name] = grade_patched(ASSIGNMENT, patches, KEEP, tmp_path_factory.mktemp(name), SLOT)
-        return cache[name]
-
-    return grade
+    return cached_grader(ASSIGNMENT, HANDINS, lambda name: KEEP, tmp_path_factory, SLOT)
 
 
 def _entry_hint(bug: Planted) -> str:

@@ -12,6 +12,7 @@ import dataclasses
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Callable
 
 from autograder.framework.grade import GradeOutcome, grade_submission
 from autograder.framework.rubric import Assignment
@@ -92,3 +93,18 @@ def grade_patched(assignment: Assignment, patches: tuple[Patch, ...], keep: tupl
     apply_patches(package, patches)
     restricted = assignment if keep is None else restricted_assignment(assignment, keep, tmp)
     return grade_submission(package.parent, restricted, tmp / "results.json", slot=slot, quiet=True)
+
+
+def cached_grader(assignment: Assignment, handins: dict[str, Any], keep: Callable[[str], tuple[str, ...] | None],
+                  tmp_factory: Any, slot: int) -> Callable[[str], GradeOutcome]:
+    """grade(handin name) -> GradeOutcome, each handin (its bugs' patches together) graded once against
+    the test files keep(name) selects: what the planted-bug test modules share as their fixture."""
+    cache: dict[str, GradeOutcome] = {}
+
+    def grade(name: str) -> GradeOutcome:
+        if name not in cache:
+            patches = tuple(p for bug in handins[name] for p in bug.patches)
+            cache[name] = grade_patched(assignment, patches, keep(name), tmp_factory.mktemp(name), slot)
+        return cache[name]
+
+    return grade
