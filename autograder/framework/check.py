@@ -5,8 +5,8 @@ It refuses to ship a grader that would mis-grade a class:
 2. the reference scores full marks with no internal grader error (a test that errors on the
    reference is named, with its exception);
 3. the bare handout (the reference with every fence stubbed, exactly what students receive) scores 0;
-4. the sample handin, when the assignment has one (module `examples.make_sample` with
-   `sample_files()`, `STUBBED` and `PLANTED`), scores what it is built to: 0 in its stubbed tasks,
+4. the sample handin, when the caller passes one (a module with `sample_files()`, `STUBBED` and
+   `PLANTED`; the CLI finds the assignment's), scores what it is built to: 0 in its stubbed tasks,
    partial credit in the tasks with a planted bug, full marks elsewhere.
 The handout and the sample are generated in memory from the current reference, so the check judges
 what `make handout` is about to write, before it writes anything.
@@ -14,14 +14,13 @@ what `make handout` is about to write, before it writes anything.
 
 from __future__ import annotations
 
-import importlib
-import sys
 import tempfile
 from pathlib import Path
 from typing import Any, Callable
 
-import click
-
+from autograder.framework.grade import grade_submission
+from autograder.framework.handoutgen import handout_contents
+from autograder.framework.pytest_session import collect_tests
 from autograder.framework.rubric import Assignment
 
 Problems = list[str]
@@ -29,8 +28,6 @@ Problems = list[str]
 
 def check_collection(assignment: Assignment) -> Problems:
     """Collect the tests with the grading harness: marks valid, every task covered, no import error."""
-    from autograder.framework.grade import collect_tests
-
     tests_dir = assignment.tests_dir.resolve()
     code, harness, printed = collect_tests(assignment)
     if harness.problems:
@@ -45,8 +42,6 @@ def check_collection(assignment: Assignment) -> Problems:
 
 def _grade(folder: Path, assignment: Assignment, slot: int) -> Any:
     """grade_submission on `folder`, report in a throw-away file."""
-    from autograder.framework.grade import grade_submission
-
     with tempfile.TemporaryDirectory(prefix="ag-check-") as tmp:
         return grade_submission(folder, assignment, Path(tmp) / "results.json", slot=slot)
 
@@ -86,8 +81,6 @@ def _write_tree(files: dict[str, bytes], root: Path) -> Path:
 
 def check_handout(assignment: Assignment, slot: int = 0) -> Problems:
     """The bare handout (every fence stubbed) must score 0: any point there is a vacuous test."""
-    from autograder.framework.handoutgen import handout_contents
-
     package = {rel: data for rel, data in handout_contents(assignment).items() if rel.startswith(assignment.package + "/")}
     with tempfile.TemporaryDirectory(prefix="ag-check-handout-") as tmp:
         outcome = _grade(_write_tree(package, Path(tmp)), assignment, slot)
@@ -102,17 +95,9 @@ def check_handout(assignment: Assignment, slot: int = 0) -> Problems:
     return []
 
 
-def sample_module(assignment: Assignment) -> Any | None:
-    """The assignment's `examples.make_sample` module, or None when it has no sample handin."""
-    try:
-        return importlib.import_module(f"autograder.assignments.{assignment.name}.examples.make_sample")
-    except ModuleNotFoundError:
-        return None
-
-
-def check_sample(assignment: Assignment, slot: int = 0) -> Problems:
-    """The sample scores 0 in its stubbed tasks, partial credit where a bug is planted, full marks elsewhere."""
-    module = sample_module(assignment)
+def check_sample(assignment: Assignment, slot: int = 0, module: Any = None) -> Problems:
+    """The sample `module` (sample_files(), STUBBED, PLANTED) scores 0 in its stubbed tasks, partial credit
+    where a bug is planted, full marks elsewhere; nothing to check without one."""
     if module is None or not all(hasattr(module, a) for a in ("sample_files", "STUBBED", "PLANTED")):
         return []
     stubbed, buggy = set(module.STUBBED), {b.task for b in module.PLANTED} - set(module.STUBBED)
@@ -142,11 +127,20 @@ STEPS: tuple[tuple[str, Callable[..., Problems]], ...] = (
 )
 
 
-def run_check(assignment: Assignment, slot: int = 0, echo: Callable[[str], None] = print) -> Problems:
-    """Run every step (later steps are skipped when the tests do not even collect); return the problems."""
+def run_check(assignment: Assignment, slot: int = 0, echo: Callable[[str], None] = print,
+              sample: Any = None) -> Problems:
+    """Run every step (later steps are skipped when the tests do not even collect); return the problems.
+
+    `sample`: the assignment's sample-handin module, if it has one (see check_sample).
+    """
     problems: Problems = []
     for i, (title, step) in enumerate(STEPS):
-        found = step(assignment) if step is check_collection else step(assignment, slot)
+        if step is check_collection:
+            found = step(assignment)
+        elif step is check_sample:
+            found = step(assignment, slot, sample)
+        else:
+            found = step(assignment, slot)
         echo(f"[{'ok' if not found else 'FAILED'}] {title}")
         for p in found:
             echo("    " + p.replace("\n", "\n    "))
@@ -155,27 +149,3 @@ def run_check(assignment: Assignment, slot: int = 0, echo: Callable[[str], None]
             echo("(the other steps need tests that collect: skipped)")
             break
     return problems
-
-
-@click.command("check", epilog="""
-\b
-Examples:
-  autograder check                      # before make gradescope / make handout (they run it first)
-  autograder check --slot 3 --assignment hw1p1
-""")
-@click.option("--assignment", "assignment_name", default="hw1p1", show_default=True,
-              help="Assignment package under autograder/assignments/. Example: --assignment hw1p1")
-@click.option("--slot", type=int, default=0, show_default=True,
-              help="Sandbox slot for the check's grades (0-999). Example: --slot 3")
-def check_command(assignment_name: str, slot: int) -> None:
-    """Check the grader before deploying it: tests collect with rubric marks, the reference earns
-    full marks, the bare handout 0, the sample what it should. Exit status 1 on any problem."""
-    from autograder.framework.grade import load_assignment
-    from autograder.framework.slots import check_slot
-
-    check_slot(slot)
-    problems = run_check(load_assignment(assignment_name), slot, click.echo)
-    if problems:
-        click.echo(f"check FAILED: {len(problems)} problem(s); fix them before shipping the grader", err=True)
-        sys.exit(1)
-    click.echo("check passed")

@@ -14,8 +14,6 @@ import zipfile
 from pathlib import Path
 from typing import Iterator
 
-import click
-
 import autograder
 from autograder.framework.rubric import Assignment
 
@@ -35,7 +33,8 @@ def project_entries(assignment: Assignment, project_root: Path = PROJECT_ROOT) -
     project_root = project_root.resolve()
     reference = assignment.reference_root.resolve()
     if not reference.is_relative_to(project_root):
-        raise click.ClickException(f"the reference {reference} is not inside the project {project_root}")
+        raise ValueError(f"the reference {reference} is not inside the project {project_root}: a deployed grader "
+                         "holds only the project (register the assignment under autograder/assignments/)")
     entries: dict[str, tuple[bytes, int]] = {}  # name -> (content, unix mode)
     for name in TOP_FILES:
         if (project_root / name).is_file():
@@ -82,22 +81,3 @@ def _files_under(folder: Path) -> Iterator[Path]:
             path = Path(root) / name
             if not name.endswith(SKIP_SUFFIXES) and path.is_file() and not path.is_symlink():
                 yield path
-
-
-@click.command("gradescope", epilog="""
-\b
-Examples:
-  autograder gradescope                         # dist/autograder.zip (make gradescope runs check first)
-  autograder gradescope --out /tmp/ag.zip --assignment hw1p1
-""")
-@click.option("--out", "out", type=click.Path(dir_okay=False, path_type=Path), default=Path("dist/autograder.zip"),
-              show_default=True, help="Where to write the zip. Example: --out dist/autograder.zip")
-@click.option("--assignment", "assignment_name", default="hw1p1", show_default=True,
-              help="Assignment package under autograder/assignments/. Example: --assignment hw1p1")
-def gradescope_command(out: Path, assignment_name: str) -> None:
-    """Build the zip to upload as the Gradescope autograder (setup.sh and run_autograder at its root)."""
-    from autograder.framework.grade import load_assignment  # the grader's own lookup, one source of truth
-
-    names = build_gradescope_zip(out, load_assignment(assignment_name))
-    click.echo(f"wrote {out} ({len(names)} files, {out.stat().st_size / 1024:.0f} KiB); "
-               f"upload it under Configure Autograder > Zip file upload")

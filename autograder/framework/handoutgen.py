@@ -1,10 +1,11 @@
-"""solutions/ -> handout/: fenced reference code becomes `NotImplementedError` stubs, plus public tests.
+"""solutions/<assignment>/ -> handouts/<assignment>/: fenced reference code becomes `NotImplementedError`
+stubs, plus public tests.
 
 The generated tree (see `generate_handout`) is what students receive:
 
     README.md, Makefile, conftest.py, pytest.ini     writeup (rubric table filled in) and the local workflow
-    figures/                                          the writeup's pictures (solutions/figures/, as they are)
-    mytorch/                                          the reference with every solution fence stubbed out
+    figures/                                          the writeup's pictures (the solutions' figures/, as they are)
+    <package>/                                        the reference with every solution fence stubbed out
     tests/test_*.py ...                               the public tests, verbatim (the grader runs the same files)
     tests/expected.npz                                the reference's answers to those tests, recorded here
     tests/_support/autograder/...                     the framework modules the tests import, verbatim
@@ -26,15 +27,14 @@ import re
 import shutil
 import subprocess
 import sys
-import tempfile
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
-import click
 import numpy as np
 
+from autograder.framework.pytest_session import forget_modules_under, isolated_args, run_pytest_isolated
 from autograder.framework.rubric import Assignment, FeedbackPolicy, Task
 
 FRAMEWORK_DIR = Path(__file__).resolve().parent
@@ -186,8 +186,6 @@ class _RubricCollector:
 
 def count_checks(assignment: Assignment) -> dict[str, dict[str, Any]]:
     """Task id -> {"public": n, "hidden": m, "public_weight": w}: the graded checks, collected with pytest."""
-    from autograder.framework.grade import forget_modules_under, isolated_args, run_pytest_isolated
-
     tests_dir = assignment.tests_dir.resolve()
     collector = _RubricCollector()
     args = [*isolated_args(tests_dir), "--collect-only", "-q"]
@@ -204,15 +202,15 @@ def count_checks(assignment: Assignment) -> dict[str, dict[str, Any]]:
 def fill_rubric(text: str, tasks: Sequence[Task], where: str = "README.md",
                 checks: Mapping[str, Mapping[str, int]] | None = None) -> str:
     """`text` with the rubric table between its marker lines; unchanged when it has no markers."""
-    return _fill_between(text, RUBRIC_START, RUBRIC_END, rubric_table(tasks, checks), where)
+    return fill_between(text, RUBRIC_START, RUBRIC_END, rubric_table(tasks, checks), where)
 
 
 def fill_feedback(text: str, policy: FeedbackPolicy, where: str = "README.md") -> str:
     """`text` with the assignment's feedback policy, in words, between its feedback marker lines."""
-    return _fill_between(text, FEEDBACK_START, FEEDBACK_END, policy.describe(), where)
+    return fill_between(text, FEEDBACK_START, FEEDBACK_END, policy.describe(), where)
 
 
-def _fill_between(text: str, start: str, end: str, body: str, where: str) -> str:
+def fill_between(text: str, start: str, end: str, body: str, where: str) -> str:
     """`text` with `body` between its `start` and `end` marker lines; unchanged when it has no markers."""
     lines = text.splitlines()
     starts = [i for i, line in enumerate(lines) if line.strip() == start]
@@ -223,20 +221,6 @@ def _fill_between(text: str, start: str, end: str, body: str, where: str) -> str
         raise HandoutError(f"{where}: expected one '{start}' line followed by one '{end}' line")
     filled = lines[: starts[0] + 1] + body.splitlines() + lines[ends[0]:]
     return "\n".join(filled) + "\n"
-
-
-def sync_readme_rubric(readme: Path, tasks: Sequence[Task], *, check_only: bool = False,
-                       checks: Mapping[str, Mapping[str, int]] | None = None) -> bool:
-    """Fill the rubric table of `readme` (e.g. the repository's README.md); True when it was (or would be) changed."""
-    if not readme.is_file():
-        return False
-    old = _read_text(readme)
-    new = fill_rubric(old, tasks, where=str(readme), checks=checks)
-    if new == old:
-        return False
-    if not check_only:
-        readme.write_text(new, encoding="utf-8", newline="\n")
-    return True
 
 
 # ----------------------------------------------------------------------------------------- generation
@@ -286,8 +270,8 @@ def handout_contents(assignment: Assignment) -> dict[str, bytes]:
     checks = count_checks(assignment)
     writeup = ref / "README.md"
     if writeup.is_file():
-        text = fill_rubric(_read_text(writeup), assignment.tasks, "solutions/README.md", checks)
-        files["README.md"] = fill_feedback(text, assignment.feedback, "solutions/README.md").encode()
+        text = fill_rubric(_read_text(writeup), assignment.tasks, str(writeup), checks)
+        files["README.md"] = fill_feedback(text, assignment.feedback, str(writeup)).encode()
     for path in _walk(ref / FIGURES):  # the writeup's pictures (regenerated by `make handout`)
         files[path.relative_to(ref).as_posix()] = path.read_bytes()
     # What a full run of the public tests has, per task: the local scoreboard marks partial runs with it.
@@ -321,6 +305,8 @@ def handout_contents(assignment: Assignment) -> dict[str, bytes]:
     extras = handout_files_dir(assignment)
     for path in _walk(extras):
         files[path.relative_to(extras).as_posix()] = path.read_bytes()
+    for rel, path in assignment.handout_extra_files:  # the assignment's own extra files, as they are
+        files[rel] = Path(path).read_bytes()
 
     # Fences are only stripped from .py files: one in any other file of the package would ship the answer.
     leaks = [rel for rel, data in files.items() if rel.startswith(pkg + "/") and b"BEGIN SOLUTION" in data
@@ -459,10 +445,10 @@ def digest(root: Path) -> str:
     return h.hexdigest()
 
 
-# ----------------------------------------------------------------------------------------- command
+# ----------------------------------------------------------------------------------------- output folder
 
 
-def _replace_tree(fresh: Path, out_dir: Path, repo_root: Path) -> None:
+def replace_tree(fresh: Path, out_dir: Path, repo_root: Path) -> None:
     """Make `out_dir` hold exactly `fresh`'s files; refuses folders that could hold anything else of value."""
     resolved = out_dir.resolve()
     if resolved in (repo_root.resolve(), Path.home().resolve(), Path("/")) or resolved in repo_root.resolve().parents:
@@ -470,49 +456,3 @@ def _replace_tree(fresh: Path, out_dir: Path, repo_root: Path) -> None:
     if resolved.exists():
         shutil.rmtree(resolved)
     shutil.copytree(fresh, resolved)
-
-
-@click.command("handout")
-@click.option("--out", "out_dir", type=click.Path(path_type=Path), default=None,
-              help="Where the handout goes (default: handout/ beside solutions/). Example: --out /tmp/handout")
-@click.option("--check-only", is_flag=True, help="Exit 1, naming the files, if the handout differs from a fresh one. "
-                                                 "Example: --check-only")
-@click.option("--zip", "zip_path", type=click.Path(path_type=Path), default=None,
-              help="Write a deterministic zip of a fresh handout to this path (and nothing else). "
-                   "Example: --zip dist/handout.zip")
-@click.option("--assignment", "assignment_name", default="hw1p1", show_default=True,
-              help="Assignment package under autograder/assignments/. Example: --assignment hw1p1")
-def handout_command(out_dir: Path | None, check_only: bool, zip_path: Path | None, assignment_name: str) -> None:
-    """Generate the student handout from the reference (fences become NotImplementedError stubs)."""
-    from autograder.framework.grade import load_assignment  # the grader's own lookup, one source of truth
-
-    assignment = load_assignment(assignment_name)
-    repo_root = assignment.reference_root.parent
-    out_dir = out_dir or repo_root / "handout"
-    try:
-        with tempfile.TemporaryDirectory(prefix="handout-") as tmp:
-            fresh = Path(tmp) / "handout"
-            generate_handout(assignment, fresh)
-            if zip_path is not None:
-                write_zip(fresh, zip_path)
-                click.echo(f"wrote {zip_path} ({zip_path.stat().st_size:,} bytes, tree {digest(fresh)[:12]})")
-                return
-            readme = repo_root / "README.md"
-            if check_only:
-                differing = diff_trees(fresh, out_dir) if out_dir.is_dir() else ["(the whole handout is missing)"]
-                if sync_readme_rubric(readme, assignment.tasks, check_only=True, checks=count_checks(assignment)):
-                    differing.append(f"{readme} (rubric table)")
-                if differing:
-                    click.echo(f"{out_dir} differs from a fresh generation; run `make handout` and commit:", err=True)
-                    for rel in differing:
-                        click.echo(f"  {rel}", err=True)
-                    sys.exit(1)
-                click.echo(f"{out_dir} is up to date ({len(tree_files(fresh))} files)")
-                return
-            _replace_tree(fresh, out_dir, repo_root)
-            if sync_readme_rubric(readme, assignment.tasks, checks=count_checks(assignment)):
-                click.echo(f"updated the rubric table in {readme}")
-            click.echo(f"wrote {out_dir} ({len(tree_files(out_dir))} files, tree {digest(out_dir)[:12]})")
-    except HandoutError as exc:
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(2)

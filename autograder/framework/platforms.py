@@ -25,8 +25,6 @@ import uuid
 from importlib import metadata
 from pathlib import Path
 
-import click
-
 import autograder
 from autograder.framework.gradescope_zip import project_entries
 from autograder.framework.rubric import Assignment
@@ -35,7 +33,7 @@ PACKAGE_DIR = Path(autograder.__file__).resolve().parent
 AUTOLAB_TEMPLATES = PACKAGE_DIR / "autolab"
 PL_TEMPLATES = PACKAGE_DIR / "prairielearn"
 PL_TIMEOUT = 300  # seconds; PrairieLearn allows at most 600
-PL_IMAGE = "mytorch-autograder:latest"  # built from the Dockerfile written beside the question
+PL_IMAGE = "{package}-autograder:latest"  # default image name, built from the Dockerfile written beside the question
 _EPOCH = 315532800  # 1980-01-01, as in the Gradescope zip: same inputs, same bytes
 
 
@@ -51,7 +49,7 @@ def runtime_requirements() -> list[str]:
 def dockerfile(base: str, user: str | None = None) -> str:
     """A Dockerfile for an image that can run the grader (and, optionally, has a non-root `user`)."""
     pins = " ".join(f"'{r}'" for r in runtime_requirements())
-    lines = ["# Image requirements of the mytorch autograder: Python 3.10+ and its runtime dependencies.",
+    lines = ["# Image requirements of the autograder: Python 3.10+ and its runtime dependencies.",
              f"FROM {base}",
              "RUN python3 -m pip install --no-cache-dir " + pins]
     if user:
@@ -104,7 +102,11 @@ def build_autolab(out: Path, assignment: Assignment) -> list[Path]:
 
 
 def build_prairielearn(out: Path, assignment: Assignment, image: str = PL_IMAGE, timeout: int = PL_TIMEOUT) -> list[Path]:
-    """Write a PrairieLearn course fragment under `out` (question, serverFilesCourse, Dockerfile); return the files."""
+    """Write a PrairieLearn course fragment under `out` (question, serverFilesCourse, Dockerfile); return the files.
+
+    `image` may contain `{package}` (the assignment's package name).
+    """
+    image = image.format(package=assignment.package)
     grader_dir = f"{assignment.name}_autograder"
     server = out / "serverFilesCourse" / grader_dir
     question = out / "questions" / assignment.name
@@ -142,47 +144,7 @@ def build_prairielearn(out: Path, assignment: Assignment, image: str = PL_IMAGE,
         f"# PrairieLearn: {assignment.name}\n\n"
         f"Copy `questions/{assignment.name}/` and `serverFilesCourse/{grader_dir}/` into the course repository.\n"
         f"Build the image from `Dockerfile` and push it to Docker Hub as `{image}` (PrairieLearn pulls images only\n"
-        "from Docker Hub, so the name needs your namespace: rebuild with `--image yourorg/mytorch-autograder:TAG`),\n"
+        f"from Docker Hub, so the name needs your namespace: rebuild with `--image yourorg/{assignment.package}-autograder:TAG`),\n"
         "then sync the course and its Docker images in PrairieLearn (Sync > Pull from remote, then sync images).\n"
         "An ungradable handin (e.g. a misnamed package) comes back `gradable: false` with `format_errors`.\n")
     return written + [question / "info.json", question / "question.html", out / "Dockerfile", out / "README.md"]
-
-
-@click.command("autolab", epilog="""
-\b
-Examples:
-  autograder autolab --out dist/autolab        # make autolab runs `autograder check` first
-""")
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("dist/autolab"), show_default=True,
-              help="Folder for autograde.tar, autograde-Makefile, Dockerfile and README.md. Example: --out dist/autolab")
-@click.option("--assignment", "assignment_name", default="hw1p1", show_default=True,
-              help="Assignment package under autograder/assignments/. Example: --assignment hw1p1")
-def autolab_command(out: Path, assignment_name: str) -> None:
-    """Build the Autolab autograder: autograde.tar + autograde-Makefile (last line always the scores)."""
-    from autograder.framework.grade import load_assignment
-
-    for path in build_autolab(out, load_assignment(assignment_name)):
-        click.echo(f"wrote {path}")
-
-
-@click.command("prairielearn", epilog="""
-\b
-Examples:
-  autograder prairielearn --out dist/prairielearn
-  autograder prairielearn --out dist/pl --image mycourse/mytorch-grader:2026 --timeout 240   # a Docker Hub name
-""")
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("dist/prairielearn"),
-              show_default=True, help="Folder for the course fragment (questions/, serverFilesCourse/, Dockerfile). "
-                                      "Example: --out dist/pl")
-@click.option("--assignment", "assignment_name", default="hw1p1", show_default=True,
-              help="Assignment package under autograder/assignments/. Example: --assignment hw1p1")
-@click.option("--image", default=PL_IMAGE, show_default=True,
-              help="Docker image PrairieLearn grades in: build it from the Dockerfile and push it to Docker Hub (PrairieLearn pulls only from there) under your namespace. Example: --image mycourse/mytorch-grader:1")
-@click.option("--timeout", type=click.IntRange(1, 600), default=PL_TIMEOUT, show_default=True,
-              help="Seconds before PrairieLearn kills the grading job (at most 600). Example: --timeout 240")
-def prairielearn_command(out: Path, assignment_name: str, image: str, timeout: int) -> None:
-    """Build the PrairieLearn externally graded question and its serverFilesCourse grader."""
-    from autograder.framework.grade import load_assignment
-
-    files = build_prairielearn(out, load_assignment(assignment_name), image, timeout)
-    click.echo(f"wrote {len(files)} files under {out} (question: {files[-4].parent})")

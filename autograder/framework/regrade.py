@@ -35,12 +35,11 @@ import sys
 import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor, wait, FIRST_COMPLETED
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-import click
 import yaml
 
 import autograder.framework
@@ -51,7 +50,7 @@ from autograder.framework.gradebook import Row, Student, parse_time, write_grade
 from autograder.framework.reference_cache import fingerprint
 from autograder.framework.reports import write_atomic
 from autograder.framework.rubric import Assignment
-from autograder.framework.slots import parse_slots
+from autograder.framework.options import BadOption
 
 METADATA_FILE = "submission_metadata.yml"
 PREFIX = "submission_"
@@ -121,6 +120,10 @@ _RubyTolerantLoader.add_multi_constructor("!", _untagged)
 _RubyTolerantLoader.add_multi_constructor("tag:yaml.org,2002:", _untagged)
 
 
+class RegradeError(Exception):
+    """The export cannot be regraded (not an export, unreadable, readable by others); the message says why."""
+
+
 def _key(mapping: Any, name: str) -> Any:
     """mapping[':name'] (Gradescope's Ruby symbols) or mapping['name']; None when absent."""
     if not isinstance(mapping, dict):
@@ -134,7 +137,7 @@ def find_export_root(path: Path) -> Path:
     for folder in candidates:
         if (folder / METADATA_FILE).is_file():
             return folder
-    raise click.ClickException(
+    raise RegradeError(
         f"no {METADATA_FILE} in {path} or its sub-folders: is this a Gradescope 'Export Submissions' archive?"
     )
 
@@ -143,7 +146,7 @@ def read_export(root: Path) -> list[Submission]:
     """Every submission the metadata lists or a `submission_<id>/` folder holds, sorted by id."""
     meta = yaml.load((root / METADATA_FILE).read_text(encoding="utf-8"), Loader=_RubyTolerantLoader) or {}
     if not isinstance(meta, dict):
-        raise click.ClickException(f"{root / METADATA_FILE} is not a mapping of submissions")
+        raise RegradeError(f"{root / METADATA_FILE} is not a mapping of submissions")
     folders = {p.name[len(PREFIX):]: p for p in root.iterdir() if p.is_dir() and p.name.startswith(PREFIX)}
     subs: dict[str, Submission] = {}
     for key, record in meta.items():
@@ -197,7 +200,7 @@ def reachable_by_others(path: Path) -> bool:
 def check_export_private(export: Path) -> None:
     """Refuse an export the workers could read: a handin could then copy a classmate's work."""
     if os.geteuid() == 0 and reachable_by_others(export):  # without root, workers share our uid anyway
-        raise click.ClickException(
+        raise RegradeError(
             f"{export} can be read by other users, so a student's code being graded could read classmates' "
             f"handins and the metadata. Make it private first, e.g. `chmod 600 {export}` for a zip or "
             f"`chmod 700 {export}` for a folder (or move it into a private folder), then rerun.")
@@ -218,7 +221,7 @@ def open_export(export: Path, out: Path) -> Path:
             shutil.copytree(root, staged, symlinks=True)
         except (OSError, shutil.Error) as exc:
             _remove(staged, done)
-            raise click.ClickException(f"cannot copy the export {root}: {exc}") from None
+            raise RegradeError(f"cannot copy the export {root}: {exc}") from None
         os.chmod(staged, 0o700)  # classmates' handins: no worker uid may look in
         return staged
     version = _export_version(export)
@@ -228,12 +231,12 @@ def open_export(export: Path, out: Path) -> Path:
             extract_archive(export, staged, EXPORT_LIMITS)
         except SubmissionError as exc:
             _remove(staged, done)
-            raise click.ClickException(f"cannot read the export: {exc.message}") from None
+            raise RegradeError(f"cannot read the export: {exc.message}") from None
         done.write_text(version, encoding="utf-8")
     os.chmod(staged, 0o700)  # classmates' handins: no worker uid may look in
     try:
         return find_export_root(staged)
-    except click.ClickException:
+    except RegradeError:
         _remove(staged, done)
         raise
 
@@ -251,12 +254,11 @@ def grader_fingerprint(assignment: Assignment) -> dict[str, str]:
     """Hashes of what grades every handin: the grader's source (framework, scenarios, data, tasks),
     the assignment's tests and the reference."""
     framework = Path(autograder.framework.__file__).resolve().parent
-    module = sys.modules.get(f"autograder.assignments.{assignment.name}.assignment")
-    task_table = json.dumps([[t.id, t.title, t.points] for t in assignment.tasks]).encode()
-    grader = fingerprint([framework, assignment.scenarios_file, *assignment.data_files,
-                          *([Path(module.__file__)] if module and module.__file__ else [])])
+    # Every setting of the assignment (tasks and points, budget, feedback, likely causes, ...), as its repr.
+    settings = repr(replace(assignment, source="")).encode()
+    grader = fingerprint([framework, assignment.scenarios_file, *assignment.data_files])
     return {
-        "grader": hashlib.sha256(grader.encode() + task_table).hexdigest(),
+        "grader": hashlib.sha256(grader.encode() + settings).hexdigest(),
         "tests": fingerprint([assignment.tests_dir]),
         "reference": fingerprint([assignment.reference_root / assignment.package]),
     }
@@ -297,7 +299,8 @@ def why_regrade(previous: dict[str, Any] | None, now: dict[str, str]) -> str:
 
 
 def grade_command_argv(assignment: str) -> Command:
-    """The default command: this interpreter running `autograder grade` on one submission."""
+    """The default command: this interpreter running `autograder grade` on one submission
+    (`assignment`: a registered name or an assignment folder's path, as the CLI takes it)."""
 
     def argv(folder: Path, results: Path, slot: int) -> list[str]:
         return [sys.executable, "-m", "autograder", "grade", str(folder), "--results", str(results),
@@ -536,19 +539,20 @@ class Interrupted(Exception):
 
 def regrade(
     export: Path, out: Path, assignment: Assignment, *, jobs: int = 2, command: Command | None = None,
-    timeout: float = DEFAULT_TIMEOUT, progress: bool = True, slots: Sequence[int] | None = None,
+    timeout: float = DEFAULT_TIMEOUT, progress: Callable[[int], Any] | None = None, slots: Sequence[int] | None = None,
     force: bool = False, versions: dict[str, str] | None = None, due: datetime | None = None,
 ) -> list[Result]:
     """Grade every submission of `export` into `out`, `jobs` at a time on `slots` (default 0..jobs-1).
 
     Writes out/scores.csv and out/gradescope_scores.csv and returns the results in id order. An
     interrupt (KeyboardInterrupt, or SIGTERM when called from the main thread) stops every grader,
-    writes the CSVs for what is done and raises Interrupted.
+    writes the CSVs for what is done and raises Interrupted. `progress(n)`, given the number of
+    submissions, returns a context manager whose `update(1)` is called per result (the CLI's progress bar).
     """
     check_export_private(export)
     make_private(out)
     subs = read_export(open_export(export, out))
-    command = command or grade_command_argv(assignment.name)
+    command = command or grade_command_argv(assignment.source or assignment.name)
     versions = versions if versions is not None else grader_fingerprint(assignment)
     jobs = max(1, jobs)
     free: queue.Queue[int] = queue.Queue()
@@ -571,7 +575,7 @@ def regrade(
     interrupted = False
     restore = _sigterm_as_interrupt()
     pool = ThreadPoolExecutor(max_workers=jobs)
-    bar_cm = click.progressbar(length=len(subs), label=f"Regrading {len(subs)} submissions") if progress else _NoBar()
+    bar_cm = progress(len(subs)) if progress else _NoBar()
     try:
         with bar_cm as bar:
             pending: set[Future] = {pool.submit(run, s) for s in subs}
@@ -624,7 +628,7 @@ def _row(sub: Submission, r: Result) -> Row:
 
 
 class _NoBar:
-    """Stands in for click's progress bar when none is wanted (tests, benchmarks)."""
+    """Stands in for a progress bar when none is wanted (tests, benchmarks)."""
 
     def __enter__(self) -> "_NoBar":
         return self
@@ -652,74 +656,11 @@ def summary_lines(results: Sequence[Result]) -> list[str]:
     return lines
 
 
-EXAMPLES = """
-\b
-Examples:
-  autograder regrade export.zip --out regrade-out --jobs 2
-  autograder regrade export.zip --out regrade-out --force          # regrade everything again
-  autograder regrade export/ --out out --jobs 4 --slots 8-11       # beside another regrade on 0-3
-  autograder regrade export.zip --out out --due 2026-02-14T23:59-05:00
-"""
-
-
-@click.command("regrade", epilog=EXAMPLES)
-@click.argument("export", type=click.Path(exists=True, path_type=Path))
-@click.option("--out", "out", type=click.Path(file_okay=False, path_type=Path), required=True,
-              help="Folder for scores.csv, gradescope_scores.csv, report.html and <id>/results.json; reused "
-                   "by a rerun, made private (0700). Example: --out regrade-out")
-@click.option("--jobs", type=click.IntRange(min=1), default=2, show_default=True,
-              help="Submissions graded at once (about one per core). Example: --jobs 4")
-@click.option("--slots", "slots_text", default=None, metavar="A-B|BASE",
-              help="Sandbox slots for the jobs: a range with at least JOBS slots, or a first slot "
-                   "[default: 0-(JOBS-1)]. Two regrades on one machine need disjoint slots. Example: --slots 4-7")
-@click.option("--force", is_flag=True, help="Regrade every submission, even those whose fingerprint "
-                                            "(grader, tests, reference, handin) is unchanged. Example: --force")
-@click.option("--assignment", "assignment_name", default="hw1p1", show_default=True,
-              help="Assignment package under autograder/assignments/. Example: --assignment hw1p1")
-@click.option("--timeout", type=click.FloatRange(min=1), default=DEFAULT_TIMEOUT, show_default=True,
-              help="Seconds one submission may take before its grader is killed. Example: --timeout 600")
-@click.option("--due", default=None, metavar="DATETIME",
-              help="Due date for the lateness columns (ISO 8601 with its time-zone offset, which is required), "
-                   "overriding the assignment's. "
-                   "Example: --due 2026-02-14T23:59:00-05:00")
-@click.option("--report/--no-report", default=True, show_default=True,
-              help="Write the class report (report.html, report.md) after grading. Example: --no-report")
-def regrade_command(export: Path, out: Path, jobs: int, slots_text: str | None, force: bool,
-                    assignment_name: str, timeout: float, due: str | None, report: bool) -> None:
-    """Regrade every submission of a Gradescope export (zip or folder) into OUT.
-
-    A rerun regrades only what changed (and says why); Ctrl-C stops within seconds and still writes
-    OUT/scores.csv. Exit status: 0 when every submission was graded, 1 when some could not be,
-    130 when interrupted.
-    """
-    from autograder.framework.grade import load_assignment  # the grader's own lookup, one source of truth
-
-    assignment = load_assignment(assignment_name)
-    slots = parse_slots(slots_text, jobs) if slots_text is not None else None
-    due_at = None
-    if due is not None:
-        due_at = parse_time(due)
-        if due_at is None:
-            raise click.BadParameter(f"{due!r} is not a date and time such as 2026-02-14T23:59:00-05:00",
-                                     param_hint="--due")
-        if not re.search(r"(Z|[+-]\d{2}:?\d{2})\s*$", due.strip()):  # a due date is local: never guess its zone
-            raise click.BadParameter(f"{due!r} has no time-zone offset: add one, e.g. {due.strip()}-05:00 "
-                                     "(or Z for UTC)", param_hint="--due")
-    start = time.monotonic()
-    try:
-        results = regrade(export, out, assignment, jobs=jobs, timeout=timeout, slots=slots, force=force, due=due_at)
-    except Interrupted as stop:
-        done = sum(r.status != "not graded" for r in stop.results)
-        click.echo(f"\ninterrupted: every grader stopped; {done} of {len(stop.results)} submissions have a "
-                   f"result in {out / 'scores.csv'}; rerun the same command to finish", err=True)
-        sys.exit(130)
-    for line in summary_lines(results):
-        click.echo(line)
-    click.echo(f"in {time.monotonic() - start:.1f} s; wrote {out / 'scores.csv'} and {out / 'gradescope_scores.csv'}")
-    if report:
-        from autograder.framework.class_report import write_class_report  # TA-only; matplotlib optional
-
-        for line in write_class_report(out, assignment):
-            click.echo(line)
-    if any(r.score is None for r in results):
-        sys.exit(1)
+def parse_due(text: str) -> datetime:
+    """A due date given by the TA (ISO 8601 with its time-zone offset, which is required), or BadOption."""
+    due_at = parse_time(text)
+    if due_at is None:
+        raise BadOption(f"{text!r} is not a date and time such as 2026-02-14T23:59:00-05:00", "--due")
+    if not re.search(r"(Z|[+-]\d{2}:?\d{2})\s*$", text.strip()):  # a due date is local: never guess its zone
+        raise BadOption(f"{text!r} has no time-zone offset: add one, e.g. {text.strip()}-05:00 (or Z for UTC)", "--due")
+    return due_at

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import re
 
-import click
+from autograder.framework.options import BadOption
 
 MAX_SLOT = 999  # far more than any machine runs at once; keeps uids inside the base's block
 RESERVED_UIDS = frozenset({65534, 65535})  # nobody / the 16-bit "-1"
@@ -27,10 +27,10 @@ def slot_problem(slot: int) -> str:
 
 
 def check_slot(slot: int, param_hint: str = "--slot") -> int:
-    """`slot`, or click.BadParameter saying why it is refused."""
+    """`slot`, or BadOption saying why it is refused."""
     problem = slot_problem(slot)
     if problem:
-        raise click.BadParameter(problem, param_hint=param_hint)
+        raise BadOption(problem, param_hint)
     return slot
 
 
@@ -38,17 +38,14 @@ def parse_slots(text: str, jobs: int) -> list[int]:
     """'4-7' -> [4, 5, 6, 7]; '4' -> a base: [4, ..., 4 + jobs - 1]. Refuses unusable or too few slots."""
     match = re.fullmatch(r"\s*(-?\d+)\s*(?:-\s*(-?\d+)\s*)?", text)
     if match is None:
-        raise click.BadParameter(f"{text!r} is not a slot range: write A-B (e.g. 4-7) or a base (e.g. 4)",
-                                 param_hint="--slots")
+        raise BadOption(f"{text!r} is not a slot range: write A-B (e.g. 4-7) or a base (e.g. 4)", "--slots")
     lo = int(match.group(1))
     hi = int(match.group(2)) if match.group(2) is not None else lo + jobs - 1
     if hi < lo:
-        raise click.BadParameter(f"empty slot range {text!r}: the first slot must not exceed the last",
-                                 param_hint="--slots")
+        raise BadOption(f"empty slot range {text!r}: the first slot must not exceed the last", "--slots")
     for slot in (lo, hi):
         check_slot(slot, "--slots")
     slots = list(range(lo, hi + 1))
     if len(slots) < jobs:
-        raise click.BadParameter(f"{len(slots)} slot(s) in {text!r} for --jobs {jobs}: each job needs its own slot",
-                                 param_hint="--slots")
+        raise BadOption(f"{len(slots)} slot(s) in {text!r} for --jobs {jobs}: each job needs its own slot", "--slots")
     return slots[:jobs]
