@@ -8,7 +8,11 @@ PY     := $(VENV)/bin/python
 AG     := $(VENV)/bin/autograder
 STAMP  := $(VENV)/.installed
 
-SUBMISSION ?= autograder/assignments/hw1p1/examples/sample_handin
+# Which assignment every target works on: a name registered under autograder/assignments/ (or the path
+# of an assignment folder outside this repository). Writes handouts/$(ASSIGNMENT)/ and dist/$(ASSIGNMENT)/.
+ASSIGNMENT ?= hw1p1
+ADIR       := autograder/assignments/$(ASSIGNMENT)
+SUBMISSION ?= $(ADIR)/examples/sample_handin
 RESULTS    ?= results.json
 SLOT       ?= 0
 EXPORT     ?=
@@ -34,7 +38,7 @@ $(STAMP): pyproject.toml
 	@touch $@
 
 grade: $(STAMP)
-	$(AG) grade $(SUBMISSION) --results $(RESULTS) --slot $(SLOT)
+	$(AG) grade $(SUBMISSION) --assignment $(ASSIGNMENT) --results $(RESULTS) --slot $(SLOT)
 
 test: $(STAMP) browser
 	$(PY) -m pytest -q $(PYTEST_ARGS)
@@ -51,7 +55,7 @@ browser:
 # The pre-deploy check: tests collect with rubric marks, reference = full marks, bare handout = 0,
 # sample as built. `make handout` and `make gradescope` run it first and stop when it fails.
 check: $(STAMP)
-	$(AG) check --slot $(SLOT)
+	$(AG) check --assignment $(ASSIGNMENT) --slot $(SLOT)
 
 # The long soaks: 20 repeat grades, every hostile and broken case with the full suite, every task's
 # prerequisites, and a correct neighbour's CPU share beside 40 CPU burners on the next slot (timing-based).
@@ -59,31 +63,33 @@ test-slow: $(STAMP)
 	$(PY) -m pytest -q --run-slow tests/test_determinism.py tests/test_hostile.py tests/test_broken.py \
 		tests/test_handout.py tests/test_sandbox.py::test_a_neighbour_keeps_its_cpu_share_beside_an_attacker
 
-# The writeup's figures first (SVGs need Graphviz's `dot` only when a figure changed: apt-get install graphviz).
+# The writeup's figures first, when the assignment draws some (SVGs need Graphviz's `dot` only when a
+# figure changed: apt-get install graphviz); then handouts/$(ASSIGNMENT)/ and the repository README's
+# table of assignments; the sample handin, when the assignment has one; dist/$(ASSIGNMENT)/handout.zip.
 handout: $(STAMP) check
-	$(PY) -m autograder.assignments.hw1p1.figures
-	$(AG) handout
-	$(PY) -m autograder.assignments.hw1p1.examples.make_sample
-	$(AG) handout --zip dist/handout.zip
+	@if [ -f $(ADIR)/figures.py ]; then $(PY) -m autograder.assignments.$(ASSIGNMENT).figures; fi
+	$(AG) handout --assignment $(ASSIGNMENT)
+	@if [ -f $(ADIR)/examples/make_sample.py ]; then $(PY) -m autograder.assignments.$(ASSIGNMENT).examples.make_sample; fi
+	$(AG) handout --assignment $(ASSIGNMENT) --zip dist/$(ASSIGNMENT)/handout.zip
 
 gradescope: $(STAMP) check
-	$(AG) gradescope --out dist/autograder.zip
+	$(AG) gradescope --assignment $(ASSIGNMENT) --out dist/$(ASSIGNMENT)/autograder.zip
 
 autolab: $(STAMP) check
-	$(AG) autolab --out dist/autolab
+	$(AG) autolab --assignment $(ASSIGNMENT) --out dist/$(ASSIGNMENT)/autolab
 
 prairielearn: $(STAMP) check
-	$(AG) prairielearn --out dist/prairielearn
+	$(AG) prairielearn --assignment $(ASSIGNMENT) --out dist/$(ASSIGNMENT)/prairielearn
 
 regrade: $(STAMP)
-	@test -n "$(EXPORT)" || { echo "usage: make regrade EXPORT=path/to/export.zip [OUT=dir] [JOBS=n] [SLOTS=a-b] [FORCE=1] [DUE=2026-02-14T23:59:00-05:00]"; exit 2; }
-	$(AG) regrade $(EXPORT) --out $(OUT) --jobs $(JOBS) $(if $(SLOTS),--slots $(SLOTS)) $(if $(FORCE),--force) $(if $(DUE),--due $(DUE))
+	@test -n "$(EXPORT)" || { echo "usage: make regrade EXPORT=path/to/export.zip [ASSIGNMENT=hw1p1] [OUT=dir] [JOBS=n] [SLOTS=a-b] [FORCE=1] [DUE=2026-02-14T23:59:00-05:00]"; exit 2; }
+	$(AG) regrade $(EXPORT) --assignment $(ASSIGNMENT) --out $(OUT) --jobs $(JOBS) $(if $(SLOTS),--slots $(SLOTS)) $(if $(FORCE),--force) $(if $(DUE),--due $(DUE))
 
 bench: $(STAMP)
 	$(PY) -m autograder.bench --json bench.json
 
 mutants: $(STAMP)
-	$(PY) -m autograder.mutants
+	$(PY) -m autograder.mutants --assignment $(ASSIGNMENT)
 
 clean:
 	rm -rf $(VENV) dist build *.egg-info .pytest_cache .hypothesis results.json bench.json $(OUT)

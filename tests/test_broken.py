@@ -121,7 +121,7 @@ def graded_elsewhere():
                 jobs.append((f"{env}/{name}", CASES[name][0](work), work, {"tests_dir": mini}))
         subprocess.run(["chown", "-R", f"{NOBODY}:{NOBODY}", str(top)], check=True)
         jobs = [(n, s, w, {**kw, "docker": True} if n.startswith("docker/") else
-                 {**kw, "user": NOBODY, "pythonpath": top, "reference_root": top / "solutions"})
+                 {**kw, "user": NOBODY, "pythonpath": top, "reference_root": top / "solutions" / "hw1p1"})
                 for n, s, w, kw in jobs]
         yield grade_many(jobs)
     finally:

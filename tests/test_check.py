@@ -54,11 +54,12 @@ def test_make_gradescope_refuses_a_broken_test(tmp_path: Path) -> None:
     env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
     env.pop("PYTHONPATH", None)
     # STAMP= skips the venv set-up; `python -m autograder` from the copy's root runs the copy's grader.
-    proc = subprocess.run(["make", "gradescope", "STAMP=", f"AG={sys.executable} -m autograder", f"SLOT={SLOT}"],
+    proc = subprocess.run(["make", "gradescope", "STAMP=", f"AG={sys.executable} -m autograder", f"SLOT={SLOT}",
+                           "ASSIGNMENT=hw1p1"],
                           cwd=copy, env=env, capture_output=True, text=True, timeout=600)
     out = proc.stdout + proc.stderr
     assert proc.returncode != 0, out
-    assert not (copy / "dist" / "autograder.zip").exists()
+    assert not (copy / "dist" / "hw1p1" / "autograder.zip").exists() and not (copy / "dist").exists()
     assert "[FAILED] the reference scores full marks" in out, out
     assert "test_9_broken.py::test_calls_a_missing_scenario" in out and "LookupError" in out, out
     assert "[ok] tests collect" in out and "the bare handout" in out

@@ -1,9 +1,16 @@
-"""Likely causes attached to the exceptions students' code raises most often."""
+"""Likely causes attached to the exceptions students' code raises most often: hw1p1's catalogue
+(Assignment.likely_causes) first, then the framework's generic Python causes."""
 
 import numpy as np
 import pytest
 
-from autograder.framework.errors import likely_cause
+from autograder.assignments.hw1p1.assignment import ASSIGNMENT
+from autograder.framework import errors
+
+
+def likely_cause(kind: str, message: str) -> str | None:
+    """The cause hw1p1's students are shown."""
+    return errors.likely_cause(kind, message, ASSIGNMENT.likely_causes)
 
 
 def numpy_message(fn) -> tuple[str, str]:
@@ -49,3 +56,12 @@ def test_ndarray_used_as_tensor():
 def test_unknown_errors_get_no_guess():
     assert likely_cause("KeyError", "'w'") is None
     assert likely_cause("ValueError", "something else entirely") is None
+
+
+def test_the_framework_alone_knows_only_generic_python_causes():
+    """Without an assignment's catalogue nothing autograd-specific is guessed; recursion still is."""
+    kind, msg = numpy_message(lambda: np.broadcast_to(np.ones(3), (2, 3, 5)))
+    assert errors.likely_cause(kind, msg) is None
+    generic = errors.likely_cause("RecursionError", "maximum recursion depth exceeded")
+    assert "explicit stack" in generic and "graph" not in generic
+    assert errors.with_likely_cause("boom", "KeyError", "'w'") == "boom"

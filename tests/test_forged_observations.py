@@ -90,7 +90,7 @@ _install_forgeries()
 
 def test_forged_verdicts_earn_nothing(tmp_path: Path):
     sub = tmp_path / "sub"
-    shutil.copytree(REPO_ROOT / "handout" / ASSIGNMENT.package, sub / ASSIGNMENT.package,
+    shutil.copytree(REPO_ROOT / "handouts" / ASSIGNMENT.name / ASSIGNMENT.package, sub / ASSIGNMENT.package,
                     ignore=shutil.ignore_patterns("__pycache__"))
     init = sub / ASSIGNMENT.package / "__init__.py"
     init.write_text(init.read_text() + FORGER)

@@ -10,6 +10,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from autograder.cli import common as cli_common
+from autograder.cli.grade import grade_command
 from autograder.framework import grade
 from autograder.framework.grade import GRADER_FAILED, PLACEHOLDER, grade_submission
 from autograder.framework.harness import INTERNAL_PREFIX
@@ -168,10 +170,10 @@ def test_prairielearn_format(toy: Toy, tmp_path: Path, schema) -> None:
 
 def test_cli_autolab_prints_scores_last_and_exits_zero(toy: Toy, tmp_path: Path,
                                                        monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(grade, "load_assignment", lambda name: toy.assignment)
+    monkeypatch.setattr(cli_common, "load_assignment", lambda name: toy.assignment)
     stub = toy.submission("stub", arith=STUB)
     results = tmp_path / "autolab.json"
-    run = CliRunner().invoke(grade.grade_command, [str(stub), "--results", str(results), "--format", "autolab",
+    run = CliRunner().invoke(grade_command, [str(stub), "--results", str(results), "--format", "autolab",
                                                    "--assignment", "toy", "--quiet", "--slot", str(SLOT)])
     assert run.exit_code == 0, run.output
     last = run.output.strip().splitlines()[-1]
@@ -181,28 +183,30 @@ def test_cli_autolab_prints_scores_last_and_exits_zero(toy: Toy, tmp_path: Path,
 
 def test_cli_exits_nonzero_only_when_the_grader_failed(toy: Toy, tmp_path: Path,
                                                        monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(grade, "load_assignment", lambda name: toy.assignment)
+    monkeypatch.setattr(cli_common, "load_assignment", lambda name: toy.assignment)
     monkeypatch.setattr(grade, "run_tests", lambda *a, **k: 1 / 0)
     results = tmp_path / "r.json"
-    run = CliRunner().invoke(grade.grade_command, [str(toy.submission()), "--results", str(results), "--quiet",
+    run = CliRunner().invoke(grade_command, [str(toy.submission()), "--results", str(results), "--quiet",
                                                    "--slot", str(SLOT)])
     assert run.exit_code == 1 and json.loads(results.read_text())["score"] == 0
 
 
 def test_unknown_assignment_names_the_known_ones() -> None:
-    run = CliRunner().invoke(grade.grade_command, [".", "--assignment", "nope"])
+    run = CliRunner().invoke(grade_command, [".", "--assignment", "nope"])
     assert run.exit_code == 2 and "hw1p1" in run.output
+    folder = CliRunner().invoke(grade_command, [".", "--assignment", "./no/such/folder"])
+    assert folder.exit_code == 2 and "has no assignment.py" in folder.output and "hw1p1" in folder.output
 
 
 def test_cli_metadata_id_reaches_extra_data_and_bad_metadata_is_ignored(toy: Toy, tmp_path: Path,
                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(grade, "load_assignment", lambda name: toy.assignment)
+    monkeypatch.setattr(cli_common, "load_assignment", lambda name: toy.assignment)
     good, bad = tmp_path / "meta.json", tmp_path / "bad.json"
     good.write_text(json.dumps({"id": 123456, "users": [{"email": "s@x.edu"}]}))
     bad.write_text("{not json")
     for meta, expected in ((good, {"submission_id": 123456}), (bad, {})):
         results = tmp_path / f"{meta.stem}-results.json"
-        run = CliRunner().invoke(grade.grade_command, [str(toy.submission(meta.stem)), "--results", str(results),
+        run = CliRunner().invoke(grade_command, [str(toy.submission(meta.stem)), "--results", str(results),
                                                        "--metadata", str(meta), "--quiet", "--slot", str(SLOT)])
         assert run.exit_code == 0, run.output
         extra = json.loads(results.read_text())["extra_data"]

@@ -20,7 +20,8 @@ SLOT = 22
 
 def grade(*args: str) -> subprocess.CompletedProcess:
     """`autograder grade ...` in a fresh interpreter (as a TA runs it)."""
-    return subprocess.run([sys.executable, "-m", "autograder", "grade", *args, "--slot", str(SLOT)],
+    return subprocess.run([sys.executable, "-m", "autograder", "grade", *args, "--slot", str(SLOT),
+                           "--assignment", "hw1p1"],
                           capture_output=True, text=True, timeout=300)
 
 
@@ -69,7 +70,7 @@ def test_no_sandbox_runs_the_handin_in_the_graders_process(tmp_path: Path) -> No
     witness = tmp_path / "pid.txt"
     init.write_text(init.read_text() + f"\nimport os as _os\nopen({str(witness)!r}, 'a').write(str(_os.getppid()) + ' ' + str(_os.getpid()) + '\\n')\n")
     proc = subprocess.Popen([sys.executable, "-m", "autograder", "grade", str(handin), "--results", str(tmp_path / "r.json"),
-                             "--test", "test_mul", "--no-sandbox", "--trusted-code"], stdout=subprocess.PIPE, text=True)
+                             "--test", "test_mul", "--no-sandbox", "--trusted-code", "--assignment", "hw1p1"], stdout=subprocess.PIPE, text=True)
     out, _ = proc.communicate(timeout=300)
     assert proc.returncode == 0 and "TOTAL" in out and "5/5" in out, out
     (line,) = witness.read_text().splitlines()  # imported once, by the grader itself (no worker)

@@ -92,10 +92,10 @@ def test_zip_layout(gs_zip: Path) -> None:
         setup = zf.read("setup.sh").decode()
     for required in ("setup.sh", "run_autograder", "pyproject.toml", "README.md", "autograder/__main__.py",
                      "autograder/framework/grade.py", "autograder/framework/worker_main.py",
-                     "solutions/mytorch/__init__.py", "solutions/mytorch/tensor.py"):
+                     "solutions/hw1p1/mytorch/__init__.py", "solutions/hw1p1/mytorch/tensor.py"):
         assert required in names, required
     assert modes["setup.sh"] == modes["run_autograder"] == 0o755
-    assert modes["solutions/mytorch/tensor.py"] == 0o644
+    assert modes["solutions/hw1p1/mytorch/tensor.py"] == 0o644
     assert not [n for n in names if "__pycache__" in n or n.endswith(".pyc") or ".egg-info" in n or n.startswith("tests/")]
     assert any(n.startswith("autograder/assignments/hw1p1/tests/hidden/") for n in names)
     assert "@ASSIGNMENT@" not in run and 'ASSIGNMENT="${AUTOGRADER_ASSIGNMENT:-hw1p1}"' in run
@@ -122,7 +122,7 @@ def test_setup_rejects_unknown_step(gs_zip: Path, gs_root: Path) -> None:
 
 def test_lock_step_hides_the_reference(gs_zip: Path, gs_root: Path) -> None:
     source = unpack(gs_zip, gs_root)
-    secret = source / "solutions" / "mytorch" / "tensor.py"
+    secret = source / "solutions" / "hw1p1" / "mytorch" / "tensor.py"
     if IS_ROOT:
         assert as_nobody_can_read(secret), "control: before the lock the unprivileged uid can read it"
     proc = run_script(gs_root, "setup.sh", "lock")
@@ -161,7 +161,7 @@ def test_run_autograder_reference_and_broken(gs_zip: Path, gs_root: Path, schema
     assert run_script(gs_root, "setup.sh", "lock").returncode == 0
     metadata = {"id": 4242, "created_at": "2026-01-01T00:00:00-05:00", "assignment_id": 7, "previous_submissions": []}
 
-    good, log = grade_in(gs_root, lambda sub: shutil.copytree(source / "solutions" / "mytorch", sub / "mytorch"), metadata)
+    good, log = grade_in(gs_root, lambda sub: shutil.copytree(source / "solutions" / "hw1p1" / "mytorch", sub / "mytorch"), metadata)
     schema(good)
     possible = sum(t["max_score"] for t in good["tests"])
     assert possible == pytest.approx(ASSIGNMENT.max_score)

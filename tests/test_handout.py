@@ -29,7 +29,6 @@ from autograder.framework.handoutgen import (
     fill_rubric,
     find_fences,
     generate_handout,
-    handout_command,
     handout_contents,
     rubric_table,
     strip_fences,
@@ -37,8 +36,9 @@ from autograder.framework.handoutgen import (
     write_zip,
 )
 from autograder.framework.rubric import FeedbackPolicy, Task
+from autograder.cli.ship import handout_command
 
-REPO = ASSIGNMENT.reference_root.parent
+REPO = ASSIGNMENT.reference_root.parents[1]
 PACKAGE = ASSIGNMENT.package
 TASK_IDS = [t.id for t in ASSIGNMENT.tasks]
 
@@ -102,7 +102,7 @@ def total_line(console: str) -> tuple[float, float]:
 
 
 def test_committed_handout_equals_a_fresh_generation(fresh: Path) -> None:
-    committed = REPO / "handout"
+    committed = REPO / "handouts" / ASSIGNMENT.name
     assert committed.is_dir(), "handout/ is missing: run `make handout` and commit it"
     differing = diff_trees(fresh, committed)
     assert differing == [], f"handout/ drifted from its sources (run `make handout` and commit): {differing[:10]}"
@@ -245,10 +245,10 @@ def test_check_only_names_the_files_that_drifted(fresh: Path, tmp_path: Path, mo
     (stale / "extra.txt").write_text("not generated\n")
     monkeypatch.setattr("autograder.framework.handoutgen.generate_handout",
                         lambda assignment, out, **kw: shutil.copytree(fresh, out))
-    result = CliRunner().invoke(handout_command, ["--out", str(stale), "--check-only"])
+    result = CliRunner().invoke(handout_command, ["--out", str(stale), "--check-only", "--assignment", "hw1p1"])
     assert result.exit_code == 1
     assert f"{PACKAGE}/tensor.py" in result.output and "extra.txt" in result.output
-    clean = CliRunner().invoke(handout_command, ["--out", str(fresh), "--check-only"])
+    clean = CliRunner().invoke(handout_command, ["--out", str(fresh), "--check-only", "--assignment", "hw1p1"])
     assert clean.exit_code == 0, clean.output
 
 

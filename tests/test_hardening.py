@@ -142,7 +142,7 @@ def spoofed(tmp_path_factory):
     jobs = []
     work = base / "baseline-reference"
     work.mkdir()
-    jobs.append(("baseline-reference", REPO / "solutions", work, {"tests_dir": mini}))
+    jobs.append(("baseline-reference", REPO / "solutions" / "hw1p1", work, {"tests_dir": mini}))
     for case in spoofing_cases():
         work = base / case.name
         work.mkdir()

@@ -90,7 +90,7 @@ def graded(tmp_path_factory, mini_tests, listener):
     cases = {c.name: c for c in hostile_cases(listener.port, [str(mini_tests / "**" / "*.py")])}
     base = tmp_path_factory.mktemp("hostile")
     jobs = []
-    for name, src in (("baseline-reference", REPO / "solutions"), ("baseline-handout", REPO / "handout")):
+    for name, src in (("baseline-reference", REPO / "solutions" / "hw1p1"), ("baseline-handout", REPO / "handouts" / "hw1p1")):
         work = base / name
         work.mkdir()
         jobs.append((name, src, work, {"tests_dir": mini_tests}))
@@ -165,7 +165,7 @@ def test_leak_attack_did_try(graded):
 def _env_jobs(top: Path, port: int, mini: Path, names: tuple[str, ...]) -> tuple[dict, list]:
     cases = {c.name: c for c in hostile_cases(port, []) if c.name in names}
     jobs = []
-    for name, src in (("baseline-reference", REPO / "solutions"), ("baseline-handout", REPO / "handout")):
+    for name, src in (("baseline-reference", REPO / "solutions" / "hw1p1"), ("baseline-handout", REPO / "handouts" / "hw1p1")):
         (top / name).mkdir()
         jobs.append((name, src, top / name, {"tests_dir": mini}))
     for case in cases.values():
@@ -195,12 +195,12 @@ def nonroot(listener):
         pytest.skip("setpriv not available: cannot run the grader as another user")
     top = Path(tempfile.mkdtemp(prefix="w2a-nonroot-"))
     try:
-        for rel in ("autograder", "solutions", "handout", "tests/hostile"):
+        for rel in ("autograder", "solutions", "handouts", "tests/hostile"):
             shutil.copytree(REPO / rel, top / rel, ignore=shutil.ignore_patterns("__pycache__"))
         mini = make_mini_tests(top / "mini")
         cases, jobs = _env_jobs(top, listener.port, mini, ENV_CASES)
         subprocess.run(["chown", "-R", f"{NOBODY}:{NOBODY}", str(top)], check=True)
-        jobs = [(n, s, w, {**kw, "user": NOBODY, "pythonpath": top, "reference_root": top / "solutions"})
+        jobs = [(n, s, w, {**kw, "user": NOBODY, "pythonpath": top, "reference_root": top / "solutions" / "hw1p1"})
                 for n, s, w, kw in jobs]
         results = grade_many(jobs)
         yield cases, results, top

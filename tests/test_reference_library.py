@@ -1,4 +1,4 @@
-"""The reference library solutions/mytorch is right: every backward against central differences in
+"""The reference library solutions/hw1p1/mytorch is right: every backward against central differences in
 float64, the engine on hard graphs, nn/optim against hand-written numpy formulas, and the digits MLP."""
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from autograder.assignments.hw1p1.assignment import ASSIGNMENT, TASKS
 from autograder.framework.harness import load_package
 
 REPO = Path(__file__).resolve().parents[1]
-SOLUTIONS = REPO / "solutions"
+SOLUTIONS = REPO / "solutions" / "hw1p1"
 DIGITS = REPO / "autograder" / "assignments" / "hw1p1" / "data" / "digits.npz"
 
 

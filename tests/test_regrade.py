@@ -22,10 +22,12 @@ from click.testing import CliRunner
 
 from autograder.assignments.hw1p1.assignment import ASSIGNMENT
 from autograder.framework.handoutgen import strip_fences
-from autograder.framework.grade import grade_command
+from autograder.cli.grade import grade_command
+from autograder.cli.regrade import regrade_command
+from autograder.framework.options import BadOption
 from autograder.framework.gradebook import parse_time
 from autograder.framework.class_report import write_class_report
-from autograder.framework.regrade import read_export, regrade, regrade_command, summary_lines
+from autograder.framework.regrade import read_export, regrade, summary_lines
 from autograder.framework.slots import parse_slots
 from autograder.framework.rubric import Assignment, Task
 
@@ -246,7 +248,8 @@ def test_regrade_from_zip(tmp_path: Path, fake, toy) -> None:
 
 def test_cli_rejects_a_folder_without_metadata(tmp_path: Path) -> None:
     (tmp_path / "empty").mkdir()
-    result = CliRunner().invoke(regrade_command, [str(tmp_path / "empty"), "--out", str(tmp_path / "out")])
+    result = CliRunner().invoke(regrade_command, [str(tmp_path / "empty"), "--out", str(tmp_path / "out"),
+                                                  "--assignment", "hw1p1"])
     assert result.exit_code != 0 and "submission_metadata.yml" in result.output
 
 
@@ -332,7 +335,7 @@ def test_regrade_a_synthetic_class(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     assert len(ids) >= 20
 
     out = tmp_path / "out"
-    result = CliRunner().invoke(regrade_command, [str(export), "--out", str(out), "--jobs", "2"])
+    result = CliRunner().invoke(regrade_command, [str(export), "--out", str(out), "--jobs", "2", "--assignment", "hw1p1"])
     assert result.exit_code == 1, result.output  # 501 and 502 could not be graded: the TA must notice
     assert "2 not graded" in result.output
     table = rows(out)
@@ -369,7 +372,7 @@ def test_regrade_a_synthetic_class(tmp_path: Path, monkeypatch: pytest.MonkeyPat
 
     # resumable: a second run grades nothing again and writes the same table
     before = (out / "scores.csv").read_text()
-    again = CliRunner().invoke(regrade_command, [str(export), "--out", str(out), "--jobs", "2"])
+    again = CliRunner().invoke(regrade_command, [str(export), "--out", str(out), "--jobs", "2", "--assignment", "hw1p1"])
     assert again.exit_code == 1 and f"0 graded, {len(ids) - 2} unchanged" in again.output, again.output
     assert (out / "scores.csv").read_text() == before
 
@@ -430,9 +433,9 @@ def test_slots_choose_the_sandboxes_and_bad_slots_are_refused(tmp_path: Path, fa
     assert parse_slots("4", 3) == [4, 5, 6]
     for bad, why in (("-5", "out of range"), ("3-1", "empty slot range"), ("4-4", "each job needs its own slot"),
                      ("a-b", "not a slot range"), ("0-5000", "out of range")):
-        with pytest.raises(click.BadParameter, match=why):
+        with pytest.raises(BadOption, match=why):
             parse_slots(bad, 2)
-    result = CliRunner().invoke(grade_command, [str(tmp_path), "--slot", "-5"])
+    result = CliRunner().invoke(grade_command, [str(tmp_path), "--slot", "-5", "--assignment", "hw1p1"])
     assert result.exit_code == 2 and "out of range" in result.output
 
 
@@ -472,7 +475,8 @@ def test_a_zip_that_is_not_an_export_leaves_nothing_behind(tmp_path: Path) -> No
     (tmp_path / "src").mkdir()
     (tmp_path / "src" / "notes.txt").write_text("hello")
     _zip_folder(tmp_path / "src", tmp_path / "not_export.zip")
-    result = CliRunner().invoke(regrade_command, [str(tmp_path / "not_export.zip"), "--out", str(tmp_path / "out")])
+    result = CliRunner().invoke(regrade_command, [str(tmp_path / "not_export.zip"), "--out", str(tmp_path / "out"),
+                                                  "--assignment", "hw1p1"])
     assert result.exit_code != 0 and "submission_metadata.yml" in result.output
     assert not (tmp_path / "out" / "_export").exists() and not (tmp_path / "out" / "_export.done").exists()
 
@@ -493,5 +497,5 @@ def test_a_due_date_without_a_time_zone_is_refused(tmp_path: Path) -> None:
     """A due date is local time: guessing its zone (UTC) would mark on-time handins late by hours."""
     (tmp_path / "export").mkdir()
     result = CliRunner().invoke(regrade_command, [str(tmp_path / "export"), "--out", str(tmp_path / "out"),
-                                                  "--due", "2026-02-16 02:30"])
+                                                  "--due", "2026-02-16 02:30", "--assignment", "hw1p1"])
     assert result.exit_code == 2 and "has no time-zone offset" in result.output

@@ -845,13 +845,14 @@ def test_require_refuses_before_any_student_code_runs(toy, tmp_path, monkeypatch
 def test_cli_require_checks_its_names_and_prints_staff_lines(toy, tmp_path, monkeypatch):
     from click.testing import CliRunner
 
-    from autograder.framework import grade
+    from autograder.cli import common as cli_common
+    from autograder.cli.grade import grade_command
 
-    monkeypatch.setattr(grade, "load_assignment", lambda name: toy.assignment)
+    monkeypatch.setattr(cli_common, "load_assignment", lambda name: toy.assignment)
     runner = CliRunner()
-    bad = runner.invoke(grade.grade_command, [str(toy.submission()), "--require", "network,bogus"])
+    bad = runner.invoke(grade_command, [str(toy.submission()), "--require", "network,bogus"])
     assert bad.exit_code == 2 and "bogus" in bad.output
-    ok = runner.invoke(grade.grade_command, [str(toy.submission("b")), "--results", str(tmp_path / "r.json")])
+    ok = runner.invoke(grade_command, [str(toy.submission("b")), "--results", str(tmp_path / "r.json")])
     assert ok.exit_code == 0, ok.output
     assert "sandbox: applied: Landlock" in ok.output or "sandbox: UNAVAILABLE: file-system" in ok.output
     assert "sandbox" not in (tmp_path / "r.json").read_text()

@@ -120,7 +120,7 @@ def test_gradcheck_finds_one_wrong_element_of_1000_and_prints_the_graders_messag
 def test_the_writeups_figures_are_current() -> None:
     problems = figures.stale()
     assert not problems, (f"stale figures {problems}: run `make handout` (SVGs need Graphviz: "
-                          f"apt-get install graphviz) and commit solutions/figures")
+                          f"apt-get install graphviz) and commit solutions/hw1p1/figures")
     readme = (ASSIGNMENT.reference_root / "README.md").read_text(encoding="utf-8")
     for name in figures.FIGURES:
         assert f"(figures/{name}.svg)" in readme, f"the writeup does not show figure {name}"

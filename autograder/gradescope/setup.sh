@@ -33,7 +33,7 @@ step_venv() {
 
 step_install() {
     "$VENV/bin/python" -m pip install --quiet --upgrade pip
-    # Editable: the grader finds the reference (solutions/) next to its own source.
+    # Editable: the grader finds the reference (solutions/<assignment>/) next to its own source.
     "$VENV/bin/python" -m pip install --quiet -e "$SOURCE"
     chmod -R go+rX "$VENV"
 }
@@ -46,7 +46,7 @@ step_lock() {
 step_warm() {
     # Grade the reference once so its answers are cached in the image (root's own cache folder):
     # each student's run then only computes their side. A failure here only costs speed.
-    (cd "$SOURCE" && "$VENV/bin/python" -m autograder grade solutions --quiet \
+    (cd "$SOURCE" && "$VENV/bin/python" -m autograder grade solutions/@ASSIGNMENT@ --assignment @ASSIGNMENT@ --quiet \
         --results /tmp/autograder-warm.json) >/dev/null 2>&1 || echo "setup.sh: warm-up grading failed (grading still works, slower)" >&2
     rm -f /tmp/autograder-warm.json
 }

@@ -19,8 +19,8 @@ from pathlib import Path
 from typing import Callable
 
 REPO = Path(__file__).resolve().parents[2]
-REFERENCE_PKG = REPO / "solutions" / "mytorch"
-HANDOUT_PKG = REPO / "handout" / "mytorch"
+REFERENCE_PKG = REPO / "solutions" / "hw1p1" / "mytorch"
+HANDOUT_PKG = REPO / "handouts" / "hw1p1" / "mytorch"
 MARK = "w2a-pwned"  # every file an attack tries to create has this in its name
 SLEEP_MARK = "98765"  # `sleep 98765.4`: escaped children are recognisable in /proc
 
@@ -250,7 +250,7 @@ def _read_secrets_code(paths: list[str]) -> str:
 def secret_globs(extra: list[str] | None = None) -> list[str]:
     """Where the hidden tests and the reference live (an attacker may know the course's layout)."""
     hw = REPO / "autograder" / "assignments" / "hw1p1"
-    return [str(hw / "tests" / "**" / "*.py"), str(REPO / "solutions" / "mytorch" / "**" / "*.py"),
+    return [str(hw / "tests" / "**" / "*.py"), str(REPO / "solutions" / "hw1p1" / "mytorch" / "**" / "*.py"),
             str(SAMPLE_HANDIN / "**" / "*.py"), "/autograder/source/**/*.py", *(extra or [])]
 
 
@@ -261,7 +261,7 @@ def _leak(pkg: Path, globs: list[str]) -> None:
 
 
 def _import_reference(pkg: Path, globs: list[str]) -> None:
-    ref = str(REPO / "solutions")
+    ref = str(REPO / "solutions" / "hw1p1")
     (pkg / "__init__.py").write_text(textwrap.dedent(f'''
         import importlib.util, sys
         _spec = importlib.util.spec_from_file_location(
@@ -485,7 +485,7 @@ def _evil_tar(tmp: Path) -> Path:
     path = tmp / "handin.tar.gz"
     with tarfile.open(path, "w:gz") as t:
         t.add(str(REFERENCE_PKG), arcname="mytorch", filter=lambda i: None if "__pycache__" in i.name else i)
-        for name, kind, target in ((f"mytorch/{MARK}-sym", tarfile.SYMTYPE, str(REPO / "solutions")),
+        for name, kind, target in ((f"mytorch/{MARK}-sym", tarfile.SYMTYPE, str(REPO / "solutions" / "hw1p1")),
                                    (f"mytorch/{MARK}-hard", tarfile.LNKTYPE, "/etc/passwd"),
                                    (f"../{MARK}-tar-dotdot", tarfile.REGTYPE, ""),
                                    (f"/tmp/{MARK}-tar-abs", tarfile.REGTYPE, "")):

@@ -164,12 +164,12 @@ def secret_lines() -> set[str]:
     signatures) or in the public tests are not secrets.
     """
     public: set[str] = set()
-    for f in list((REPO / "handout").rglob("*.py")) + list((HW / "tests" / "public").rglob("*.py")):
+    for f in list((REPO / "handouts" / "hw1p1").rglob("*.py")) + list((HW / "tests" / "public").rglob("*.py")):
         public |= {ln.strip() for ln in f.read_text(errors="replace").splitlines()}
     secret: set[str] = set()
     for f in (HW / "tests" / "hidden").rglob("*.py"):
         secret |= {ln.strip() for ln in f.read_text().splitlines()}
-    for f in (REPO / "solutions" / "mytorch").rglob("*.py"):
+    for f in (REPO / "solutions" / "hw1p1" / "mytorch").rglob("*.py"):
         inside = False
         for ln in f.read_text().splitlines():
             if "BEGIN SOLUTION" in ln or "END SOLUTION" in ln:

@@ -1,6 +1,6 @@
 """The writeup's figures, drawn with the reference's own `mytorch.draw` (run by `make handout`).
 
-Each figure is a graph built with the reference library; its DOT text goes to solutions/figures/NAME.dot
+Each figure is a graph built with the reference library; its DOT text goes to solutions/hw1p1/figures/NAME.dot
 and, when Graphviz's `dot` program is installed, its picture to NAME.svg, which carries the sha256 of
 the DOT it was drawn from. A test regenerates the DOT (no Graphviz needed) and compares both, so a
 figure can never silently disagree with the library or the writeup.
@@ -138,7 +138,7 @@ def main(argv: list[str]) -> int:
     else:
         problems = write()
     if problems:
-        print("stale figures in solutions/figures: " + ", ".join(problems) + (
+        print("stale figures in solutions/hw1p1/figures: " + ", ".join(problems) + (
             "" if "--check" in argv else " (install Graphviz, e.g. `apt-get install graphviz`, and rerun)"),
             file=sys.stderr)
         return 1
