@@ -8,45 +8,35 @@ Stdlib only: this module is copied into the student handout.
 from __future__ import annotations
 
 import re
+from typing import Sequence
 
 # The start of every message about a reply the grader cannot use (not plain data, or not the protocol).
 UNREADABLE = "your code returned something the grader cannot read"
 
-# (exception type, pattern in its message, the likely cause) — the mistakes students make most often
-# in an autograd homework, matched on what numpy and Python say about them. First match wins.
-_LIKELY_CAUSES: tuple[tuple[str, str, str], ...] = (
-    ("ValueError", r"could not be broadcast|broadcast input array|non-broadcastable output operand",
-     "a gradient does not have its input's shape: un-broadcast it (sum over the added and size-1 axes), "
-     "or put back the axes a reduction removed (keepdims / np.expand_dims)."),
-    ("ValueError", r"matmul: Input operand|shapes .* not aligned|mismatch in its core dimension",
-     "matrix shapes do not line up: check which operand needs a transpose (swapaxes(-1, -2) for batches)."),
+# (exception type, pattern in its message, the likely cause): mistakes any Python code makes, matched
+# after the assignment's own catalogue (Assignment.likely_causes). First match wins.
+GENERIC_CAUSES: tuple[tuple[str, str, str], ...] = (
     ("RecursionError", r"",
-     "a recursive traversal went deeper than Python allows (about 1,000 nested calls; the tests' graphs "
-     "are deeper): walk the graph with a loop and an explicit stack."),
-    ("TypeError", r"NoneType",
-     "something is None where an array belongs: a backward that forgot to `return`, or a .grad that was "
-     "never set (seed the root's gradient; accumulate into leaves)."),
-    ("TypeError", r"cannot unpack|not iterable|object is not subscriptable",
-     "backward must return a tuple with one gradient per input, e.g. `return (grad_a, grad_b)` or `(grad,)`."),
-    ("ValueError", r"too many values to unpack|not enough values to unpack",
-     "backward must return exactly one gradient per input of the op (a tuple)."),
-    ("AttributeError", r"'numpy\.ndarray' object has no attribute '(data|grad|backward|grad_fn)'",
-     "a numpy array is used as a Tensor: inside backward everything is a plain ndarray (grad_output too)."),
-    ("AttributeError", r"'Tensor' object has no attribute",
-     "a Tensor is used as a numpy array: use `.data` for its values inside backward."),
-    ("IndexError", r"tuple index out of range",
-     "backward returned fewer gradients than the op has inputs."),
+     "a recursive function went deeper than Python allows (about 1,000 nested calls): "
+     "use a loop with an explicit stack."),
     ("FloatingPointError", r"", "a division by zero or an overflow: is a denominator or exp() argument unguarded?"),
-    ("ZeroDivisionError", r"", "a division by zero: is a count (N) zero, or an axis size computed wrongly?"),
+    ("ZeroDivisionError", r"", "a division by zero: is a count zero, or a size computed wrongly?"),
 )
 
 
-def likely_cause(exc_type: str, message: str) -> str | None:
-    """A one-line likely cause for an exception raised by student code, or None when nothing fits."""
-    for kind, pattern, cause in _LIKELY_CAUSES:
+def likely_cause(exc_type: str, message: str, causes: Sequence[tuple[str, str, str]] = ()) -> str | None:
+    """A one-line likely cause for an exception raised by student code (the assignment's `causes` first,
+    then GENERIC_CAUSES), or None when nothing fits."""
+    for kind, pattern, cause in (*causes, *GENERIC_CAUSES):
         if exc_type == kind and re.search(pattern, message):
             return cause
     return None
+
+
+def with_likely_cause(text: str, exc_type: str, message: str, causes: Sequence[tuple[str, str, str]] = ()) -> str:
+    """`text` (a formatted student exception) with a last line naming the likely cause, when one fits."""
+    cause = likely_cause(exc_type, message, causes)
+    return f"{text}\nLikely cause: {cause}" if cause else text
 
 
 class StudentError(Exception):
@@ -97,7 +87,7 @@ class SubmissionError(StudentError):
 REPEAT_SHOWN = 3  # as Python: a frame repeated more often is shown 3 times, then "[Previous line repeated ...]"
 MAX_SHOWN_ENTRIES = 16  # after collapsing: show the first few and the last entries only
 
-# (file as the student reads it, e.g. "mytorch/ops/reduce.py"; line number; function; source line or "")
+# (file as the student reads it, e.g. "package/ops/reduce.py"; line number; function; source line or "")
 Frame = tuple[str, int, str, str]
 
 
@@ -149,15 +139,14 @@ def syntax_error_lines(path: str, lineno: int | None, text: str | None, offset: 
 
 
 def format_student_exception(exc_type: str, message: str, traceback_text: str) -> str:
-    """'TypeError: ...', the student-only traceback (or a note that none of it is theirs), a likely cause.
+    """'TypeError: ...' and the student-only traceback (or a note that none of it is theirs).
 
     The one format for exceptions from student code, whether it ran in the sandboxed worker or
-    in-process on a student's machine.
+    in-process on a student's machine. The harness adds the likely cause (with_likely_cause), from the
+    assignment's catalogue, when the test fails.
     """
     head = f"{exc_type}: {message}" if message else exc_type
-    cause = likely_cause(exc_type, message)
-    tail = f"\nLikely cause: {cause}" if cause else ""
     if traceback_text.strip():
-        return f"{head}\nTraceback (your code only, most recent call last):\n{traceback_text.rstrip()}{tail}"
+        return f"{head}\nTraceback (your code only, most recent call last):\n{traceback_text.rstrip()}"
     return (f"{head}\n(raised in the grader's scenario code while it used your package; none of your lines "
-            f"are on the stack){tail}")
+            f"are on the stack)")

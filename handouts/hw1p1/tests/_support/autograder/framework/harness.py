@@ -28,7 +28,7 @@ import pytest
 from autograder.framework.budget import TimedReference, TimeKeeper, call_kind
 from autograder.framework.compare import CheckFailed
 from autograder.framework.errors import (UNREADABLE, StudentError, StudentException, StudentTimeout, format_frames,
-                                         format_student_exception, syntax_error_lines)
+                                         format_student_exception, syntax_error_lines, with_likely_cause)
 from autograder.framework.rubric import Assignment
 from autograder.framework.scoreboard import Planned, render
 from autograder.framework.scoring import VISIBILITIES, TestOutcome, score_tasks
@@ -145,7 +145,8 @@ class InProcessRunner:
         try:
             return fn()
         except Exception as exc:  # the student's code failed: say where, as the worker does
-            raise StudentException(student_exception_message(scenario, exc, self.package_root / self.package)) from exc
+            raise StudentException(student_exception_message(scenario, exc, self.package_root / self.package),
+                                   exc_type=type(exc).__name__, exc_message=str(exc)) from exc
 
     def run_timed(self, scenario: str, **kwargs: Any) -> tuple[Any, float]:
         """(run's value, the CPU seconds it took): the grader scales student deadlines from it.
@@ -166,7 +167,7 @@ def student_exception_message(scenario: str, exc: BaseException, package_root: P
     """The worker's message format for an exception raised in-process by the student's package.
 
     Only frames inside `package_root` are shown, with paths relative to its parent (e.g.
-    `mytorch/ops/reduce.py`), so the message reads the same on a student's machine as on Gradescope.
+    `package/ops/reduce.py`), so the message reads the same on a student's machine as on Gradescope.
     `scenario` is kept for callers; the message itself names the student's code, not the scenario.
     """
     root = Path(package_root).resolve()
@@ -195,14 +196,21 @@ class StudentHandle:
     """
 
     def __init__(self, runner: StudentRunner, deadline: float, *, task: str, case: str, clock: TimeKeeper,
-                 reference: TimedReference) -> None:
+                 reference: TimedReference, causes: tuple[tuple[str, str, str], ...] = ()) -> None:
         self._runner, self.deadline = runner, deadline  # `deadline`: the test's mark, the most a call may get
+        self._causes = causes  # the assignment's likely-cause catalogue (Assignment.likely_causes)
         self._task, self._case, self._clock, self._reference = task, case, clock, reference
         self.calls: list[tuple[str, dict[str, Any], Any]] = []
 
     def run(self, scenario: str, **kwargs: Any) -> Any:
         """Run `scenario` on the student's code; plain data back, or a StudentError with a readable message."""
-        result = self._timed_run(scenario, kwargs)
+        try:
+            result = self._timed_run(scenario, kwargs)
+        except StudentException as e:
+            if not e.exc_type:
+                raise
+            raise StudentException(with_likely_cause(e.message, e.exc_type, e.exc_message, self._causes),
+                                   exc_type=e.exc_type, exc_message=e.exc_message, traceback=e.traceback) from None
         self.calls.append((scenario, kwargs, result))
         return result
 
@@ -419,7 +427,7 @@ class Harness:
         self.clock.check(record["task"])
         handle = StudentHandle(runner, record["deadline"], task=record["task"],
                                case=request.node.nodeid.split("::", 1)[-1], clock=self.clock,
-                               reference=self.timed_reference)
+                               reference=self.timed_reference, causes=self.assignment.likely_causes)
         self.handles[request.node.nodeid] = handle
         return handle
 

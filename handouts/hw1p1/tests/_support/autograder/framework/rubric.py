@@ -67,20 +67,34 @@ class TimeBudget:
     timeouts_in_a_row: int = 2  # then the task's remaining calls of that scenario are skipped ("not run")
 
 
+# (exception type name, regex searched in its message, the likely cause shown to the student)
+LikelyCause = tuple[str, str, str]
+
+
 @dataclass(frozen=True)
 class Assignment:
-    """Everything the framework needs to grade one assignment."""
+    """Everything the framework needs to grade one assignment; nothing assignment-specific lives elsewhere."""
 
     name: str
     package: str  # the importable package students hand in, e.g. "mytorch"
     tasks: tuple[Task, ...]
-    reference_root: Path  # folder that contains the reference package
+    # The assignment's solutions folder: the reference package, the writeup README.md (with rubric markers)
+    # and its figures/, e.g. solutions/<name>/.
+    reference_root: Path
     tests_dir: Path  # pytest tests: public/ and hidden/
     scenarios_file: Path  # scenario functions run in the worker
     data_files: tuple[Path, ...] = field(default=())  # copied read-only into the sandbox
     feedback: FeedbackPolicy = field(default_factory=FeedbackPolicy)  # what hidden checks reveal, and when
     due_date: str = ""  # ISO 8601 with timezone, e.g. "2026-02-14T23:59:00-05:00": the regrade's lateness
     budget: TimeBudget = field(default=TimeBudget())  # grading time: per-call deadlines and the total
+    # Likely causes of exceptions the student's code raises, matched first (then errors.GENERIC_CAUSES):
+    # the assignment's common mistakes in the words of its writeup. Plain strings: the handout carries them.
+    likely_causes: tuple[LikelyCause, ...] = ()
+    # Files copied into the handout as they are, {handout-relative path: source file} (e.g. a data README).
+    handout_extra_files: tuple[tuple[str, Path], ...] = ()
+    # How the CLI named it: a registered name, or the folder path of a course outside this repository
+    # (set by the registry; the regrade passes it on to each grader it starts).
+    source: str = ""
 
     @property
     def max_score(self) -> float:
