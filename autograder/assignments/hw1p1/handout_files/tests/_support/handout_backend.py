@@ -159,7 +159,8 @@ class InProcessStudent(InProcessRunner):
         except Exception as exc:
             # Only frames inside the package are shown: the scenario and the tests are not the student's code.
             mine = self.package_root / self.package
-            raise errors.StudentException(student_exception_message(scenario, exc, mine)) from None
+            raise errors.StudentException(student_exception_message(scenario, exc, mine), exc_type=type(exc).__name__,
+                                          exc_message=str(exc)) from None
         finally:
             printed = out.getvalue()
             self._output += printed[: max(0, OUTPUT_CAP - len(self._output))]
