@@ -1,7 +1,7 @@
 """The grading clock: each call's deadline, the cut-off after repeated timeouts, the total time budget.
 
 A handin whose code loops must not wait out a fixed deadline on every check (that took 20 minutes
-for hw1p1), and a correct but slow one must not lose points. So:
+for the first assignment, a 300-check autograd homework), and a correct but slow one must not lose points. So:
 
 - a call's deadline scales with the reference's measured time for the same call:
   max(floor, factor x reference time), at most the test's `deadline` mark. In the grader's worker the
@@ -10,7 +10,7 @@ for hw1p1), and a correct but slow one must not lose points. So:
 - after `timeouts_in_a_row` timeouts in a row of one kind of call in one task (the same scenario with
   the same text arguments, e.g. op="add": call_kind), that task's remaining calls of that kind are
   not run (a loop in Add.backward must not cost Sub's checks): an infinite loop there would only time out
-  again. Other kinds go on (in hw1p1, task 4.1's MatMul checks run even when its Linear checks,
+  again. Other kinds go on (e.g. a task's MatMul checks run even when its Linear checks,
   which go through the student's engine, loop), until the task has twice as many timeouts in a row;
 - no call starts or runs past the end of the total budget; the checks left are "not run", each with
   a message naming the tasks whose timeouts spent the time.
@@ -35,7 +35,7 @@ from autograder.framework.rubric import TimeBudget
 WALL_FACTOR = 3.0
 HARD_FACTOR = 10.0
 # Part of the total kept back for what follows the last call: the checks left (each refused at
-# once), the scores and the report. Measured at about a second for hw1p1's 237 checks.
+# once), the scores and the report. Measured at about a second for a suite of 237 checks.
 RESERVE_FRACTION = 0.05
 RESERVE_MAX_SECONDS = 5.0
 MEMO_ENTRIES = 8  # reference answers computed for timing and not yet asked for by the test

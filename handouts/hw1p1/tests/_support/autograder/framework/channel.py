@@ -23,9 +23,9 @@ import numpy as np
 
 # A reply bigger than this is refused, not read. The parent holds a frame, its chunks while they are
 # joined and the arrays np.load makes of it (about 3x), under Gradescope's 768 MB with the grader's own
-# ~70 MiB; hw1p1's largest reply is 7 KB. An assignment with large arrays may raise it.
+# ~70 MiB; an autograd homework's largest reply is about 7 KB. An assignment with large arrays may raise it.
 MAX_FRAME_BYTES = 32 * 1024**2
-MAX_JSON_BYTES = 1024**2  # the JSON skeleton and its strings (arrays travel apart); hw1p1 needs < 1 KB
+MAX_JSON_BYTES = 1024**2  # the JSON skeleton and its strings (arrays travel apart); a typical assignment needs < 1 KB
 MAX_INT_DIGITS = 20  # a JSON integer numpy can hold (int64/uint64); longer ones are refused unparsed
 MAX_ARRAYS = 10_000
 ALLOWED_KINDS = "biufc"  # bool, int, uint, float, complex: no object, no structured, no strings

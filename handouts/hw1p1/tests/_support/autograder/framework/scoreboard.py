@@ -7,7 +7,7 @@ from typing import Mapping, Sequence
 from autograder.framework.scoring import TaskScore, total
 from autograder.framework.text import clean
 
-TITLE_WIDTH = 50  # hw1p1's longest task title fits; longer ones are clipped with '...'
+TITLE_WIDTH = 50  # a descriptive task title fits; longer ones are clipped with '...'
 NOTE_WIDTH = 60
 
 # task id -> {"checks": how many checks a full run has, "weight": their total weight}
