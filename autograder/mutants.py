@@ -216,9 +216,9 @@ def load_equivalent(path: Path) -> dict[str, str]:
               help="First sandbox slot; job i uses slots base .. base + jobs - 1 (keep clear of other graders' slots).")
 def main(assignment: str, jobs: int, limit: int, list_only: bool, slot_base: int) -> None:
     """Mutate every fenced line of the reference, grade each mutant, print the kill rate and survivors."""
-    from autograder.cli.common import load_assignment  # the CLI's lookup: a bad name lists the known ones
+    from autograder import assignments  # the registry: a bad name lists the known ones
 
-    spec = load_assignment(assignment)
+    spec = assignments.load(assignment)
     mutants = generate_mutants(spec.reference_root, spec.package)
     if limit:
         mutants = mutants[:limit]
