@@ -188,7 +188,7 @@ def test_hostile_text_reaches_every_output_path_safely(tmp_path: Path) -> None:
     for fmt in reports.FORMATS:
         out = tmp_path / f"{fmt}.json"
         proc = subprocess.run([sys.executable, "-m", "autograder", "grade", str(handin), "--results", str(out),
-                               "--format", fmt, "--slot", "7"], env=env, capture_output=True, timeout=300)
+                               "--format", fmt, "--slot", "7", "--assignment", "hw1p1"], env=env, capture_output=True, timeout=300)
         assert proc.returncode == 0, proc.stderr.decode(errors="replace")[-3000:]
         stdout = proc.stdout.decode("ascii")
         assert "TOTAL" in stdout

@@ -84,7 +84,7 @@ def start_regrade(tmp_path: Path) -> tuple[subprocess.Popen, Path]:
     out = tmp_path / "out"
     assert not survivors(out), survivors(out)
     proc = subprocess.Popen([sys.executable, "-m", "autograder", "regrade", str(export), "--out", str(out),
-                             "--jobs", "2", "--slots", f"{SLOTS[0]}-{SLOTS[1]}", "--no-report"],
+                             "--jobs", "2", "--slots", f"{SLOTS[0]}-{SLOTS[1]}", "--no-report", "--assignment", "hw1p1"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
     wait_for(lambda: (out / "1" / "status.json").exists(), 120, "the refused handin's result")
     wait_for(lambda: any(uid in worker_uids() for uid, _ in processes().values()), 120, "a busy worker")

@@ -73,7 +73,7 @@ def test_a_handin_looking_for_classmates_finds_nothing() -> None:
         for p in [export, *export.rglob("*")]:
             p.chmod(0o755 if p.is_dir() else 0o644)
         argv = [sys.executable, "-m", "autograder", "regrade", str(export), "--out", str(out), "--jobs", "2",
-                "--slots", SLOTS, "--no-report"]
+                "--slots", SLOTS, "--no-report", "--assignment", "hw1p1"]
 
         # Control: left readable, the export is open to another uid, and the regrade refuses it.
         probe = subprocess.run([sys.executable, "-c", SEARCH + f"\nprint(_search([{str(export)!r}], {base.name!r}))"],
