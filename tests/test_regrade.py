@@ -16,7 +16,6 @@ import textwrap
 import zipfile
 from pathlib import Path
 
-import click
 import pytest
 from click.testing import CliRunner
 
