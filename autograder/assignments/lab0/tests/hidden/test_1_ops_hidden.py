@@ -44,12 +44,12 @@ def test_mul_with_zero(student, reference, rng):
 @pytest.mark.rubric(task="1.2")
 @pytest.mark.parametrize("expr", ["a / b", "k / a"])
 def test_div_by_small_numbers(student, reference, rng, expr):
-    # the derivatives grow like 1/b**2: about 1e6 here
-    small = nonzero(rng, 1e-3, 2e-3)
+    # the derivatives grow like 1/b**2 (about 1e6 here), too curved for finite differences: the reference decides
+    small, note = nonzero(rng, 1e-3, 2e-3), "a divisor near 0: compared with the reference only"
     if expr == "a / b":
-        op_case(student, reference, rng, expr, nonzero(rng), small)
+        op_case(student, reference, rng, expr, nonzero(rng), small, numeric=False, note=note)
     else:
-        op_case(student, reference, rng, expr, small, k=nonzero(rng))
+        op_case(student, reference, rng, expr, small, k=nonzero(rng), numeric=False, note=note)
 
 
 @pytest.mark.rubric(task="1.2")

@@ -173,10 +173,15 @@ def train_case(student: Any, reference: Any, rng: np.random.Generator, sizes: Se
         for i, g in enumerate(losses):
             _not_a_number(f"{what}: train_step (step {i}) returned", g)
     hint = ""
-    if isinstance(losses, list) and len(losses) == len(want["losses"]) and len(losses) > 1:
-        if np.isclose(losses[0], want["losses"][0]) and not np.isclose(losses[1], want["losses"][1]):
-            hint = ("\n  Hint: step 0 is right and step 1 is not: are the gradients cleared (model.zero_grad()) "
-                    "before each backward? Leaves add up their gradients over calls.")
+    if isinstance(losses, list) and len(losses) == len(want["losses"]) and all(isinstance(v, float) for v in losses):
+        wrong = [i for i, (g, w) in enumerate(zip(losses, want["losses"])) if not np.isclose(g, w, rtol=1e-7)]
+        if wrong and wrong[0] == 1:
+            hint = ("\n  Hint: step 0's loss is right and step 1's is not, so the first update moved the parameters "
+                    "wrongly: each parameter moves against its gradient, p.data -= lr * p.grad.")
+        elif wrong and wrong[0] == 2:
+            hint = ("\n  Hint: steps 0 and 1 are right and step 2 is not: are the gradients cleared "
+                    "(model.zero_grad()) before each backward()? Leaves add up their gradients over calls, so from "
+                    "step 1 on, stale gradients are added to the new ones.")
     try:
         check_numbers(f"{what}: the loss returned by train_step at step ", losses, want["losses"], rtol=1e-7,
                       names=[str(i) for i in range(len(want["losses"]))])
