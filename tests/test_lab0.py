@@ -51,9 +51,14 @@ BUGS: dict[str, tuple[str, str, str, str, str]] = {
         "2.1", "comes before its child"),
     "visited on push": (
         "value.py", "            if id(node) in seen:  # pushed twice before it was entered: expand it once only\n"
-        "                continue\n            seen.add(id(node))\n",
-        "", "2.1", "more than once"),
-    "no visited set": (
+        "                continue\n            seen.add(id(node))\n            stack.append((node, True))\n"
+        "            for child in reversed(node.children):\n                if id(child) not in seen:\n"
+        "                    stack.append((child, False))",
+        "            stack.append((node, True))\n            for child in reversed(node.children):\n"
+        "                if id(child) not in seen:\n                    seen.add(id(child))\n"
+        "                    stack.append((child, False))",
+        "2.1", "marked visited when it is pushed"),
+    "expands a node pushed twice": (
         "value.py", "            if id(node) in seen:  # pushed twice before it was entered: expand it once only\n"
         "                continue\n", "", "2.1", "more than once"),
     "recursive DFS": (
