@@ -31,7 +31,7 @@ BUGS: dict[str, tuple[str, str, str, str, str]] = {
         "1.2", "instead of added to (+=)"),
     "add ignores the upstream gradient": (
         "value.py", "            self.grad += out.grad\n            other.grad += out.grad",
-        "            self.grad += 1.0\n            other.grad += 1.0", "1.1", "ignores grad_output"),
+        "            self.grad += 1.0\n            other.grad += 1.0", "1.1", "_backward ignores out.grad"),
     "pow does not lower the exponent": (
         "value.py", "exponent * self.data ** (exponent - 1) * out.grad", "exponent * self.data ** exponent * out.grad",
         "1.3", "the exponent is not lowered"),
