@@ -155,7 +155,8 @@ def order_problem(graph: Graph, got: dict, want: Any = None) -> str | None:
     for root, order in zip(graph["roots"], got["orders"]):
         call = f"{root}.topological_order()"
         if not isinstance(order, list):
-            return f"{call} returned {'None (forgot to return the list?)' if order is None else order[1:]}"
+            kind = "None (forgot to return the list?)" if order is None else f"a {str(order)[1:]}, expected a list"
+            return f"{call} returned {kind}"
         strangers = [n for n in order if n.startswith("?")]
         if strangers:
             return f"{call} returned {strangers[0][1:]} objects that are not nodes of this graph; return the Values"
