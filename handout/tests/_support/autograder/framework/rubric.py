@@ -81,6 +81,7 @@ class Assignment:
     feedback: FeedbackPolicy = field(default_factory=FeedbackPolicy)  # what hidden checks reveal, and when
     due_date: str = ""  # ISO 8601 with timezone, e.g. "2026-02-14T23:59:00-05:00": the regrade's lateness
     budget: TimeBudget = field(default=TimeBudget())  # grading time: per-call deadlines and the total
+    handout_extras: Path | None = None  # a folder whose files are copied over the handout's root (its own extras)
 
     @property
     def max_score(self) -> float:
