@@ -138,7 +138,8 @@ def format_frames(frames: list[Frame]) -> str:
     return "\n".join(lines)
 
 
-def student_traceback(exc: BaseException, root: str | os.PathLike[str], keep: str | os.PathLike[str] | None = None) -> str:
+def student_traceback(exc: BaseException, root: str | os.PathLike[str],
+                      keep: str | os.PathLike[str] | None = None) -> str:
     """The traceback of `exc` as the student may read it: only frames in files under `keep` (default
     `root`), paths relative to `root`, formatted by format_frames; for a SyntaxError, its file and line.
 
