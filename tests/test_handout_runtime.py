@@ -244,3 +244,29 @@ def test_handin_without_a_config_says_what_to_do(toy_handout: tuple[Path, object
                           timeout=120)
     assert proc.returncode == 1 and "assignment.json" in proc.stdout and "restore it" in proc.stdout
     assert not (broken / "handin.zip").exists()
+
+
+def test_student_traceback_shows_only_the_students_frames(tmp_path: Path) -> None:
+    """errors.student_traceback, the one filter of the worker and the handout runner: frames under `keep`,
+    paths relative to `root`; never the grader's files, nor pseudo-files such as <string> or <frozen ...>."""
+    import importlib.util
+
+    from autograder.framework.errors import student_traceback
+
+    (tmp_path / "pkg").mkdir()
+    (tmp_path / "pkg" / "mod.py").write_text("def f(g):\n    return g()\n")
+    (tmp_path / "outside.py").write_text("def boom():\n    raise ValueError('x')\n")
+    loaded = {}
+    for name, path in (("pkg_mod", tmp_path / "pkg" / "mod.py"), ("outside", tmp_path / "outside.py")):
+        spec = importlib.util.spec_from_file_location(f"_tb_{name}", path)
+        loaded[name] = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(loaded[name])
+    try:
+        exec(compile("f(boom)", "<string>", "exec"), {"f": loaded["pkg_mod"].f, "boom": loaded["outside"].boom})
+    except ValueError as exc:
+        caught = exc
+    only_pkg = student_traceback(caught, tmp_path, keep=tmp_path / "pkg")
+    assert only_pkg == '  File "pkg/mod.py", line 2, in f\n    return g()'
+    whole = student_traceback(caught, tmp_path)
+    assert "pkg/mod.py" in whole and 'File "outside.py", line 2, in boom' in whole
+    assert "<string>" not in whole and "test_handout_runtime" not in whole
