@@ -24,13 +24,13 @@ for _name in [m for m in sys.modules if m == "autograder" or m.startswith("autog
     del sys.modules[_name]
 
 from autograder.framework.harness import Harness, InProcessRunner, rubric_mark  # noqa: E402
-from handout_backend import (  # noqa: E402
+from handout_backend import (  # type: ignore  # noqa: E402  (tests/_support, on sys.path above)
     InProcessStudent,
     RecordedReference,
     RecordingReference,
     assignment_from_config,
 )
-from handout_config import read_config  # noqa: E402
+from handout_config import read_config  # type: ignore  # noqa: E402
 
 CONFIG = read_config(HERE)
 ASSIGNMENT = assignment_from_config(CONFIG, HERE)

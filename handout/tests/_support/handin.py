@@ -16,7 +16,7 @@ import textwrap
 from pathlib import Path
 
 from autograder.framework.zips import write_zip  # the handout's shipped copy (this script's folder)
-from handout_config import ConfigError, read_config
+from handout_config import ConfigError, read_config  # type: ignore  # (this script's folder)
 
 ROOT = Path(__file__).resolve().parents[2]  # the handout folder: tests/_support/handin.py -> ../../
 ERRORS = Path(__file__).resolve().parent / "autograder" / "framework" / "errors.py"  # student tracebacks
@@ -53,7 +53,8 @@ def syntax_errors(root: Path, files: list[Path]) -> list[str]:
             compile(path.read_bytes(), rel, "exec")
         except SyntaxError as exc:  # IndentationError and TabError are SyntaxErrors too
             line = (exc.text or "").rstrip()
-            problems.append(f"{rel}:{exc.lineno}: {type(exc).__name__}: {exc.msg}" + (f"\n    {line.strip()}" if line else ""))
+            shown = f"\n    {line.strip()}" if line else ""
+            problems.append(f"{rel}:{exc.lineno}: {type(exc).__name__}: {exc.msg}{shown}")
         except ValueError as exc:  # e.g. a NUL byte in the file
             problems.append(f"{rel}: {exc}")
     return problems
@@ -91,7 +92,8 @@ def foreign_imports(root: Path, files: list[Path], package: str) -> list[str]:
             tree = ast.parse(path.read_bytes())
         except (SyntaxError, ValueError):
             continue
-        guarded = {id(n) for t in ast.walk(tree) if isinstance(t, ast.Try) and any(  # try: import x / except ImportError
+        # try: import x / except ImportError: an optional import is no problem
+        guarded = {id(n) for t in ast.walk(tree) if isinstance(t, ast.Try) and any(
             isinstance(h.type, ast.Name) and h.type.id in ("ImportError", "ModuleNotFoundError") for h in t.handlers)
             for stmt in t.body for n in ast.walk(stmt)}
         for node in ast.walk(tree):
