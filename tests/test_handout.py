@@ -80,7 +80,7 @@ def run_public_tests(handout: Path, tmp: Path, *args: str) -> tuple[list[dict], 
     probe_dir.mkdir(exist_ok=True)
     (probe_dir / "handout_probe.py").write_text(PROBE)
     out_json = tmp / "outcomes.json"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MYTORCH_HANDOUT")}
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AUTOGRADER_HANDOUT")}
     env.update(PYTHONPATH=str(probe_dir), HANDOUT_PROBE_OUT=str(out_json), PYTHONDONTWRITEBYTECODE="1")
     proc = subprocess.run([sys.executable, "-m", "pytest", "-p", "handout_probe", *args], cwd=handout,
                           env=env, capture_output=True, text=True, timeout=300)
@@ -341,10 +341,12 @@ def test_handin_archives_exactly_the_python_files(fresh: Path, tmp_path: Path) -
 
 
 def _backend_module():
-    """handout_backend.py imported from the assignment's handout_files (it runs in the handout normally)."""
+    """handout_backend.py imported from the framework's handout runtime (it runs in the handout normally)."""
     import importlib.util
 
-    path = ASSIGNMENT.scenarios_file.parent / "handout_files" / "tests" / "_support" / "handout_backend.py"
+    from autograder.framework.handout_runtime import RUNTIME_DIR
+
+    path = RUNTIME_DIR / "handout_backend.py"
     spec = importlib.util.spec_from_file_location("_handout_backend_under_test", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -394,7 +396,8 @@ def test_in_process_student_runs_with_deadline_capture_and_plain_data(tmp_path: 
     with pytest.raises(StudentException, match=r"ValueError: bad shape \(3, 5\)") as info:
         student.run("boom")
     assert "toylib/__init__.py" in info.value.message and "scen.py" not in info.value.message
-    with pytest.raises(BadObservation, match="returned a Box where a number or numpy array belongs"):
+    with pytest.raises(BadObservation, match=r"scenario 'box' returned Box for 'out'; expected a numpy array "
+                                             r"\(a Tensor\? return its \.data\)"):
         student.run("box")
 
 
@@ -563,7 +566,7 @@ def test_a_partial_run_never_shows_pass_and_says_so_in_the_total(fresh: Path, tm
     row = next(line for line in console.splitlines() if line.startswith("2.3 "))
     assert re.search(r"\s2\.5/5\s+1/2 run\s*$", row) and "PASS" not in row, row
     total = next(line for line in console.splitlines() if line.lstrip().startswith("TOTAL"))
-    planned = json.loads((fresh / "tests/_support/planned.json").read_text())
+    planned = json.loads((fresh / "tests/_support/assignment.json").read_text())["planned"]
     full = sum(p["checks"] for p in planned.values())
     assert total.rstrip().endswith(f"(partial run: 1 of {full} checks ran)"), total
     # A whole task run with --task is complete for that task (PASS) but still a partial run overall.

@@ -312,7 +312,8 @@ def test_objects_that_are_not_data_become_a_bad_observation(make_client):
     """})
     with pytest.raises(BadObservation) as info:
         c.run("grads", x=np.zeros(3))
-    assert info.value.message == "scenario 'grads' returned Tensor for 'grad_a'; expected a numpy array"
+    assert info.value.message == ("scenario 'grads' returned Tensor for 'grad_a'; expected a numpy array "
+                                  "(a Tensor? return its .data)")
 
 
 def test_forged_reply_is_refused_and_the_worker_restarted(make_client):

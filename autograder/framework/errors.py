@@ -7,7 +7,9 @@ Stdlib only: this module is copied into the student handout.
 
 from __future__ import annotations
 
+import os
 import re
+import traceback
 from typing import Sequence
 
 # The start of every message about a reply the grader cannot use (not plain data, or not the protocol).
@@ -124,6 +126,40 @@ def format_frames(frames: list[Frame]) -> str:
             if line and line.strip():
                 lines.append(f"    {line.strip()}")
     return "\n".join(lines)
+
+
+def student_traceback(exc: BaseException, root: str | os.PathLike[str],
+                      keep: str | os.PathLike[str] | None = None) -> str:
+    """The traceback of `exc` as the student may read it: only frames in files under `keep` (default
+    `root`), paths relative to `root`, formatted by format_frames; for a SyntaxError, its file and line.
+
+    The one filter for the sandboxed worker (root = the submission folder) and the in-process runner on a
+    student's machine (root = the handout folder, keep = the package in it). Never raises: a traceback
+    it cannot read gives no frames.
+    """
+    top = os.path.realpath(root)
+    inside = os.path.realpath(keep) if keep is not None else top
+
+    def shown(path: str) -> str | None:
+        if not path or path.startswith("<"):  # "<string>", "<frozen importlib._bootstrap>": no file of theirs
+            return None
+        try:
+            real = os.path.realpath(path)
+        except Exception:  # a student-made code object may carry any file name
+            return None
+        return os.path.relpath(real, top) if real.startswith(inside + os.sep) else None
+
+    try:
+        frames = [(rel, f.lineno or 0, f.name, f.line or "") for f in traceback.extract_tb(exc.__traceback__)
+                  for rel in [shown(f.filename)] if rel]
+    except BaseException:
+        frames = []
+    text = format_frames(frames)
+    if isinstance(exc, SyntaxError) and exc.filename:
+        where = syntax_error_lines(shown(str(exc.filename)) or os.path.basename(str(exc.filename)), exc.lineno,
+                                   exc.text, exc.offset)
+        text = f"{text}\n{where}" if text else where
+    return text
 
 
 def syntax_error_lines(path: str, lineno: int | None, text: str | None, offset: int | None) -> str:

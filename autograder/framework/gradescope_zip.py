@@ -10,12 +10,12 @@ The zip is reproducible: sorted entries, fixed timestamps, fixed permissions.
 from __future__ import annotations
 
 import os
-import zipfile
 from pathlib import Path
 from typing import Iterator
 
 import autograder
 from autograder.framework.rubric import Assignment
+from autograder.framework.zips import write_zip
 
 PROJECT_ROOT = Path(autograder.__file__).resolve().parent.parent
 TEMPLATES = Path(autograder.__file__).resolve().parent / "gradescope"
@@ -23,7 +23,6 @@ SCRIPTS = ("setup.sh", "run_autograder")
 TOP_FILES = ("pyproject.toml", "README.md", "LICENSE")
 SKIP_DIRS = frozenset({"__pycache__", ".pytest_cache", ".hypothesis", ".mypy_cache", ".git", ".venv"})
 SKIP_SUFFIXES = (".pyc", ".pyo", ".egg-info")
-FIXED_TIME = (1980, 1, 1, 0, 0, 0)  # the zip format's epoch: same inputs, same bytes
 
 
 def project_entries(assignment: Assignment, project_root: Path = PROJECT_ROOT) -> dict[str, tuple[bytes, int]]:
@@ -58,14 +57,7 @@ def build_gradescope_zip(out: Path, assignment: Assignment, project_root: Path =
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(out.name + ".tmp")
     try:
-        with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as zf:
-            for name in sorted(entries):
-                data, mode = entries[name]
-                info = zipfile.ZipInfo(name, FIXED_TIME)
-                info.compress_type = zipfile.ZIP_DEFLATED
-                info.create_system = 3  # Unix, so that the mode below is honoured by unzip
-                info.external_attr = (0o100000 | mode) << 16
-                zf.writestr(info, data)
+        write_zip(tmp, entries)
         tmp.replace(out)  # never leave a half-written zip where an upload could pick it up
     except BaseException:
         tmp.unlink(missing_ok=True)  # nor a half-written .tmp beside it

@@ -3,14 +3,17 @@ stubs, plus public tests.
 
 The generated tree (see `generate_handout`) is what students receive:
 
-    README.md, Makefile, conftest.py, pytest.ini     writeup (rubric table filled in) and the local workflow
+    README.md                                         the writeup (rubric table and feedback policy filled in)
+    Makefile, conftest.py, pytest.ini                 the generic student runtime (framework/handout_runtime/)
     figures/                                          the writeup's pictures (the solutions' figures/, as they are)
     <package>/                                        the reference with every solution fence stubbed out
     tests/test_*.py ...                               the public tests, verbatim (the grader runs the same files)
     tests/expected.npz                                the reference's answers to those tests, recorded here
-    tests/_support/autograder/...                     the framework modules the tests import, verbatim
-    tests/_support/handout_backend.py, handin.py      in-process student runner, recorded reference, handin
-    tests/_support/planned.json                       checks per task of a full run (partial-run scoreboard)
+    tests/_support/assignment.json                    the assignment as data for the runtime (handout_config.py)
+    tests/_support/handout_backend.py, handout_config.py, handin.py      the rest of the runtime
+    tests/_support/autograder/framework/...           the framework modules the tests, the runtime and the
+                                                      package import (found with `ast`, transitively), verbatim
+    tests/_support/autograder/assignments/<name>/     the scenarios file and the data files
 
 Generation is deterministic (sorted walks, "\\n" newlines, fixed zip timestamps) so that a test can prove
 the committed handout equals a fresh generation.
@@ -18,7 +21,9 @@ the committed handout equals a fresh generation.
 
 from __future__ import annotations
 
+import ast
 import contextlib
+import dataclasses
 import hashlib
 import io
 import json
@@ -27,7 +32,7 @@ import re
 import shutil
 import subprocess
 import sys
-import zipfile
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
@@ -35,21 +40,21 @@ from typing import Any, Iterable, Mapping, Sequence
 import numpy as np
 
 from autograder.framework.pytest_session import forget_modules_under, isolated_args, run_pytest_isolated
+from autograder.framework import handout_runtime
+from autograder.framework.handout_runtime.handout_config import CONFIG_FILE, FORMAT
+from autograder.framework.harness import rubric_mark
 from autograder.framework.rubric import Assignment, FeedbackPolicy, Task
+from autograder.framework.zips import write_zip as write_entries
 
 FRAMEWORK_DIR = Path(__file__).resolve().parent
-HANDOUT_FILES = "handout_files"  # per assignment: assignments/<name>/handout_files/
-# Framework modules the public tests and the handout's conftest import; each is pytest/numpy/stdlib-only.
-SUPPORT_MODULES = ("harness", "rubric", "errors", "compare", "gradcheck", "scoring", "scoreboard", "channel", "text",
-                   "budget")
+FRAMEWORK = "autograder.framework"
+SUPPORT = handout_runtime.SUPPORT  # "tests/_support"
 EXPECTED_FILE = "tests/expected.npz"
-PLANNED_FILE = "tests/_support/planned.json"  # task id -> checks and weight of a full public run
 FIGURES = "figures"  # beside the writeup: its pictures, copied into the handout as they are
 SKIP_NAMES = {"__pycache__", ".pytest_cache", ".DS_Store", ".hypothesis"}
 SKIP_SUFFIXES = (".pyc", ".pyo")
 RUBRIC_START, RUBRIC_END = "<!-- rubric:start -->", "<!-- rubric:end -->"
 FEEDBACK_START, FEEDBACK_END = "<!-- feedback:start -->", "<!-- feedback:end -->"
-ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)  # the earliest time a zip can hold: no build time leaks into the archive
 
 BEGIN_RE = re.compile(r"^(?P<indent>[ \t]*)# BEGIN SOLUTION(?P<rest>.*)$")
 END_RE = re.compile(r"^[ \t]*# END SOLUTION[ \t]*$")
@@ -174,13 +179,11 @@ class _RubricCollector:
     def pytest_collection_modifyitems(self, items: list[Any]) -> None:
         """Count the items by task and by the folder (public/ or hidden/) they live in."""
         for item in items:
-            mark = item.get_closest_marker("rubric")
-            task = (mark.kwargs.get("task") or (mark.args[0] if mark.args else None)) if mark else None
+            task, weight = rubric_mark(item) or (None, 1)
             kind = "public" if "public" in Path(str(item.path)).parts else "hidden"
             counts = self.checks.setdefault(str(task), {"public": 0, "hidden": 0, "public_weight": 0.0})
             counts[kind] += 1
             if kind == "public":
-                weight = (mark.kwargs.get("weight", mark.args[1] if len(mark.args) > 1 else 1)) if mark else 1
                 counts["public_weight"] += float(weight)
 
 
@@ -226,9 +229,94 @@ def fill_between(text: str, start: str, end: str, body: str, where: str) -> str:
 # ----------------------------------------------------------------------------------------- generation
 
 
-def handout_files_dir(assignment: Assignment) -> Path:
-    """The assignment's student-facing extras (Makefile, conftest, handin), next to its scenarios file."""
-    return assignment.scenarios_file.parent / HANDOUT_FILES
+def framework_imports(source: bytes, filename: str = "<source>", package: str = "") -> set[str]:
+    """The `autograder.framework` modules a Python source imports (anywhere in it, lazy imports included),
+    as dotted names below the framework: "harness", or "sandbox.limits" for a subpackage's module.
+
+    `package` is the dotted package of the source when it lives in the framework (for relative imports).
+    """
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(source, filename)):
+        if isinstance(node, ast.Import):
+            candidates = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".")[: len(package.split(".")) - node.level + 1] if package else []
+                module = ".".join(base + ([node.module] if node.module else []))
+            else:
+                module = node.module or ""
+            # `from autograder.framework import harness` names a module; `from ...harness import x` an attribute
+            candidates = [module] + [f"{module}.{alias.name}" for alias in node.names]
+        else:
+            continue
+        for name in candidates:
+            if name.startswith(FRAMEWORK + ".") and _framework_file(name[len(FRAMEWORK) + 1:]) is not None:
+                found.add(name[len(FRAMEWORK) + 1:])
+    return found
+
+
+def _framework_file(dotted: str) -> Path | None:
+    """The file of framework module `dotted` ("harness", "sandbox.limits"), or None when it is not a module."""
+    base = FRAMEWORK_DIR.joinpath(*dotted.split("."))
+    for path in (base.with_suffix(".py"), base / "__init__.py"):
+        if path.is_file():
+            return path
+    return None
+
+
+def vendored_modules(sources: Mapping[str, bytes]) -> dict[str, bytes]:
+    """Handout-relative path -> content of every framework module `sources` (name -> Python source) import,
+    transitively within autograder.framework, plus the `__init__.py` of each package on the way.
+
+    What the handout vendors is computed, never listed by hand: a test (tests/test_handout_runtime.py) checks
+    that all of it imports only the standard library, numpy and pytest.
+    """
+    todo = sorted({m for name, data in sources.items() for m in framework_imports(data, name)})
+    seen: set[str] = set()
+    while todo:
+        module = todo.pop()
+        if module in seen:
+            continue
+        seen.add(module)
+        path = _framework_file(module)
+        assert path is not None  # framework_imports names existing modules only
+        inside = module if path.name == "__init__.py" else module.rpartition(".")[0]
+        package = f"{FRAMEWORK}.{inside}" if inside else FRAMEWORK
+        todo += sorted(framework_imports(path.read_bytes(), str(path), package) - seen)
+    out: dict[str, bytes] = {
+        f"{SUPPORT}/autograder/__init__.py": b'"""The grading framework modules the handout needs."""\n',
+        f"{SUPPORT}/autograder/framework/__init__.py": b'"""Copied verbatim from the grader."""\n',
+    }
+    for module in sorted(seen):
+        parts = module.split(".")
+        for depth in range(1, len(parts)):  # a subpackage's __init__.py, verbatim
+            init = FRAMEWORK_DIR.joinpath(*parts[:depth], "__init__.py")
+            out[f"{SUPPORT}/autograder/framework/{'/'.join(parts[:depth])}/__init__.py"] = init.read_bytes()
+        path = _framework_file(module)
+        assert path is not None  # as above
+        out[f"{SUPPORT}/autograder/framework/{path.relative_to(FRAMEWORK_DIR).as_posix()}"] = path.read_bytes()
+    return out
+
+
+def handout_config(assignment: Assignment, checks: Mapping[str, Mapping[str, Any]], scenarios: str,
+                   data_files: Sequence[str]) -> dict[str, Any]:
+    """The handout's tests/_support/assignment.json: the assignment as data for the student runtime
+    (every key is documented in framework/handout_runtime/handout_config.py)."""
+    return {
+        "format": FORMAT,
+        "name": assignment.name,
+        "package": assignment.package,
+        "tasks": [dataclasses.asdict(t) for t in assignment.tasks],
+        "budget": dataclasses.asdict(assignment.budget),
+        "feedback": dataclasses.asdict(assignment.feedback),
+        "scenarios": scenarios,
+        "data_files": list(data_files),
+        "expected": EXPECTED_FILE,
+        # What a full run of the public tests has, per task: the local scoreboard marks partial runs with it.
+        "planned": {t.id: {"checks": checks.get(t.id, {}).get("public", 0),
+                           "weight": checks.get(t.id, {}).get("public_weight", 0.0)} for t in assignment.tasks},
+        "likely_causes": [list(cause) for cause in assignment.likely_causes],
+    }
 
 
 def generate_handout(assignment: Assignment, out_dir: Path, *, record: bool = True) -> list[Path]:
@@ -274,39 +362,34 @@ def handout_contents(assignment: Assignment) -> dict[str, bytes]:
         files["README.md"] = fill_feedback(text, assignment.feedback, str(writeup)).encode()
     for path in _walk(ref / FIGURES):  # the writeup's pictures (regenerated by `make handout`)
         files[path.relative_to(ref).as_posix()] = path.read_bytes()
-    # What a full run of the public tests has, per task: the local scoreboard marks partial runs with it.
-    planned = {t.id: {"checks": checks.get(t.id, {}).get("public", 0),
-                      "weight": checks.get(t.id, {}).get("public_weight", 0.0)} for t in assignment.tasks}
-    files[PLANNED_FILE] = (json.dumps(planned, indent=1, sort_keys=True) + "\n").encode()
-
     public = assignment.tests_dir / "public"
     if not public.is_dir():
         raise HandoutError(f"{public} not found: the assignment has no public tests")
     for path in _walk(public):
         files["tests/" + path.relative_to(public).as_posix()] = path.read_bytes()
 
-    support = "tests/_support/"
-    files[support + "autograder/__init__.py"] = b'"""The grading framework modules the public tests import."""\n'
-    files[support + "autograder/framework/__init__.py"] = b'"""Copied verbatim from the grader."""\n'
-    for name in SUPPORT_MODULES:
-        module = FRAMEWORK_DIR / f"{name}.py"
-        if not module.is_file():
-            raise HandoutError(f"{module} not found: the public tests need it on the student's machine")
-        files[f"{support}autograder/framework/{name}.py"] = module.read_bytes()
-    # The assignment module, scenarios and data keep their layout so assignment.py's paths resolve.
-    assignment_dir = assignment.scenarios_file.parent
-    home = support + "autograder/" + assignment_dir.relative_to(assignment_dir.parents[1]).as_posix() + "/"
-    files[support + "autograder/assignments/__init__.py"] = b'"""Assignments."""\n'
-    for path in [assignment_dir / "__init__.py", assignment_dir / "assignment.py", assignment.scenarios_file,
-                 *assignment.data_files]:
-        if path.is_file():
-            files[home + path.relative_to(assignment_dir).as_posix()] = path.read_bytes()
+    # The student runtime, generic: everything about the assignment reaches it through assignment.json.
+    for name, rel in handout_runtime.LAYOUT.items():
+        files[rel] = (handout_runtime.RUNTIME_DIR / name).read_bytes()
+    # The scenarios file and its data files, in their folder's layout (a scenario finds data beside it).
+    home = f"{SUPPORT}/autograder/assignments/{assignment.name}/"
+    scenarios_dir = assignment.scenarios_file.parent
+    files[home + assignment.scenarios_file.name] = assignment.scenarios_file.read_bytes()
+    data: list[str] = []
+    for path in assignment.data_files:
+        if not path.resolve().is_relative_to(scenarios_dir.resolve()):
+            raise HandoutError(f"{path}: a data file must lie under the scenarios file's folder {scenarios_dir}")
+        data.append(home + path.resolve().relative_to(scenarios_dir.resolve()).as_posix())
+        files[data[-1]] = path.read_bytes()
+    config = handout_config(assignment, checks, home + assignment.scenarios_file.name, data)
+    files[CONFIG_FILE] = (json.dumps(config, indent=1, sort_keys=True) + "\n").encode()
 
-    extras = handout_files_dir(assignment)
-    for path in _walk(extras):
-        files[path.relative_to(extras).as_posix()] = path.read_bytes()
-    for rel, path in assignment.handout_extra_files:  # the assignment's own extra files, as they are
-        files[rel] = Path(path).read_bytes()
+    for path in _walk(assignment.handout_extras) if assignment.handout_extras else ():
+        files[path.relative_to(assignment.handout_extras).as_posix()] = path.read_bytes()
+
+    # What the Python files students get import from the framework, computed (ast), never a hand-kept list.
+    python = {rel: data for rel, data in files.items() if rel.endswith(".py")}
+    files.update(vendored_modules(python))
 
     # Fences are only stripped from .py files: one in any other file of the package would ship the answer.
     leaks = [rel for rel, data in files.items() if rel.startswith(pkg + "/") and b"BEGIN SOLUTION" in data
@@ -330,15 +413,15 @@ def _stub_file(path: Path, rel: str, task_ids: Sequence[str]) -> str:
 def record_expected(assignment: Assignment, out_dir: Path, *, timeout: float = 600.0) -> Path:
     """Run the handout's public tests once against the reference and store its answers in tests/expected.npz.
 
-    The subprocess uses the handout's own conftest in record mode (see handout_backend.py): the reference
+    The subprocess uses the handout's own conftest in record mode (handout_runtime/handout_backend.py): the reference
     plays both student and reference, and every `reference.run(...)` result is saved under a hash of its
     (scenario, kwargs). Node ids, hence the `rng` seeds, are the ones students will have.
     """
     target = out_dir / EXPECTED_FILE
     env = dict(os.environ)
     env.update({
-        "MYTORCH_HANDOUT_RECORD": str(target),
-        "MYTORCH_HANDOUT_REFERENCE": str(assignment.reference_root),
+        "AUTOGRADER_HANDOUT_RECORD": str(target),
+        "AUTOGRADER_HANDOUT_REFERENCE": str(assignment.reference_root),
         "PYTHONDONTWRITEBYTECODE": "1",  # leave no __pycache__ in the generated tree
         "PYTHONHASHSEED": "0",
         # One BLAS thread: the recorded floats then do not depend on the machine's core count.
@@ -426,14 +509,9 @@ def _npz_close(x: bytes, y: bytes) -> bool:
 
 
 def write_zip(root: Path, zip_path: Path, prefix: str = "handout") -> Path:
-    """A deterministic zip of `root` (sorted entries, fixed timestamps and modes) under `prefix/`."""
+    """A deterministic zip of `root` (zips.write_zip: sorted entries, fixed timestamps and modes) under `prefix/`."""
     zip_path.parent.mkdir(parents=True, exist_ok=True)
-    with zipfile.ZipFile(zip_path, "w", zipfile.ZIP_DEFLATED) as archive:
-        for rel, data in sorted(tree_files(root).items()):
-            info = zipfile.ZipInfo(f"{prefix}/{rel}" if prefix else rel, date_time=ZIP_EPOCH)
-            info.compress_type = zipfile.ZIP_DEFLATED
-            info.external_attr = (0o644 & 0xFFFF) << 16
-            archive.writestr(info, data)
+    write_entries(zip_path, {f"{prefix}/{rel}" if prefix else rel: data for rel, data in tree_files(root).items()})
     return zip_path
 
 

@@ -12,16 +12,15 @@ from typing import Any, Callable, Iterable, Sequence
 from autograder.framework.feedback import at_level, is_hidden_check, reveals_more
 from autograder.framework.rubric import FeedbackPolicy
 from autograder.framework.scoring import VISIBILITIES, TaskScore, TestOutcome, total, weighted_score
-from autograder.framework.text import cap, clean, clean_tree
+from autograder.framework.text import PRINTED_CAP, cap, clean, clean_tree
 
 FORMATS = ("gradescope", "prairielearn", "autolab")
 # Every cap is in UTF-8 bytes (text.cap): a character is 1 to 4 bytes, and the platforms count bytes.
 ENTRY_CAP = 8 * 1024  # output of one Gradescope/PrairieLearn test entry
 MESSAGE_CAP = 2 * 1024  # one failing case's message, so one huge message cannot hide the others
-PRINTED_CAP = 1024  # what the student's code printed, per failing case
 NOTES_CAP = 4 * 1024  # the report's top-level summary and notes
 REPORT_CAP = 1_000_000  # Gradescope and PrairieLearn reject results files from 1 MB on
-# Caps tried in turn until the whole file fits REPORT_CAP: (entry, message, printed).
+# Caps tried in turn until the whole file fits REPORT_CAP: (entry, message, printed; text.PRINTED_CAP first).
 CAP_LEVELS = ((ENTRY_CAP, MESSAGE_CAP, PRINTED_CAP), (2048, 512, 256), (256, 128, 0), (0, 0, 0))
 VISIBILITY_NOTE = {"hidden": "hidden tests", "after_due_date": "shown after the due date",
                    "after_published": "shown after grades are published"}

@@ -18,6 +18,9 @@ import re
 # never holds a valid pair: a pair would be one astral code point, so any surrogate here is lone).
 _UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
 REPLACEMENT = "\ufffd"
+# What a student's code printed during one test: the bytes kept and shown, everywhere that stream goes
+# (the harness's record, the handout's in-process capture, each failing case in a report).
+PRINTED_CAP = 1024
 
 
 def clean(text: str) -> str:

@@ -2,8 +2,9 @@
 
 It runs inside the sandbox (another uid, rlimits, no network), started by sandbox.py as
 `python -s -B -u worker_main.py CONFIG_JSON` from a scratch folder holding copies of this file,
-channel.py, the scenarios file and the submission. Self-contained: stdlib + numpy + channel.py
-(loaded by path); it never imports the `autograder` package, the reference, or any test.
+channel.py, errors.py, the scenarios file and the submission. Self-contained: stdlib + numpy + channel.py
+(plain-data conversion and frames) and errors.py (student tracebacks), loaded by path; it never imports
+the `autograder` package, the reference, or any test.
 
 Protocol (see docs/ARCHITECTURE.md): once numpy, the channel and the scenarios are loaded it sends
 `{"ok": true, "loaded": true}`; after importing the package `{"ok": true, "ready": true}` or an
@@ -45,7 +46,6 @@ class Worker:
         self.scenarios_path = config["scenarios"]
         self.scenarios = None
         self.lib = None
-        self.result_bytes = 0  # array bytes in the result being converted
         # Keep a private copy of the capture pipe so student redirections can be undone before each call.
         self.saved_out = os.dup(1)
 
@@ -107,10 +107,9 @@ class Worker:
             self.report_exception(e, phase="call")
             return
         self.restore_output()
-        self.result_bytes = 0
         try:
-            clean = self.plain(result, "the result", name, 0)
-        except BadResult as e:
+            clean = self.channel.plain(result, name)  # the one plain-data conversion (channel.py)
+        except self.channel.NotPlainData as e:
             self.error("bad_result", "BadObservation", str(e))
             return
         except BaseException as e:  # a student __float__/__array__ that raises or a MemoryError while copying
@@ -118,78 +117,18 @@ class Worker:
             return
         try:
             self.send({"ok": True, "result": clean})
-        except self.channel.ChannelError as e:  # e.g. a dict key the channel reserves
+        except self.channel.ChannelError as e:  # e.g. more arrays than a frame holds
             self.error("bad_result", "BadObservation", f"scenario {name!r} returned data that cannot be sent: {e}")
 
-    # ---- converting results to plain data ------------------------------------------------------
-    def plain(self, node, where, scenario, depth):
-        """Convert a scenario's result to plain data, or raise BadResult naming what and where."""
-        np = self.np
-        if depth > 50:
-            raise BadResult(f"scenario {scenario!r} returned data nested more than 50 levels deep")
-        if node is None or type(node) in (bool, int, float, str):  # (bool cannot be subclassed)
-            return node
-        if isinstance(node, (np.ndarray, np.generic)):
-            arr = np.asarray(node)  # drops ndarray subclasses
-            if arr.dtype.kind not in "biufc" or arr.dtype.fields is not None:
-                raise BadResult(
-                    f"scenario {scenario!r} returned an array of dtype {arr.dtype} for {where}; "
-                    "expected numbers (bool/int/float/complex)"
-                )
-            if isinstance(node, np.generic):
-                return arr[()]
-            self.result_bytes += arr.nbytes
-            if self.result_bytes > self.channel.MAX_FRAME_BYTES:
-                raise BadResult(
-                    f"scenario {scenario!r} returned more than {self.channel.MAX_FRAME_BYTES // 2**20} MiB of "
-                    f"arrays (at {where}); is an array much larger than its inputs?"
-                )
-            return arr
-        if isinstance(node, (int, float, complex)):  # subclasses (a student's int with a __repr__): plain copies
-            return complex(node) if isinstance(node, complex) else (int(node) if isinstance(node, int) else float(node))
-        if isinstance(node, (list, tuple)):
-            return [self.plain(x, f"{where}[{i}]" if depth else f"item {i}", scenario, depth + 1)
-                    for i, x in enumerate(list(node))]
-        if isinstance(node, dict):
-            out = {}
-            for k, v in dict(node).items():
-                if type(k) is not str:
-                    raise BadResult(f"scenario {scenario!r} returned a dict with key {k!r}; keys must be str")
-                out[k] = self.plain(v, repr(k) if depth == 0 else f"{where}[{k!r}]", scenario, depth + 1)
-            return out
-        raise BadResult(
-            f"scenario {scenario!r} returned {type(node).__name__} for {where}; expected a numpy array"
-        )
-
     # ---- exceptions -> student-readable text ----------------------------------------------------
-    def rel(self, path):
-        """A path relative to the submission root, or None when the file is not the student's."""
-        try:
-            real = os.path.realpath(path)
-        except Exception:
-            return None
-        if real.startswith(self.sub_root + os.sep):
-            return os.path.relpath(real, self.sub_root)
-        return None
+    def student_frames(self, exc):
+        """Traceback text with only the frames whose file is inside the submission (errors.student_traceback)."""
+        return self.errors.student_traceback(exc, self.sub_root)
 
     def scrub(self, text):
         """Show submission paths relative to the submission root (no sandbox paths in messages)."""
         text = text.replace(self.sub_root + os.sep, "")
         return text if len(text) <= MAX_MESSAGE_CHARS else text[:MAX_MESSAGE_CHARS] + " [... message cut]"
-
-    def student_frames(self, exc):
-        """Traceback text with only the frames whose file is inside the submission (errors.format_frames)."""
-        try:
-            frames = [(self.rel(f.filename), f.lineno, f.name, f.line or "")
-                      for f in traceback.extract_tb(exc.__traceback__) if self.rel(f.filename)]
-        except BaseException:
-            frames = []
-        text = self.errors.format_frames(frames)
-        if isinstance(exc, SyntaxError) and exc.filename:
-            rel = self.rel(exc.filename) or os.path.basename(str(exc.filename))
-            where = self.errors.syntax_error_lines(rel, exc.lineno, exc.text, exc.offset)
-            text = f"{text}\n{where}" if text else where
-        return text
 
     def report_exception(self, exc, phase):
         """Reply with the exception's type, message and student-only traceback."""
@@ -219,10 +158,6 @@ class Worker:
                 self.call(request)
             else:
                 self.error("grader", "ProtocolError", f"unknown op {request.get('op')!r}")
-
-
-class BadResult(Exception):
-    """A scenario result that cannot be sent as plain data."""
 
 
 def main(argv):

@@ -1,1 +1,1 @@
-"""The grading framework modules the public tests import."""
+"""The grading framework modules the handout needs."""

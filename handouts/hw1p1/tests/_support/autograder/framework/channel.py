@@ -17,7 +17,7 @@ import json
 import os
 import struct
 import zipfile
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -39,10 +39,91 @@ class ChannelError(ValueError):
     """A frame or tree that is malformed, too large, or not plain data."""
 
 
+class NotPlainData(ChannelError):
+    """A value that is not plain data; the message says what and where, in words a student can act on."""
+
+
+MAX_DEPTH = 50  # containers inside containers; no scenario result needs more
+
+
+def plain(node: Any, scenario: str = "", *, max_bytes: int = MAX_FRAME_BYTES) -> Any:
+    """A copy of `node` made of plain data only: None, bool, int, float, complex, str, numeric numpy arrays
+    (copied, C order) and numpy scalars, lists (from lists and tuples) and dicts with str keys.
+
+    The one conversion of what student code returns, in the sandboxed worker and in the handout's
+    in-process runner alike (and the walk `encode` uses). Subclasses of int/float/complex become plain
+    copies and ndarray subclasses plain arrays; anything else raises NotPlainData naming `scenario`
+    and where in the result it is (e.g. "scenario 'mul' returned Tensor for 'grad_a'; ...").
+    """
+    return _plain(node, "the result", scenario, 0, [0], max_bytes, None)
+
+
+def _plain(node: Any, where: str, scenario: str, depth: int, size: list[int], max_bytes: int,
+           on_array: Callable[[np.ndarray, bool], Any] | None) -> Any:
+    """`plain` for one node; `size` counts array bytes so far. With `on_array(array, is_scalar)` (encode),
+    arrays are replaced by what it returns and nothing is converted: subclasses are refused."""
+    what = f"scenario {scenario!r} returned" if scenario else "the value holds"
+    exact = on_array is not None
+    if depth > MAX_DEPTH:
+        raise NotPlainData(f"{what} data nested more than {MAX_DEPTH} levels deep")
+    if node is None or type(node) in (bool, int, float, str):  # (bool cannot be subclassed)
+        return node
+    if type(node) is np.ndarray or isinstance(node, np.generic) or (not exact and isinstance(node, np.ndarray)):
+        arr = np.asarray(node)  # drops ndarray subclasses
+        if arr.dtype.kind not in ALLOWED_KINDS or arr.dtype.fields is not None:
+            raise NotPlainData(f"{what} an array of dtype {arr.dtype} for {where}; "
+                               "expected numbers (bool/int/float/complex)")
+        size[0] += arr.nbytes
+        if size[0] > max_bytes:
+            raise NotPlainData(f"{what} more than {max_bytes // 2**20} MiB of arrays (at {where}); "
+                               "is an array much larger than its inputs?")
+        scalar = isinstance(node, np.generic)
+        arr = np.array(arr, order="C", copy=True)  # a copy: later changes by the caller cannot alter it
+        if on_array is not None:
+            return on_array(arr, scalar)
+        return arr[()] if scalar else arr
+    if type(node) is complex or (not exact and isinstance(node, complex)):
+        value = complex(node)
+        return on_array(np.asarray(np.complex128(value)), True) if on_array is not None else value
+    if not exact and isinstance(node, (int, float)):  # subclasses (a student's int with a __repr__): plain copies
+        return int(node) if isinstance(node, int) else float(node)
+    if type(node) in (list, tuple) or (not exact and isinstance(node, (list, tuple))):
+        return [_plain(x, f"{where}[{i}]" if depth else f"item {i}", scenario, depth + 1, size, max_bytes, on_array)
+                for i, x in enumerate(list(node))]
+    if type(node) is dict or (not exact and isinstance(node, dict)):
+        out = {}
+        for k, v in dict(node).items():
+            if type(k) is not str:
+                raise NotPlainData(f"{what} a dict with key {k!r}; keys must be str")
+            if k in (_REF, _SCALAR):
+                raise NotPlainData(f"{what} a dict with key {k!r}, which the grader reserves")
+            out[k] = _plain(v, repr(k) if depth == 0 else f"{where}[{k!r}]", scenario, depth + 1, size, max_bytes,
+                            on_array)
+        return out
+    hint = " (a Tensor? return its .data)" if _has_data(node) else ""
+    raise NotPlainData(f"{what} {type(node).__name__} for {where}; expected a numpy array{hint}")
+
+
+def _has_data(node: Any) -> bool:
+    """Whether `node` has a `.data` attribute (a Tensor returned where its array belongs), never raising."""
+    try:
+        return hasattr(node, "data")
+    except BaseException:
+        return False
+
+
 def encode(tree: Any) -> bytes:
-    """Encode a tree of None/bool/int/float/str/numpy arrays/lists/dicts (str keys) as `.npz` bytes."""
+    """Encode a tree of plain data (see `plain`) as `.npz` bytes; ChannelError for anything else."""
     arrays: dict[str, np.ndarray] = {}
-    skeleton = _strip_arrays(tree, arrays, depth=0)
+
+    def keep(arr: np.ndarray, scalar: bool) -> dict[str, Any]:
+        if len(arrays) >= MAX_ARRAYS:
+            raise ChannelError(f"more than {MAX_ARRAYS} arrays in one frame")
+        key = f"a{len(arrays)}"
+        arrays[key] = arr
+        return {_REF: key, _SCALAR: True} if scalar else {_REF: key}
+
+    skeleton = _plain(tree, "the tree", "", 0, [0], MAX_FRAME_BYTES, keep)
     try:
         text = json.dumps(skeleton, allow_nan=True, separators=(",", ":"))
     except (TypeError, ValueError, RecursionError) as e:
@@ -50,41 +131,6 @@ def encode(tree: Any) -> bytes:
     buf = io.BytesIO()
     np.savez(buf, **{_JSON: np.frombuffer(text.encode("utf-8"), dtype=np.uint8)}, **arrays)
     return buf.getvalue()
-
-
-def _strip_arrays(node: Any, arrays: dict[str, np.ndarray], depth: int) -> Any:
-    """Copy `node` with arrays moved into `arrays`; exact types only, so nothing exotic slips through."""
-    if depth > 100:
-        raise ChannelError("tree nested deeper than 100 levels")
-    t = type(node)
-    if node is None or t in (bool, int, float, str):
-        return node
-    if t is np.ndarray or isinstance(node, np.generic):
-        arr = np.asarray(node)
-        if type(arr) is not np.ndarray or arr.dtype.kind not in ALLOWED_KINDS or arr.dtype.fields is not None:
-            raise ChannelError(f"array of dtype {arr.dtype} is not plain numeric data")
-        if len(arrays) >= MAX_ARRAYS:
-            raise ChannelError(f"more than {MAX_ARRAYS} arrays in one frame")
-        key = f"a{len(arrays)}"
-        arrays[key] = np.asarray(arr, order="C")  # (ascontiguousarray would make 0-d arrays 1-d)
-        ref: dict[str, Any] = {_REF: key}
-        if isinstance(node, np.generic):
-            ref[_SCALAR] = True
-        return ref
-    if t is complex:
-        return _strip_arrays(np.complex128(node), arrays, depth)
-    if t in (list, tuple):
-        return [_strip_arrays(x, arrays, depth + 1) for x in node]
-    if t is dict:
-        out = {}
-        for k, v in node.items():
-            if type(k) is not str:
-                raise ChannelError(f"dict key {k!r} is not a str")
-            if k in (_REF, _SCALAR):
-                raise ChannelError(f"dict key {k!r} is reserved by the channel")
-            out[k] = _strip_arrays(v, arrays, depth + 1)
-        return out
-    raise ChannelError(f"{t.__name__} is not plain data")
 
 
 def decode(data: bytes, max_bytes: int = MAX_FRAME_BYTES) -> Any:

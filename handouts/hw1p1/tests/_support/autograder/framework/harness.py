@@ -27,15 +27,13 @@ import pytest
 
 from autograder.framework.budget import TimedReference, TimeKeeper, call_kind
 from autograder.framework.compare import CheckFailed
-from autograder.framework.errors import (UNREADABLE, StudentError, StudentException, StudentTimeout, format_frames,
-                                         format_student_exception, syntax_error_lines, with_likely_cause)
+from autograder.framework.errors import (UNREADABLE, StudentError, StudentException, StudentTimeout, format_student_exception, student_traceback, with_likely_cause)
 from autograder.framework.rubric import Assignment
 from autograder.framework.scoreboard import Planned, render
 from autograder.framework.scoring import VISIBILITIES, TestOutcome, score_tasks
-from autograder.framework.text import cap
+from autograder.framework.text import PRINTED_CAP, cap
 
 DEFAULT_DEADLINE = 5.0  # the longest a student.run call may take (the grader usually allows less: budget.py)
-OUTPUT_CAP = 4096  # bytes (UTF-8) of student output kept per test
 MESSAGE_CAP = 16 * 1024  # bytes of a failure message kept per test (the reports cut further)
 TRACEBACK_FRAMES = 12  # innermost frames of an internal error shown to staff
 INTERNAL_PREFIX = "internal grader error (not your fault, tell course staff): "
@@ -171,18 +169,8 @@ def student_exception_message(scenario: str, exc: BaseException, package_root: P
     `scenario` is kept for callers; the message itself names the student's code, not the scenario.
     """
     root = Path(package_root).resolve()
-    frames = []
-    for frame in traceback.extract_tb(exc.__traceback__):
-        path = Path(frame.filename).resolve()
-        if path.is_relative_to(root):
-            frames.append((path.relative_to(root.parent).as_posix(), frame.lineno, frame.name, frame.line or ""))
-    text = format_frames(frames)
-    message = str(exc)
-    if isinstance(exc, SyntaxError) and exc.filename:  # the student's own file does not parse: say where
-        path = Path(exc.filename).resolve()
-        shown = path.relative_to(root.parent).as_posix() if path.is_relative_to(root) else path.name
-        where = syntax_error_lines(shown, exc.lineno, exc.text, exc.offset)
-        text, message = (f"{text}\n{where}" if text else where), exc.msg or message
+    text = student_traceback(exc, root.parent, keep=root)
+    message = exc.msg if isinstance(exc, SyntaxError) and exc.msg else str(exc)
     return format_student_exception(type(exc).__name__, message, text)
 
 
@@ -355,6 +343,14 @@ def mark_arg(item: pytest.Item, mark: str, position: int, keyword: str, default:
     return found.args[position] if len(found.args) > position else default
 
 
+def rubric_mark(item: pytest.Item) -> tuple[Any, Any] | None:
+    """(task, weight) of the item's closest `rubric` mark as written (weight 1 when not given), or None
+    without the mark: the one reading of the mark, for the harness, the handout generator and `--task`."""
+    if item.get_closest_marker("rubric") is None:
+        return None
+    return mark_arg(item, "rubric", 0, "task", None), mark_arg(item, "rubric", 1, "weight", 1)
+
+
 def _positive_number(x: Any) -> bool:
     """True for an int or float (not a bool) above 0."""
     return isinstance(x, (int, float)) and not isinstance(x, bool) and x > 0
@@ -395,10 +391,10 @@ class Harness:
 
     def _read_marks(self, item: pytest.Item, known: set[str]) -> str:
         """Fill self.records[item.nodeid] from the item's marks; return what is wrong ('' if nothing)."""
-        if item.get_closest_marker("rubric") is None:
+        mark = rubric_mark(item)
+        if mark is None:
             return "no @pytest.mark.rubric(task=...) mark: every test must count towards a task"
-        task = mark_arg(item, "rubric", 0, "task", None)
-        weight = mark_arg(item, "rubric", 1, "weight", 1)
+        task, weight = mark
         visibility = mark_arg(item, "visibility", 0, "kind", "visible")
         deadline = mark_arg(item, "deadline", 0, "seconds", DEFAULT_DEADLINE)
         if str(task) not in known:
@@ -462,7 +458,7 @@ class Harness:
             if "student" in getattr(item, "fixturenames", ()):
                 printed = self.backend.student.take_output()
                 if printed:
-                    record["output"] = cap(printed, OUTPUT_CAP)
+                    record["output"] = cap(printed, PRINTED_CAP)
         outcome = yield
         report = outcome.get_result()
         if failure is not None and report.failed:

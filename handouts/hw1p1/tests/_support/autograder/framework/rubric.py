@@ -90,11 +90,10 @@ class Assignment:
     # Likely causes of exceptions the student's code raises, matched first (then errors.GENERIC_CAUSES):
     # the assignment's common mistakes in the words of its writeup. Plain strings: the handout carries them.
     likely_causes: tuple[LikelyCause, ...] = ()
-    # Files copied into the handout as they are, {handout-relative path: source file} (e.g. a data README).
-    handout_extra_files: tuple[tuple[str, Path], ...] = ()
     # How the CLI named it: a registered name, or the folder path of a course outside this repository
     # (set by the registry; the regrade passes it on to each grader it starts).
     source: str = ""
+    handout_extras: Path | None = None  # a folder whose files are copied over the handout's root (its own extras)
 
     @property
     def max_score(self) -> float:

@@ -1,15 +1,15 @@
-"""Local test set-up for the handout: the grader's own pytest plugin, run on your `mytorch` in-process.
+"""Local test set-up for the handout: the grader's own pytest plugin, run on your package in-process.
 
 `make test` runs the public tests in tests/ with the same harness, checks and messages as the grader.
 Two things differ from Gradescope (see tests/_support/handout_backend.py):
 - your code runs in this process (with a time limit per call) instead of a sandbox;
-- expected values come from tests/expected.npz, the reference's answers recorded for exactly these tests.
-The grader also runs hidden tests: more shapes, numerical gradient checks, traversal timing, training.
+- expected values come from the reference's answers recorded for exactly these tests (tests/expected.npz).
+The grader also runs hidden tests: more shapes, numerical checks, timing, training.
+What the assignment is (name, package, tasks and points) is read from tests/_support/assignment.json.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 from pathlib import Path
@@ -23,20 +23,22 @@ sys.path.insert(0, str(SUPPORT))  # the framework modules the tests import, ship
 for _name in [m for m in sys.modules if m == "autograder" or m.startswith("autograder.")]:
     del sys.modules[_name]
 
-from autograder.assignments.hw1p1.assignment import ASSIGNMENT  # noqa: E402
-from autograder.framework.harness import Harness, InProcessRunner  # noqa: E402
-from handout_backend import (  # noqa: E402
+from autograder.framework.harness import Harness, InProcessRunner, rubric_mark  # noqa: E402
+from handout_backend import (  # type: ignore  # noqa: E402  (tests/_support, on sys.path above)
     InProcessStudent,
     RecordedReference,
     RecordingReference,
+    assignment_from_config,
 )
+from handout_config import read_config  # type: ignore  # noqa: E402
 
-EXPECTED = HERE / "tests" / "expected.npz"
-PLANNED = SUPPORT / "planned.json"  # how many checks each task has in a full run (written by the generator)
+CONFIG = read_config(HERE)
+ASSIGNMENT = assignment_from_config(CONFIG, HERE)
+EXPECTED = HERE / CONFIG["expected"]
 # Set only by the handout generator (course staff), which runs these tests once on the reference
-# to record its answers into tests/expected.npz.
-RECORD_TO = os.environ.get("MYTORCH_HANDOUT_RECORD")
-REFERENCE_ROOT = os.environ.get("MYTORCH_HANDOUT_REFERENCE")
+# to record its answers into the expected file.
+RECORD_TO = os.environ.get("AUTOGRADER_HANDOUT_RECORD")
+REFERENCE_ROOT = os.environ.get("AUTOGRADER_HANDOUT_REFERENCE")
 
 
 class _Backend:
@@ -60,8 +62,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 def pytest_configure(config: pytest.Config) -> None:
     """Plug the grader's harness in, with the scoreboard printed at the end."""
-    planned = json.loads(PLANNED.read_text(encoding="utf-8")) if PLANNED.is_file() else None
-    config.pluginmanager.register(Harness(ASSIGNMENT, _Backend(), scoreboard=True, planned=planned),
+    config.pluginmanager.register(Harness(ASSIGNMENT, _Backend(), scoreboard=True, planned=CONFIG["planned"]),
                                   "grading-harness")
 
 
@@ -75,8 +76,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         raise pytest.UsageError(f"TASK={wanted} is not a task; the tasks are {', '.join(known)}")
 
     def task_of(item: pytest.Item) -> str:
-        mark = item.get_closest_marker("rubric")
-        return str(mark.kwargs.get("task", mark.args[0] if mark.args else "")) if mark else ""
+        mark = rubric_mark(item)
+        return str(mark[0]) if mark and mark[0] is not None else ""
 
     keep = [i for i in items if task_of(i) == wanted or task_of(i).startswith(wanted + ".")]
     dropped = [i for i in items if i not in keep]

@@ -3,16 +3,18 @@
 The grader runs student code in a sandboxed worker and computes expected values with the reference.
 Here neither exists, so the handout's conftest.py plugs two stand-ins into the same harness:
 
-- `InProcessStudent` runs a scenario on your `mytorch` in this process, with a per-call time limit
+- `InProcessStudent` runs a scenario on your package in this process, with a per-call time limit
   (SIGALRM, on Linux/macOS) and with what your code prints captured and shown with the failure.
 - `RecordedReference` answers `reference.run(...)` from tests/expected.npz: the reference's results for
   exactly these public tests, recorded when the handout was generated (keyed by a hash of the scenario
   name and its arguments). `reference.function(...)` (used by the numerical gradient checks) runs the
-  scenario's *forward* on your own `mytorch`: forward passes are given code, not your work.
+  scenario's *forward* on your own package: forward passes are given code, not your work.
 
 `RecordingReference` is how expected.npz was made: the generator runs these tests once with the
 reference library in place of yours and saves every answer.
 The grader on Gradescope runs the same test files, plus hidden ones, in a sandbox.
+`assignment_from_config` turns tests/_support/assignment.json (see handout_config.py) into the Assignment
+the harness grades with.
 """
 
 from __future__ import annotations
@@ -25,44 +27,45 @@ import sys
 import threading
 import zipfile
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterator, Mapping
 
 import numpy as np
 
 from autograder.framework import channel, errors
 from autograder.framework.channel import call_key  # the grader's cache uses the same key
 from autograder.framework.harness import DEFAULT_DEADLINE, InProcessRunner, student_exception_message
+from autograder.framework.rubric import Assignment, FeedbackPolicy, Task, TimeBudget
+from autograder.framework.text import PRINTED_CAP
+from autograder.framework.zips import write_zip
 
-OUTPUT_CAP = 64 * 1024  # characters of printed output kept per test, as in the grader
-ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
+# Characters of printed output kept per call: at least PRINTED_CAP bytes of UTF-8 whatever the text, and
+# more than that, so the harness's byte cap (text.PRINTED_CAP) still says the output was cut.
+CAPTURE_CHARS = 4 * PRINTED_CAP
 
 
 class _Deadline(BaseException):
     """Raised by the alarm; a BaseException so that `except Exception` in student code cannot swallow it."""
 
 
-# ------------------------------------------------------------------------------------- plain data
+# ------------------------------------------------------------------------------------- the assignment
 
 
-def to_plain(value: Any, where: str = "result") -> Any:
-    """A copy of `value` made of plain data only, as the grader's worker would send it back.
-
-    Raises errors.BadObservation naming where a non-plain object (e.g. a Tensor) was returned.
-    """
-    if value is None or isinstance(value, (bool, int, float, str, np.generic)):
-        return value
-    if isinstance(value, np.ndarray):
-        if value.dtype.kind not in "biufc":
-            raise errors.BadObservation(f"{where}: returned a numpy array of dtype {value.dtype}; "
-                                        "gradients and outputs must be numeric arrays")
-        return np.array(value, copy=True)  # a copy: later mutation by your code cannot change it
-    if isinstance(value, (list, tuple)):
-        return [to_plain(v, f"{where}[{i}]") for i, v in enumerate(value)]
-    if isinstance(value, dict) and all(isinstance(k, str) for k in value):
-        return {k: to_plain(v, f"{where}[{k!r}]") for k, v in value.items()}
-    kind = type(value).__name__
-    hint = " (a Tensor? return its .data / a plain numpy array)" if hasattr(value, "data") else ""
-    raise errors.BadObservation(f"{where}: returned a {kind} where a number or numpy array belongs{hint}")
+def assignment_from_config(config: Mapping[str, Any], handout_root: Path) -> Assignment:
+    """The Assignment described by the handout's assignment.json (handout_config.py), rooted at `handout_root`:
+    the package is graded where it lies in the handout, the scenarios and data where the generator put them."""
+    root = Path(handout_root)
+    return Assignment(
+        name=config["name"],
+        package=config["package"],
+        tasks=tuple(Task(**task) for task in config["tasks"]),
+        reference_root=root,
+        tests_dir=root / "tests",
+        scenarios_file=root / config["scenarios"],
+        data_files=tuple(root / rel for rel in config["data_files"]),
+        feedback=FeedbackPolicy(**config["feedback"]),
+        budget=TimeBudget(**config["budget"]),
+        likely_causes=tuple((kind, pattern, cause) for kind, pattern, cause in config["likely_causes"]),
+    )
 
 
 # ------------------------------------------------------------------------------------- expected.npz
@@ -76,9 +79,9 @@ def save_recordings(path: Path, recordings: dict[str, Any]) -> None:
     """
     data = channel.encode({key: _floats_as_arrays(recordings[key]) for key in sorted(recordings)})
     path.parent.mkdir(parents=True, exist_ok=True)
-    with zipfile.ZipFile(io.BytesIO(data)) as src, zipfile.ZipFile(path, "w", zipfile.ZIP_STORED) as dst:
-        for name in sorted(src.namelist()):
-            dst.writestr(zipfile.ZipInfo(name, date_time=ZIP_EPOCH), src.read(name))
+    with zipfile.ZipFile(io.BytesIO(data)) as src:
+        entries = {name: src.read(name) for name in src.namelist()}
+    write_zip(path, entries, compress=False)  # stored entries: what np.load and channel.decode expect
 
 
 def _floats_as_arrays(tree: Any) -> Any:
@@ -122,10 +125,10 @@ def _deadline(seconds: float | None) -> Iterator[None]:
 
 
 class _CappedText(io.StringIO):
-    """A StringIO that keeps only the first OUTPUT_CAP characters (a print loop cannot fill memory)."""
+    """A StringIO that keeps only the first CAPTURE_CHARS characters (a print loop cannot fill memory)."""
 
     def write(self, s: str) -> int:
-        room = OUTPUT_CAP - self.tell()
+        room = CAPTURE_CHARS - self.tell()
         if room > 0:
             super().write(s[:room])
         return len(s)
@@ -163,10 +166,13 @@ class InProcessStudent(InProcessRunner):
                                           exc_message=str(exc)) from None
         finally:
             printed = out.getvalue()
-            self._output += printed[: max(0, OUTPUT_CAP - len(self._output))]
+            self._output += printed[: max(0, CAPTURE_CHARS - len(self._output))]
             # Echo to pytest's own capture too, so a failing test shows it under "Captured stdout call".
             sys.stdout.write(printed)
-        return to_plain(result, f"{scenario}: the result")
+        try:
+            return channel.plain(result, scenario)  # the worker's own conversion: the same messages
+        except channel.NotPlainData as exc:
+            raise errors.BadObservation(str(exc)) from None
 
     def take_output(self) -> str:
         """What your code printed since the last call (capped), then forget it."""

@@ -1,0 +1,1 @@
+"""The grading framework modules the handout needs."""

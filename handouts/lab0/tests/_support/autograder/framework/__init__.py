@@ -1,0 +1,1 @@
+"""Copied verbatim from the grader."""
