@@ -90,7 +90,7 @@ def student_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
 def test_handout_zip_to_graded_handin(student_env: dict[str, str], tmp_path: Path) -> None:
     # 1. Course staff build the handout zip; the student unpacks it into an empty folder.
     zip_path = tmp_path / "dist" / "handout.zip"
-    built = run([sys.executable, "-m", "autograder", "handout", "--zip", str(zip_path)], tmp_path, dict(os.environ))
+    built = run([sys.executable, "-m", "autograder", "handout", "--assignment", "hw1p1", "--zip", str(zip_path)], tmp_path, dict(os.environ))
     assert built.returncode == 0 and zip_path.is_file(), built.stdout
     home = tmp_path / "student"
     home.mkdir()
