@@ -4,17 +4,15 @@ It refuses to ship a grader that would mis-grade a class:
 1. every test collects and carries a valid rubric mark, and every task has at least one test;
 2. the reference scores full marks with no internal grader error (a test that errors on the
    reference is named, with its exception);
-3. the bare handout (the reference with every fence stubbed, exactly what students receive) scores 0;
-4. the sample handin, when the assignment has one (module `examples.make_sample` with
-   `sample_files()`, `STUBBED` and `PLANTED`), scores what it is built to: 0 in its stubbed tasks,
-   partial credit in the tasks with a planted bug, full marks elsewhere.
-The handout and the sample are generated in memory from the current reference, so the check judges
-what `make handout` is about to write, before it writes anything.
+3. the bare handout (the reference with every fence stubbed, exactly what students receive) scores 0.
+The handout is generated in memory from the current reference, so the check judges what `make handout`
+is about to write, before it writes anything. (The sample handin is a developer tool, in no bundle:
+`python -m tools.make_sample --verify` and tests/test_sample_handin.py check that it scores what its
+planted bugs predict.)
 """
 
 from __future__ import annotations
 
-import importlib
 import sys
 import tempfile
 from pathlib import Path
@@ -102,43 +100,10 @@ def check_handout(assignment: Assignment, slot: int = 0) -> Problems:
     return []
 
 
-def sample_module(assignment: Assignment) -> Any | None:
-    """The assignment's `examples.make_sample` module, or None when it has no sample handin."""
-    try:
-        return importlib.import_module(f"autograder.assignments.{assignment.name}.examples.make_sample")
-    except ModuleNotFoundError:
-        return None
-
-
-def check_sample(assignment: Assignment, slot: int = 0) -> Problems:
-    """The sample scores 0 in its stubbed tasks, partial credit where a bug is planted, full marks elsewhere."""
-    module = sample_module(assignment)
-    if module is None or not all(hasattr(module, a) for a in ("sample_files", "STUBBED", "PLANTED")):
-        return []
-    stubbed, buggy = set(module.STUBBED), {b.task for b in module.PLANTED} - set(module.STUBBED)
-    with tempfile.TemporaryDirectory(prefix="ag-check-sample-") as tmp:
-        outcome = _grade(_write_tree(module.sample_files(), Path(tmp)), assignment, slot)
-    if outcome.grader_failed or outcome.internal_errors:
-        return ["the grader failed on the sample handin:\n    " + "\n    ".join(
-            _failures(outcome, internal=True) or [d.strip().splitlines()[-1] for d in outcome.internal_errors])]
-    problems = []
-    for task in assignment.tasks:
-        got = outcome.tasks.get(task.id, 0.0)
-        if task.id in stubbed and got != 0:
-            problems.append(f"sample: task {task.id} is stubbed but scores {got:g}")
-        elif task.id in buggy and not 0 < got < task.points:
-            problems.append(f"sample: task {task.id} has a planted bug but scores {got:g}/{task.points:g} "
-                            "(expected partial credit)")
-        elif task.id not in stubbed | buggy and got != task.points:
-            problems.append(f"sample: task {task.id} is finished but scores {got:g}/{task.points:g}")
-    return problems
-
-
 STEPS: tuple[tuple[str, Callable[..., Problems]], ...] = (
     ("tests collect, every test has a rubric mark, every task a test", check_collection),
     ("the reference scores full marks, no internal error", check_reference),
     ("the bare handout scores 0", check_handout),
-    ("the sample handin scores what it is built to", check_sample),
 )
 
 
@@ -169,7 +134,7 @@ Examples:
               help="Sandbox slot for the check's grades (0-999). Example: --slot 3")
 def check_command(assignment_name: str, slot: int) -> None:
     """Check the grader before deploying it: tests collect with rubric marks, the reference earns
-    full marks, the bare handout 0, the sample what it should. Exit status 1 on any problem."""
+    full marks, the bare handout 0. Exit status 1 on any problem."""
     from autograder.framework.grade import load_assignment
     from autograder.framework.slots import check_slot
 
