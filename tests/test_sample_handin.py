@@ -5,7 +5,6 @@ recipe predicts, and in no bundle that ships the grader.
 from __future__ import annotations
 
 import dataclasses
-import io
 import tarfile
 import zipfile
 from pathlib import Path
@@ -87,11 +86,13 @@ def test_the_prediction_catches_a_sample_that_scores_otherwise() -> None:
     def outcome(tasks: dict[str, float]) -> SimpleNamespace:
         return SimpleNamespace(grader_failed=False, internal_errors=[], tasks=tasks)
 
-    assert prediction_problems(ASSIGNMENT, outcome(good), RECIPE) == []
-    assert prediction_problems(ASSIGNMENT, outcome({**good, "7.2": 6.0}), RECIPE) == ["task 7.2 is stubbed but scores 6"]
-    assert "task 2.3 has a planted bug but scores 5/5" in prediction_problems(ASSIGNMENT, outcome({**good, "2.3": 5.0}),
-                                                                              RECIPE)[0]
-    assert prediction_problems(ASSIGNMENT, outcome({**good, "1.1": 7.0}), RECIPE) == ["task 1.1 is finished but scores 7/8"]
+    def problems(**changed: float) -> list[str]:
+        return prediction_problems(ASSIGNMENT, outcome({**good, **changed}), RECIPE)
+
+    assert problems() == []
+    assert problems(**{"7.2": 6.0}) == ["task 7.2 is stubbed but scores 6"]
+    assert problems(**{"2.3": 5.0}) == ["task 2.3 has a planted bug but scores 5/5 (expected partial credit)"]
+    assert problems(**{"1.1": 7.0}) == ["task 1.1 is finished but scores 7/8"]
 
 
 def test_grading_the_sample_loses_points_exactly_as_its_recipe_predicts(sample_handin: Path, tmp_path: Path) -> None:

@@ -32,8 +32,9 @@ def load(name: str) -> Assignment:
 
 def registered() -> list[str]:
     """The names of the assignments under autograder/assignments/ (each a folder with assignment.py)."""
-    return sorted(m.name for m in pkgutil.iter_modules(autograder.assignments.__path__)
-                  if m.ispkg and any(Path(p, m.name, "assignment.py").is_file() for p in autograder.assignments.__path__))
+    roots = list(autograder.assignments.__path__)
+    return sorted(m.name for m in pkgutil.iter_modules(roots)
+                  if m.ispkg and any(Path(root, m.name, "assignment.py").is_file() for root in roots))
 
 
 def resolve(name: str | None) -> Assignment:
