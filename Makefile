@@ -12,7 +12,8 @@ STAMP  := $(VENV)/.installed
 # of an assignment folder outside this repository). Writes handouts/$(ASSIGNMENT)/ and dist/$(ASSIGNMENT)/.
 ASSIGNMENT ?= hw1p1
 ADIR       := autograder/assignments/$(ASSIGNMENT)
-SUBMISSION ?= $(ADIR)/examples/sample_handin
+SUBMISSION ?=
+SAMPLE     := build/sample/$(ASSIGNMENT)
 RESULTS    ?= results.json
 SLOT       ?= 0
 EXPORT     ?=
@@ -37,8 +38,10 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e '.[test,report]'
 	@touch $@
 
+# Without SUBMISSION, the assignment's sample handin, generated into build/sample/<assignment>/ (tools/make_sample.py).
 grade: $(STAMP)
-	$(AG) grade $(SUBMISSION) --assignment $(ASSIGNMENT) --results $(RESULTS) --slot $(SLOT)
+	$(if $(SUBMISSION),,$(PY) -m tools.make_sample --assignment $(ASSIGNMENT) --out $(SAMPLE))
+	$(AG) grade $(or $(SUBMISSION),$(SAMPLE)) --assignment $(ASSIGNMENT) --results $(RESULTS) --slot $(SLOT)
 
 test: $(STAMP) browser
 	$(PY) -m pytest -q $(PYTEST_ARGS)
@@ -52,8 +55,8 @@ browser:
 	        || echo "warning: could not install chromium; the report's browser test will skip"; \
 	else echo "note: chromium is not installed (apt-get install chromium chromium-driver); the report's browser test will skip"; fi
 
-# The pre-deploy check: tests collect with rubric marks, reference = full marks, bare handout = 0,
-# sample as built. `make handout` and `make gradescope` run it first and stop when it fails.
+# The pre-deploy check: tests collect with rubric marks, reference = full marks, bare handout = 0.
+# `make handout` and `make gradescope` run it first and stop when it fails.
 check: $(STAMP)
 	$(AG) check --assignment $(ASSIGNMENT) --slot $(SLOT)
 
@@ -69,7 +72,6 @@ test-slow: $(STAMP)
 handout: $(STAMP) check
 	@if [ -f $(ADIR)/figures.py ]; then $(PY) -m autograder.assignments.$(ASSIGNMENT).figures; fi
 	$(AG) handout --assignment $(ASSIGNMENT)
-	@if [ -f $(ADIR)/examples/make_sample.py ]; then $(PY) -m autograder.assignments.$(ASSIGNMENT).examples.make_sample; fi
 	$(AG) handout --assignment $(ASSIGNMENT) --zip dist/$(ASSIGNMENT)/handout.zip
 
 gradescope: $(STAMP) check
@@ -86,10 +88,11 @@ regrade: $(STAMP)
 	$(AG) regrade $(EXPORT) --assignment $(ASSIGNMENT) --out $(OUT) --jobs $(JOBS) $(if $(SLOTS),--slots $(SLOTS)) $(if $(FORCE),--force) $(if $(DUE),--due $(DUE))
 
 bench: $(STAMP)
-	$(PY) -m autograder.bench --json bench.json
+	$(PY) -m tools.bench --assignment $(ASSIGNMENT) --json bench.json
 
+# MUTANTS_ARGS picks a subset, e.g. MUTANTS_ARGS="--only ops/reduce.py --limit 20" (python -m tools.mutants --help).
 mutants: $(STAMP)
-	$(PY) -m autograder.mutants --assignment $(ASSIGNMENT)
+	$(PY) -m tools.mutants --assignment $(ASSIGNMENT) $(MUTANTS_ARGS)
 
 clean:
 	rm -rf $(VENV) dist build *.egg-info .pytest_cache .hypothesis results.json bench.json $(OUT)

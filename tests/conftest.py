@@ -29,6 +29,16 @@ def schema() -> Callable[[dict[str, Any]], None]:
     return validator.validate
 
 
+@pytest.fixture(scope="session")
+def sample_handin(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """hw1p1's sample handin (tools/make_sample.py: the reference with two tasks stubbed and two bugs
+    planted), generated once per session into a temporary folder: it is never committed."""
+    from autograder.assignments.hw1p1.assignment import ASSIGNMENT
+    from tools.make_sample import write_sample
+
+    return write_sample(ASSIGNMENT, tmp_path_factory.mktemp("sample") / "handin")
+
+
 # ---- the toy assignment: package `toylib`, three tasks, public and hidden tests -----------------------
 
 TOY_TASKS = (Task("1", "Add", 4), Task("2", "Mul", 6), Task("3", "Square", 2))

@@ -17,7 +17,6 @@ from autograder.framework.rubric import FeedbackPolicy, Task
 from autograder.framework.scoring import TaskScore, TestOutcome
 
 SLOT = 11  # a worker uid of its own
-SAMPLE = ASSIGNMENT.scenarios_file.parent / "examples" / "sample_handin"
 EXPECTED_VALUE = re.compile(r"expected (-?\d+\.\d+(?:e[-+]\d+)?)")
 
 DIV = """Div.backward, gradient for input b: 5 of 5 elements wrong
@@ -66,11 +65,11 @@ def test_public_checks_and_passes_are_never_redacted_and_the_default_changes_not
     assert visible["score"] == default["tests"][0]["score"] and policy["score"] == default["score"]
 
 
-def test_hidden_checks_reveal_no_expected_value_before_the_due_date(tmp_path: Path, schema) -> None:
+def test_hidden_checks_reveal_no_expected_value_before_the_due_date(sample_handin: Path, tmp_path: Path, schema) -> None:
     """The sample handin (a sign slip in Div, a Sum slip, two stubs) graded under "no values before the due date"."""
     assignment = dataclasses.replace(ASSIGNMENT, feedback=FeedbackPolicy(before_due="no_values"))
     results = tmp_path / "results.json"
-    grade_submission(SAMPLE, assignment, results, slot=SLOT)
+    grade_submission(sample_handin, assignment, results, slot=SLOT)
     report = json.loads(results.read_text())
     schema(report)
     before = [t for t in report["tests"] if t["visibility"] == "visible"]

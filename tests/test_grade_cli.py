@@ -12,7 +12,6 @@ import click
 from click.testing import CliRunner
 
 from autograder.assignments.hw1p1.assignment import ASSIGNMENT
-from autograder.assignments.hw1p1.examples.make_sample import SAMPLE_DIR
 from autograder.cli import main
 
 SLOT = 22
@@ -38,17 +37,17 @@ def test_an_unusable_handin_prints_one_message(tmp_path: Path) -> None:
         assert reason in json.loads((tmp_path / "r.json").read_text())["output"]  # the report's top line says why
 
 
-def test_refusals_are_clear(tmp_path: Path) -> None:
-    proc = grade(str(SAMPLE_DIR), "--results", str(tmp_path))
+def test_refusals_are_clear(sample_handin: Path, tmp_path: Path) -> None:
+    proc = grade(str(sample_handin), "--results", str(tmp_path))
     assert proc.returncode == 2 and "is a directory" in proc.stderr and "Traceback" not in proc.stderr
     proc = grade(str(tmp_path / "missing.zip"))
     assert proc.returncode == 2 and "does not exist" in proc.stderr
-    proc = grade(str(SAMPLE_DIR), "--no-sandbox")
+    proc = grade(str(sample_handin), "--no-sandbox")
     assert proc.returncode == 2 and "--trusted-code" in proc.stderr
 
 
-def test_one_hidden_test_with_full_messages_and_timings(tmp_path: Path) -> None:
-    proc = grade(str(SAMPLE_DIR), "--results", str(tmp_path / "r.json"), "--test", "test_7_optim_hidden.py::test_adam",
+def test_one_hidden_test_with_full_messages_and_timings(sample_handin: Path, tmp_path: Path) -> None:
+    proc = grade(str(sample_handin), "--results", str(tmp_path / "r.json"), "--test", "test_7_optim_hidden.py::test_adam",
                  "--show-hidden", "--durations")
     assert proc.returncode == 0, proc.stderr
     lines = proc.stdout.splitlines()
@@ -58,7 +57,7 @@ def test_one_hidden_test_with_full_messages_and_timings(tmp_path: Path) -> None:
     assert not any(ln.startswith(("PASSED", "FAILED")) and "::test_adam" not in ln for ln in lines)
     assert any(ln.startswith("durations (") for ln in lines) and " s  hidden/test_7_optim_hidden.py::test_adam" in proc.stdout
     assert "7.2" in proc.stdout and "TOTAL" in proc.stdout and "0/6" in proc.stdout  # only task 7.2 scored
-    by_k = grade(str(SAMPLE_DIR), "--results", str(tmp_path / "r.json"), "--test", "test_div and 3x5", "--show-hidden")
+    by_k = grade(str(sample_handin), "--results", str(tmp_path / "r.json"), "--test", "test_div and 3x5", "--show-hidden")
     assert "FAILED hidden/test_2_elementwise_hidden.py::test_div[3x5/3x5]" in by_k.stdout
     assert "test_mul" not in by_k.stdout and "Task 7.2" not in by_k.stdout
 
@@ -89,7 +88,7 @@ def test_every_option_of_every_command_has_help_with_an_example() -> None:
     assert result.exit_code == 0 and "Examples:" in result.output
 
 
-def test_a_test_selection_that_matches_nothing_is_a_usage_error(tmp_path: Path) -> None:
-    proc = grade(str(SAMPLE_DIR), "--results", str(tmp_path / "r.json"), "--test", "test_nonexistent")
+def test_a_test_selection_that_matches_nothing_is_a_usage_error(sample_handin: Path, tmp_path: Path) -> None:
+    proc = grade(str(sample_handin), "--results", str(tmp_path / "r.json"), "--test", "test_nonexistent")
     assert proc.returncode == 2 and "no test matches --test 'test_nonexistent'" in proc.stderr, proc.stderr
     assert "Traceback" not in proc.stderr and not (tmp_path / "r.json").exists()

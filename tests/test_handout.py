@@ -21,7 +21,6 @@ import pytest
 from click.testing import CliRunner
 
 from autograder.assignments.hw1p1.assignment import ASSIGNMENT
-from autograder.assignments.hw1p1.examples.make_sample import PLANTED, Bug, sample_files
 from autograder.framework.handoutgen import (
     HandoutError,
     diff_trees,
@@ -37,6 +36,8 @@ from autograder.framework.handoutgen import (
 )
 from autograder.framework.rubric import FeedbackPolicy, Task
 from autograder.cli.ship import handout_command
+from tools.make_sample import recipe, sample_files
+from tools.planted import Bug, Patch
 
 REPO = ASSIGNMENT.reference_root.parents[1]
 PACKAGE = ASSIGNMENT.package
@@ -478,13 +479,18 @@ def test_rubric_table_counts_the_collected_checks_of_every_task() -> None:
 # ------------------------------------------------------------------------------------- the writeup tells the truth
 
 # Slips planted into the reference's code (the sample handin's mechanism) for the writeup's quoted messages.
-ADD_NO_UNBROADCAST = Bug("2.2", "mytorch/ops/elementwise.py",
-                         "return unbroadcast(grad_output, a_shape), unbroadcast(grad_output, b_shape)",
-                         "return unbroadcast(grad_output, a_shape), grad_output", "Add forgets to un-broadcast b")
-TRANSPOSE_NOT_INVERTED = Bug("3.3", "mytorch/ops/shape.py", "np.transpose(grad_output, np.argsort(self.axes))",
-                             "np.transpose(grad_output, self.axes)", "Transpose undone with the permutation itself")
-CE_NO_MEAN = Bug("5.3", "mytorch/ops/softmax.py", "return (grad * (grad_output / n),)", "return (grad * grad_output,)",
-                 "cross-entropy's gradient without the 1/N of the mean")
+def _slip(task: str, file: str, old: str, new: str, why: str) -> Bug:
+    """A one-patch student bug in `file` (relative to the package)."""
+    return Bug(task, (Patch(file, old, new),), why)
+
+
+ADD_NO_UNBROADCAST = _slip("2.2", "ops/elementwise.py",
+                           "return unbroadcast(grad_output, a_shape), unbroadcast(grad_output, b_shape)",
+                           "return unbroadcast(grad_output, a_shape), grad_output", "Add forgets to un-broadcast b")
+TRANSPOSE_NOT_INVERTED = _slip("3.3", "ops/shape.py", "np.transpose(grad_output, np.argsort(self.axes))",
+                               "np.transpose(grad_output, self.axes)", "Transpose undone with the permutation itself")
+CE_NO_MEAN = _slip("5.3", "ops/softmax.py", "return (grad * (grad_output / n),)", "return (grad * grad_output,)",
+                   "cross-entropy's gradient without the 1/N of the mean")
 _DFS = """        if id(node) in visited:
             continue
         visited.add(id(node))
@@ -492,14 +498,14 @@ _DFS = """        if id(node) in visited:
         if node.grad_fn is not None:
             stack.extend((p, False) for p in node.grad_fn.inputs if p.requires_grad and id(p) not in visited)
 """
-MARKED_WHEN_PUSHED = Bug("1.1", "mytorch/autograd_engine.py", _DFS, """        stack.append((node, True))
+MARKED_WHEN_PUSHED = _slip("1.1", "autograd_engine.py", _DFS, """        stack.append((node, True))
         if node.grad_fn is not None:
             for p in node.grad_fn.inputs:
                 if p.requires_grad and id(p) not in visited:
                     visited.add(id(p))
                     stack.append((p, False))
 """, "nodes marked visited when pushed, not when entered (root never marked: harmless here)")
-NO_VISITED_SET = Bug("1.1", "mytorch/autograd_engine.py", _DFS, """        stack.append((node, True))
+NO_VISITED_SET = _slip("1.1", "autograd_engine.py", _DFS, """        stack.append((node, True))
         if node.grad_fn is not None:
             stack.extend((p, False) for p in node.grad_fn.inputs if p.requires_grad)
 """, "no visited set: every path is followed")
@@ -509,7 +515,7 @@ def _student_copy(fresh: Path, dest: Path, stubbed: tuple[str, ...] = (), bugs: 
     """A handout whose student wrote the reference's code except for `stubbed` tasks, with `bugs` planted."""
     handout = _copy(fresh, dest)
     shutil.rmtree(handout / PACKAGE)
-    for rel, data in sample_files(stubbed=stubbed, bugs=bugs).items():
+    for rel, data in sample_files(ASSIGNMENT, stubbed=stubbed, bugs=bugs).items():
         (handout / rel).parent.mkdir(parents=True, exist_ok=True)
         (handout / rel).write_bytes(data)
     return handout
@@ -537,7 +543,7 @@ def test_every_message_the_writeup_quotes_is_real_output(fresh: Path, tmp_path: 
     assert len(quoted) >= 10, "the writeup should mark its quoted messages with <!-- real output -->"
     outputs = []
     # Three slips (section 9.2's scoreboard and messages) and the gradcheck example (section 4.1).
-    slips = _student_copy(fresh, tmp_path / "slips", bugs=(ADD_NO_UNBROADCAST, *PLANTED))
+    slips = _student_copy(fresh, tmp_path / "slips", bugs=(ADD_NO_UNBROADCAST, *recipe(ASSIGNMENT).bugs))
     outputs.append(run_public_tests(slips, tmp_path)[1])
     outputs.append(_scratch(slips, _python_block(readme, "from mytorch.testing import gradcheck")))
     # Sections 3.5, 6.4 and 6.9: nodes marked when pushed; Transpose not inverted; cross-entropy without 1/N.

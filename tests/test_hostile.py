@@ -25,8 +25,9 @@ import pytest
 
 import json
 
+from autograder.assignments.hw1p1.assignment import ASSIGNMENT
 from autograder.framework import sandbox
-from hostile.corpus import FORGED_TEXT, PROBE_MARK, REPO, hostile_cases
+from hostile.corpus import FORGED_TEXT, PROBE_MARK, REPO, SAMPLE_HANDIN, hostile_cases
 from hostile.harness import (
     GRADE_TIMEOUT, MINI_MAX, NOBODY, SLOTS, UID_BASE, grade_many, leaked_lines, leftover_processes,
     make_mini_tests, marked_files, secret_lines, shallow_marked,
@@ -69,6 +70,14 @@ class Listener:
                 conn.close()
             except OSError:
                 pass
+
+
+@pytest.fixture(scope="module", autouse=True)
+def sample_in_checkout() -> None:
+    """The sample handin where `make grade` leaves it in the checkout: the attacks read and import it there."""
+    from tools.make_sample import write_sample
+
+    write_sample(ASSIGNMENT, SAMPLE_HANDIN)
 
 
 @pytest.fixture(scope="module")

@@ -1,10 +1,13 @@
-"""The mutant generator behind `make mutants`: which lines it mutates and what it plants."""
+"""The mutant generator behind `make mutants` (tools/mutants.py): which lines it mutates and what it plants."""
 
+import dataclasses
 from pathlib import Path
 
 import pytest
 
-from autograder.mutants import fenced_lines, generate_mutants, load_equivalent, mutations_of_line
+from autograder.assignments.hw1p1.assignment import ASSIGNMENT
+from tools import assignment as assignments
+from tools.mutants import EQUIVALENT_FILE, fenced_lines, generate_mutants, load_equivalent, mutations_of_line
 
 TOY = '''\
 def backward(self, grad):
@@ -66,10 +69,11 @@ def test_a_failed_or_hung_grader_is_not_counted_as_a_kill(tmp_path: Path, monkey
     import math
     import subprocess
 
-    from autograder import mutants
+    from tools import mutants
 
     (tmp_path / "ref" / "toy").mkdir(parents=True)
     (tmp_path / "ref" / "toy" / "__init__.py").write_text("x = 1\n")
+    toy = dataclasses.replace(ASSIGNMENT, name="toy", package="toy", reference_root=tmp_path / "ref")
 
     def fake_run(argv, **kwargs):  # the grader failed, yet left its all-zero report behind
         Path(argv[argv.index("--results") + 1]).write_text('{"score": 0}')
@@ -79,16 +83,15 @@ def test_a_failed_or_hung_grader_is_not_counted_as_a_kill(tmp_path: Path, monkey
 
     monkeypatch.setattr(mutants.subprocess, "run", fake_run)
     mutant = mutants.Mutant("toy/__init__.py", 1, "constant 1 -> 2", "x = 2")
-    assert math.isnan(mutants.grade_mutant(mutant, tmp_path / "ref", "toy", "hw1p1", slot=40))
+    assert math.isnan(mutants.grade_mutant(mutant, toy, "toy", slot=40))
 
 
 def test_reference_mutants_have_unique_keys_and_every_reviewed_entry_still_exists():
     """Editing the reference must not silently orphan a reviewed equivalent mutant (make mutants would fail)."""
-    from autograder.assignments.hw1p1.assignment import ASSIGNMENT
-
     mutants = generate_mutants(ASSIGNMENT.reference_root, ASSIGNMENT.package)
     keys = {m.key for m in mutants}
     assert len(keys) == len(mutants), "two mutants share a key: the equivalent file could not tell them apart"
-    reviewed = load_equivalent(ASSIGNMENT.tests_dir.parent / "equivalent_mutants.txt")
+    reviewed = load_equivalent(assignments.folder(ASSIGNMENT) / EQUIVALENT_FILE)
+    assert reviewed, "hw1p1 keeps its reviewed equivalent mutants beside assignment.py"
     orphans = sorted(set(reviewed) - keys)
     assert not orphans, f"equivalent_mutants.txt names mutants that no longer exist (re-review them): {orphans}"

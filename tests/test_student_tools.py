@@ -135,9 +135,9 @@ def test_a_stale_figure_is_named(tmp_path) -> None:
 
 
 def test_gradcheck_of_one_op_works_before_the_engine_and_bigger_functions_use_it(lib, tmp_path) -> None:
-    from autograder.assignments.hw1p1.examples.make_sample import sample_files
+    from tools.make_sample import sample_files
 
-    for rel, data in sample_files(stubbed=("1.1", "1.2"), bugs=()).items():
+    for rel, data in sample_files(ASSIGNMENT, stubbed=("1.1", "1.2"), bugs=()).items():
         (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / rel).write_bytes(data)
     code = ("import numpy as np\nfrom mytorch.testing import gradcheck\nx = np.linspace(0.5, 2.0, 6)\n"

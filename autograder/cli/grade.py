@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import importlib
 import signal
 import sys
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import click
@@ -135,14 +133,6 @@ def grade_command(submission: Path, results_path: Path, fmt: str, assignment: As
         sys.exit(1)
 
 
-def sample_module(assignment: Assignment) -> ModuleType | None:
-    """The registered assignment's sample-handin builder (`examples.make_sample`), or None when it has none."""
-    try:
-        return importlib.import_module(f"autograder.assignments.{assignment.name}.examples.make_sample")
-    except ModuleNotFoundError:
-        return None
-
-
 @click.command("check", epilog="""
 \b
 Examples:
@@ -154,8 +144,8 @@ Examples:
               help="Sandbox slot for the check's grades (0-999). Example: --slot 3")
 def check_command(assignment: Assignment, slot: int) -> None:
     """Check the grader before deploying it: tests collect with rubric marks, the reference earns
-    full marks, the bare handout 0, the sample what it should. Exit status 1 on any problem."""
-    problems = run_check(assignment, slot, click.echo, sample=sample_module(assignment))
+    full marks, the bare handout 0. Exit status 1 on any problem."""
+    problems = run_check(assignment, slot, click.echo)
     if problems:
         click.echo(f"check FAILED: {len(problems)} problem(s); fix them before shipping the grader", err=True)
         sys.exit(1)

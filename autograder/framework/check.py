@@ -4,12 +4,11 @@ It refuses to ship a grader that would mis-grade a class:
 1. every test collects and carries a valid rubric mark, and every task has at least one test;
 2. the reference scores full marks with no internal grader error (a test that errors on the
    reference is named, with its exception);
-3. the bare handout (the reference with every fence stubbed, exactly what students receive) scores 0;
-4. the sample handin, when the caller passes one (a module with `sample_files()`, `STUBBED` and
-   `PLANTED`; the CLI finds the assignment's), scores what it is built to: 0 in its stubbed tasks,
-   partial credit in the tasks with a planted bug, full marks elsewhere.
-The handout and the sample are generated in memory from the current reference, so the check judges
-what `make handout` is about to write, before it writes anything.
+3. the bare handout (the reference with every fence stubbed, exactly what students receive) scores 0.
+The handout is generated in memory from the current reference, so the check judges what `make handout`
+is about to write, before it writes anything. (The sample handin is a developer tool, in no bundle:
+`python -m tools.make_sample --verify` and tests/test_sample_handin.py check that it scores what its
+planted bugs predict.)
 """
 
 from __future__ import annotations
@@ -95,50 +94,19 @@ def check_handout(assignment: Assignment, slot: int = 0) -> Problems:
     return []
 
 
-def check_sample(assignment: Assignment, slot: int = 0, module: Any = None) -> Problems:
-    """The sample `module` (sample_files(), STUBBED, PLANTED) scores 0 in its stubbed tasks, partial credit
-    where a bug is planted, full marks elsewhere; nothing to check without one."""
-    if module is None or not all(hasattr(module, a) for a in ("sample_files", "STUBBED", "PLANTED")):
-        return []
-    stubbed, buggy = set(module.STUBBED), {b.task for b in module.PLANTED} - set(module.STUBBED)
-    with tempfile.TemporaryDirectory(prefix="ag-check-sample-") as tmp:
-        outcome = _grade(_write_tree(module.sample_files(), Path(tmp)), assignment, slot)
-    if outcome.grader_failed or outcome.internal_errors:
-        return ["the grader failed on the sample handin:\n    " + "\n    ".join(
-            _failures(outcome, internal=True) or [d.strip().splitlines()[-1] for d in outcome.internal_errors])]
-    problems = []
-    for task in assignment.tasks:
-        got = outcome.tasks.get(task.id, 0.0)
-        if task.id in stubbed and got != 0:
-            problems.append(f"sample: task {task.id} is stubbed but scores {got:g}")
-        elif task.id in buggy and not 0 < got < task.points:
-            problems.append(f"sample: task {task.id} has a planted bug but scores {got:g}/{task.points:g} "
-                            "(expected partial credit)")
-        elif task.id not in stubbed | buggy and got != task.points:
-            problems.append(f"sample: task {task.id} is finished but scores {got:g}/{task.points:g}")
-    return problems
-
-
 STEPS: tuple[tuple[str, Callable[..., Problems]], ...] = (
     ("tests collect, every test has a rubric mark, every task a test", check_collection),
     ("the reference scores full marks, no internal error", check_reference),
     ("the bare handout scores 0", check_handout),
-    ("the sample handin scores what it is built to", check_sample),
 )
 
 
-def run_check(assignment: Assignment, slot: int = 0, echo: Callable[[str], None] = print,
-              sample: Any = None) -> Problems:
-    """Run every step (later steps are skipped when the tests do not even collect); return the problems.
-
-    `sample`: the assignment's sample-handin module, if it has one (see check_sample).
-    """
+def run_check(assignment: Assignment, slot: int = 0, echo: Callable[[str], None] = print) -> Problems:
+    """Run every step (later steps are skipped when the tests do not even collect); return the problems."""
     problems: Problems = []
     for i, (title, step) in enumerate(STEPS):
         if step is check_collection:
             found = step(assignment)
-        elif step is check_sample:
-            found = step(assignment, slot, sample)
         else:
             found = step(assignment, slot)
         echo(f"[{'ok' if not found else 'FAILED'}] {title}")

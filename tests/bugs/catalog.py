@@ -1,42 +1,24 @@
-"""The student bugs of DESIGN section 5 as patches of the reference, and a helper that grades a patched copy.
+"""Helpers that grade the reference with planted student bugs (the catalogue is in the test modules).
 
-A Patch replaces one exact snippet of one reference file (it must occur exactly once, so a patch that
-no longer applies fails loudly instead of grading the plain reference). Bugs that touch different
-tasks share one graded submission (a Handin) to keep the catalog fast; each Bug names the test whose
-failure proves it was caught and the words its feedback must contain.
+A bug is a `tools.planted.Bug` made of `Patch`es of the reference (the one representation, shared with
+the sample handin): each patch replaces one exact snippet that must occur exactly once, so a patch that no
+longer applies fails loudly instead of grading the plain reference. Bugs that touch different tasks share
+one graded submission (a handin) to keep the catalogue fast.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import shutil
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
 from autograder.framework.grade import GradeOutcome, grade_submission
 from autograder.framework.rubric import Assignment
+from tools.planted import Bug, Patch, apply_patches, patched_reference, patches_of
 
-
-@dataclass(frozen=True)
-class Patch:
-    """Replace `old` (which must occur exactly once) by `new` in `file` (relative to the package)."""
-
-    file: str
-    old: str
-    new: str
-
-
-@dataclass(frozen=True)
-class Bug:
-    """One planted student bug: DESIGN section 5 number, the patches, where it must be caught and how."""
-
-    number: int
-    name: str
-    patches: tuple[Patch, ...]
-    task: str  # the task that must lose points
-    test: str  # substring of the node id of a test that must fail
-    hints: tuple[str, ...]  # each must appear (case-insensitive) in that test's message
+__all__ = ["Bug", "Patch", "apply_patches", "cached_grader", "fence_body", "grade_patched", "replace_fence",
+           "restricted_assignment"]
 
 
 def fence_body(assignment: Assignment, path: str, begin: str) -> str:
@@ -53,16 +35,6 @@ def fence_body(assignment: Assignment, path: str, begin: str) -> str:
 def replace_fence(assignment: Assignment, path: str, begin: str, new: str) -> Patch:
     """A patch that swaps the whole body of one solution fence."""
     return Patch(path, fence_body(assignment, path, begin), new)
-
-
-def apply_patches(package_dir: Path, patches: tuple[Patch, ...]) -> None:
-    """Apply each patch in place; AssertionError when a snippet is missing or ambiguous."""
-    for patch in patches:
-        path = package_dir / patch.file
-        text = path.read_text()
-        count = text.count(patch.old)
-        assert count == 1, f"patch for {patch.file} matches {count} times (reference changed?):\n{patch.old}"
-        path.write_text(text.replace(patch.old, patch.new))
 
 
 def restricted_assignment(assignment: Assignment, keep: tuple[str, ...], dest: Path) -> Assignment:
@@ -87,12 +59,9 @@ def grade_patched(assignment: Assignment, patches: tuple[Patch, ...], keep: tupl
                   slot: int) -> GradeOutcome:
     """Copy the reference package into tmp, apply the patches, grade it against the kept test files
     (None: the whole suite)."""
-    package = tmp / "sub" / assignment.package
-    shutil.copytree(assignment.reference_root / assignment.package, package,
-                    ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
-    apply_patches(package, patches)
+    handin = patched_reference(assignment, patches, tmp / "sub")
     restricted = assignment if keep is None else restricted_assignment(assignment, keep, tmp)
-    return grade_submission(package.parent, restricted, tmp / "results.json", slot=slot, quiet=True)
+    return grade_submission(handin, restricted, tmp / "results.json", slot=slot, quiet=True)
 
 
 def cached_grader(assignment: Assignment, handins: dict[str, Any], keep: Callable[[str], tuple[str, ...] | None],
@@ -103,7 +72,7 @@ def cached_grader(assignment: Assignment, handins: dict[str, Any], keep: Callabl
 
     def grade(name: str) -> GradeOutcome:
         if name not in cache:
-            patches = tuple(p for bug in handins[name] for p in bug.patches)
+            patches = patches_of(handins[name])
             cache[name] = grade_patched(assignment, patches, keep(name), tmp_factory.mktemp(name), slot)
         return cache[name]
 

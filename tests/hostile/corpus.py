@@ -273,11 +273,13 @@ def _import_reference(pkg: Path, globs: list[str]) -> None:
     '''))
 
 
-SAMPLE_HANDIN = REPO / "autograder" / "assignments" / "hw1p1" / "examples" / "sample_handin"
+# Where `make grade` generates the sample handin on a TA's machine (tools/make_sample.py): it holds the
+# reference code of most tasks. test_hostile.py generates it there before grading the attacks.
+SAMPLE_HANDIN = REPO / "build" / "sample" / "hw1p1"
 
 
 def _import_sample(pkg: Path) -> None:
-    """The committed sample handin holds the reference code of most tasks: import it instead of ours."""
+    """The generated sample handin holds the reference code of most tasks: import it instead of ours."""
     sample = str(SAMPLE_HANDIN)
     (pkg / "__init__.py").write_text(textwrap.dedent(f'''
         import importlib.util, sys

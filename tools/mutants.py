@@ -4,7 +4,15 @@ A mutant is the reference with ONE token-level change inside a `# BEGIN SOLUTION
 swapped, a constant changed, a `.T` or an axis keyword dropped, `+=` made `=`, a statement dropped,
 two returned values swapped). Each mutant is graded like a real handin; it is "killed" when it loses
 points. Survivors are either holes in the tests or equivalent mutants (no behaviour change); the
-reviewed equivalent ones are listed with a reason in `assignments/<name>/equivalent_mutants.txt`.
+reviewed equivalent ones are listed with a reason in the assignment's `equivalent_mutants.txt` (beside
+its assignment.py). Works for any assignment: it reads the reference root, the package and the fences
+through the `Assignment` object.
+
+A mutant is not a `tools.planted.Bug`: it is generated, addressed by line number (a line may repeat in a
+file), and reviewed only when it survives; it shares the planted bugs' copy of the reference.
+
+    python -m tools.mutants --assignment hw1p1 --jobs 2            # all of them (make mutants)
+    python -m tools.mutants --assignment hw1p1 --only ops/reduce.py --limit 20
 """
 
 from __future__ import annotations
@@ -13,7 +21,6 @@ import io
 import json
 import queue
 import re
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -27,6 +34,11 @@ from typing import Iterator
 import click
 
 from autograder.framework.handoutgen import strip_fences
+from autograder.framework.rubric import Assignment
+from tools import assignment as assignments
+from tools.planted import patched_reference
+
+EQUIVALENT_FILE = "equivalent_mutants.txt"
 
 # Operator swaps that keep the code valid Python but change its meaning.
 OP_SWAPS = {"+": "-", "-": "+", "*": "/", "/": "*", "@": "*", "+=": "=", "-=": "+=", "**": "*",
@@ -161,10 +173,9 @@ def generate_mutants(reference_root: Path, package: str) -> list[Mutant]:
     return mutants
 
 
-def _apply(mutant: Mutant, reference_root: Path, package: str, dest: Path) -> Path:
+def _apply(mutant: Mutant, assignment: Assignment, dest: Path) -> Path:
     """Copy the reference package into dest with the mutant applied; return the submission root."""
-    shutil.copytree(reference_root / package, dest / package,
-                    ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    patched_reference(assignment, (), dest)
     target = dest / mutant.file
     lines = target.read_text().splitlines()
     lines[mutant.line - 1] = mutant.new_line
@@ -172,18 +183,19 @@ def _apply(mutant: Mutant, reference_root: Path, package: str, dest: Path) -> Pa
     return dest
 
 
-def grade_mutant(mutant: Mutant, reference_root: Path, package: str, assignment: str, slot: int) -> float:
+def grade_mutant(mutant: Mutant, assignment: Assignment, assignment_arg: str, slot: int) -> float:
     """Grade one mutant in a fresh grader process; return its score, NaN when the grader itself failed.
 
     A failed grader still writes an all-zero report (and exits 1): that zero is not a kill, so it
     is NaN here, shown as a survivor to investigate. So is a grader that runs out of time.
+    `assignment_arg` is how the grader's --assignment names it (a registered name or a folder path).
     """
     with tempfile.TemporaryDirectory(prefix="mutant-") as tmp:
-        root = _apply(mutant, reference_root, package, Path(tmp) / "sub")
+        root = _apply(mutant, assignment, Path(tmp) / "sub")
         results = Path(tmp) / "results.json"
         try:
             done = subprocess.run([sys.executable, "-m", "autograder", "grade", str(root), "--results", str(results),
-                                   "--assignment", assignment, "--slot", str(slot), "--quiet"],
+                                   "--assignment", assignment_arg, "--slot", str(slot), "--quiet"],
                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=600, check=False)
         except subprocess.TimeoutExpired:
             return float("nan")
@@ -208,18 +220,25 @@ def load_equivalent(path: Path) -> dict[str, str]:
 
 
 @click.command()
-@click.option("--assignment", default="hw1p1", show_default=True)
+@assignments.assignment_option
 @click.option("--jobs", type=click.IntRange(min=1), default=2, show_default=True, help="Mutants graded at once.")
+@click.option("--only", "only", multiple=True, metavar="FILE",
+              help="Mutate only this package file (relative to the package; repeatable). Example: --only ops/reduce.py")
 @click.option("--limit", default=0, help="Grade only the first N mutants (0: all).")
 @click.option("--list-only", is_flag=True, help="Print the mutants without grading them.")
 @click.option("--slot-base", default=0, show_default=True,
               help="First sandbox slot; job i uses slots base .. base + jobs - 1 (keep clear of other graders' slots).")
-def main(assignment: str, jobs: int, limit: int, list_only: bool, slot_base: int) -> None:
+def main(assignment_name: str | None, jobs: int, only: tuple[str, ...], limit: int, list_only: bool,
+         slot_base: int) -> None:
     """Mutate every fenced line of the reference, grade each mutant, print the kill rate and survivors."""
-    from autograder import assignments  # the registry: a bad name lists the known ones
-
-    spec = assignments.load(assignment)
+    spec = assignments.resolve(assignment_name)
+    assignment_arg = assignment_name or spec.name  # what each grader subprocess is given
     mutants = generate_mutants(spec.reference_root, spec.package)
+    if only:
+        unknown = sorted(set(only) - {m.file.split("/", 1)[1] for m in mutants})
+        if unknown:
+            raise click.BadParameter(f"no fenced code in {', '.join(unknown)}", param_hint="--only")
+        mutants = [m for m in mutants if m.file.split("/", 1)[1] in only]
     if limit:
         mutants = mutants[:limit]
     if list_only:
@@ -227,7 +246,7 @@ def main(assignment: str, jobs: int, limit: int, list_only: bool, slot_base: int
             click.echo(f"{m.key}  (line {m.line})\n    {m.new_line.strip()}")
         click.echo(f"{len(mutants)} mutants")
         return
-    equivalent = load_equivalent(spec.tests_dir.parent / "equivalent_mutants.txt")
+    equivalent = load_equivalent(assignments.folder(spec) / EQUIVALENT_FILE)
     max_score = spec.max_score
     survivors: list[Mutant] = []
     with ThreadPoolExecutor(max_workers=jobs) as pool, click.progressbar(length=len(mutants), label="grading mutants") as bar:
@@ -239,7 +258,7 @@ def main(assignment: str, jobs: int, limit: int, list_only: bool, slot_base: int
             # One slot per running job: `i % jobs` could hand a busy slot to a second job.
             slot = free_slots.get()
             try:
-                return grade_mutant(mutant, spec.reference_root, spec.package, assignment, slot)
+                return grade_mutant(mutant, spec, assignment_arg, slot)
             finally:
                 free_slots.put(slot)
 

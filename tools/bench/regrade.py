@@ -14,19 +14,19 @@ import tempfile
 import time
 from pathlib import Path
 
-from autograder.assignments.hw1p1.assignment import ASSIGNMENT
 from autograder.framework.regrade import regrade
+from autograder.framework.rubric import Assignment
 
 TARGET_PER_MINUTE = 60.0
 
 
-def synthetic_export(root: Path, n: int) -> Path:
+def synthetic_export(assignment: Assignment, root: Path, n: int) -> Path:
     """An export folder with `n` reference handins and their Ruby-symbol metadata."""
     export = root / "assignment_1_export"
     export.mkdir(parents=True)
     meta = []
     for i in range(1, n + 1):
-        shutil.copytree(ASSIGNMENT.reference_root / ASSIGNMENT.package, export / f"submission_{i}" / ASSIGNMENT.package,
+        shutil.copytree(assignment.reference_root / assignment.package, export / f"submission_{i}" / assignment.package,
                         ignore=shutil.ignore_patterns("__pycache__"))
         meta.append(f"submission_{i}:\n  :submitters:\n  - :name: Student {i}\n    :sid: '{i}'\n"
                     f"    :email: s{i}@example.edu\n  :score: 0.0\n")
@@ -34,15 +34,15 @@ def synthetic_export(root: Path, n: int) -> Path:
     return export
 
 
-def regrade_throughput(n: int = 12, jobs: int | None = None) -> dict:
+def regrade_throughput(assignment: Assignment, n: int = 12, jobs: int | None = None) -> dict:
     """Submissions per minute regrading `n` reference handins with `jobs` parallel graders (default: cores)."""
     jobs = jobs or os.cpu_count() or 2
     with tempfile.TemporaryDirectory(prefix="bench-regrade-") as tmp:
-        export = synthetic_export(Path(tmp), n)
+        export = synthetic_export(assignment, Path(tmp), n)
         start = time.perf_counter()
-        results = regrade(export, Path(tmp) / "out", ASSIGNMENT, jobs=jobs, progress=False)
+        results = regrade(export, Path(tmp) / "out", assignment, jobs=jobs, progress=False)
         seconds = time.perf_counter() - start
-    failed = [r.id for r in results if r.error or r.score != ASSIGNMENT.max_score]
+    failed = [r.id for r in results if r.error or r.score != assignment.max_score]
     return {
         "name": "regrade_throughput",
         "value": round(n / seconds * 60.0, 1),
@@ -53,6 +53,9 @@ def regrade_throughput(n: int = 12, jobs: int | None = None) -> dict:
     }
 
 
-if __name__ == "__main__":
-    json.dump(regrade_throughput(*(int(a) for a in sys.argv[1:3])), sys.stdout, indent=2)
+if __name__ == "__main__":  # python -m tools.bench.regrade ASSIGNMENT [N [JOBS]]
+    from tools import assignment as assignments
+
+    json.dump(regrade_throughput(assignments.resolve(sys.argv[1]), *(int(a) for a in sys.argv[2:4])), sys.stdout,
+              indent=2)
     print()

@@ -1,7 +1,7 @@
 """Benchmark: what the numerical gradient checker costs, against the full Jacobian's 2n forward calls.
 
 Problem from DESIGN.md section 4: f(W) = tanh(X @ W), X 64x256, W 256x128 (n = 32,768), random upstream.
-Run: `python -m autograder.bench_gradcheck` (prints JSON), or call gradcheck_cost() from autograder.bench.
+Run: `python -m tools.bench.gradcheck` (prints JSON); `python -m tools.bench` shows it in the table.
 """
 
 from __future__ import annotations

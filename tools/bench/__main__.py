@@ -1,8 +1,4 @@
-"""`make bench`: one table of the project's performance figures, each beside its target.
-
-Each figure comes from a small module that measures one thing (bench_*.py); this file only runs
-them, prints the table and writes bench.json so figures can be compared over time.
-"""
+"""`python -m tools.bench`: run every measurement of this package, print the table, write bench.json."""
 
 from __future__ import annotations
 
@@ -16,19 +12,21 @@ from typing import Callable
 
 import click
 
+from autograder.framework.rubric import Assignment
+from tools import assignment as assignments
+
 Figure = dict  # {"name": str, "value": float, "unit": str, "target": str, ...}
 
 
-def grade_time(repeats: int = 5) -> list[Figure]:
+def grade_time(assignment: Assignment, repeats: int = 5) -> list[Figure]:
     """Wall time to grade the reference end to end (sandbox on, every test), median of `repeats`."""
-    from autograder.assignments.hw1p1.assignment import ASSIGNMENT
     from autograder.framework.grade import grade_submission
 
     times, outcome = [], None
     with tempfile.TemporaryDirectory() as tmp:
         for i in range(repeats):
             start = time.perf_counter()
-            outcome = grade_submission(ASSIGNMENT.reference_root, ASSIGNMENT, Path(tmp) / f"r{i}.json")
+            outcome = grade_submission(assignment.reference_root, assignment, Path(tmp) / f"r{i}.json")
             times.append(time.perf_counter() - start)
     cases = len(outcome.tests) if outcome is not None else 0
     return [
@@ -37,17 +35,17 @@ def grade_time(repeats: int = 5) -> list[Figure]:
     ]
 
 
-def _figures() -> list[tuple[str, Callable[[], Figure | list[Figure]]]]:
+def _figures(assignment: Assignment) -> list[tuple[str, Callable[[], Figure | list[Figure]]]]:
     """The measurements, in the order the table shows them (imported lazily: each may be slow)."""
-    from autograder import bench_budget, bench_engine, bench_gradcheck, bench_regrade, bench_worker
+    from tools.bench import budget, engine, gradcheck, regrade, worker
 
     return [
-        ("grade time", grade_time),
-        ("worker overhead", bench_worker.worker_overhead),
-        ("gradient check cost", bench_gradcheck.gradcheck_cost),
-        ("regrade throughput", bench_regrade.regrade_throughput),
-        ("engine overhead", bench_engine.engine_overhead),
-        ("time budget", bench_budget.budget_figures),
+        ("grade time", lambda: grade_time(assignment)),
+        ("worker overhead", worker.worker_overhead),
+        ("gradient check cost", gradcheck.gradcheck_cost),
+        ("regrade throughput", lambda: regrade.regrade_throughput(assignment)),
+        ("engine overhead", lambda: engine.engine_overhead(assignment)),
+        ("time budget", lambda: budget.budget_figures(assignment)),
     ]
 
 
@@ -56,12 +54,14 @@ def _as_list(result: Figure | list[Figure]) -> list[Figure]:
 
 
 @click.command()
+@assignments.assignment_option
 @click.option("--json", "json_path", type=click.Path(path_type=Path), default=Path("bench.json"),
               show_default=True, help="Where to write the figures.")
-def main(json_path: Path) -> None:
+def main(assignment_name: str | None, json_path: Path) -> None:
     """Measure every figure, print the table, write JSON."""
+    assignment = assignments.resolve(assignment_name)
     figures: list[Figure] = []
-    for label, measure in _figures():
+    for label, measure in _figures(assignment):
         click.echo(f"measuring {label} ...", err=True)
         try:
             figures.extend(_as_list(measure()))

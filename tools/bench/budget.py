@@ -1,23 +1,26 @@
 """The time budget under the worst handins: one whose every student function loops forever, and one
 that is correct but 20 times slower than the reference.
 
-Both are built here from the reference, in a temporary folder (no copy of reference code is kept):
-the all-loops handin replaces the body of every solution fence with `while True: pass`; the slow one
-is the whole reference with every function and method wrapped so that each outermost call into the
-package computes (spins) for 19 times its own CPU time.
+Both are built here from any assignment's reference, in a temporary folder (no copy of reference code
+is kept): the all-loops handin replaces the body of every solution fence with `while True: pass`; the
+slow one is the whole reference with every function and method wrapped so that each outermost call into
+the package computes (spins) for 19 times its own CPU time. The slowdown is measured on the scenario the
+assignment's devtools.py names as `BENCH_YARDSTICK` (none: not measured).
 """
 
 from __future__ import annotations
 
-import shutil
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 from autograder.framework.handoutgen import strip_fences
+from autograder.framework.rubric import Assignment
+from tools import assignment as assignments
+from tools.planted import patched_reference
 
 SLOWDOWN = 20
-TRAIN = dict(seed=0, sizes=[64, 64, 10], epochs=10, batch_size=32, lr=0.05)  # the slowdown's yardstick
 LOOP_SLOT = 93  # sandbox slots of their own: a bench may run beside a grade on slot 0
 SLOW_SLOT = 94
 
@@ -99,34 +102,34 @@ def loop_fences(text: str, path: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def make_loop_handin(reference_root: Path, package: str, dest: Path) -> Path:
+def make_loop_handin(assignment: Assignment, dest: Path) -> Path:
     """A handin where every fenced (student-written) block loops forever; returns its folder."""
-    shutil.copytree(reference_root / package, dest / package, ignore=shutil.ignore_patterns("__pycache__"))
-    for path in sorted((dest / package).rglob("*.py")):
+    patched_reference(assignment, (), dest)
+    for path in sorted((dest / assignment.package).rglob("*.py")):
         text = path.read_text(encoding="utf-8")
         if "BEGIN SOLUTION" in text:
             path.write_text(loop_fences(text, path.relative_to(dest).as_posix()), encoding="utf-8")
     return dest
 
 
-def make_slow_handin(reference_root: Path, package: str, dest: Path, factor: int = SLOWDOWN) -> Path:
+def make_slow_handin(assignment: Assignment, dest: Path, factor: int = SLOWDOWN) -> Path:
     """The reference, every call into the package `factor` times slower; returns its folder."""
-    shutil.copytree(reference_root / package, dest / package, ignore=shutil.ignore_patterns("__pycache__"))
+    package = assignment.package
+    patched_reference(assignment, (), dest)
     (dest / package / "_slowdown.py").write_text(_SLOWDOWN_MODULE.format(factor=factor), encoding="utf-8")
     with open(dest / package / "__init__.py", "a", encoding="utf-8") as f:
         f.write(f"\nfrom . import _slowdown\n_slowdown.install({package!r})\n")
     return dest
 
 
-def measured_slowdown(slow: Path, reference: Path, scenario: str, kwargs: dict) -> float:
+def measured_slowdown(assignment: Assignment, slow: Path, scenario: str, kwargs: dict[str, Any]) -> float:
     """How many times more CPU time `scenario(**kwargs)` takes in a worker on the slow handin than on the reference."""
-    from autograder.assignments.hw1p1.assignment import ASSIGNMENT
     from autograder.framework import sandbox
     from autograder.framework.client import WorkerClient
 
     times = []
-    for root in (slow, reference):
-        with WorkerClient(root, ASSIGNMENT.package, ASSIGNMENT.scenarios_file, ASSIGNMENT.data_files,
+    for root in (slow, assignment.reference_root):
+        with WorkerClient(root, assignment.package, assignment.scenarios_file, assignment.data_files,
                           slot=SLOW_SLOT) as client:
             client.run(scenario, timeout=300, **kwargs)  # warm: imports, first-call caches
             start = sandbox.cpu_seconds_used(client.worker_pid)  # CPU time: the machine's load does not count
@@ -135,25 +138,23 @@ def measured_slowdown(slow: Path, reference: Path, scenario: str, kwargs: dict) 
     return times[0] / times[1]
 
 
-def _grade(handin: Path, results: Path, slot: int) -> tuple[float, object]:
+def _grade(assignment: Assignment, handin: Path, results: Path, slot: int) -> tuple[float, Any]:
     """(wall seconds, GradeOutcome) of grading `handin` end to end, sandbox on."""
-    from autograder.assignments.hw1p1.assignment import ASSIGNMENT
     from autograder.framework.grade import grade_submission
 
     start = time.perf_counter()
-    outcome = grade_submission(handin, ASSIGNMENT, results, slot=slot)
+    outcome = grade_submission(handin, assignment, results, slot=slot)
     return time.perf_counter() - start, outcome
 
 
-def budget_figures() -> list[dict]:
+def budget_figures(assignment: Assignment) -> list[dict]:
     """Worst-case grade time (all-loops handin) and the score of a correct handin 20 times slower."""
-    from autograder.assignments.hw1p1.assignment import ASSIGNMENT
-
-    budget = ASSIGNMENT.budget
+    budget = assignment.budget
+    yardstick = assignments.devtools(assignment).get("BENCH_YARDSTICK")
     with tempfile.TemporaryDirectory(prefix="ag-bench-budget-") as tmp:
         root = Path(tmp)
-        loops = make_loop_handin(ASSIGNMENT.reference_root, ASSIGNMENT.package, root / "loops")
-        wall, outcome = _grade(loops, root / "loops.json", LOOP_SLOT)
+        loops = make_loop_handin(assignment, root / "loops")
+        wall, outcome = _grade(assignment, loops, root / "loops.json", LOOP_SLOT)
         messages = [t.message for t in outcome.tests if not t.passed]
         timeouts = sum("timed out after" in m for m in messages)
         not_run = sum(m.startswith("not run:") for m in messages)
@@ -162,19 +163,25 @@ def budget_figures() -> list[dict]:
             "detail": f"all-loops handin: {outcome.score}/{outcome.max_score}, {len(outcome.tests)} checks: "
                       f"{timeouts} timed out, {not_run} not run",
         }
-        slow = make_slow_handin(ASSIGNMENT.reference_root, ASSIGNMENT.package, root / "slow")
-        wall, outcome = _grade(slow, root / "slow.json", SLOW_SLOT)
-        ratio = measured_slowdown(slow, ASSIGNMENT.reference_root, "train_digits", TRAIN)
+        slow = make_slow_handin(assignment, root / "slow")
+        wall, outcome = _grade(assignment, slow, root / "slow.json", SLOW_SLOT)
+        if yardstick:
+            scenario, kwargs = yardstick
+            measured = f"measured {measured_slowdown(assignment, slow, scenario, kwargs):.1f}x on {scenario}"
+        else:
+            measured = "slowdown not measured: no BENCH_YARDSTICK in the assignment's devtools.py"
         lost = [f"{t.case}: {t.message.splitlines()[0]}" for t in outcome.tests if not t.passed]
         slow_figure = {
             "name": "slow_handin_score", "value": outcome.score, "unit": "pts",
             "target": f"= {outcome.max_score:g} (full marks)",
-            "detail": f"correct handin {SLOWDOWN}x slower (measured {ratio:.1f}x on train_digits), "
+            "detail": f"correct handin {SLOWDOWN}x slower ({measured}), "
                       f"graded in {wall:.1f} s" + "".join(f"; lost {x}" for x in lost[:3]),
         }
     return [loop_figure, slow_figure]
 
 
-if __name__ == "__main__":
-    for figure in budget_figures():
+if __name__ == "__main__":  # python -m tools.bench.budget [ASSIGNMENT]
+    import sys
+
+    for figure in budget_figures(assignments.resolve(sys.argv[1] if len(sys.argv) > 1 else None)):
         print(figure)

@@ -1,1 +1,0 @@
-"""Example submissions (the sample handin `make grade` grades) and the script that makes them."""
