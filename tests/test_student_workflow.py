@@ -130,7 +130,7 @@ def test_handout_zip_to_graded_handin(student_env: dict[str, str], tmp_path: Pat
 
     # 5. The grader (sandboxed worker, hidden tests too) gives the uploaded archive full marks.
     results = tmp_path / "results.json"
-    graded = run([sys.executable, "-m", "autograder", "grade", str(handout / "handin.zip"), "--slot", str(SLOT),
+    graded = run([sys.executable, "-m", "autograder", "grade", str(handout / "handin.zip"), "--assignment", "hw1p1", "--slot", str(SLOT),
                   "--results", str(results), "--quiet"], tmp_path, dict(os.environ), timeout=300)
     assert graded.returncode == 0, graded.stdout[-3000:]
     board = read_scoreboard(graded.stdout)
