@@ -124,7 +124,7 @@ def make_client(tmp_path):
 
 def work_bytes(c: WorkerClient) -> int:
     """What the client's work folder holds now."""
-    return sandbox.disk_use(c._state.scratch.work).bytes
+    return sandbox.disk_use(c.sandbox.scratch.work).bytes
 
 
 # ---- disk ---------------------------------------------------------------------------------------------

@@ -442,8 +442,8 @@ def test_network_is_off_in_the_worker_and_the_log_says_by_what(make_client, list
     assert got != "connected"
     if MECH.seccomp is None:
         assert got.endswith(NETWORK_SIGNATURE["seccomp"]), got
-    held = c._plan.held.get("network", [])
-    assert held, c._plan.staff_lines()
+    held = c.sandbox.plan.held.get("network", [])
+    assert held, c.sandbox.plan.staff_lines()
     assert ("network namespace" in held) == (ROOT and MECH.netns is None)
 
 
@@ -682,12 +682,12 @@ def test_wait_worker_on_a_process_reaped_elsewhere_keeps_a_wait_status(script, e
 
     popen = subprocess.Popen([sys.executable, "-c", script])
     popen.wait()  # reaped by Popen: wait4 now raises ChildProcessError
-    sandbox._LIVE_WORKERS.add(popen.pid)
+    sandbox.LIVE.workers.add(popen.pid)
     proc = sandbox.WorkerProcess(popen, -1, -1, -1, None, None, "token")
     assert sandbox.wait_worker(proc, timeout=1.0)
     assert os.waitstatus_to_exitcode(proc.status) == exit_code
     assert sandbox.describe_signal(proc.status) == signal_name
-    assert popen.pid not in sandbox._LIVE_WORKERS
+    assert popen.pid not in sandbox.LIVE.workers
 
 
 # ---- nothing one handin leaves reaches the next (issue 10, cross-submission isolation) -----------------
