@@ -675,6 +675,29 @@ def test_memory_limit_comes_from_the_environment_with_a_floor() -> None:
         Limits.from_env({"AUTOGRADER_MEMORY_LIMIT_MB": "64"})
 
 
+def test_calls_flow_one_way_and_only_the_sandbox_changes_a_worker() -> None:
+    """client.py calls into sandbox/, never the reverse, and assigns no field of a worker process or of
+    the sandbox (process.py owns WorkerProcess; session.py the sandbox's state)."""
+    import ast
+
+    framework = Path(sandbox.__file__).resolve().parent.parent
+    for path in sorted((framework / "sandbox").glob("*.py")):
+        tree = ast.parse(path.read_text())
+        names = [n.module or "" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)]
+        names += [a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names]
+        assert not [n for n in names if n.startswith("autograder.framework.client")], f"{path.name} imports the client"
+    changed = []
+    for node in ast.walk(ast.parse((framework / "client.py").read_text())):
+        targets = node.targets if isinstance(node, ast.Assign) else \
+            [node.target] if isinstance(node, (ast.AugAssign, ast.AnnAssign)) else []
+        for target in targets:
+            for attr in [t for t in ast.walk(target) if isinstance(t, ast.Attribute)]:
+                base = ast.unparse(attr.value)
+                if base == "proc" or base.startswith("self.sandbox") or base.endswith(".proc"):
+                    changed.append(f"line {node.lineno}: {ast.unparse(target)}")
+    assert not changed, changed
+
+
 @pytest.mark.parametrize("script, exit_code, signal_name", [("raise SystemExit(3)", 3, ""),
                                                            ("import os; os.kill(os.getpid(), 9)", -9, "SIGKILL")])
 def test_wait_worker_on_a_process_reaped_elsewhere_keeps_a_wait_status(script, exit_code, signal_name):

@@ -154,8 +154,7 @@ class WorkerClient:
             raise RuntimeError("WorkerClient is closed")
         limit = self.limits.call_timeout if timeout is None else float(timeout)
         request = channel.frame({"op": "call", "scenario": scenario, "kwargs": kwargs})  # bad kwargs fail here
-        self.sandbox.output.new_call()
-        self.sandbox.disk.start_call()  # measured during the call, and after it anyway
+        self.sandbox.begin_call()  # a new output budget; files measured during the call, and after it
         # The limits cover a restarted worker's import, too.
         call = _Limit(time.monotonic() + HARD_FACTOR * limit, limit, WALL_FACTOR * limit)
         proc = self._ensure_worker(call, limit)
@@ -175,9 +174,8 @@ class WorkerClient:
             ) from None
         except DiskFull as e:
             raise self._disk_full(proc, e.use, f"while running scenario {scenario!r}") from None
-        self.sandbox.drain(proc)
         try:
-            self.sandbox.disk.check(proc.pid)  # what the call left (children may still be writing: the next check)
+            self.sandbox.end_call(proc)  # what the call printed and left on disk
         except DiskFull as e:
             raise self._disk_full(proc, e.use, f"while running scenario {scenario!r}") from None
         if proc.cpu_seconds_used() > self.limits.cpu_seconds / 2:

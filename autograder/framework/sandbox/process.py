@@ -152,16 +152,17 @@ def spawn(scratch: Scratch, package: str, limits: Limits, uid: int | None, gid: 
         rlimits.append((resource.RLIMIT_NPROC, nproc, nproc))
     # The parent-death signal is tied to the spawning thread; only use it when that is the main thread.
     pdeathsig = threading.current_thread() is threading.main_thread()
-    group = None
+    cgroup_procs: list[bytes] = []
     if protections.cgroup and uid is not None:
         group = cgroups.create(slot_cgroup_name(uid), limits.memory_bytes, limits.processes or 64)
         if isinstance(group, str):
             raise RuntimeError(f"grader error: cannot make the worker's cgroup: {group}")
+        cgroup_procs = group.procs_files()
     ruleset = landlock_ruleset(scratch) if protections.landlock else None
     syscall_filter = mechanisms().seccomp_filter if protections.seccomp else None
     preexec = _make_preexec(rlimits, netns=protections.netns, uid=uid, gid=gid, pdeathsig=pdeathsig,
                             seccomp_filter=syscall_filter, ruleset=ruleset,
-                            cgroup_procs=group.procs_files() if group is not None else ())
+                            cgroup_procs=cgroup_procs)
     # Not -I: the environment is entirely ours (so nothing leaks in), and -I would ignore PYTHONHASHSEED.
     argv = [worker_python(), "-s", "-B", "-u", str(scratch.worker_main), json.dumps(config)]
     try:
@@ -187,6 +188,7 @@ def spawn(scratch: Scratch, package: str, limits: Limits, uid: int | None, gid: 
     if ruleset is not None:
         ruleset.close()  # the worker holds its domain; the fd is not needed again
     LIVE.workers.add(popen.pid)
+    assert popen.stdout is not None  # stdout=PIPE
     out_r = popen.stdout.fileno()
     _grow_pipe(out_r)
     os.set_blocking(req_w, False)
@@ -225,7 +227,7 @@ def _make_preexec(rlimits: list[tuple[int, int, int]], netns: bool, uid: int | N
             raise OSError(ctypes.get_errno(), "unshare(CLONE_NEWNET) failed")
         if uid is not None:
             os.setgroups([])  # without this root's supplementary group 0 would leak
-            os.setgid(gid)
+            os.setgid(uid if gid is None else gid)
             os.setuid(uid)
         if pdeathsig:
             lib.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)  # after setuid, which clears it

@@ -61,7 +61,8 @@ def queued_seconds(pid: int) -> float:
 def worker_pids(pid: int, max_pids: int = 256) -> list[int]:
     """The worker and its descendants still attached to it (children lists in /proc; escapees that left
     the tree are not found here, they die with the worker)."""
-    out, stack = [], [pid]
+    out: list[int] = []
+    stack = [pid]
     while stack and len(out) < max_pids:
         p = stack.pop()
         out.append(p)

@@ -20,6 +20,7 @@ from autograder.framework.sandbox import cgroups, landlock, seccomp
 from autograder.framework.sandbox.libc import CLONE_NEWNET, libc
 from autograder.framework.sandbox.limits import DISK_CHECK_SECONDS, DISK_MAX_ENTRIES, Limits, human_bytes, process_limit
 from autograder.framework.sandbox.scratch import Scratch
+from autograder.framework.sandbox.seccomp import Filter as SyscallFilter
 
 PACKAGE = Path(__file__).resolve().parents[2]  # the installed `autograder` package
 REQUIREMENTS = ("network", "filesystem", "uid")  # what a course can --require
@@ -70,7 +71,7 @@ class Mechanisms:
     layout: dict  # interpreter_layout() of the worker's interpreter (Landlock read rules)
     cgroups: str | None = "not probed"  # None when per-slot cgroups can be made, else why not
     cgroup_kind: str = ""
-    seccomp_filter: seccomp.Filter | None = None  # built once when seccomp is available
+    seccomp_filter: SyscallFilter | None = None  # built once when seccomp is available
 
 
 _mechanisms: Mechanisms | None = None

@@ -69,6 +69,7 @@ def prepare_scratch(submission_root: Path, scenarios_file: Path, data_files: Seq
         work.mkdir(mode=0o700)
         data_dir.chmod(0o555)
         if uid is not None:
+            gid = uid if gid is None else gid
             os.chown(work, uid, gid)
             os.chown(root, 0, gid)  # only this worker's gid (and root) may enter
             root.chmod(0o750)
@@ -108,7 +109,7 @@ def reset_work_dir(scratch: Scratch, uid: int | None, gid: int | None) -> None:
     remove_tree(scratch.work)  # iterative: a worker's 3,000-deep tree cannot raise RecursionError
     scratch.work.mkdir(mode=0o700)
     if uid is not None:
-        os.chown(scratch.work, uid, gid)
+        os.chown(scratch.work, uid, uid if gid is None else gid)
 
 
 def remove_scratch(root: Path) -> None:

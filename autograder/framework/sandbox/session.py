@@ -66,7 +66,9 @@ class WorkerSandbox:
                  data_files: Sequence[Path], limits: Limits, slot: int) -> None:
         find_package(submission_root, package)
         self.package, self.limits, self.slot = package, limits, slot
-        self.uid, self.gid = worker_ids(slot)
+        ids = worker_ids(slot)
+        self.uid: int | None = ids[0]
+        self.gid: int | None = ids[1]
         self.plan = plan_protections(limits, self.uid, limits.call_timeout)
         if self.uid is None:
             warn_missing_once(self.plan.missing)
@@ -124,6 +126,17 @@ class WorkerSandbox:
             self._state.proc = None
             return True
         return False
+
+    def begin_call(self) -> None:
+        """A call starts: a new output budget, and its files are measured from DISK_CHECK_SECONDS on."""
+        self.output.new_call()
+        self.disk.start_call()
+
+    def end_call(self, proc: WorkerProcess) -> None:
+        """A call answered: collect what it printed, and measure what it left on disk (DiskFull when over the
+        budget; children may still be writing: the next call's checks see that)."""
+        self.drain(proc)
+        self.disk.check(proc.pid)
 
     def reset_work(self) -> None:
         """Empty the work folder now (normally done before the next start)."""
