@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
-from autograder.framework.fstree import _open_dir
+from autograder.framework.fstree import open_dir
 from autograder.framework.sandbox.libc import libc
 from autograder.framework.sandbox.limits import DISK_CHECK_SECONDS, DISK_MAX_ENTRIES
 from autograder.framework.sandbox.procfs import worker_pids
@@ -45,7 +45,7 @@ def disk_use(work: Path, pids: Sequence[int] = (), max_entries: int = DISK_MAX_E
     total, count = 0, 0
     seen: set[tuple[int, int]] = set()
     try:
-        fd = _open_dir(str(work), None)
+        fd = open_dir(str(work), None)
     except OSError:
         fd = -1
     if fd >= 0:
@@ -122,7 +122,7 @@ def _walk(fd: int, max_entries: int, seen: set[tuple[int, int]]) -> tuple[int, i
             total += st.st_blocks * 512
             if stat.S_ISDIR(st.st_mode):
                 try:
-                    sub = _open_dir(name, fd)
+                    sub = open_dir(name, fd)
                 except OSError:
                     continue
                 try:
