@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from autograder.framework import sandbox
+from autograder.framework.sandbox import cgroups
 from autograder.framework.client import Limits, WorkerClient
 from autograder.framework.errors import StudentCrash
 
@@ -124,7 +125,7 @@ def make_client(tmp_path):
 
 def work_bytes(c: WorkerClient) -> int:
     """What the client's work folder holds now."""
-    return sandbox.disk_use(c._state.scratch.work).bytes
+    return sandbox.disk_use(c.sandbox.scratch.work).bytes
 
 
 # ---- disk ---------------------------------------------------------------------------------------------
@@ -338,12 +339,14 @@ def test_a_correct_handin_keeps_full_marks_beside_an_attacker(tmp_path, monkeypa
         (tmp_path / d).mkdir()
     attacker_uid = UID_BASE + NEIGHBOUR_SLOTS[env][0]
     samples: list[tuple[float, int]] = []
+    in_group: list[int] = []  # the slot cgroup's own task count (root): what its pids.max limits
     done = threading.Event()
     results = {}
 
     def sample() -> None:
         while not done.is_set():
             samples.append((time.monotonic(), len(_uid_processes(attacker_uid))))
+            in_group.append(cgroups.pids_current(sandbox.slot_cgroup_name(attacker_uid)) or 0)
             time.sleep(0.2)
 
     def run_attacker() -> None:
@@ -369,11 +372,18 @@ def test_a_correct_handin_keeps_full_marks_beside_an_attacker(tmp_path, monkeypa
     during = [n for t, n in samples if start <= t <= end]
     live = sum(0.2 for n in during if n >= 6)
     peak = max(n for _, n in samples)
-    print(f"\n[{env}] neighbour {g.score}/{MINI_MAX} in {end - start:.1f} s; attacker processes: peak {peak}, "
+    print(f"\n[{env}] neighbour {g.score}/{MINI_MAX} in {end - start:.1f} s; attacker processes: peak {peak} "
+          f"(slot cgroup {max(in_group)}), "
           f"live for {live:.1f} s of it; attacker score {results['attacker'].score}")
     assert g.report is not None and g.score == pytest.approx(MINI_MAX), (g.raw[-3000:], g.stderr[-3000:])
     assert live >= min(3.0, 0.8 * (end - start)), samples  # the attack really ran beside the neighbour's grade
-    assert peak <= (64 if env == "root" else 8), peak  # the slot's process limit held
+    # The slot's process limit held. As root, counted by the slot cgroup itself: a scan of /proc by uid may
+    # see 65 for an instant while the kill at the end of the grade reaps the 64 (a reaped task leaves the
+    # group's count before it leaves /proc, and a forker still alive takes its place).
+    if env == "root":
+        assert 6 <= max(in_group) <= 64, (max(in_group), peak)  # the group was found full of the attack, no more
+    else:
+        assert peak <= 8, peak
     assert results["attacker"].report is not None and results["attacker"].score == 0
     left = [p for p in _uid_processes(attacker_uid) if not p.endswith(("Z", "X"))]
     assert not left, left  # nothing of the attacker runs on after its grade

@@ -16,10 +16,17 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from autograder.framework.archive import Limits, SubmissionError, copy_folder, extract_archive, prepare_submission
+from autograder.framework.archive import (
+    ExtractionLimits,
+    SubmissionError,
+    copy_folder,
+    extract_archive,
+    prepare_submission,
+)
 
 PKG = "mytorch"
-SMALL = Limits(max_files=50, max_total_bytes=400_000, max_file_bytes=200_000, max_ratio=50, ratio_floor_bytes=50_000)
+SMALL = ExtractionLimits(max_files=50, max_total_bytes=400_000, max_file_bytes=200_000, max_ratio=50,
+                         ratio_floor_bytes=50_000)
 
 
 # ------------------------------------------------------------------------------ builders
@@ -82,7 +89,7 @@ def box(tmp_path: Path) -> Path:
     return tmp_path / "box"
 
 
-def assert_refused(src: Path, box: Path, *words: str, limits: Limits = SMALL) -> str:
+def assert_refused(src: Path, box: Path, *words: str, limits: ExtractionLimits = SMALL) -> str:
     """prepare_submission refuses `src`, the message has `words`, and nothing exists but an empty dest."""
     dest = box / "dest"
     with pytest.raises(SubmissionError) as info:
@@ -265,7 +272,8 @@ def test_special_files_are_refused(tmp_path: Path, box: Path, kind: bytes, word:
 def test_too_many_files_default_limit(tmp_path: Path, box: Path) -> None:
     entries = package_files()
     entries.update({f"{PKG}/data/f{i}.txt": b"" for i in range(2_000)})
-    assert_refused(make_zip(tmp_path / "h.zip", entries, zipfile.ZIP_STORED), box, "more than 2000 files", limits=Limits())
+    assert_refused(make_zip(tmp_path / "h.zip", entries, zipfile.ZIP_STORED), box, "more than 2000 files",
+                   limits=ExtractionLimits())
 
 
 def test_file_too_large_by_header(tmp_path: Path, box: Path) -> None:
@@ -280,7 +288,7 @@ def test_total_too_large(tmp_path: Path, box: Path) -> None:
 
 def test_zip_bomb_ratio_default_limits(tmp_path: Path, box: Path) -> None:
     entries = {**package_files(), f"{PKG}/zeros.bin": b"\0" * (5 << 20)}  # 5 MB -> ~5 KB: ratio ~1000
-    assert_refused(make_zip(tmp_path / "h.zip", entries), box, "zip bomb", limits=Limits())
+    assert_refused(make_zip(tmp_path / "h.zip", entries), box, "zip bomb", limits=ExtractionLimits())
 
 
 def test_tgz_bomb_counted_while_extracting(tmp_path: Path, box: Path) -> None:
@@ -365,7 +373,8 @@ def _build(path: Path, fmt: str, entries: list[tuple], abs_root: str) -> None:
 @example(fmt="tar", entries=[(["a"], True, "file", 10, "a")])
 def test_property_extraction_stays_inside(fmt: str, entries: list[tuple]) -> None:
     """Whatever the entries: success with every file inside dest, or SubmissionError; never a write outside."""
-    limits = Limits(max_files=6, max_total_bytes=250_000, max_file_bytes=100_000, max_ratio=50, ratio_floor_bytes=60_000)
+    limits = ExtractionLimits(max_files=6, max_total_bytes=250_000, max_file_bytes=100_000, max_ratio=50,
+                              ratio_floor_bytes=60_000)
     with tempfile.TemporaryDirectory() as tmp_s:
         tmp = Path(tmp_s)
         (tmp / "box").mkdir()

@@ -276,7 +276,7 @@ def test_deep_tree_in_the_workers_folder_is_cleaned_up(tmp_path: Path) -> None:
     pkg.mkdir(parents=True)
     (pkg / "__init__.py").write_text("")
     with WorkerClient(tmp_path / "sub", "pkg", scenarios, slot=7) as c:
-        scratch = c._state.scratch.root
+        scratch = c.sandbox.scratch.root
         assert c.run("deep", timeout=120) == 1
         c.restart()  # resets the work folder (reset_work_dir)
         assert not any((scratch / "work").iterdir())

@@ -27,7 +27,7 @@ from autograder.framework.options import BadOption
 from autograder.framework.gradebook import parse_time
 from autograder.framework.class_report import write_class_report
 from autograder.framework.regrade import read_export, regrade, summary_lines
-from autograder.framework.slots import parse_slots
+from autograder.framework.sandbox.slots import parse_slots
 from autograder.framework.rubric import Assignment, Task
 
 ROOT = Path(__file__).resolve().parents[1]

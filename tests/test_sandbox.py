@@ -443,8 +443,8 @@ def test_network_is_off_in_the_worker_and_the_log_says_by_what(make_client, list
     assert got != "connected"
     if MECH.seccomp is None:
         assert got.endswith(NETWORK_SIGNATURE["seccomp"]), got
-    held = c._plan.held.get("network", [])
-    assert held, c._plan.staff_lines()
+    held = c.sandbox.plan.held.get("network", [])
+    assert held, c.sandbox.plan.staff_lines()
     assert ("network namespace" in held) == (ROOT and MECH.netns is None)
 
 
@@ -676,6 +676,29 @@ def test_memory_limit_comes_from_the_environment_with_a_floor() -> None:
         Limits.from_env({"AUTOGRADER_MEMORY_LIMIT_MB": "64"})
 
 
+def test_calls_flow_one_way_and_only_the_sandbox_changes_a_worker() -> None:
+    """client.py calls into sandbox/, never the reverse, and assigns no field of a worker process or of
+    the sandbox (process.py owns WorkerProcess; session.py the sandbox's state)."""
+    import ast
+
+    framework = Path(sandbox.__file__).resolve().parent.parent
+    for path in sorted((framework / "sandbox").glob("*.py")):
+        tree = ast.parse(path.read_text())
+        names = [n.module or "" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)]
+        names += [a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names]
+        assert not [n for n in names if n.startswith("autograder.framework.client")], f"{path.name} imports the client"
+    changed = []
+    for node in ast.walk(ast.parse((framework / "client.py").read_text())):
+        targets = node.targets if isinstance(node, ast.Assign) else \
+            [node.target] if isinstance(node, (ast.AugAssign, ast.AnnAssign)) else []
+        for target in targets:
+            for attr in [t for t in ast.walk(target) if isinstance(t, ast.Attribute)]:
+                base = ast.unparse(attr.value)
+                if base == "proc" or base.startswith("self.sandbox") or base.endswith(".proc"):
+                    changed.append(f"line {node.lineno}: {ast.unparse(target)}")
+    assert not changed, changed
+
+
 @pytest.mark.parametrize("script, exit_code, signal_name", [("raise SystemExit(3)", 3, ""),
                                                            ("import os; os.kill(os.getpid(), 9)", -9, "SIGKILL")])
 def test_wait_worker_on_a_process_reaped_elsewhere_keeps_a_wait_status(script, exit_code, signal_name):
@@ -683,12 +706,12 @@ def test_wait_worker_on_a_process_reaped_elsewhere_keeps_a_wait_status(script, e
 
     popen = subprocess.Popen([sys.executable, "-c", script])
     popen.wait()  # reaped by Popen: wait4 now raises ChildProcessError
-    sandbox._LIVE_WORKERS.add(popen.pid)
+    sandbox.LIVE.workers.add(popen.pid)
     proc = sandbox.WorkerProcess(popen, -1, -1, -1, None, None, "token")
     assert sandbox.wait_worker(proc, timeout=1.0)
     assert os.waitstatus_to_exitcode(proc.status) == exit_code
     assert sandbox.describe_signal(proc.status) == signal_name
-    assert popen.pid not in sandbox._LIVE_WORKERS
+    assert popen.pid not in sandbox.LIVE.workers
 
 
 # ---- nothing one handin leaves reaches the next (issue 10, cross-submission isolation) -----------------

@@ -12,7 +12,7 @@ import click
 from autograder import assignments
 from autograder.framework.options import BadOption
 from autograder.framework.rubric import Assignment
-from autograder.framework.slots import check_slot
+from autograder.framework.sandbox.slots import check_slot
 from autograder.framework.text import clean
 
 F = TypeVar("F", bound=Callable[..., Any])

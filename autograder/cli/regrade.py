@@ -13,7 +13,7 @@ from autograder.cli.common import assignment_option, usage_errors
 from autograder.framework.regrade import (DEFAULT_TIMEOUT, Interrupted, RegradeError, parse_due, regrade,
                                           summary_lines)
 from autograder.framework.rubric import Assignment
-from autograder.framework.slots import parse_slots
+from autograder.framework.sandbox.slots import parse_slots
 
 EXAMPLES = """
 \b

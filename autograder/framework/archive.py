@@ -42,7 +42,7 @@ _MB = 1 << 20
 
 
 @dataclass(frozen=True)
-class Limits:
+class ExtractionLimits:
     """What a handin may contain. The defaults are generous for a homework and tiny for a bomb."""
 
     max_files: int = 2_000  # entries of any kind (junk included: it still costs work)
@@ -50,14 +50,14 @@ class Limits:
     max_file_bytes: int = 20 * _MB  # uncompressed, one file
     max_ratio: float = 100.0  # uncompressed / compressed, checked for files above ratio_floor_bytes
     ratio_floor_bytes: int = 1 * _MB  # small files may compress well (e.g. a zero-filled .npz)
-    max_depth: int = 24  # folders from the top to a file; mytorch/ops/x.py is 3
+    max_depth: int = 24  # folders from the top to a file; a package/subpackage/module.py is 3
     max_meta_bytes: int = 1 * _MB  # one tar long-name / pax header (names are < 4 KB; macOS adds xattrs)
 
 
-DEFAULT_LIMITS = Limits()
+DEFAULT_LIMITS = ExtractionLimits()
 
 
-def prepare_submission(src: Path, dest: Path, package: str, limits: Limits = DEFAULT_LIMITS) -> Path:
+def prepare_submission(src: Path, dest: Path, package: str, limits: ExtractionLimits = DEFAULT_LIMITS) -> Path:
     """Copy or extract the handin `src` into `dest`; return the folder that contains `<package>/__init__.py`.
 
     `src` is a folder or an archive (.zip, .tar, .tar.gz, .tgz; recognised by content, not name).
@@ -89,7 +89,7 @@ def prepare_submission(src: Path, dest: Path, package: str, limits: Limits = DEF
         raise
 
 
-def extract_archive(archive: Path, dest: Path, limits: Limits = DEFAULT_LIMITS) -> None:
+def extract_archive(archive: Path, dest: Path, limits: ExtractionLimits = DEFAULT_LIMITS) -> None:
     """Extract a .zip/.tar/.tar.gz/.tgz into the empty or new folder `dest`, refusing anything unsafe.
 
     On refusal the partial extraction is removed and SubmissionError says which entry and why.
@@ -115,7 +115,7 @@ def extract_archive(archive: Path, dest: Path, limits: Limits = DEFAULT_LIMITS) 
         raise
 
 
-def copy_folder(src: Path, dest: Path, limits: Limits = DEFAULT_LIMITS) -> None:
+def copy_folder(src: Path, dest: Path, limits: ExtractionLimits = DEFAULT_LIMITS) -> None:
     """Copy the regular files of folder `src` into `dest`; symlinks and special files are skipped, not followed.
 
     A symlink pointing at the reference solution must never become content, so links are dropped
@@ -179,7 +179,7 @@ def locate_package(root: Path, package: str) -> Path:
 # ----------------------------------------------------------------------------------------- zip
 
 
-def _extract_zip(archive: Path, dest: Path, limits: Limits) -> None:
+def _extract_zip(archive: Path, dest: Path, limits: ExtractionLimits) -> None:
     """Check every header first (names, kinds, declared sizes, ratios), then extract counting bytes."""
     budget = _Budget(limits, f"the archive {archive.name!r}")
     try:
@@ -219,7 +219,7 @@ def _extract_zip(archive: Path, dest: Path, limits: Limits) -> None:
         raise SubmissionError(_corrupt_message(archive.name, exc)) from None
 
 
-def _check_zip_directory(archive: Path, limits: Limits) -> None:
+def _check_zip_directory(archive: Path, limits: ExtractionLimits) -> None:
     """Refuse a central directory too large for `max_files` entries before zipfile reads it: zipfile
     makes a ZipInfo (~0.5 KB) of every entry at open, however many the directory holds."""
     with open(archive, "rb") as f:
@@ -246,7 +246,7 @@ def _is_blank(path: Path) -> bool:
     return whole and not data.strip(b"\0")
 
 
-def _is_tar(path: Path, limits: Limits = DEFAULT_LIMITS) -> bool:
+def _is_tar(path: Path, limits: ExtractionLimits = DEFAULT_LIMITS) -> bool:
     """Whether `path` opens as a (possibly gzip/bz2/xz-compressed) tar archive.
 
     Its headers are pre-scanned first (SubmissionError on a header bomb): tarfile.open already reads
@@ -300,7 +300,7 @@ class _BoundedReads:
 
 
 @contextlib.contextmanager
-def _open_tar(path: Path, limits: Limits) -> Iterator[tarfile.TarFile]:
+def _open_tar(path: Path, limits: ExtractionLimits) -> Iterator[tarfile.TarFile]:
     """tarfile over our own decompressed stream, every read bounded (see _BoundedReads)."""
     raw = _open_decompressed(path)
     try:
@@ -323,7 +323,7 @@ def _read_at_most(f: BinaryIO, n: int) -> bytes:
     return b"".join(parts)
 
 
-def _scan_tar(path: Path, limits: Limits) -> bool:
+def _scan_tar(path: Path, limits: ExtractionLimits) -> bool:
     """Walk a tar's headers with a bounded reader, exactly as tarfile will walk them, refusing what
     would make tarfile allocate before our checks: a long-name or pax header above `max_meta_bytes`,
     sparse members, too many entries, declared sizes over the budget. False if `path` is no tar.
@@ -426,7 +426,7 @@ def _pax_records(data: bytes) -> dict[bytes, bytes]:
     return records
 
 
-def _extract_tar(archive: Path, dest: Path, limits: Limits) -> None:
+def _extract_tar(archive: Path, dest: Path, limits: ExtractionLimits) -> None:
     """Stream the members (a tar has no central directory), checking each header before its data.
     Call only after `_is_tar(archive, limits)`, whose header pre-scan keeps tarfile's reads bounded."""
     budget = _Budget(limits, f"the archive {archive.name!r}")
@@ -490,7 +490,7 @@ def _tar_kind(member: tarfile.TarInfo) -> int:
 class _Budget:
     """Counts entries and bytes against the limits; raises SubmissionError naming the culprit."""
 
-    def __init__(self, limits: Limits, what: str) -> None:
+    def __init__(self, limits: ExtractionLimits, what: str) -> None:
         self.limits, self.what = limits, what
         self.What = what[:1].upper() + what[1:]  # the same, starting a sentence
         self.entries = 0
@@ -558,7 +558,7 @@ def _safe_relpath(name: str) -> PurePosixPath | None:
     return PurePosixPath(*parts) if parts else None
 
 
-def _check_depth(name: str, rel: PurePosixPath, limits: Limits, what: str) -> None:
+def _check_depth(name: str, rel: PurePosixPath, limits: ExtractionLimits, what: str) -> None:
     """Refuse a path more than `max_depth` folders deep (deep trees exhaust recursion and PATH_MAX)."""
     if len(rel.parts) > limits.max_depth:
         shown = name if len(name) <= 120 else name[:60] + "..." + name[-40:]
@@ -574,7 +574,7 @@ def _is_junk(name: str) -> bool:
 
 
 def _is_junk_path(rel: PurePosixPath) -> bool:
-    """Whether any component of `rel` is junk: `__MACOSX/mytorch/x.py` is junk as a whole."""
+    """Whether any component of `rel` is junk: `__MACOSX/pkg/x.py` is junk as a whole."""
     return any(_is_junk(p) for p in rel.parts)
 
 

@@ -28,8 +28,8 @@ def remove_tree(path: str | os.PathLike, max_entries: int = REMOVE_MAX_ENTRIES,
         return False
 
 
-def _open_dir(name: str, dir_fd: int | None) -> int:
-    """Open a folder to empty it; without root, make it ours to list and empty first (0700)."""
+def open_dir(name: str, dir_fd: int | None) -> int:
+    """Open a folder (never through a link) to list or empty it; without root, make it ours to list first (0700)."""
     flags = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
     try:
         fd = os.open(name, flags, dir_fd=dir_fd)
@@ -53,7 +53,7 @@ def _remove_tree(path: str, max_entries: int, deadline: float) -> bool:
         os.unlink(path)
         return True
     top = os.path.realpath(path)
-    fd = _open_dir(top, None)
+    fd = open_dir(top, None)
     stack: list[tuple[str, tuple[int, int]]] = []  # (name in parent, parent's (dev, ino))
     count = 0
     try:
@@ -75,7 +75,7 @@ def _remove_tree(path: str, max_entries: int, deadline: float) -> bool:
             if child is not None:
                 here = os.fstat(fd)
                 try:
-                    sub = _open_dir(child, fd)
+                    sub = open_dir(child, fd)
                 except FileNotFoundError:
                     continue
                 stack.append((child, (here.st_dev, here.st_ino)))

@@ -43,7 +43,7 @@ from typing import Any, Callable, Sequence
 import yaml
 
 import autograder.framework
-from autograder.framework.archive import Limits, extract_archive
+from autograder.framework.archive import ExtractionLimits, extract_archive
 from autograder.framework.fstree import remove_tree
 from autograder.framework.errors import SubmissionError
 from autograder.framework.gradebook import Row, Student, parse_time, write_gradebook
@@ -62,7 +62,8 @@ DEFAULT_TIMEOUT = 15 * 60.0  # Gradescope's own default per-submission limit is 
 # A whole class's export: far larger than one handin, still bounded against a corrupt zip. No ratio
 # limit: one student's well-compressing file must not stop the batch (each handin meets the
 # per-handin limits again when it is graded), and the total stays capped.
-EXPORT_LIMITS = Limits(max_files=200_000, max_total_bytes=8 << 30, max_file_bytes=100 << 20, max_ratio=float("inf"))
+EXPORT_LIMITS = ExtractionLimits(max_files=200_000, max_total_bytes=8 << 30, max_file_bytes=100 << 20,
+                                 max_ratio=float("inf"))
 STDERR_KEEP = 2_000  # characters of a failed grader's stderr kept in the error column
 TERM_GRACE = 1.5  # seconds a grader gets to stop its workers after SIGTERM, before SIGKILL
 PR_SET_PDEATHSIG = 1

@@ -1,6 +1,6 @@
 """The worker: imports the student's package, runs scenario functions on it, answers with plain data.
 
-It runs inside the sandbox (another uid, rlimits, no network), started by sandbox.py as
+It runs inside the sandbox (another uid, rlimits, no network), started by sandbox/process.py as
 `python -s -B -u worker_main.py CONFIG_JSON` from a scratch folder holding copies of this file,
 channel.py, errors.py, the scenarios file and the submission. Self-contained: stdlib + numpy + channel.py
 (plain-data conversion and frames) and errors.py (student tracebacks), loaded by path; it never imports

@@ -20,6 +20,7 @@ import os
 import stat
 import sys
 from dataclasses import dataclass, field
+from typing import Sequence
 
 SYS_CREATE_RULESET, SYS_ADD_RULE, SYS_RESTRICT_SELF = 444, 445, 446
 CREATE_RULESET_VERSION = 1
@@ -95,7 +96,7 @@ class LandlockError(OSError):
     """The ruleset could not be built."""
 
 
-def build(read: list[str], write: list[str], read_dir_only: list[str] = ()) -> Ruleset:
+def build(read: list[str], write: list[str], read_dir_only: Sequence[str] = ()) -> Ruleset:
     """A ruleset allowing READ beneath `read`, everything beneath `write`, listing beneath
     `read_dir_only`; files (not folders) in these lists get only the rights a file can have.
     Paths that do not exist are skipped. Raises LandlockError when Landlock is unavailable."""

@@ -49,6 +49,23 @@ def _own_paths() -> dict[str, str]:
     return out
 
 
+def pids_current(name: str) -> int | None:
+    """How many tasks the group `name` beneath this process's cgroups holds now, as its pids controller
+    counts them (the figure its pids.max limits); None when there is no such group."""
+    try:
+        own = _own_paths()
+    except OSError:
+        return None
+    for d in (os.path.join(ROOT, "pids", own.get("pids", "").lstrip("/"), name),
+              os.path.join(ROOT, own.get("", "").lstrip("/"), name)):
+        try:
+            with open(os.path.join(d, "pids.current")) as f:
+                return int(f.read())
+        except (OSError, ValueError):
+            continue
+    return None
+
+
 def _write(path: str, value: str) -> None:
     with open(path, "w") as f:
         f.write(value)
