@@ -169,9 +169,24 @@ def _private_reference_cache(tmp_path_factory: pytest.TempPathFactory):
 INTEGRATION_FILES = frozenset({
     "test_aggregate_limits.py", "test_alternatives.py", "test_broken.py", "test_budget.py",
     "test_bug_catalog.py", "test_check.py", "test_determinism.py", "test_gradescope_zip.py",
-    "test_hostile.py", "test_input_classes.py", "test_misconceptions.py", "test_platforms.py",
-    "test_regrade.py", "test_regrade_interrupt.py", "test_regrade_privacy.py", "test_replayed_answers.py",
-    "test_student_workflow.py", "test_traversal_bugs.py",
+    "test_feedback.py", "test_forged_observations.py", "test_hostile.py", "test_input_classes.py",
+    "test_misconceptions.py", "test_platforms.py", "test_regrade.py", "test_regrade_interrupt.py",
+    "test_regrade_privacy.py", "test_replayed_answers.py", "test_sample_handin.py", "test_student_workflow.py",
+    "test_traversal_bugs.py",
+})
+# Single end-to-end tests in otherwise fast files (each > 5 s on a loaded 2-core machine): they run a
+# sandboxed worker or the handout's whole public suite. Prefer @pytest.mark.integration on new ones.
+INTEGRATION_TESTS = frozenset({
+    "test_hardening.py::test_hostile_text_reaches_every_output_path_safely",
+    "test_hardening.py::test_deep_tree_in_the_workers_folder_is_cleaned_up",
+    "test_hardening.py::test_deep_tree_is_refused_with_a_message_and_leaves_nothing",
+    "test_hardening.py::test_a_refused_or_failed_reply_is_not_kept_alive_by_its_error",
+    "test_handout.py::test_every_message_the_writeup_quotes_is_real_output",
+    "test_handout.py::test_the_writeups_prerequisites_are_enough_for_the_tasks_that_have_them",
+    "test_handout.py::test_a_partial_run_never_shows_pass_and_says_so_in_the_total",
+    "test_handout.py::test_bare_handout_fails_every_task_with_its_stub_message_and_scores_zero",
+    "test_handout.py::test_reference_code_in_the_handout_scores_full_marks",
+    "test_handout.py::test_task_option_runs_one_task",
 })
 # Fixtures that start sandboxed workers or build whole environments: a test using one (directly or through
 # another fixture) is an integration test wherever it lives. By convention a fixture holding a finished
@@ -182,13 +197,14 @@ UNIT_SECONDS = 5.0
 
 
 def _is_integration(item: pytest.Item) -> bool:
-    """The lane rule: an explicit `unit`/`integration` mark wins, then the file, then the fixtures used."""
+    """The lane rule: an explicit `unit`/`integration` mark wins, then the file or test, then the fixtures."""
     if item.get_closest_marker("integration") is not None:
         return True
     if item.get_closest_marker("unit") is not None:
         return False
     fixtures = set(getattr(item, "fixturenames", ()))
-    return (item.path.name in INTEGRATION_FILES or bool(fixtures & INTEGRATION_FIXTURES)
+    test = f"{item.path.name}::{getattr(item, 'originalname', item.name)}"
+    return (item.path.name in INTEGRATION_FILES or test in INTEGRATION_TESTS or bool(fixtures & INTEGRATION_FIXTURES)
             or any(name.startswith("graded") for name in fixtures))
 
 
