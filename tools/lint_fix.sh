@@ -7,9 +7,9 @@ cd "$(dirname "$0")/.."
 BIN=${VENV:-.venv}/bin
 # Fix first (isort, pyupgrade), then format, then fix again: formatting can split a statement so that a
 # fix's target moves, and a second pass is cheap and idempotent.
-"$BIN/ruff" check --fix --quiet . >/dev/null || true
+"$BIN/ruff" check --fix --quiet . >/dev/null 2>&1 || true
 "$BIN/ruff" format --quiet .
-"$BIN/ruff" check --fix --quiet . >/dev/null || true
+"$BIN/ruff" check --fix --quiet . >/dev/null 2>&1 || true
 "$BIN/ruff" format --quiet .
 echo "== left for hand fixes (ruff):"
 "$BIN/ruff" check --statistics . || true
