@@ -36,7 +36,7 @@ $(STAMP): pyproject.toml
 grade: $(STAMP)
 	$(AG) grade $(SUBMISSION) --results $(RESULTS) --slot $(SLOT)
 
-# The full suite (unit + integration lanes; `slow` soaks only in test-slow). CI runs `make lint test`.
+# The full suite (unit + integration lanes; `slow` soaks only in test-slow). CI runs `make -k lint test`.
 test: $(STAMP) browser
 	$(PY) -m pytest -q $(PYTEST_ARGS)
 

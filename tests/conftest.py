@@ -171,8 +171,8 @@ INTEGRATION_FILES = frozenset({
     "test_bug_catalog.py", "test_check.py", "test_determinism.py", "test_gradescope_zip.py",
     "test_feedback.py", "test_forged_observations.py", "test_hostile.py", "test_input_classes.py",
     "test_misconceptions.py", "test_platforms.py", "test_regrade.py", "test_regrade_interrupt.py",
-    "test_regrade_privacy.py", "test_replayed_answers.py", "test_sample_handin.py", "test_student_workflow.py",
-    "test_traversal_bugs.py",
+    "test_readme_recipe.py", "test_regrade_privacy.py", "test_replayed_answers.py", "test_sample_handin.py",
+    "test_student_workflow.py", "test_traversal_bugs.py",
 })
 # Single end-to-end tests in otherwise fast files (each > 5 s on a loaded 2-core machine): they run a
 # sandboxed worker or the handout's whole public suite. Prefer @pytest.mark.integration on new ones.
