@@ -27,7 +27,7 @@ export OPENBLAS_NUM_THREADS = 1
 export OMP_NUM_THREADS = 1
 export MKL_NUM_THREADS = 1
 
-.PHONY: install grade test test-slow handout gradescope regrade bench mutants clean check browser autolab prairielearn
+.PHONY: install grade test test-fast lint lint-fix test-slow handout gradescope regrade bench mutants clean check browser autolab prairielearn
 
 install: $(STAMP)
 
@@ -35,7 +35,7 @@ $(STAMP): pyproject.toml
 	@test -n "$(PYTHON)" || { echo "error: no python3 found (Python 3.10+ is required)"; exit 1; }
 	$(PYTHON) -m venv $(VENV) || { echo "error: '$(PYTHON) -m venv' failed; on Debian/Ubuntu: apt-get install python3-venv"; exit 1; }
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[test,report]'
+	$(PY) -m pip install --quiet -e '.[test,report,lint]'
 	@touch $@
 
 # Without SUBMISSION, the assignment's sample handin, generated into build/sample/<assignment>/ (tools/make_sample.py).
@@ -43,8 +43,26 @@ grade: $(STAMP)
 	$(if $(SUBMISSION),,$(PY) -m tools.make_sample --assignment $(ASSIGNMENT) --out $(SAMPLE))
 	$(AG) grade $(or $(SUBMISSION),$(SAMPLE)) --assignment $(ASSIGNMENT) --results $(RESULTS) --slot $(SLOT)
 
+# The full suite (unit + integration lanes; `slow` soaks only in test-slow). CI runs `make -k lint test`.
 test: $(STAMP) browser
 	$(PY) -m pytest -q $(PYTEST_ARGS)
+
+# The fast lane: unit tests only (no sandboxed end-to-end grades), under 2 minutes on 2 cores. A new test
+# lands in a lane by tests/conftest.py's rule (file, fixtures, or an explicit unit/integration mark).
+test-fast: $(STAMP)
+	$(PY) -m pytest -q -m unit $(PYTEST_ARGS)
+
+# Lint + format check + types (config in pyproject.toml). All three run even when one fails.
+lint: $(STAMP)
+	@rc=0; \
+	$(VENV)/bin/ruff check . || rc=1; \
+	$(VENV)/bin/ruff format --check . || rc=1; \
+	$(VENV)/bin/mypy || rc=1; \
+	exit $$rc
+
+# Apply ruff's safe fixes and the formatter to the whole tree, then list what is left for a human.
+lint-fix: $(STAMP)
+	VENV=$(VENV) tools/lint_fix.sh
 
 # The class report's test opens it in headless Chromium (Debian packages). Idempotent: apt-get runs
 # only when a binary is missing, and only where it can (root with apt-get); otherwise that test skips.

@@ -172,7 +172,51 @@ def _private_reference_cache(tmp_path_factory: pytest.TempPathFactory):
         os.environ["AUTOGRADER_CACHE_DIR"] = saved
 
 
-# ---- the `slow` marker: soak tests run only on request (`make test-slow`) -----------------------------
+# ---- lanes: `unit` (make test-fast, < 2 min) and `integration`; the `slow` soaks (make test-slow) -------
+
+# Files whose every test grades end to end (sandboxed workers, the CLI in a subprocess, regrades, bundles,
+# other environments): their new tests are integration tests by default.
+INTEGRATION_FILES = frozenset({
+    "test_aggregate_limits.py", "test_alternatives.py", "test_broken.py", "test_budget.py",
+    "test_bug_catalog.py", "test_check.py", "test_determinism.py", "test_gradescope_zip.py",
+    "test_feedback.py", "test_forged_observations.py", "test_hostile.py", "test_input_classes.py",
+    "test_misconceptions.py", "test_platforms.py", "test_regrade.py", "test_regrade_interrupt.py",
+    "test_readme_recipe.py", "test_regrade_privacy.py", "test_replayed_answers.py", "test_sample_handin.py",
+    "test_student_workflow.py", "test_traversal_bugs.py",
+})
+# Single end-to-end tests in otherwise fast files (each > 5 s on a loaded 2-core machine): they run a
+# sandboxed worker or the handout's whole public suite. Prefer @pytest.mark.integration on new ones.
+INTEGRATION_TESTS = frozenset({
+    "test_hardening.py::test_hostile_text_reaches_every_output_path_safely",
+    "test_hardening.py::test_deep_tree_in_the_workers_folder_is_cleaned_up",
+    "test_hardening.py::test_deep_tree_is_refused_with_a_message_and_leaves_nothing",
+    "test_hardening.py::test_a_refused_or_failed_reply_is_not_kept_alive_by_its_error",
+    "test_handout.py::test_every_message_the_writeup_quotes_is_real_output",
+    "test_handout.py::test_the_writeups_prerequisites_are_enough_for_the_tasks_that_have_them",
+    "test_handout.py::test_a_partial_run_never_shows_pass_and_says_so_in_the_total",
+    "test_handout.py::test_bare_handout_fails_every_task_with_its_stub_message_and_scores_zero",
+    "test_handout.py::test_reference_code_in_the_handout_scores_full_marks",
+    "test_handout.py::test_task_option_runs_one_task",
+})
+# Fixtures that start sandboxed workers or build whole environments: a test using one (directly or through
+# another fixture) is an integration test wherever it lives. By convention a fixture holding a finished
+# sandboxed grade is named `graded...`.
+INTEGRATION_FIXTURES = frozenset({"make_client", "env", "student_env", "world_root", "gs_root", "spoofed"})
+# A unit test slower than this is reported at the end of the run: it belongs in the integration lane.
+UNIT_SECONDS = 5.0
+
+
+def _is_integration(item: pytest.Item) -> bool:
+    """The lane rule: an explicit `unit`/`integration` mark wins, then the file or test, then the fixtures."""
+    if item.get_closest_marker("integration") is not None:
+        return True
+    if item.get_closest_marker("unit") is not None:
+        return False
+    fixtures = set(getattr(item, "fixturenames", ()))
+    test = f"{item.path.name}::{getattr(item, 'originalname', item.name)}"
+    return (item.path.name in INTEGRATION_FILES or test in INTEGRATION_TESTS or bool(fixtures & INTEGRATION_FIXTURES)
+            or any(name.startswith("graded") for name in fixtures))
+
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     """--run-slow: also run tests marked slow."""
@@ -180,12 +224,39 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Skip slow tests unless --run-slow or AUTOGRADER_RUN_SLOW=1."""
-    import os
-
+    """Put every test in one lane (`-m unit` / `-m integration`); skip slow tests unless --run-slow or
+    AUTOGRADER_RUN_SLOW=1."""
+    for item in items:
+        item.add_marker(pytest.mark.integration if _is_integration(item) else pytest.mark.unit)
     if config.getoption("--run-slow") or os.environ.get("AUTOGRADER_RUN_SLOW") == "1":
         return
     skip = pytest.mark.skip(reason="slow: run with --run-slow or AUTOGRADER_RUN_SLOW=1 (make test-slow)")
     for item in items:
         if item.get_closest_marker("slow") is not None:
             item.add_marker(skip)
+
+
+_slow_units: list[tuple[float, str]] = []
+_setup_seconds: dict[str, float] = {}
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    """Note unit tests whose setup + call took longer than UNIT_SECONDS, to name them at the end."""
+    if "unit" not in report.keywords:
+        return
+    if report.when == "setup":
+        _setup_seconds[report.nodeid] = report.duration
+    elif report.when == "call":
+        spent = _setup_seconds.pop(report.nodeid, 0.0) + report.duration
+        if spent > UNIT_SECONDS:
+            _slow_units.append((spent, report.nodeid))
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """Name the unit tests that keep `make test-fast` from staying fast, and say how to move them."""
+    if _slow_units:
+        terminalreporter.write_sep("-", f"unit tests slower than {UNIT_SECONDS:g} s (fast lane budget: 2 min)")
+        for spent, nodeid in sorted(_slow_units, reverse=True):
+            terminalreporter.write_line(f"{spent:6.1f}s {nodeid}")
+        terminalreporter.write_line("Mark them @pytest.mark.integration (or list their file or fixture in "
+                                    "INTEGRATION_FILES / INTEGRATION_FIXTURES in tests/conftest.py).")

@@ -159,7 +159,10 @@ REDUCE_CASES = [
 def test_reductions_backward(mt, rng, op, shape, axis, keepdims):
     # distinct values: max has no ties, so central differences are exact
     x = rng.permutation(np.prod(shape, dtype=int)).reshape(shape) * 0.1 + rng.uniform(0, 0.01, shape)
-    fn = lambda a: getattr(a, op)(axis=axis, keepdims=keepdims)
+
+    def fn(a):
+        return getattr(a, op)(axis=axis, keepdims=keepdims)
+
     out = fn(mt.Tensor(x))
     np.testing.assert_allclose(out.data, getattr(np, {"sum": "sum", "mean": "mean", "max": "amax"}[op])(
         x, axis=axis, keepdims=keepdims))

@@ -75,10 +75,11 @@ def student_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     if pip.returncode != 0:
         pytest.skip(f"could not pip install numpy and pytest into a fresh venv (no network or index?): "
                     f"{pip.stdout.strip()[-500:]}")
-    # Nothing of the grader's may leak in: no PYTHONPATH, no outer make's flags, no pytest options.
+    # Nothing of the grader's may leak in: no PYTHONPATH, no outer make's flags or variables (`make test
+    # PYTEST_ARGS=...` exports PYTEST_ARGS, which the handout's Makefile reads too), no pytest options.
     env = {k: v for k, v in os.environ.items()
            if k not in {"PYTHONPATH", "PYTHONHOME", "PYTHONSTARTUP", "PYTEST_ADDOPTS", "MAKEFLAGS", "MFLAGS",
-                        "MAKELEVEL", "VIRTUAL_ENV"}}
+                        "MAKELEVEL", "VIRTUAL_ENV", "PYTEST_ARGS"}}
     env["VIRTUAL_ENV"] = str(venv)
     env["PATH"] = f"{venv / 'bin'}{os.pathsep}{env.get('PATH', '/usr/bin:/bin')}"
     has = run(["python3", "-c", "import numpy, pytest\ntry:\n import autograder\nexcept ImportError: print('ok')"],
