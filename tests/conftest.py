@@ -6,9 +6,10 @@ import json
 import os
 import shutil
 import textwrap
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 
@@ -50,7 +51,7 @@ TOYLIB = {
 }
 
 # Each submodule is imported inside the scenario, so a broken module fails only the scenarios using it.
-SCENARIOS = '''
+SCENARIOS = """
 import importlib
 
 
@@ -69,9 +70,9 @@ def mul(lib, a, b):
 def square(lib, x):
     print("squaring", x.shape)
     return {"out": _mod(lib, "power").square(x)}
-'''
+"""
 
-CHECK = '''
+CHECK = """
 import numpy as np
 import pytest
 
@@ -81,9 +82,11 @@ from autograder.framework.compare import CheckFailed
 def check(name, got, want):
     if not np.allclose(got["out"], want["out"]):
         raise CheckFailed(f"{name}: wrong values; expected {np.round(want['out'], 3)}, got {np.round(got['out'], 3)}")
-'''
+"""
 
-PUBLIC_TESTS = CHECK + '''
+PUBLIC_TESTS = (
+    CHECK
+    + """
 
 @pytest.mark.rubric(task="1")
 @pytest.mark.parametrize("n", [1, 3])
@@ -96,9 +99,12 @@ def test_add(student, reference, rng, n):
 def test_mul(student, reference, rng):
     a, b = rng.standard_normal((2, 3)), rng.standard_normal((2, 3))
     check("mul", student.run("mul", a=a, b=b), reference.run("mul", a=a, b=b))
-'''
+"""
+)
 
-HIDDEN_TESTS = CHECK + '''
+HIDDEN_TESTS = (
+    CHECK
+    + """
 
 @pytest.mark.rubric(task="2")
 @pytest.mark.visibility("after_due_date")
@@ -111,7 +117,8 @@ def test_mul_broadcast(student, reference, rng):
 def test_square(student, reference, rng):
     x = rng.standard_normal(4)
     check("square", student.run("square", x=x), reference.run("square", x=x))
-'''
+"""
+)
 
 
 @dataclass
@@ -142,8 +149,12 @@ def write_toy(root: Path, extra_tests: dict[str, str] | None = None) -> Toy:
         (root / "tests" / rel).parent.mkdir(parents=True, exist_ok=True)
         (root / "tests" / rel).write_text(source)
     assignment = Assignment(
-        name="toy", package="toylib", tasks=TOY_TASKS, reference_root=root / "reference",
-        tests_dir=root / "tests", scenarios_file=root / "scenarios.py",
+        name="toy",
+        package="toylib",
+        tasks=TOY_TASKS,
+        reference_root=root / "reference",
+        tests_dir=root / "tests",
+        scenarios_file=root / "scenarios.py",
     )
     return Toy(root, assignment)
 
@@ -176,28 +187,48 @@ def _private_reference_cache(tmp_path_factory: pytest.TempPathFactory):
 
 # Files whose every test grades end to end (sandboxed workers, the CLI in a subprocess, regrades, bundles,
 # other environments): their new tests are integration tests by default.
-INTEGRATION_FILES = frozenset({
-    "test_aggregate_limits.py", "test_alternatives.py", "test_broken.py", "test_budget.py",
-    "test_bug_catalog.py", "test_check.py", "test_determinism.py", "test_gradescope_zip.py",
-    "test_feedback.py", "test_forged_observations.py", "test_hostile.py", "test_input_classes.py",
-    "test_misconceptions.py", "test_platforms.py", "test_regrade.py", "test_regrade_interrupt.py",
-    "test_readme_recipe.py", "test_regrade_privacy.py", "test_replayed_answers.py", "test_sample_handin.py",
-    "test_student_workflow.py", "test_traversal_bugs.py",
-})
+INTEGRATION_FILES = frozenset(
+    {
+        "test_aggregate_limits.py",
+        "test_alternatives.py",
+        "test_broken.py",
+        "test_budget.py",
+        "test_bug_catalog.py",
+        "test_check.py",
+        "test_determinism.py",
+        "test_gradescope_zip.py",
+        "test_feedback.py",
+        "test_forged_observations.py",
+        "test_hostile.py",
+        "test_input_classes.py",
+        "test_misconceptions.py",
+        "test_platforms.py",
+        "test_regrade.py",
+        "test_regrade_interrupt.py",
+        "test_readme_recipe.py",
+        "test_regrade_privacy.py",
+        "test_replayed_answers.py",
+        "test_sample_handin.py",
+        "test_student_workflow.py",
+        "test_traversal_bugs.py",
+    }
+)
 # Single end-to-end tests in otherwise fast files (each > 5 s on a loaded 2-core machine): they run a
 # sandboxed worker or the handout's whole public suite. Prefer @pytest.mark.integration on new ones.
-INTEGRATION_TESTS = frozenset({
-    "test_hardening.py::test_hostile_text_reaches_every_output_path_safely",
-    "test_hardening.py::test_deep_tree_in_the_workers_folder_is_cleaned_up",
-    "test_hardening.py::test_deep_tree_is_refused_with_a_message_and_leaves_nothing",
-    "test_hardening.py::test_a_refused_or_failed_reply_is_not_kept_alive_by_its_error",
-    "test_handout.py::test_every_message_the_writeup_quotes_is_real_output",
-    "test_handout.py::test_the_writeups_prerequisites_are_enough_for_the_tasks_that_have_them",
-    "test_handout.py::test_a_partial_run_never_shows_pass_and_says_so_in_the_total",
-    "test_handout.py::test_bare_handout_fails_every_task_with_its_stub_message_and_scores_zero",
-    "test_handout.py::test_reference_code_in_the_handout_scores_full_marks",
-    "test_handout.py::test_task_option_runs_one_task",
-})
+INTEGRATION_TESTS = frozenset(
+    {
+        "test_hardening.py::test_hostile_text_reaches_every_output_path_safely",
+        "test_hardening.py::test_deep_tree_in_the_workers_folder_is_cleaned_up",
+        "test_hardening.py::test_deep_tree_is_refused_with_a_message_and_leaves_nothing",
+        "test_hardening.py::test_a_refused_or_failed_reply_is_not_kept_alive_by_its_error",
+        "test_handout.py::test_every_message_the_writeup_quotes_is_real_output",
+        "test_handout.py::test_the_writeups_prerequisites_are_enough_for_the_tasks_that_have_them",
+        "test_handout.py::test_a_partial_run_never_shows_pass_and_says_so_in_the_total",
+        "test_handout.py::test_bare_handout_fails_every_task_with_its_stub_message_and_scores_zero",
+        "test_handout.py::test_reference_code_in_the_handout_scores_full_marks",
+        "test_handout.py::test_task_option_runs_one_task",
+    }
+)
 # Fixtures that start sandboxed workers or build whole environments: a test using one (directly or through
 # another fixture) is an integration test wherever it lives. By convention a fixture holding a finished
 # sandboxed grade is named `graded...`.
@@ -214,8 +245,12 @@ def _is_integration(item: pytest.Item) -> bool:
         return False
     fixtures = set(getattr(item, "fixturenames", ()))
     test = f"{item.path.name}::{getattr(item, 'originalname', item.name)}"
-    return (item.path.name in INTEGRATION_FILES or test in INTEGRATION_TESTS or bool(fixtures & INTEGRATION_FIXTURES)
-            or any(name.startswith("graded") for name in fixtures))
+    return (
+        item.path.name in INTEGRATION_FILES
+        or test in INTEGRATION_TESTS
+        or bool(fixtures & INTEGRATION_FIXTURES)
+        or any(name.startswith("graded") for name in fixtures)
+    )
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -258,5 +293,7 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
         terminalreporter.write_sep("-", f"unit tests slower than {UNIT_SECONDS:g} s (fast lane budget: 2 min)")
         for spent, nodeid in sorted(_slow_units, reverse=True):
             terminalreporter.write_line(f"{spent:6.1f}s {nodeid}")
-        terminalreporter.write_line("Mark them @pytest.mark.integration (or list their file or fixture in "
-                                    "INTEGRATION_FILES / INTEGRATION_FIXTURES in tests/conftest.py).")
+        terminalreporter.write_line(
+            "Mark them @pytest.mark.integration (or list their file or fixture in "
+            "INTEGRATION_FILES / INTEGRATION_FIXTURES in tests/conftest.py)."
+        )

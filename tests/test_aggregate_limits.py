@@ -19,9 +19,9 @@ from pathlib import Path
 import pytest
 
 from autograder.framework import sandbox
-from autograder.framework.sandbox import cgroups
 from autograder.framework.client import Limits, WorkerClient
 from autograder.framework.errors import StudentCrash
+from autograder.framework.sandbox import cgroups
 
 ROOT = os.geteuid() == 0
 SLOT = 181  # uid BASE+181 when root: away from the slots other suites use
@@ -130,12 +130,16 @@ def work_bytes(c: WorkerClient) -> int:
 
 # ---- disk ---------------------------------------------------------------------------------------------
 
+
 def test_many_files_each_under_the_file_limit_pass_the_folder_budget(make_client):
     """Twelve 4 MiB files, each under an 8 MiB RLIMIT_FSIZE, make 48 MiB: over a 32 MiB budget. The call
     fails with a message, the files are gone, the next call works; with a bigger budget they pass."""
     c = make_client(Limits(file_bytes=8 * MIB, disk_bytes=32 * MIB))
-    with pytest.raises(StudentCrash, match=r"wrote (\d+) MiB of files while running scenario 'call', more "
-                                           r"than the grader allows \(32 MiB") as err:
+    with pytest.raises(
+        StudentCrash,
+        match=r"wrote (\d+) MiB of files while running scenario 'call', more "
+        r"than the grader allows \(32 MiB",
+    ) as err:
         c.run("call", fn="files", n=12, mib=4, timeout=20)
     assert 32 < float(err.value.message.split("wrote ")[1].split()[0]) <= 48  # caught during or after the call
     assert c.run("call", fn="listing") == []  # the next worker starts with an empty folder
@@ -192,6 +196,7 @@ def test_disk_use_walks_any_depth_and_stops_at_its_entry_bound(tmp_path):
 
 # ---- processes ----------------------------------------------------------------------------------------
 
+
 @pytest.mark.skipif(not ROOT, reason="needs root for a dedicated uid")
 @pytest.mark.parametrize("layers", ["all", "no cgroups"])
 def test_fork_attempts_stop_at_the_process_limit(make_client, monkeypatch, layers):
@@ -243,8 +248,14 @@ def test_without_a_dedicated_uid_the_worker_adds_at_most_8_processes():
             os.setgid(65534)
             os.setuid(65534)
 
-        done = subprocess.run([sys.executable, "-c", NON_ROOT_SCRIPT, str(Path(__file__).parents[1]), str(folder)],
-                              capture_output=True, text=True, timeout=120, preexec_fn=as_nobody, cwd=str(folder))
+        done = subprocess.run(
+            [sys.executable, "-c", NON_ROOT_SCRIPT, str(Path(__file__).parents[1]), str(folder)],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            preexec_fn=as_nobody,
+            cwd=str(folder),
+        )
         if "Permission denied" in done.stderr and not done.stdout:
             pytest.skip(f"the interpreter or repository is not readable by nobody: {done.stderr[-2000:]}")
         assert done.returncode == 0, done.stderr[-3000:]
@@ -350,8 +361,9 @@ def test_a_correct_handin_keeps_full_marks_beside_an_attacker(tmp_path, monkeypa
             time.sleep(0.2)
 
     def run_attacker() -> None:
-        results["attacker"] = grade("attacker", attacker, tmp_path / "a_out", NEIGHBOUR_SLOTS[env][0], tests_dir=tests,
-                                    docker=env == "docker")
+        results["attacker"] = grade(
+            "attacker", attacker, tmp_path / "a_out", NEIGHBOUR_SLOTS[env][0], tests_dir=tests, docker=env == "docker"
+        )
 
     sampler = threading.Thread(target=sample)
     sampler.start()
@@ -362,8 +374,9 @@ def test_a_correct_handin_keeps_full_marks_beside_an_attacker(tmp_path, monkeypa
         while time.monotonic() < deadline and (not samples or samples[-1][1] < 6):
             time.sleep(0.1)
         start = time.monotonic()
-        g = grade("neighbour", neighbour, tmp_path / "n_out", NEIGHBOUR_SLOTS[env][1], tests_dir=tests,
-                  docker=env == "docker")
+        g = grade(
+            "neighbour", neighbour, tmp_path / "n_out", NEIGHBOUR_SLOTS[env][1], tests_dir=tests, docker=env == "docker"
+        )
         end = time.monotonic()
     finally:
         attack.join(timeout=120)
@@ -372,9 +385,11 @@ def test_a_correct_handin_keeps_full_marks_beside_an_attacker(tmp_path, monkeypa
     during = [n for t, n in samples if start <= t <= end]
     live = sum(0.2 for n in during if n >= 6)
     peak = max(n for _, n in samples)
-    print(f"\n[{env}] neighbour {g.score}/{MINI_MAX} in {end - start:.1f} s; attacker processes: peak {peak} "
-          f"(slot cgroup {max(in_group)}), "
-          f"live for {live:.1f} s of it; attacker score {results['attacker'].score}")
+    print(
+        f"\n[{env}] neighbour {g.score}/{MINI_MAX} in {end - start:.1f} s; attacker processes: peak {peak} "
+        f"(slot cgroup {max(in_group)}), "
+        f"live for {live:.1f} s of it; attacker score {results['attacker'].score}"
+    )
     assert g.report is not None and g.score == pytest.approx(MINI_MAX), (g.raw[-3000:], g.stderr[-3000:])
     assert live >= min(3.0, 0.8 * (end - start)), samples  # the attack really ran beside the neighbour's grade
     # The slot's process limit held. As root, counted by the slot cgroup itself: a scan of /proc by uid may
@@ -402,15 +417,37 @@ def test_disk_and_process_limits_hold_in_other_environments(env):
     and as nobody (no dedicated uid)."""
     from hostile.harness import DOCKER_CAPS, NOBODY
 
-    prefix = DOCKER_CAPS if env == "docker" else ["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}",
-                                                  "--clear-groups", "--"]
-    environ = {**{k: v for k, v in os.environ.items() if not k.startswith("PYTEST")}, NESTED: env,
-               sandbox.SKIP_ENV: "cgroups"}
+    prefix = (
+        DOCKER_CAPS
+        if env == "docker"
+        else ["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups", "--"]
+    )
+    environ = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("PYTEST")},
+        NESTED: env,
+        sandbox.SKIP_ENV: "cgroups",
+    }
     environ.pop("AUTOGRADER_CACHE_DIR", None)
-    done = subprocess.run(prefix + [sys.executable, "-m", "pytest", "-q", "-rs", "-p", "no:cacheprovider",
-                                    str(Path(__file__)), "-k", "not beside and not nobody"],
-                          capture_output=True, text=True, timeout=300, cwd=str(Path(__file__).parents[1]),
-                          env=environ)
+    done = subprocess.run(
+        prefix
+        + [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-rs",
+            "-p",
+            "no:cacheprovider",
+            str(Path(__file__)),
+            "-k",
+            "not beside and not nobody",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=str(Path(__file__).parents[1]),
+        env=environ,
+    )
     summary = done.stdout.strip().splitlines()[-1] if done.stdout.strip() else done.stderr[-2000:]
     print(f"\n[{env}] {summary}")
     assert done.returncode == 0, done.stdout[-6000:] + done.stderr[-3000:]

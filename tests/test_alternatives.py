@@ -12,10 +12,10 @@ import shutil
 from pathlib import Path
 
 import pytest
-from bugs import catalog
-from bugs.catalog import Patch, apply_patches, grade_patched
 
 from autograder.assignments.hw1p1.assignment import ASSIGNMENT
+from bugs import catalog
+from bugs.catalog import Patch, apply_patches, grade_patched
 
 SLOT = 8  # this brief's sandbox slots are 7 and 8
 

@@ -13,8 +13,9 @@ from autograder.assignments.hw1p1.assignment import ASSIGNMENT
 from autograder.framework.grade import grade_submission
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "ARCHITECTURE.md"
-EXAMPLE = re.compile(r"^<!-- example: tests/test_architecture_example\.py [^\n]*-->\n```python\n(.*?)^```$",
-                     re.MULTILINE | re.DOTALL)
+EXAMPLE = re.compile(
+    r"^<!-- example: tests/test_architecture_example\.py [^\n]*-->\n```python\n(.*?)^```$", re.MULTILINE | re.DOTALL
+)
 SLOT = 24
 
 
@@ -38,8 +39,9 @@ def test_the_example_passes_on_the_reference(tmp_path: Path) -> None:
 
 def test_the_example_catches_a_wrong_mul_backward(tmp_path: Path) -> None:
     handin = tmp_path / "handin"
-    shutil.copytree(ASSIGNMENT.reference_root / "mytorch", handin / "mytorch",
-                    ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(
+        ASSIGNMENT.reference_root / "mytorch", handin / "mytorch", ignore=shutil.ignore_patterns("__pycache__")
+    )
     ops = handin / "mytorch" / "ops" / "elementwise.py"
     text = ops.read_text()
     right = "grad_output * a"

@@ -25,8 +25,9 @@ from autograder.framework.archive import (
 )
 
 PKG = "mytorch"
-SMALL = ExtractionLimits(max_files=50, max_total_bytes=400_000, max_file_bytes=200_000, max_ratio=50,
-                         ratio_floor_bytes=50_000)
+SMALL = ExtractionLimits(
+    max_files=50, max_total_bytes=400_000, max_file_bytes=200_000, max_ratio=50, ratio_floor_bytes=50_000
+)
 
 
 # ------------------------------------------------------------------------------ builders
@@ -74,7 +75,10 @@ def make_tar(path: Path, members: list[tuple], mode: str = "w") -> Path:
 
 def package_files(prefix: str = "") -> dict[str, bytes]:
     """A minimal package: __init__ plus one module, under `prefix`."""
-    return {f"{prefix}{PKG}/__init__.py": b"from .tensor import Tensor\n", f"{prefix}{PKG}/tensor.py": b"class Tensor: pass\n"}
+    return {
+        f"{prefix}{PKG}/__init__.py": b"from .tensor import Tensor\n",
+        f"{prefix}{PKG}/tensor.py": b"class Tensor: pass\n",
+    }
 
 
 def all_paths(root: Path) -> set[str]:
@@ -127,16 +131,23 @@ def test_tar_formats(tmp_path: Path, box: Path, mode: str, suffix: str) -> None:
 
 def test_junk_is_dropped(tmp_path: Path, box: Path) -> None:
     entries = package_files("handin/")
-    entries.update({
-        "__MACOSX/handin/mytorch/._tensor.py": b"\x00\x05\x16\x07",
-        "handin/.DS_Store": b"junk",
-        "handin/mytorch/__pycache__/tensor.cpython-310.pyc": b"\x6f\x0d",
-        "handin/mytorch/old.pyc": b"\x6f\x0d",
-        "handin/mytorch/._tensor.py": b"\x00\x05",
-    })
+    entries.update(
+        {
+            "__MACOSX/handin/mytorch/._tensor.py": b"\x00\x05\x16\x07",
+            "handin/.DS_Store": b"junk",
+            "handin/mytorch/__pycache__/tensor.cpython-310.pyc": b"\x6f\x0d",
+            "handin/mytorch/old.pyc": b"\x6f\x0d",
+            "handin/mytorch/._tensor.py": b"\x00\x05",
+        }
+    )
     root = prepare_submission(make_zip(tmp_path / "h.zip", entries), box / "dest", PKG)
     assert root == box / "dest" / "handin"
-    assert all_paths(box / "dest") == {"handin", "handin/mytorch", "handin/mytorch/__init__.py", "handin/mytorch/tensor.py"}
+    assert all_paths(box / "dest") == {
+        "handin",
+        "handin/mytorch",
+        "handin/mytorch/__init__.py",
+        "handin/mytorch/tensor.py",
+    }
 
 
 def test_non_utf8_names_and_crlf_are_fine(tmp_path: Path, box: Path) -> None:
@@ -239,7 +250,9 @@ def test_corrupt_archives(tmp_path: Path, box: Path) -> None:
     assert_refused(trunc, box, "corrupt")
 
 
-@pytest.mark.parametrize("name", ["/tmp/evil_abs.py", "C:\\evil.py", "../evil.py", "mytorch/../../evil.py", "..\\evil.py"])
+@pytest.mark.parametrize(
+    "name", ["/tmp/evil_abs.py", "C:\\evil.py", "../evil.py", "mytorch/../../evil.py", "..\\evil.py"]
+)
 def test_escaping_names_are_refused_zip(tmp_path: Path, box: Path, name: str) -> None:
     src = make_zip(tmp_path / "h.zip", {**package_files(), name: b"pwned"})
     assert_refused(src, box, repr(name))
@@ -253,7 +266,10 @@ def test_escaping_names_are_refused_tar(tmp_path: Path, box: Path, name: str) ->
     assert not Path("/tmp/evil_abs_tar.py").exists() and not (tmp_path / "evil.py").exists()
 
 
-@pytest.mark.parametrize("kind, link", [(tarfile.SYMTYPE, "/etc/passwd"), (tarfile.SYMTYPE, "tensor.py"), (tarfile.LNKTYPE, "mytorch/__init__.py")])
+@pytest.mark.parametrize(
+    "kind, link",
+    [(tarfile.SYMTYPE, "/etc/passwd"), (tarfile.SYMTYPE, "tensor.py"), (tarfile.LNKTYPE, "mytorch/__init__.py")],
+)
 def test_tar_links_are_refused(tmp_path: Path, box: Path, kind: bytes, link: str) -> None:
     src = make_tar(tmp_path / "h.tar", [*package_files().items(), (f"{PKG}/link.py", b"", kind, link)])
     assert_refused(src, box, "link")
@@ -263,7 +279,9 @@ def test_zip_symlink_is_refused(tmp_path: Path, box: Path) -> None:
     assert_refused(zip_symlink(tmp_path / "h.zip", f"{PKG}/ref.py", "/work/main/solutions"), box, "symbolic link")
 
 
-@pytest.mark.parametrize("kind, word", [(tarfile.FIFOTYPE, "fifo"), (tarfile.CHRTYPE, "device"), (tarfile.BLKTYPE, "device")])
+@pytest.mark.parametrize(
+    "kind, word", [(tarfile.FIFOTYPE, "fifo"), (tarfile.CHRTYPE, "device"), (tarfile.BLKTYPE, "device")]
+)
 def test_special_files_are_refused(tmp_path: Path, box: Path, kind: bytes, word: str) -> None:
     src = make_tar(tmp_path / "h.tar", [*package_files().items(), (f"{PKG}/dev", b"", kind)])
     assert_refused(src, box, word)
@@ -272,8 +290,12 @@ def test_special_files_are_refused(tmp_path: Path, box: Path, kind: bytes, word:
 def test_too_many_files_default_limit(tmp_path: Path, box: Path) -> None:
     entries = package_files()
     entries.update({f"{PKG}/data/f{i}.txt": b"" for i in range(2_000)})
-    assert_refused(make_zip(tmp_path / "h.zip", entries, zipfile.ZIP_STORED), box, "more than 2000 files",
-                   limits=ExtractionLimits())
+    assert_refused(
+        make_zip(tmp_path / "h.zip", entries, zipfile.ZIP_STORED),
+        box,
+        "more than 2000 files",
+        limits=ExtractionLimits(),
+    )
 
 
 def test_file_too_large_by_header(tmp_path: Path, box: Path) -> None:
@@ -306,7 +328,7 @@ def test_lying_zip_header_is_caught(tmp_path: Path, box: Path) -> None:
     pos = 0
     while (pos := data.find(b"PK\x01\x02", pos)) != -1:  # every central header: patch the one for lie.bin
         name_len = struct.unpack_from("<H", data, pos + 28)[0]
-        if data[pos + 46:pos + 46 + name_len] == f"{PKG}/lie.bin".encode():
+        if data[pos + 46 : pos + 46 + name_len] == f"{PKG}/lie.bin".encode():
             struct.pack_into("<I", data, pos + 24, 10)
         pos += 4
     src.write_bytes(bytes(data))
@@ -360,8 +382,13 @@ def _build(path: Path, fmt: str, entries: list[tuple], abs_root: str) -> None:
         with tarfile.open(path, "w:gz" if fmt == "tgz" else "w", format=tarfile.GNU_FORMAT) as tf:
             for parts, absolute, kind, size, target in entries:
                 name = (abs_root + "/" if absolute else "") + "/".join(parts)
-                kinds = {"file": tarfile.REGTYPE, "dir": tarfile.DIRTYPE, "symlink": tarfile.SYMTYPE,
-                         "hardlink": tarfile.LNKTYPE, "fifo": tarfile.FIFOTYPE}
+                kinds = {
+                    "file": tarfile.REGTYPE,
+                    "dir": tarfile.DIRTYPE,
+                    "symlink": tarfile.SYMTYPE,
+                    "hardlink": tarfile.LNKTYPE,
+                    "fifo": tarfile.FIFOTYPE,
+                }
                 tar_add(tf, name, b"\0" * size if kind == "file" else b"", kinds[kind], target)
 
 
@@ -373,8 +400,9 @@ def _build(path: Path, fmt: str, entries: list[tuple], abs_root: str) -> None:
 @example(fmt="tar", entries=[(["a"], True, "file", 10, "a")])
 def test_property_extraction_stays_inside(fmt: str, entries: list[tuple]) -> None:
     """Whatever the entries: success with every file inside dest, or SubmissionError; never a write outside."""
-    limits = ExtractionLimits(max_files=6, max_total_bytes=250_000, max_file_bytes=100_000, max_ratio=50,
-                              ratio_floor_bytes=60_000)
+    limits = ExtractionLimits(
+        max_files=6, max_total_bytes=250_000, max_file_bytes=100_000, max_ratio=50, ratio_floor_bytes=60_000
+    )
     with tempfile.TemporaryDirectory() as tmp_s:
         tmp = Path(tmp_s)
         (tmp / "box").mkdir()
@@ -399,4 +427,3 @@ def test_property_extraction_stays_inside(fmt: str, entries: list[tuple]) -> Non
                 assert os.path.realpath(p).startswith(real_dest + os.sep)
         if ok:
             assert any(os.scandir(dest))
-

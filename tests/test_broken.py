@@ -32,17 +32,24 @@ CASES = {
     "wrong_folder_name": (broken.wrong_folder_name, "mini", REFUSED, ["hw1_mytorch", "rename it to 'mytorch/'"]),
     "nested_one_level": (broken.nested_one_level, "mini", MINI_MAX, []),
     "junk_files": (broken.junk_files, "mini", MINI_MAX, []),
-    "syntax_error_one_module": (broken.syntax_error_one_module, "full", FULL - points("7.2"),
-                                ["SyntaxError", "adam.py"]),
-    "import_error_one_module": (broken.import_error_one_module, "full", FULL - points("6.1"),
-                                ["torch_helpers_v2"]),
+    "syntax_error_one_module": (
+        broken.syntax_error_one_module,
+        "full",
+        FULL - points("7.2"),
+        ["SyntaxError", "adam.py"],
+    ),
+    "import_error_one_module": (broken.import_error_one_module, "full", FULL - points("6.1"), ["torch_helpers_v2"]),
     "slow_near_deadline": (broken.slow_near_deadline, "mini", MINI_MAX, []),
     "very_large_file": (broken.very_large_file, "mini", REFUSED, ["weights.npy", "MB"]),
     "large_file_under_limit": (broken.large_file_under_limit, "mini", MINI_MAX, []),
     "non_utf8_names": (broken.non_utf8_names, "mini", MINI_MAX, []),
     "windows_line_endings": (broken.windows_line_endings, "mini", MINI_MAX, []),
-    "exception_in_backward": (broken.transformed("exception_in_backward"), "mini", LOSE_23,
-                              ["KeyError", "grad_a not found"]),
+    "exception_in_backward": (
+        broken.transformed("exception_in_backward"),
+        "mini",
+        LOSE_23,
+        ["KeyError", "grad_a not found"],
+    ),
     "nan_gradients": (broken.transformed("nan_gradients"), "mini", LOSE_23, ["nan"]),
     "inf_gradients": (broken.transformed("inf_gradients"), "mini", LOSE_23, ["inf"]),
     "wrong_shape": (broken.transformed("wrong_shape"), "mini", LOSE_23, ["shape"]),
@@ -73,8 +80,13 @@ KNOWN_GAPS: dict[str, str] = {  # cases the grader does not handle yet (strict x
 }
 
 
-@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.xfail(reason=KNOWN_GAPS[n], strict=True))
-                                  if n in KNOWN_GAPS else n for n in CASES])
+@pytest.mark.parametrize(
+    "name",
+    [
+        pytest.param(n, marks=pytest.mark.xfail(reason=KNOWN_GAPS[n], strict=True)) if n in KNOWN_GAPS else n
+        for n in CASES
+    ],
+)
 def test_broken_case_gets_deserved_credit(graded, schema, name):
     """Exactly the expected score, a valid report, and a message that names the problem."""
     _, suite, expected, words = CASES[name]
@@ -120,9 +132,17 @@ def graded_elsewhere():
                 work.mkdir(parents=True)
                 jobs.append((f"{env}/{name}", CASES[name][0](work), work, {"tests_dir": mini}))
         subprocess.run(["chown", "-R", f"{NOBODY}:{NOBODY}", str(top)], check=True)
-        jobs = [(n, s, w, {**kw, "docker": True} if n.startswith("docker/") else
-                 {**kw, "user": NOBODY, "pythonpath": top, "reference_root": top / "solutions" / "hw1p1"})
-                for n, s, w, kw in jobs]
+        jobs = [
+            (
+                n,
+                s,
+                w,
+                {**kw, "docker": True}
+                if n.startswith("docker/")
+                else {**kw, "user": NOBODY, "pythonpath": top, "reference_root": top / "solutions" / "hw1p1"},
+            )
+            for n, s, w, kw in jobs
+        ]
         yield grade_many(jobs)
     finally:
         sandbox.remove_tree(top)

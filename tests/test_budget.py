@@ -17,9 +17,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-from autograder.framework.budget import (HARD_FACTOR, WALL_FACTOR, TimedReference, TimeKeeper, call_deadline,
-                                         call_kind)
 from autograder.framework import sandbox
+from autograder.framework.budget import HARD_FACTOR, WALL_FACTOR, TimedReference, TimeKeeper, call_deadline, call_kind
 from autograder.framework.client import WorkerClient
 from autograder.framework.errors import StudentNotRun, StudentTimeout
 from autograder.framework.grade import GradeOutcome, grade_submission
@@ -31,12 +30,14 @@ from conftest import Toy, write_toy
 SLOT = 12  # a sandbox slot of its own (its own worker uid)
 
 # Every function of the toy package loops forever.
-LOOPS = {"arith": "def add(a, b):\n    while True:\n        pass\n\n\ndef mul(a, b):\n    while True:\n        pass\n",
-         "power": "def square(x):\n    while True:\n        pass\n"}
+LOOPS = {
+    "arith": "def add(a, b):\n    while True:\n        pass\n\n\ndef mul(a, b):\n    while True:\n        pass\n",
+    "power": "def square(x):\n    while True:\n        pass\n",
+}
 
 # Five more checks of task 1, so that a cut-off has checks left to skip, and one of another kind
 # (scenario "mul") that a cut-off of the "add" checks must leave alone.
-MORE_ADD = '''
+MORE_ADD = """
 import numpy as np
 import pytest
 
@@ -57,7 +58,7 @@ def test_add_task_also_checks_mul(student, reference, rng):
     a, b = rng.standard_normal(3), rng.standard_normal(3)
     if not np.allclose(student.run("mul", a=a, b=b)["out"], reference.run("mul", a=a, b=b)["out"]):
         raise CheckFailed("mul: wrong values")
-'''
+"""
 
 
 def budgeted(toy: Toy, **budget: Any) -> Toy:
@@ -78,6 +79,7 @@ def grade(toy: Toy, submission: Path, tmp_path: Path, schema) -> tuple[GradeOutc
 
 
 # ---- the clock alone (no worker) --------------------------------------------------------------------
+
 
 class FakeClock:
     def __init__(self) -> None:
@@ -120,8 +122,10 @@ def test_repeated_timeouts_cut_off_only_their_kind_of_call_in_their_task_and_a_s
     keeper.record("4.1", "linear", "test_linear[d]", 0.5, timed_out=True)
     with pytest.raises(StudentNotRun) as info:
         keeper.deadline("4.1", "linear", 5.0, 0.0001)
-    assert info.value.message.startswith("not run: in task 4.1, the checks of this kind (scenario 'linear') timed out "
-                                         "2 times in a row (in test_linear[c], test_linear[d])")
+    assert info.value.message.startswith(
+        "not run: in task 4.1, the checks of this kind (scenario 'linear') timed out "
+        "2 times in a row (in test_linear[c], test_linear[d])"
+    )
     keeper.deadline("4.1", "op_grad", 5.0, 0.0001)  # the task's other kinds of call still run
     keeper.deadline("2.3", "linear", 5.0, 0.0001)  # and other tasks
     keeper.record("4.1", "op_grad", "test_matmul[b]", 0.5, timed_out=True)
@@ -130,8 +134,10 @@ def test_repeated_timeouts_cut_off_only_their_kind_of_call_in_their_task_and_a_s
     keeper.record("4.1", "op_grad", "test_matmul[c]", 0.5, timed_out=True)
     with pytest.raises(StudentNotRun) as info:  # 4 = twice timeouts_in_a_row: the whole task stops
         keeper.deadline("4.1", "graph", 5.0, 0.0001)
-    assert info.value.message.startswith("not run: task 4.1 timed out 4 times in a row (in test_linear[d], "
-                                         "test_matmul[b], test_linear_forward, test_matmul[c]), so the rest")
+    assert info.value.message.startswith(
+        "not run: task 4.1 timed out 4 times in a row (in test_linear[d], "
+        "test_matmul[b], test_linear_forward, test_matmul[c]), so the rest"
+    )
 
 
 def test_the_end_of_the_budget_clips_deadlines_then_refuses_calls_naming_where_the_time_went() -> None:
@@ -148,8 +154,10 @@ def test_the_end_of_the_budget_clips_deadlines_then_refuses_calls_naming_where_t
     clock.now = end - 0.2 * HARD_FACTOR  # less than half the floor left: not worth starting a call
     with pytest.raises(StudentNotRun) as info:
         keeper.deadline("3.1", "op_grad", 5.0, 0.0001)
-    assert info.value.message.startswith("not run: the time budget for grading (20 s) was spent on earlier timeouts "
-                                         "in task 8 (1 timeout, 11.0 s) and task 1.2 (1 timeout, 6.0 s)")
+    assert info.value.message.startswith(
+        "not run: the time budget for grading (20 s) was spent on earlier timeouts "
+        "in task 8 (1 timeout, 11.0 s) and task 1.2 (1 timeout, 6.0 s)"
+    )
 
 
 def test_the_reference_is_run_once_for_the_deadline_and_the_test() -> None:
@@ -194,24 +202,32 @@ def test_the_cache_keeps_the_reference_time_with_the_answer(tmp_path: Path) -> N
 
 # ---- real grades (sandboxed worker) -----------------------------------------------------------------
 
-def test_checks_that_keep_timing_out_are_cut_off_and_the_others_keep_their_marks(make_toy, tmp_path: Path,
-                                                                                  schema) -> None:
+
+def test_checks_that_keep_timing_out_are_cut_off_and_the_others_keep_their_marks(
+    make_toy, tmp_path: Path, schema
+) -> None:
     toy = budgeted(make_toy({"hidden/test_more.py": MORE_ADD}), floor=0.3, timeouts_in_a_row=2)
     loops_add = LOOPS["arith"].split("\n\n\ndef mul")[0] + "\n\n\ndef mul(a, b):\n    return a * b\n"
     outcome, wall = grade(toy, toy.submission("loops_add", arith=loops_add), tmp_path, schema)
     assert outcome.tasks == {"1": 0.5, "2": 6.0, "3": 2.0}  # task 1: only its "mul" check (1 of 8) passed
     add = [t for t in outcome.tests if t.task == "1" and "mul" not in t.nodeid]
     timed_out = [t for t in add if t.message.startswith("timed out after 0.3 s (an infinite loop")]
-    cut = [t for t in add if t.message.startswith("not run: in task 1, the checks of this kind (scenario 'add') "
-                                                  "timed out 2 times in a row")]
+    cut = [
+        t
+        for t in add
+        if t.message.startswith(
+            "not run: in task 1, the checks of this kind (scenario 'add') timed out 2 times in a row"
+        )
+    ]
     assert len(add) == 7 and len(timed_out) == 2 and len(cut) == 5
     assert all(t.case in cut[0].message for t in timed_out)  # the message names the checks that timed out
     assert "scenario 'add') timed out 2 times in a row" in "".join(e["output"] for e in outcome.report["tests"])
     assert wall < 15  # two timeouts of 0.3 s CPU (0.9 s wall at most), not seven
 
 
-def test_a_slow_loris_handin_is_graded_within_the_budget_with_not_run_messages(make_toy, tmp_path: Path,
-                                                                                 schema) -> None:
+def test_a_slow_loris_handin_is_graded_within_the_budget_with_not_run_messages(
+    make_toy, tmp_path: Path, schema
+) -> None:
     # Every function loops, and importing the package burns CPU: each restart's import is charged to the
     # next call. No per-task cut-off here (it would end things sooner): the total budget must.
     slow_import = "import time\n_end = time.thread_time() + 0.4\nwhile time.thread_time() < _end:\n    pass\n"
@@ -221,15 +237,19 @@ def test_a_slow_loris_handin_is_graded_within_the_budget_with_not_run_messages(m
     assert outcome.score == 0.0 and len(outcome.tests) == 11
     messages = [t.message for t in outcome.tests]
     timed_out = [m for m in messages if m.startswith("timed out after")]
-    not_run = [m for m in messages if m.startswith("not run: the time budget for grading (4 s) was spent on earlier "
-                                                   "timeouts in task")]
+    not_run = [
+        m
+        for m in messages
+        if m.startswith("not run: the time budget for grading (4 s) was spent on earlier timeouts in task")
+    ]
     assert timed_out and not_run and len(timed_out) + len(not_run) == 11, messages
     assert wall < 4.0 + 3.0  # the budget, plus the checks left (refused at once) and the report
 
 
 def test_a_restarted_workers_import_counts_against_the_next_call(tmp_path: Path) -> None:
     (tmp_path / "sub" / "toy").mkdir(parents=True)
-    (tmp_path / "sub" / "toy" / "__init__.py").write_text(textwrap.dedent("""
+    (tmp_path / "sub" / "toy" / "__init__.py").write_text(
+        textwrap.dedent("""
         import time
         _end = time.thread_time() + 1.0  # a slow import: 1.0 s of CPU every time the package is imported
         while time.thread_time() < _end:
@@ -238,10 +258,12 @@ def test_a_restarted_workers_import_counts_against_the_next_call(tmp_path: Path)
         def spin():
             while True:
                 pass
-    """))
+    """)
+    )
     (tmp_path / "scenarios.py").write_text("def call(lib, fn):\n    return getattr(lib, fn)()\n")
-    with WorkerClient(tmp_path / "sub", "toy", tmp_path / "scenarios.py", limits=Limits(import_timeout=60),
-                      slot=SLOT) as client:
+    with WorkerClient(
+        tmp_path / "sub", "toy", tmp_path / "scenarios.py", limits=Limits(import_timeout=60), slot=SLOT
+    ) as client:
         with pytest.raises(StudentTimeout, match=r"^timed out after 0\.3 s \(an infinite loop"):
             client.run("call", fn="spin", timeout=0.3)  # the first import has its own allowance
         importing = client.worker_pid  # the worker restarted after the timeout, importing again
@@ -261,7 +283,9 @@ def test_a_restarted_workers_import_counts_against_the_next_call(tmp_path: Path)
 # A task-3 check whose reference computes for ~40 ms of CPU: 20 times that (~0.8 s) is well above the
 # test budget's 0.3 s floor, so only a deadline scaled from the reference's time lets it pass.
 CHURN = "def churn(n):\n    total = 0\n    for i in range(n):\n        total += i * i % 7\n    return total\n"
-SLOW_CHURN = CHURN.replace("def churn(n):", "def _churn(n):") + '''
+SLOW_CHURN = (
+    CHURN.replace("def churn(n):", "def _churn(n):")
+    + '''
 
 import time
 
@@ -275,12 +299,13 @@ def churn(n):
         pass
     return out
 '''
-CHURN_SCENARIO = '''
+)
+CHURN_SCENARIO = """
 
 def churn(lib, n):
     return {"out": _mod(lib, "work").churn(n)}
-'''
-CHURN_TEST = '''
+"""
+CHURN_TEST = """
 import pytest
 
 from autograder.framework.compare import CheckFailed
@@ -291,12 +316,13 @@ from autograder.framework.compare import CheckFailed
 def test_churn(student, reference, n):
     if student.run("churn", n=n)["out"] != reference.run("churn", n=n)["out"]:
         raise CheckFailed("churn: wrong value")
-'''
+"""
 
 
 @pytest.mark.parametrize("factor, keeps_full_marks", [(50, True), (5, False)])
-def test_a_correct_handin_20_times_slower_keeps_full_marks(tmp_path: Path, schema, factor: float,
-                                                           keeps_full_marks: bool) -> None:
+def test_a_correct_handin_20_times_slower_keeps_full_marks(
+    tmp_path: Path, schema, factor: float, keeps_full_marks: bool
+) -> None:
     toy = write_toy(tmp_path / "toy", {"hidden/test_churn.py": CHURN_TEST})
     (toy.assignment.reference_root / "toylib" / "work.py").write_text(CHURN)
     with open(toy.assignment.scenarios_file, "a") as f:
@@ -354,8 +380,13 @@ def test_a_starved_worker_is_not_stopped_while_it_waits_for_a_cpu(tmp_path: Path
         os.sched_setaffinity(client.worker_pid, {cpu})
         # Five CPU burners on the worker's CPU, each in its own session as the worker is (the scheduler
         # shares a CPU between sessions): the worker gets a sixth of it at most.
-        burners = [subprocess.Popen([sys.executable, "-c", f"import os\nos.sched_setaffinity(0, {{{cpu}}})\n"
-                                     "while True:\n    pass\n"], start_new_session=True) for _ in range(5)]
+        burners = [
+            subprocess.Popen(
+                [sys.executable, "-c", f"import os\nos.sched_setaffinity(0, {{{cpu}}})\nwhile True:\n    pass\n"],
+                start_new_session=True,
+            )
+            for _ in range(5)
+        ]
         try:
             start = time.monotonic()
             assert client.run("call", fn="work", timeout=1.0) == 1  # 0.6 s of CPU: within its 1 s

@@ -60,16 +60,19 @@ def test_tuples_become_lists_and_python_complex_an_np_scalar():
     assert back["c"] == np.complex128(1 + 2j) and isinstance(back["c"], np.complex128)
 
 
-@pytest.mark.parametrize("bad", [
-    {"x": object()},
-    {"x": np.array([object()], dtype=object)},
-    {"x": np.array(["a", "b"])},
-    {"x": np.zeros(2, dtype=[("a", "f8"), ("b", "i4")])},
-    {1: 2},
-    {"x": {"__ndarray__": "a0"}},
-    {"x": b"bytes"},
-    {"x": np.ma.masked_array([1.0, 2.0])},
-])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"x": object()},
+        {"x": np.array([object()], dtype=object)},
+        {"x": np.array(["a", "b"])},
+        {"x": np.zeros(2, dtype=[("a", "f8"), ("b", "i4")])},
+        {1: 2},
+        {"x": {"__ndarray__": "a0"}},
+        {"x": b"bytes"},
+        {"x": np.ma.masked_array([1.0, 2.0])},
+    ],
+)
 def test_encode_refuses_what_is_not_plain_data(bad):
     with pytest.raises(ChannelError):
         encode(bad)
@@ -117,9 +120,13 @@ def test_decode_refuses_oversized_frames_and_entries():
 
 
 def test_decode_refuses_bad_references():
-    for text in ('{"__ndarray__": "nope"}', '{"__ndarray__": "__json__"}',
-                 '[{"__ndarray__": "a0"}, {"__ndarray__": "a0"}]',  # one entry used twice
-                 '{"__ndarray__": "a0", "more": 1}', '{"__ndarray__": "a0", "__scalar__": true}'):
+    for text in (
+        '{"__ndarray__": "nope"}',
+        '{"__ndarray__": "__json__"}',
+        '[{"__ndarray__": "a0"}, {"__ndarray__": "a0"}]',  # one entry used twice
+        '{"__ndarray__": "a0", "more": 1}',
+        '{"__ndarray__": "a0", "__scalar__": true}',
+    ):
         data = _npz(__json__=_json(text), a0=np.zeros(3))
         with pytest.raises(ChannelError):
             decode(data)

@@ -21,13 +21,13 @@ from autograder.framework.check import check_collection, run_check
 ROOT = Path(__file__).resolve().parents[1]
 SLOT = 21
 
-BROKEN = textwrap.dedent('''
+BROKEN = textwrap.dedent("""
     import pytest
 
     @pytest.mark.rubric(task="2.3")
     def test_calls_a_missing_scenario(student, reference):
         reference.run("no_such_scenario", x=1)
-''')
+""")
 
 
 def test_an_unmarked_test_stops_the_check_at_collection(tmp_path: Path) -> None:
@@ -54,9 +54,14 @@ def test_make_gradescope_refuses_a_broken_test(tmp_path: Path) -> None:
     env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
     env.pop("PYTHONPATH", None)
     # STAMP= skips the venv set-up; `python -m autograder` from the copy's root runs the copy's grader.
-    proc = subprocess.run(["make", "gradescope", "STAMP=", f"AG={sys.executable} -m autograder", f"SLOT={SLOT}",
-                           "ASSIGNMENT=hw1p1"],
-                          cwd=copy, env=env, capture_output=True, text=True, timeout=600)
+    proc = subprocess.run(
+        ["make", "gradescope", "STAMP=", f"AG={sys.executable} -m autograder", f"SLOT={SLOT}", "ASSIGNMENT=hw1p1"],
+        cwd=copy,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     out = proc.stdout + proc.stderr
     assert proc.returncode != 0, out
     assert not (copy / "dist" / "hw1p1" / "autograder.zip").exists() and not (copy / "dist").exists()

@@ -22,7 +22,7 @@ from autograder.framework import class_report
 from autograder.framework.regrade import regrade
 from autograder.framework.rubric import Assignment, Task
 
-GRADER = textwrap.dedent('''
+GRADER = textwrap.dedent("""
     import json, sys
     from pathlib import Path
     folder, results = Path(sys.argv[1]), Path(sys.argv[2])
@@ -42,9 +42,15 @@ GRADER = textwrap.dedent('''
              {"number": "2", "score": 5, "max_score": 5, "output": "2 of 2 checks passed."}]
     results.write_text(json.dumps({"score": sum(t["score"] for t in tests), "tests": tests,
                                    "extra_data": {"tasks": {t["number"]: t["score"] for t in tests}}}))
-''')
-TOY = Assignment(name="toy", package="toylib", tasks=(Task("1", "Mul backward", 5), Task("2", "Add backward", 5)),
-                 reference_root=Path("/nonexistent"), tests_dir=Path("/nonexistent"), scenarios_file=Path("/nonexistent"))
+""")
+TOY = Assignment(
+    name="toy",
+    package="toylib",
+    tasks=(Task("1", "Mul backward", 5), Task("2", "Add backward", 5)),
+    reference_root=Path("/nonexistent"),
+    tests_dir=Path("/nonexistent"),
+    scenarios_file=Path("/nonexistent"),
+)
 KINDS = {"1": "good", "2": "good", "3": "sign", "4": "sign", "5": "sign", "6": "refused", "7": "crash"}
 
 
@@ -57,11 +63,19 @@ def out(tmp_path: Path) -> Path:
     for sid, kind in KINDS.items():
         (export / f"submission_{sid}").mkdir(parents=True)
         (export / f"submission_{sid}" / "kind.txt").write_text(kind)
-    (export / "submission_metadata.yml").write_text("".join(
-        f"submission_{s}:\n  :submitters:\n  - :name: S{s}\n    :email: s{s}@x.edu\n" for s in KINDS))
+    (export / "submission_metadata.yml").write_text(
+        "".join(f"submission_{s}:\n  :submitters:\n  - :name: S{s}\n    :email: s{s}@x.edu\n" for s in KINDS)
+    )
     out = tmp_path / "out"
-    regrade(export, out, TOY, jobs=2, progress=False, versions={},
-            command=lambda folder, results, slot: [sys.executable, str(script), str(folder), str(results)])
+    regrade(
+        export,
+        out,
+        TOY,
+        jobs=2,
+        progress=False,
+        versions={},
+        command=lambda folder, results, slot: [sys.executable, str(script), str(folder), str(results)],
+    )
     return out
 
 
@@ -107,16 +121,38 @@ def test_report_renders_in_headless_chromium(out: Path, tmp_path: Path) -> None:
     class_report.write_class_report(out, TOY)
     page = tmp_path / "probe.html"
     # The report plus a probe that records, once loaded, each image's decoded size in the DOM.
-    page.write_text((out / "report.html").read_text().replace("</body>", """<script>
+    page.write_text(
+        (out / "report.html")
+        .read_text()
+        .replace(
+            "</body>",
+            """<script>
 window.addEventListener('load', () => {
   const seen = Array.from(document.images).map(i => [i.complete, i.naturalWidth, i.naturalHeight]);
   document.body.setAttribute('data-probe', JSON.stringify({images: seen, tables: document.querySelectorAll('table').length}));
 });
-</script></body>"""))
-    proc = subprocess.run([chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
-                           "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                           f"--user-data-dir={tmp_path / 'profile'}", "--virtual-time-budget=10000",
-                           "--dump-dom", page.as_uri()], capture_output=True, text=True, timeout=120)
+</script></body>""",
+        )
+    )
+    proc = subprocess.run(
+        [
+            chromium(),
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            f"--user-data-dir={tmp_path / 'profile'}",
+            "--virtual-time-budget=10000",
+            "--dump-dom",
+            page.as_uri(),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     match = re.search(r"data-probe=\"([^\"]*)\"", proc.stdout)
     assert match, (proc.returncode, proc.stdout[-2000:], proc.stderr[-2000:])
     probe = json.loads(match.group(1).replace("&quot;", '"'))

@@ -34,21 +34,26 @@ def test_equal_arrays_pass(want):
     check_array("out", np.float64(2.5), np.asarray(2.5))  # a numpy scalar stands for a 0-d array
 
 
-@pytest.mark.parametrize("got, words", [
-    (None, "returned None: did you forget to return"),
-    ([1.0, 2.0], "a list where a numpy array belongs"),
-    ((1.0, 2.0), "a tuple where a numpy array belongs"),
-    ("text", "a str where a numpy array belongs"),
-])
+@pytest.mark.parametrize(
+    "got, words",
+    [
+        (None, "returned None: did you forget to return"),
+        ([1.0, 2.0], "a list where a numpy array belongs"),
+        ((1.0, 2.0), "a tuple where a numpy array belongs"),
+        ("text", "a str where a numpy array belongs"),
+    ],
+)
 def test_not_an_array(want, got, words):
     assert words in _message(check_array, "out", got, want)
 
 
 def test_dtypes_name_a_likely_cause(want):
     assert "float32, expected float64: computed in single precision?" in _message(
-        check_array, "out", want.astype(np.float32), want)
+        check_array, "out", want.astype(np.float32), want
+    )
     assert "integer division, or np.zeros_like of an int array?" in _message(
-        check_array, "out", np.zeros((3, 5), dtype=np.int64), want)
+        check_array, "out", np.zeros((3, 5), dtype=np.int64), want
+    )
     assert "dtype bool" in _message(check_array, "out", want > 0, want)
 
 
@@ -117,16 +122,31 @@ def mul():
 def test_correct_gradients_pass_with_the_numerical_check(mul):
     a, b, u, want = mul
     got = {"grad_a": u * b, "grad_b": u * a}
-    check_gradients("Mul.backward", got, want, names=["a", "b"], f=lambda x: x[0] * x[1], inputs=[a, b],
-                    upstream=u, rng=np.random.default_rng(0))
+    check_gradients(
+        "Mul.backward",
+        got,
+        want,
+        names=["a", "b"],
+        f=lambda x: x[0] * x[1],
+        inputs=[a, b],
+        upstream=u,
+        rng=np.random.default_rng(0),
+    )
 
 
 def test_the_design_example(mul):
     a, b, u, want = mul
     gb = u * a
     gb[3, 4] *= -1
-    msg = _message(check_gradients, "Mul.backward", {"grad_a": u * b, "grad_b": gb}, want, names=["a", "b"],
-                   ref_rtol=1e-5, atol=1e-9)
+    msg = _message(
+        check_gradients,
+        "Mul.backward",
+        {"grad_a": u * b, "grad_b": gb},
+        want,
+        names=["a", "b"],
+        ref_rtol=1e-5,
+        atol=1e-9,
+    )
     lines = msg.splitlines()
     assert lines[0] == "Mul.backward, gradient for input b: 1 of 35 elements wrong (row 3, column 4)"
     assert lines[1].startswith(f"  b.grad[3, 4]: expected {want['grad_b'][3, 4]:.6f}, got {gb[3, 4]:.6f}   (abs err")
@@ -176,8 +196,16 @@ def test_wrong_reference_is_a_grader_error_not_a_student_failure(mul):
     a, b, u, want = mul
     bad_ref = {"grad_a": 2 * u * b, "grad_b": u * a}
     with pytest.raises(ReferenceDisagrees) as info:
-        check_gradients("Mul.backward", dict(bad_ref), bad_ref, names=["a", "b"], f=lambda x: x[0] * x[1],
-                        inputs=[a, b], upstream=u, rng=np.random.default_rng(0))
+        check_gradients(
+            "Mul.backward",
+            dict(bad_ref),
+            bad_ref,
+            names=["a", "b"],
+            f=lambda x: x[0] * x[1],
+            inputs=[a, b],
+            upstream=u,
+            rng=np.random.default_rng(0),
+        )
     assert not isinstance(info.value, AssertionError) and "course staff" in str(info.value)
 
 
@@ -189,8 +217,17 @@ def test_only_inputs_that_matched_the_reference_are_checked_numerically(mul):
         calls.append(1)
         return x[0] * x[1]
 
-    msg = _message(check_gradients, "Mul.backward", {"grad_a": u * b, "grad_b": -u * a}, want, names=["a", "b"],
-                   f=f, inputs=[a, b], upstream=u, rng=np.random.default_rng(0))
+    msg = _message(
+        check_gradients,
+        "Mul.backward",
+        {"grad_a": u * b, "grad_b": -u * a},
+        want,
+        names=["a", "b"],
+        f=f,
+        inputs=[a, b],
+        upstream=u,
+        rng=np.random.default_rng(0),
+    )
     assert "gradient for input b" in msg and "gradient for input a" not in msg
     assert 0 < len(calls) <= 8  # preflight + the screen for a only
 

@@ -27,10 +27,12 @@ DIV = """Div.backward, gradient for input b: 5 of 5 elements wrong
 
 
 def test_no_values_keeps_the_case_what_and_where_and_the_hint_but_no_value() -> None:
-    assert redact(DIV, "no_values") == ("Div.backward, gradient for input b: 5 of 5 elements wrong\n"
-                                        "  Hint: the sign of every element is flipped.")
+    assert redact(DIV, "no_values") == (
+        "Div.backward, gradient for input b: 5 of 5 elements wrong\n  Hint: the sign of every element is flipped."
+    )
     assert redact("SGD(lr=0.1) step 2: parameter 0: expected 0.123456, got 0.5", "no_values") == (
-        f"SGD(lr=0.1) step 2: parameter 0: expected {HIDDEN_VALUE}, got 0.5")
+        f"SGD(lr=0.1) step 2: parameter 0: expected {HIDDEN_VALUE}, got 0.5"
+    )
     shape = "Add.backward, gradient for input b: b.grad has shape (3, 5), expected (3, 1): un-broadcast missing?"
     assert redact(shape, "no_values") == shape  # shapes describe the task, not the answer
     assert redact(DIV, "full") == DIV
@@ -48,9 +50,11 @@ def test_policy_levels_are_checked_and_described() -> None:
 
 def test_public_checks_and_passes_are_never_redacted_and_the_default_changes_nothing() -> None:
     task = Task("2.3", "Mul and Div", 5)
-    outcomes = (TestOutcome("public/test_2.py::test_div[a]", "2.3", 1, "visible", False, DIV),
-                TestOutcome("hidden/test_2h.py::test_div[b]", "2.3", 1, "visible", False, DIV),
-                TestOutcome("hidden/test_2h.py::test_mul[c]", "2.3", 1, "visible", True))
+    outcomes = (
+        TestOutcome("public/test_2.py::test_div[a]", "2.3", 1, "visible", False, DIV),
+        TestOutcome("hidden/test_2h.py::test_div[b]", "2.3", 1, "visible", False, DIV),
+        TestOutcome("hidden/test_2h.py::test_mul[c]", "2.3", 1, "visible", True),
+    )
     scores = [TaskScore(task, 5 / 3, outcomes)]
     default = reports.gradescope(scores)
     assert default == reports.gradescope(scores, feedback=FeedbackPolicy())
@@ -65,7 +69,9 @@ def test_public_checks_and_passes_are_never_redacted_and_the_default_changes_not
     assert visible["score"] == default["tests"][0]["score"] and policy["score"] == default["score"]
 
 
-def test_hidden_checks_reveal_no_expected_value_before_the_due_date(sample_handin: Path, tmp_path: Path, schema) -> None:
+def test_hidden_checks_reveal_no_expected_value_before_the_due_date(
+    sample_handin: Path, tmp_path: Path, schema
+) -> None:
     """The sample handin (a sign slip in Div, a Sum slip, two stubs) graded under "no values before the due date"."""
     assignment = dataclasses.replace(ASSIGNMENT, feedback=FeedbackPolicy(before_due="no_values"))
     results = tmp_path / "results.json"

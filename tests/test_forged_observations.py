@@ -20,7 +20,7 @@ from autograder.framework.grade import grade_submission
 
 SLOT = 31  # this file's sandbox slot (a worker uid of its own)
 
-FORGER = '''
+FORGER = """
 
 # ---- forged scenarios: replace the grader's scenario functions in this (the worker's) process ----
 import sys as _sys
@@ -85,13 +85,16 @@ def _install_forgeries():
 
 
 _install_forgeries()
-'''
+"""
 
 
 def test_forged_verdicts_earn_nothing(tmp_path: Path):
     sub = tmp_path / "sub"
-    shutil.copytree(REPO_ROOT / "handouts" / ASSIGNMENT.name / ASSIGNMENT.package, sub / ASSIGNMENT.package,
-                    ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(
+        REPO_ROOT / "handouts" / ASSIGNMENT.name / ASSIGNMENT.package,
+        sub / ASSIGNMENT.package,
+        ignore=shutil.ignore_patterns("__pycache__"),
+    )
     init = sub / ASSIGNMENT.package / "__init__.py"
     init.write_text(init.read_text() + FORGER)
     outcome = grade_submission(sub, ASSIGNMENT, tmp_path / "results.json", slot=SLOT, quiet=True)
@@ -100,7 +103,15 @@ def test_forged_verdicts_earn_nothing(tmp_path: Path):
     # Not vacuous: the forgeries ran (a bare stub fails with NotImplementedError instead) and were rejected.
     forged = [t for t in outcome.tests if "NotImplementedError" not in t.message]
     names = {t.nodeid.split("::")[1].split("[")[0] for t in forged}
-    for test in ("test_topological_sort_deep_chain", "test_topological_sort_diamond_chain", "test_grads_not_aliased",
-                 "test_backward_non_scalar_needs_gradient", "test_grads_are_plain_arrays", "test_train_digits",
-                 "test_topological_sort_random_graphs", "test_backward_random_graphs", "test_backward_deep_chain"):
+    for test in (
+        "test_topological_sort_deep_chain",
+        "test_topological_sort_diamond_chain",
+        "test_grads_not_aliased",
+        "test_backward_non_scalar_needs_gradient",
+        "test_grads_are_plain_arrays",
+        "test_train_digits",
+        "test_topological_sort_random_graphs",
+        "test_backward_random_graphs",
+        "test_backward_deep_chain",
+    ):
         assert test in names, f"{test}: the forged scenario was not used"

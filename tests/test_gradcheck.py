@@ -37,8 +37,16 @@ class Tanh:
 
     def check(self, g: np.ndarray, seed: int = 1):
         """Check gradient g for W (input 1)."""
-        res = check_gradient(self.f, [self.X, self.W], self.U, [None, g], op="Tanh(X@W)", names=["X", "W"],
-                             rng=np.random.default_rng(seed), which=[1])
+        res = check_gradient(
+            self.f,
+            [self.X, self.W],
+            self.U,
+            [None, g],
+            op="Tanh(X@W)",
+            names=["X", "W"],
+            rng=np.random.default_rng(seed),
+            which=[1],
+        )
         assert len(res) == 1
         return res[0]
 
@@ -71,7 +79,7 @@ def test_one_element_times_1_01_is_located(tanh, seed):
     r = tanh.check(g, seed=seed + 10)
     assert not r.ok and not r.kink and r.exact
     assert r.n_wrong == 1 and [w[0] for w in r.wrong] == [ix]
-    (_, expected, got), = r.wrong
+    ((_, expected, got),) = r.wrong
     assert expected == pytest.approx(tanh.G[ix], rel=1e-7) and got == g[ix]
     assert f"1 of 32768 elements wrong (row {ix[0]}, column {ix[1]})" in r.message
     assert f"W.grad[{ix[0]}, {ix[1]}]" in r.message
@@ -289,8 +297,9 @@ def test_random_forward_is_refused():
     rng = np.random.default_rng(0)
     a, b, u = _mul_case(rng)
     noise = np.random.default_rng(1)
-    res = check_gradient(lambda x: x[0] * x[1] + noise.standard_normal(), [a, b], u, [u * b, u * a],
-                         op="Mul", names=["a", "b"], rng=rng)
+    res = check_gradient(
+        lambda x: x[0] * x[1] + noise.standard_normal(), [a, b], u, [u * b, u * a], op="Mul", names=["a", "b"], rng=rng
+    )
     assert all(not r.ok and "forward is random" in r.message for r in res)
 
 
@@ -303,8 +312,9 @@ def test_inputs_modified_in_place_are_reported():
         a[0, 0] += 1.0  # a backward that scribbles on its input
         return [up * b, up * a_before]
 
-    res = check_gradient(lambda x: x[0] * x[1], [a, b], u, [u * b, u * a_before], op="Mul", names=["a", "b"],
-                         rng=rng, backward=backward)
+    res = check_gradient(
+        lambda x: x[0] * x[1], [a, b], u, [u * b, u * a_before], op="Mul", names=["a", "b"], rng=rng, backward=backward
+    )
     assert all(not r.ok and "input a was modified in place" in r.message for r in res)
 
 
@@ -322,17 +332,21 @@ def test_forward_cannot_alter_the_callers_inputs():
     assert np.array_equal(a, a0) and np.array_equal(b, b0)
 
 
-@pytest.mark.parametrize("bad, words", [
-    (None, "missing (None)"),
-    ("T", "transposed?"),
-    ("f32", "float32"),
-    ("nan", "NaN or inf"),
-])
+@pytest.mark.parametrize(
+    "bad, words",
+    [
+        (None, "missing (None)"),
+        ("T", "transposed?"),
+        ("f32", "float32"),
+        ("nan", "NaN or inf"),
+    ],
+)
 def test_structure_problems_are_named(bad, words):
     rng = np.random.default_rng(0)
     a, b, u = _mul_case(rng)
-    ga = {"T": (u * b).T.copy(), "f32": (u * b).astype(np.float32), "nan": np.where(a > 0, np.nan, u * b),
-          None: None}[bad]
+    ga = {"T": (u * b).T.copy(), "f32": (u * b).astype(np.float32), "nan": np.where(a > 0, np.nan, u * b), None: None}[
+        bad
+    ]
     r = check_gradient(lambda x: x[0] * x[1], [a, b], u, [ga, u * a], op="Mul", names=["a", "b"], rng=rng)
     assert not r[0].ok and words in r[0].message and r[0].message.startswith("Mul, gradient for input a")
     assert r[1].ok
@@ -345,8 +359,9 @@ def test_upstream_ignored_is_caught_by_linearity():
     def backward(up):
         return [up * b, b * 0 + a]  # the b gradient forgets the upstream gradient
 
-    r = check_gradient(lambda x: x[0] * x[1], [a, b], u, backward(u), op="Mul", names=["a", "b"], rng=rng,
-                       backward=backward)
+    r = check_gradient(
+        lambda x: x[0] * x[1], [a, b], u, backward(u), op="Mul", names=["a", "b"], rng=rng, backward=backward
+    )
     assert r[0].ok
     assert not r[1].ok and "zero upstream gradient gave a nonzero gradient" in r[1].message
 
@@ -354,8 +369,7 @@ def test_upstream_ignored_is_caught_by_linearity():
 def test_output_shape_must_match_upstream():
     rng = np.random.default_rng(0)
     a, b, u = _mul_case(rng)
-    res = check_gradient(lambda x: np.sum(x[0] * x[1]), [a, b], u, [u * b, u * a], op="Mul", names=["a", "b"],
-                         rng=rng)
+    res = check_gradient(lambda x: np.sum(x[0] * x[1]), [a, b], u, [u * b, u * a], op="Mul", names=["a", "b"], rng=rng)
     assert all(not r.ok and "shape ()" in r.message for r in res)
 
 
@@ -393,8 +407,11 @@ def test_format_matches_the_design_example():
     msg = format_mismatch("Mul.backward", "b", e, g, rtol=1e-6, atol=1e-9)
     lines = msg.splitlines()
     assert lines[0] == "Mul.backward, gradient for input b: 1 of 35 elements wrong (row 3, column 4)"
-    assert re.fullmatch(r"  b\.grad\[3, 4\]: expected -?\d+\.\d{6}, got -?\d+\.\d{6}   "
-                        r"\(abs err \d\.\de[+-]\d\d, rel err \d\.\de[+-]\d\d, tolerance [\d.e+-]+\)", lines[1])
+    assert re.fullmatch(
+        r"  b\.grad\[3, 4\]: expected -?\d+\.\d{6}, got -?\d+\.\d{6}   "
+        r"\(abs err \d\.\de[+-]\d\d, rel err \d\.\de[+-]\d\d, tolerance [\d.e+-]+\)",
+        lines[1],
+    )
     assert lines[2] == "  Hint: the sign is flipped here."
     assert len(lines) == 3
 

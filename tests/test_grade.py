@@ -19,14 +19,14 @@ from conftest import Toy
 
 # A slot of its own: other test files (run concurrently while developing) use slot 0's worker uid.
 SLOT = 3
-STUB = '''
+STUB = """
 def add(a, b):
     raise NotImplementedError("Task 1: add")
 
 
 def mul(a, b):
     raise NotImplementedError("Task 2: mul")
-'''
+"""
 STUB_POWER = 'def square(x):\n    raise NotImplementedError("Task 3: square")\n'
 
 
@@ -98,8 +98,9 @@ def test_zipped_handin_is_graded_like_the_folder(toy: Toy, tmp_path: Path, schem
     assert graded(toy, archive, tmp_path, schema).score == 12.0
 
 
-def test_placeholder_report_is_written_before_tests_run(toy: Toy, tmp_path: Path, schema,
-                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+def test_placeholder_report_is_written_before_tests_run(
+    toy: Toy, tmp_path: Path, schema, monkeypatch: pytest.MonkeyPatch
+) -> None:
     results = tmp_path / "out" / "results.json"
     seen: list[dict] = []
     real_run_tests = grade.run_tests
@@ -116,8 +117,9 @@ def test_placeholder_report_is_written_before_tests_run(toy: Toy, tmp_path: Path
     assert outcome.score == 12.0 and json.loads(results.read_text())["score"] == 12.0
 
 
-def test_grader_crash_still_leaves_a_valid_zero_report(toy: Toy, tmp_path: Path, schema,
-                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+def test_grader_crash_still_leaves_a_valid_zero_report(
+    toy: Toy, tmp_path: Path, schema, monkeypatch: pytest.MonkeyPatch
+) -> None:
     def crash(*args, **kwargs):
         raise RuntimeError("disk on fire")
 
@@ -129,9 +131,14 @@ def test_grader_crash_still_leaves_a_valid_zero_report(toy: Toy, tmp_path: Path,
 
 
 def test_broken_test_is_an_internal_error_not_the_students(make_toy, tmp_path: Path, schema) -> None:
-    toy = make_toy(extra_tests={"hidden/test_broken.py": (
-        "import pytest\n\n\n@pytest.mark.rubric(task='1')\n"
-        "def test_typo(student, reference):\n    reference.run('ad', a=1.0, b=2.0)\n")})
+    toy = make_toy(
+        extra_tests={
+            "hidden/test_broken.py": (
+                "import pytest\n\n\n@pytest.mark.rubric(task='1')\n"
+                "def test_typo(student, reference):\n    reference.run('ad', a=1.0, b=2.0)\n"
+            )
+        }
+    )
     outcome = graded(toy, toy.submission(), tmp_path, schema)
     assert not outcome.grader_failed and len(outcome.internal_errors) == 1
     assert outcome.tasks == {"1": round(4 * 2 / 3, 2), "2": 6.0, "3": 2.0}
@@ -168,26 +175,42 @@ def test_prairielearn_format(toy: Toy, tmp_path: Path, schema) -> None:
     assert report["tests"][0]["message"].startswith("add: wrong values")
 
 
-def test_cli_autolab_prints_scores_last_and_exits_zero(toy: Toy, tmp_path: Path,
-                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+def test_cli_autolab_prints_scores_last_and_exits_zero(
+    toy: Toy, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(cli_common, "load_assignment", lambda name: toy.assignment)
     stub = toy.submission("stub", arith=STUB)
     results = tmp_path / "autolab.json"
-    run = CliRunner().invoke(grade_command, [str(stub), "--results", str(results), "--format", "autolab",
-                                                   "--assignment", "toy", "--quiet", "--slot", str(SLOT)])
+    run = CliRunner().invoke(
+        grade_command,
+        [
+            str(stub),
+            "--results",
+            str(results),
+            "--format",
+            "autolab",
+            "--assignment",
+            "toy",
+            "--quiet",
+            "--slot",
+            str(SLOT),
+        ],
+    )
     assert run.exit_code == 0, run.output
     last = run.output.strip().splitlines()[-1]
     assert json.loads(last) == {"scores": {"1": 0.0, "2": 0.0, "3": 2.0}} == json.loads(results.read_text())
     assert "TOTAL" in run.output and "2/12" in run.output
 
 
-def test_cli_exits_nonzero_only_when_the_grader_failed(toy: Toy, tmp_path: Path,
-                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+def test_cli_exits_nonzero_only_when_the_grader_failed(
+    toy: Toy, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(cli_common, "load_assignment", lambda name: toy.assignment)
     monkeypatch.setattr(grade, "run_tests", lambda *a, **k: 1 / 0)
     results = tmp_path / "r.json"
-    run = CliRunner().invoke(grade_command, [str(toy.submission()), "--results", str(results), "--quiet",
-                                                   "--slot", str(SLOT)])
+    run = CliRunner().invoke(
+        grade_command, [str(toy.submission()), "--results", str(results), "--quiet", "--slot", str(SLOT)]
+    )
     assert run.exit_code == 1 and json.loads(results.read_text())["score"] == 0
 
 
@@ -198,16 +221,28 @@ def test_unknown_assignment_names_the_known_ones() -> None:
     assert folder.exit_code == 2 and "has no assignment.py" in folder.output and "hw1p1" in folder.output
 
 
-def test_cli_metadata_id_reaches_extra_data_and_bad_metadata_is_ignored(toy: Toy, tmp_path: Path,
-                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+def test_cli_metadata_id_reaches_extra_data_and_bad_metadata_is_ignored(
+    toy: Toy, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(cli_common, "load_assignment", lambda name: toy.assignment)
     good, bad = tmp_path / "meta.json", tmp_path / "bad.json"
     good.write_text(json.dumps({"id": 123456, "users": [{"email": "s@x.edu"}]}))
     bad.write_text("{not json")
     for meta, expected in ((good, {"submission_id": 123456}), (bad, {})):
         results = tmp_path / f"{meta.stem}-results.json"
-        run = CliRunner().invoke(grade_command, [str(toy.submission(meta.stem)), "--results", str(results),
-                                                       "--metadata", str(meta), "--quiet", "--slot", str(SLOT)])
+        run = CliRunner().invoke(
+            grade_command,
+            [
+                str(toy.submission(meta.stem)),
+                "--results",
+                str(results),
+                "--metadata",
+                str(meta),
+                "--quiet",
+                "--slot",
+                str(SLOT),
+            ],
+        )
         assert run.exit_code == 0, run.output
         extra = json.loads(results.read_text())["extra_data"]
         assert {k: v for k, v in extra.items() if k != "tasks"} == expected

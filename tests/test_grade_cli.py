@@ -19,9 +19,12 @@ SLOT = 22
 
 def grade(*args: str) -> subprocess.CompletedProcess:
     """`autograder grade ...` in a fresh interpreter (as a TA runs it)."""
-    return subprocess.run([sys.executable, "-m", "autograder", "grade", *args, "--slot", str(SLOT),
-                           "--assignment", "hw1p1"],
-                          capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "autograder", "grade", *args, "--slot", str(SLOT), "--assignment", "hw1p1"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
 
 def test_an_unusable_handin_prints_one_message(tmp_path: Path) -> None:
@@ -47,29 +50,63 @@ def test_refusals_are_clear(sample_handin: Path, tmp_path: Path) -> None:
 
 
 def test_one_hidden_test_with_full_messages_and_timings(sample_handin: Path, tmp_path: Path) -> None:
-    proc = grade(str(sample_handin), "--results", str(tmp_path / "r.json"), "--test", "test_7_optim_hidden.py::test_adam",
-                 "--show-hidden", "--durations")
+    proc = grade(
+        str(sample_handin),
+        "--results",
+        str(tmp_path / "r.json"),
+        "--test",
+        "test_7_optim_hidden.py::test_adam",
+        "--show-hidden",
+        "--durations",
+    )
     assert proc.returncode == 0, proc.stderr
     lines = proc.stdout.splitlines()
     failed = [ln for ln in lines if ln.startswith("FAILED hidden/test_7_optim_hidden.py::test_adam")]
     assert failed and all("[task 7.2, " in ln for ln in failed), proc.stdout
     assert "NotImplementedError: Task 7.2" in proc.stdout  # the full message, not just the scoreboard
     assert not any(ln.startswith(("PASSED", "FAILED")) and "::test_adam" not in ln for ln in lines)
-    assert any(ln.startswith("durations (") for ln in lines) and " s  hidden/test_7_optim_hidden.py::test_adam" in proc.stdout
+    assert (
+        any(ln.startswith("durations (") for ln in lines)
+        and " s  hidden/test_7_optim_hidden.py::test_adam" in proc.stdout
+    )
     assert "7.2" in proc.stdout and "TOTAL" in proc.stdout and "0/6" in proc.stdout  # only task 7.2 scored
-    by_k = grade(str(sample_handin), "--results", str(tmp_path / "r.json"), "--test", "test_div and 3x5", "--show-hidden")
+    by_k = grade(
+        str(sample_handin), "--results", str(tmp_path / "r.json"), "--test", "test_div and 3x5", "--show-hidden"
+    )
     assert "FAILED hidden/test_2_elementwise_hidden.py::test_div[3x5/3x5]" in by_k.stdout
     assert "test_mul" not in by_k.stdout and "Task 7.2" not in by_k.stdout
 
 
 def test_no_sandbox_runs_the_handin_in_the_graders_process(tmp_path: Path) -> None:
     handin = tmp_path / "handin"
-    shutil.copytree(ASSIGNMENT.reference_root / "mytorch", handin / "mytorch", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(
+        ASSIGNMENT.reference_root / "mytorch", handin / "mytorch", ignore=shutil.ignore_patterns("__pycache__")
+    )
     init = handin / "mytorch" / "__init__.py"
     witness = tmp_path / "pid.txt"
-    init.write_text(init.read_text() + f"\nimport os as _os\nopen({str(witness)!r}, 'a').write(str(_os.getppid()) + ' ' + str(_os.getpid()) + '\\n')\n")
-    proc = subprocess.Popen([sys.executable, "-m", "autograder", "grade", str(handin), "--results", str(tmp_path / "r.json"),
-                             "--test", "test_mul", "--no-sandbox", "--trusted-code", "--assignment", "hw1p1"], stdout=subprocess.PIPE, text=True)
+    init.write_text(
+        init.read_text()
+        + f"\nimport os as _os\nopen({str(witness)!r}, 'a').write(str(_os.getppid()) + ' ' + str(_os.getpid()) + '\\n')\n"  # noqa: E501
+    )
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "autograder",
+            "grade",
+            str(handin),
+            "--results",
+            str(tmp_path / "r.json"),
+            "--test",
+            "test_mul",
+            "--no-sandbox",
+            "--trusted-code",
+            "--assignment",
+            "hw1p1",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     out, _ = proc.communicate(timeout=300)
     assert proc.returncode == 0 and "TOTAL" in out and "5/5" in out, out
     (line,) = witness.read_text().splitlines()  # imported once, by the grader itself (no worker)

@@ -16,8 +16,9 @@ import subprocess
 import sys
 import tempfile
 import zipfile
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import pytest
 
@@ -67,17 +68,23 @@ def unpack(zip_path: Path, root: Path) -> Path:
 def run_script(root: Path, script: str, *args: str) -> subprocess.CompletedProcess:
     """Run one of the zip's scripts with this root and this interpreter."""
     # Our own worker uid (slot 0 -> 64300): other graders on this machine clean up the default one.
-    env = {**os.environ, "AUTOGRADER_ROOT": str(root), "AUTOGRADER_PYTHON": sys.executable,
-           "AUTOGRADER_WORKER_UID_BASE": "64300"}
+    env = {
+        **os.environ,
+        "AUTOGRADER_ROOT": str(root),
+        "AUTOGRADER_PYTHON": sys.executable,
+        "AUTOGRADER_WORKER_UID_BASE": "64300",
+    }
     env.pop("PYTHONPATH", None)
-    return subprocess.run(["bash", str(root / "source" / script), *args], env=env, capture_output=True,
-                          text=True, timeout=300)
+    return subprocess.run(
+        ["bash", str(root / "source" / script), *args], env=env, capture_output=True, text=True, timeout=300
+    )
 
 
 def as_nobody_can_read(path: Path) -> bool:
     """Whether uid 65534 can read `path` (a fresh `cat` under that uid)."""
-    proc = subprocess.run(["cat", str(path)], user=NOBODY, group=NOBODY, extra_groups=[],
-                          capture_output=True, timeout=30)
+    proc = subprocess.run(
+        ["cat", str(path)], user=NOBODY, group=NOBODY, extra_groups=[], capture_output=True, timeout=30
+    )
     return proc.returncode == 0
 
 
@@ -90,13 +97,23 @@ def test_zip_layout(gs_zip: Path) -> None:
         modes = {i.filename: stat.S_IMODE(i.external_attr >> 16) for i in zf.infolist()}
         run = zf.read("run_autograder").decode()
         setup = zf.read("setup.sh").decode()
-    for required in ("setup.sh", "run_autograder", "pyproject.toml", "README.md", "autograder/__main__.py",
-                     "autograder/framework/grade.py", "autograder/framework/worker_main.py",
-                     "solutions/hw1p1/mytorch/__init__.py", "solutions/hw1p1/mytorch/tensor.py"):
+    for required in (
+        "setup.sh",
+        "run_autograder",
+        "pyproject.toml",
+        "README.md",
+        "autograder/__main__.py",
+        "autograder/framework/grade.py",
+        "autograder/framework/worker_main.py",
+        "solutions/hw1p1/mytorch/__init__.py",
+        "solutions/hw1p1/mytorch/tensor.py",
+    ):
         assert required in names, required
     assert modes["setup.sh"] == modes["run_autograder"] == 0o755
     assert modes["solutions/hw1p1/mytorch/tensor.py"] == 0o644
-    assert not [n for n in names if "__pycache__" in n or n.endswith(".pyc") or ".egg-info" in n or n.startswith("tests/")]
+    assert not [
+        n for n in names if "__pycache__" in n or n.endswith(".pyc") or ".egg-info" in n or n.startswith("tests/")
+    ]
     assert any(n.startswith("autograder/assignments/hw1p1/tests/hidden/") for n in names)
     assert "@ASSIGNMENT@" not in run and 'ASSIGNMENT="${AUTOGRADER_ASSIGNMENT:-hw1p1}"' in run
     assert "/opt/autograder-venv" in setup and "chmod -R go-rwx" in setup
@@ -131,8 +148,9 @@ def test_lock_step_hides_the_reference(gs_zip: Path, gs_root: Path) -> None:
     assert loose == []
     if IS_ROOT:
         assert not as_nobody_can_read(secret)
-        assert not as_nobody_can_read(source / "autograder" / "assignments" / "hw1p1" / "tests" / "hidden"
-                                      / "test_2_elementwise_hidden.py")
+        assert not as_nobody_can_read(
+            source / "autograder" / "assignments" / "hw1p1" / "tests" / "hidden" / "test_2_elementwise_hidden.py"
+        )
 
 
 # ------------------------------------------------------------------------------ run_autograder
@@ -161,7 +179,9 @@ def test_run_autograder_reference_and_broken(gs_zip: Path, gs_root: Path, schema
     assert run_script(gs_root, "setup.sh", "lock").returncode == 0
     metadata = {"id": 4242, "created_at": "2026-01-01T00:00:00-05:00", "assignment_id": 7, "previous_submissions": []}
 
-    good, log = grade_in(gs_root, lambda sub: shutil.copytree(source / "solutions" / "hw1p1" / "mytorch", sub / "mytorch"), metadata)
+    good, log = grade_in(
+        gs_root, lambda sub: shutil.copytree(source / "solutions" / "hw1p1" / "mytorch", sub / "mytorch"), metadata
+    )
     schema(good)
     possible = sum(t["max_score"] for t in good["tests"])
     assert possible == pytest.approx(ASSIGNMENT.max_score)
@@ -180,37 +200,56 @@ def test_run_autograder_reference_and_broken(gs_zip: Path, gs_root: Path, schema
     assert all("must be named 'mytorch'" in t["output"] for t in bad["tests"]), bad["tests"][0]["output"]
 
 
-def test_run_autograder_fallback_when_grader_cannot_start(gs_zip: Path, gs_root: Path, schema: Callable[[dict], None]) -> None:
+def test_run_autograder_fallback_when_grader_cannot_start(
+    gs_zip: Path, gs_root: Path, schema: Callable[[dict], None]
+) -> None:
     """Even a grader that cannot start leaves Gradescope a valid results.json (and a failing status)."""
     unpack(gs_zip, gs_root)
     env = {**os.environ, "AUTOGRADER_ROOT": str(gs_root), "AUTOGRADER_PYTHON": "/bin/false"}
-    proc = subprocess.run(["bash", str(gs_root / "source" / "run_autograder")], env=env, capture_output=True, timeout=60)
+    proc = subprocess.run(
+        ["bash", str(gs_root / "source" / "run_autograder")], env=env, capture_output=True, timeout=60
+    )
     report = json.loads((gs_root / "results" / "results.json").read_text())
     schema(report)
     assert proc.returncode != 0 and report["score"] == 0 and "could not start" in report["output"]
 
 
 @pytest.mark.skipif(not Path("/usr/bin/python3").exists(), reason="setup.sh builds its venv from /usr/bin/python3")
-def test_full_setup_then_run_autograder_with_the_venv_it_built(gs_zip: Path, gs_root: Path,
-                                                               schema: Callable[[dict], None]) -> None:
+def test_full_setup_then_run_autograder_with_the_venv_it_built(
+    gs_zip: Path, gs_root: Path, schema: Callable[[dict], None]
+) -> None:
     """Every step of setup.sh for real (venv outside /root, install, lock, warm), then grading with that venv.
 
     The unprivileged worker must be able to run the venv's interpreter and numpy: a full score proves it.
     """
     source = unpack(gs_zip, gs_root)
     venv = gs_root / "venv"  # stands in for /opt/autograder-venv
-    env = {**os.environ, "AUTOGRADER_ROOT": str(gs_root), "AUTOGRADER_VENV": str(venv),
-           "AUTOGRADER_WORKER_UID_BASE": "64300"}
+    env = {
+        **os.environ,
+        "AUTOGRADER_ROOT": str(gs_root),
+        "AUTOGRADER_VENV": str(venv),
+        "AUTOGRADER_WORKER_UID_BASE": "64300",
+    }
     env.pop("PYTHONPATH", None)
     setup = subprocess.run(["bash", str(source / "setup.sh")], env=env, capture_output=True, text=True, timeout=600)
     assert setup.returncode == 0, setup.stdout[-2000:] + setup.stderr[-2000:]
     assert "warm-up grading failed" not in setup.stderr
     assert stat.S_IMODE(source.stat().st_mode) & 0o077 == 0  # locked
 
-    shutil.copytree(ASSIGNMENT.reference_root / "mytorch", gs_root / "submission" / "mytorch",
-                    ignore=shutil.ignore_patterns("__pycache__"))
-    run = subprocess.run(["bash", str(source / "run_autograder")], env={**env, "AUTOGRADER_PYTHON": str(venv / "bin" / "python")},
-                         capture_output=True, text=True, timeout=300)
+    shutil.copytree(
+        ASSIGNMENT.reference_root / "mytorch",
+        gs_root / "submission" / "mytorch",
+        ignore=shutil.ignore_patterns("__pycache__"),
+    )
+    run = subprocess.run(
+        ["bash", str(source / "run_autograder")],
+        env={**env, "AUTOGRADER_PYTHON": str(venv / "bin" / "python")},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     report = json.loads((gs_root / "results" / "results.json").read_text())
     schema(report)
-    assert run.returncode == 0 and report["score"] == pytest.approx(ASSIGNMENT.max_score), run.stdout[-3000:] + run.stderr[-2000:]
+    assert run.returncode == 0 and report["score"] == pytest.approx(ASSIGNMENT.max_score), (
+        run.stdout[-3000:] + run.stderr[-2000:]
+    )

@@ -21,6 +21,7 @@ import pytest
 from click.testing import CliRunner
 
 from autograder.assignments.hw1p1.assignment import ASSIGNMENT
+from autograder.cli.ship import handout_command
 from autograder.framework.handoutgen import (
     HandoutError,
     diff_trees,
@@ -35,7 +36,6 @@ from autograder.framework.handoutgen import (
     write_zip,
 )
 from autograder.framework.rubric import FeedbackPolicy, Task
-from autograder.cli.ship import handout_command
 from tools.make_sample import recipe, sample_files
 from tools.planted import Bug, Patch
 
@@ -45,7 +45,7 @@ TASK_IDS = [t.id for t in ASSIGNMENT.tasks]
 
 # A pytest plugin loaded (-p) into the handout's own test run: dumps the harness's per-test outcomes as
 # JSON, so these tests read tasks, verdicts and messages instead of scraping the console.
-PROBE = '''
+PROBE = """
 import json, os
 def pytest_terminal_summary(terminalreporter, config):
     harness = config.pluginmanager.get_plugin("grading-harness")
@@ -55,7 +55,7 @@ def pytest_terminal_summary(terminalreporter, config):
     import autograder.framework.harness as harness_module
     with open(os.environ["HANDOUT_PROBE_OUT"], "w") as f:
         json.dump({"outcomes": rows, "harness_file": harness_module.__file__}, f)
-'''
+"""
 
 
 @pytest.fixture(scope="module")
@@ -83,8 +83,14 @@ def run_public_tests(handout: Path, tmp: Path, *args: str) -> tuple[list[dict], 
     out_json = tmp / "outcomes.json"
     env = {k: v for k, v in os.environ.items() if not k.startswith("AUTOGRADER_HANDOUT")}
     env.update(PYTHONPATH=str(probe_dir), HANDOUT_PROBE_OUT=str(out_json), PYTHONDONTWRITEBYTECODE="1")
-    proc = subprocess.run([sys.executable, "-m", "pytest", "-p", "handout_probe", *args], cwd=handout,
-                          env=env, capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "handout_probe", *args],
+        cwd=handout,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     console = proc.stdout + proc.stderr
     assert out_json.is_file(), f"the handout's test run produced no outcomes:\n{console[-3000:]}"
     probe = json.loads(out_json.read_text())
@@ -153,7 +159,7 @@ def test_stubs_are_one_short_raise_under_a_docstring_with_one_hint(fresh: Path) 
         assert "TODO" not in text, f"{rel}: a TODO line repeats the stub's message"
         tree = ast.parse(text)
         for node in ast.walk(tree):
-            if not isinstance(node, ast.FunctionDef) or "NotImplementedError(\"Task" not in ast.unparse(node):
+            if not isinstance(node, ast.FunctionDef) or 'NotImplementedError("Task' not in ast.unparse(node):
                 continue
             doc = ast.get_docstring(node) or ""
             assert doc.count("Hint:") == 1, f"{rel}: {node.name}'s docstring needs exactly one 'Hint:'"
@@ -205,15 +211,18 @@ def test_strip_fences_replaces_the_block_with_one_raise_at_its_indentation() -> 
         namespace["f"](1)
 
 
-@pytest.mark.parametrize("source, line, fragment", [
-    ("# BEGIN SOLUTION Task 2.3: a\n# BEGIN SOLUTION Task 2.3: b\n# END SOLUTION\n", 2, "nest"),
-    ("x = 1\n# BEGIN SOLUTION Task 2.3: a\nx = 2\n", 2, "never closed"),
-    ("x = 1\n# END SOLUTION\n", 2, "without a BEGIN"),
-    ("# BEGIN SOLUTION Mul.backward\n# END SOLUTION\n", 1, "Task <id>"),
-    ("# BEGIN SOLUTION\n# END SOLUTION\n", 1, "Task <id>"),
-    ("# BEGIN SOLUTION Task 9.9: nope\n# END SOLUTION\n", 1, "unknown task"),
-    ("x = 1  # BEGIN SOLUTION Task 2.3: a\n", 1, "malformed"),
-])
+@pytest.mark.parametrize(
+    "source, line, fragment",
+    [
+        ("# BEGIN SOLUTION Task 2.3: a\n# BEGIN SOLUTION Task 2.3: b\n# END SOLUTION\n", 2, "nest"),
+        ("x = 1\n# BEGIN SOLUTION Task 2.3: a\nx = 2\n", 2, "never closed"),
+        ("x = 1\n# END SOLUTION\n", 2, "without a BEGIN"),
+        ("# BEGIN SOLUTION Mul.backward\n# END SOLUTION\n", 1, "Task <id>"),
+        ("# BEGIN SOLUTION\n# END SOLUTION\n", 1, "Task <id>"),
+        ("# BEGIN SOLUTION Task 9.9: nope\n# END SOLUTION\n", 1, "unknown task"),
+        ("x = 1  # BEGIN SOLUTION Task 2.3: a\n", 1, "malformed"),
+    ],
+)
 def test_fence_mistakes_name_file_and_line(source: str, line: int, fragment: str) -> None:
     with pytest.raises(HandoutError) as info:
         strip_fences(source, "mytorch/ops/x.py", TASK_IDS)
@@ -231,9 +240,11 @@ def test_fill_rubric_writes_between_the_markers_only() -> None:
     tasks = (Task("1", "one", 2), Task("2", "two | pipes", 1.5))
     text = "intro\n<!-- rubric:start -->\nstale\n<!-- rubric:end -->\nend\n"
     filled = fill_rubric(text, tasks)
-    assert filled == ("intro\n<!-- rubric:start -->\n| Task | What you write | Points |\n|---|---|---:|\n"
-                      "| 1 | one | 2 |\n| 2 | two &#124; pipes | 1.5 |\n| | **Total** | **3.5** |\n"
-                      "<!-- rubric:end -->\nend\n")
+    assert filled == (
+        "intro\n<!-- rubric:start -->\n| Task | What you write | Points |\n|---|---|---:|\n"
+        "| 1 | one | 2 |\n| 2 | two &#124; pipes | 1.5 |\n| | **Total** | **3.5** |\n"
+        "<!-- rubric:end -->\nend\n"
+    )
     assert fill_rubric(filled, tasks) == filled
     assert fill_rubric("no markers\n", tasks) == "no markers\n"
     with pytest.raises(HandoutError):
@@ -244,8 +255,9 @@ def test_check_only_names_the_files_that_drifted(fresh: Path, tmp_path: Path, mo
     stale = _copy(fresh, tmp_path / "stale")
     (stale / PACKAGE / "tensor.py").write_text("# edited by hand\n")
     (stale / "extra.txt").write_text("not generated\n")
-    monkeypatch.setattr("autograder.framework.handoutgen.generate_handout",
-                        lambda assignment, out, **kw: shutil.copytree(fresh, out))
+    monkeypatch.setattr(
+        "autograder.framework.handoutgen.generate_handout", lambda assignment, out, **kw: shutil.copytree(fresh, out)
+    )
     result = CliRunner().invoke(handout_command, ["--out", str(stale), "--check-only", "--assignment", "hw1p1"])
     assert result.exit_code == 1
     assert f"{PACKAGE}/tensor.py" in result.output and "extra.txt" in result.output
@@ -278,8 +290,9 @@ def test_bare_handout_fails_every_task_with_its_stub_message_and_scores_zero(fre
 def test_reference_code_in_the_handout_scores_full_marks(fresh: Path, tmp_path: Path) -> None:
     handout = _copy(fresh, tmp_path / "h")
     shutil.rmtree(handout / PACKAGE)
-    shutil.copytree(ASSIGNMENT.reference_root / PACKAGE, handout / PACKAGE,
-                    ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(
+        ASSIGNMENT.reference_root / PACKAGE, handout / PACKAGE, ignore=shutil.ignore_patterns("__pycache__")
+    )
     outcomes, console, status = run_public_tests(handout, tmp_path)
     assert status == 0, console[-3000:]
     assert outcomes and all(o["passed"] for o in outcomes)
@@ -330,8 +343,9 @@ def test_handin_archives_exactly_the_python_files(fresh: Path, tmp_path: Path) -
     (handout / PACKAGE / "notes.txt").write_text("my notes\n")
     proc = _handin(handout)
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    expected = sorted(p.relative_to(handout).as_posix() for p in (handout / PACKAGE).rglob("*.py")
-                      if "__pycache__" not in p.parts)
+    expected = sorted(
+        p.relative_to(handout).as_posix() for p in (handout / PACKAGE).rglob("*.py") if "__pycache__" not in p.parts
+    )
     with zipfile.ZipFile(handout / "handin.zip") as archive:
         assert sorted(archive.namelist()) == expected
         assert archive.read(f"{PACKAGE}/tensor.py") == (handout / PACKAGE / "tensor.py").read_bytes()
@@ -354,7 +368,7 @@ def _backend_module():
     return module
 
 
-TOY_PACKAGE = '''
+TOY_PACKAGE = """
 class Box:
     data = 1
 def loop():
@@ -365,8 +379,8 @@ def chatty(x):
     return x * 2
 def boom():
     raise ValueError("bad shape (3, 5)")
-'''
-TOY_SCENARIOS = '''
+"""
+TOY_SCENARIOS = """
 def loop(lib):
     lib.loop()
 def chatty(lib, x):
@@ -375,7 +389,7 @@ def boom(lib):
     lib.boom()
 def box(lib):
     return {"out": lib.Box()}
-'''
+"""
 
 
 def test_in_process_student_runs_with_deadline_capture_and_plain_data(tmp_path: Path) -> None:
@@ -397,8 +411,11 @@ def test_in_process_student_runs_with_deadline_capture_and_plain_data(tmp_path: 
     with pytest.raises(StudentException, match=r"ValueError: bad shape \(3, 5\)") as info:
         student.run("boom")
     assert "toylib/__init__.py" in info.value.message and "scen.py" not in info.value.message
-    with pytest.raises(BadObservation, match=r"scenario 'box' returned Box for 'out'; expected a numpy array "
-                                             r"\(a Tensor\? return its \.data\)"):
+    with pytest.raises(
+        BadObservation,
+        match=r"scenario 'box' returned Box for 'out'; expected a numpy array "
+        r"\(a Tensor\? return its \.data\)",
+    ):
         student.run("box")
 
 
@@ -406,15 +423,23 @@ def test_recorded_answers_round_trip_and_keys_ignore_absolute_paths(tmp_path: Pa
     import numpy as np
 
     hb = _backend_module()
-    answers = {hb.call_key("s", {"a": np.ones((2, 3)), "k": [1, 2.5, None, "x"]}):
-               {"out": np.arange(6.0).reshape(2, 3), "zero_d": np.array(2.0), "scalar": np.float64(1.5),
-                "flag": np.bool_(True), "nested": [np.int64(3), {"g": None}], "name": "ok", "py_float": 0.1}}
+    answers = {
+        hb.call_key("s", {"a": np.ones((2, 3)), "k": [1, 2.5, None, "x"]}): {
+            "out": np.arange(6.0).reshape(2, 3),
+            "zero_d": np.array(2.0),
+            "scalar": np.float64(1.5),
+            "flag": np.bool_(True),
+            "nested": [np.int64(3), {"g": None}],
+            "name": "ok",
+            "py_float": 0.1,
+        }
+    }
     hb.save_recordings(tmp_path / "e.npz", answers)
     first = (tmp_path / "e.npz").read_bytes()
     hb.save_recordings(tmp_path / "e.npz", answers)
     assert (tmp_path / "e.npz").read_bytes() == first  # deterministic bytes
     loaded = hb.load_recordings(tmp_path / "e.npz")
-    (key, want), = answers.items()
+    ((key, want),) = answers.items()
     got = loaded[key]
     assert np.array_equal(got["out"], want["out"]) and got["out"].dtype == np.float64
     assert got["zero_d"].shape == () and got["scalar"] == 1.5 and isinstance(got["scalar"], np.float64)
@@ -444,17 +469,23 @@ def test_tree_diff_tolerates_only_last_bits_in_the_recorded_answers(tmp_path: Pa
 def test_handout_code_needs_only_numpy_pytest_and_what_it_ships(fresh: Path) -> None:
     import ast
 
-    shipped = {".".join(p.relative_to(fresh / "tests" / "_support").with_suffix("").parts)
-               for p in (fresh / "tests" / "_support").rglob("*.py")}
+    shipped = {
+        ".".join(p.relative_to(fresh / "tests" / "_support").with_suffix("").parts)
+        for p in (fresh / "tests" / "_support").rglob("*.py")
+    }
     shipped |= {m[: -len(".__init__")] for m in shipped if m.endswith(".__init__")}
     shipped |= {p.stem for p in (fresh / "tests").glob("*.py")} | {PACKAGE}
     allowed_top = set(sys.stdlib_module_names) | {"numpy", "pytest", "__future__"}
     for path in sorted(fresh.rglob("*.py")):
         rel = path.relative_to(fresh).as_posix()
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-            names = ([a.name for a in node.names] if isinstance(node, ast.Import)
-                     else [node.module] if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module
-                     else [])
+            names = (
+                [a.name for a in node.names]
+                if isinstance(node, ast.Import)
+                else [node.module]
+                if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module
+                else []
+            )
             for name in names:
                 ok = name.split(".")[0] in allowed_top or name in shipped or name.split(".")[0] == PACKAGE
                 assert ok, f"{rel} imports {name}, which a student with only numpy and pytest does not have"
@@ -472,11 +503,14 @@ def test_rubric_table_counts_the_collected_checks_of_every_task() -> None:
     assert sum(n["public"] for n in checks.values()) >= len(public_files)
     table = rubric_table(ASSIGNMENT.tasks, checks)
     first = ASSIGNMENT.tasks[0]
-    assert f"| {first.id} | {first.title} | {int(first.points)} | {checks[first.id]['public']} | " \
-           f"{checks[first.id]['hidden']} |" in table
+    assert (
+        f"| {first.id} | {first.title} | {int(first.points)} | {checks[first.id]['public']} | "
+        f"{checks[first.id]['hidden']} |" in table
+    )
 
 
 # ------------------------------------------------------------------------------------- the writeup tells the truth
+
 
 # Slips planted into the reference's code (the sample handin's mechanism) for the writeup's quoted messages.
 def _slip(task: str, file: str, old: str, new: str, why: str) -> Bug:
@@ -484,13 +518,27 @@ def _slip(task: str, file: str, old: str, new: str, why: str) -> Bug:
     return Bug(task, (Patch(file, old, new),), why)
 
 
-ADD_NO_UNBROADCAST = _slip("2.2", "ops/elementwise.py",
-                           "return unbroadcast(grad_output, a_shape), unbroadcast(grad_output, b_shape)",
-                           "return unbroadcast(grad_output, a_shape), grad_output", "Add forgets to un-broadcast b")
-TRANSPOSE_NOT_INVERTED = _slip("3.3", "ops/shape.py", "np.transpose(grad_output, np.argsort(self.axes))",
-                               "np.transpose(grad_output, self.axes)", "Transpose undone with the permutation itself")
-CE_NO_MEAN = _slip("5.3", "ops/softmax.py", "return (grad * (grad_output / n),)", "return (grad * grad_output,)",
-                   "cross-entropy's gradient without the 1/N of the mean")
+ADD_NO_UNBROADCAST = _slip(
+    "2.2",
+    "ops/elementwise.py",
+    "return unbroadcast(grad_output, a_shape), unbroadcast(grad_output, b_shape)",
+    "return unbroadcast(grad_output, a_shape), grad_output",
+    "Add forgets to un-broadcast b",
+)
+TRANSPOSE_NOT_INVERTED = _slip(
+    "3.3",
+    "ops/shape.py",
+    "np.transpose(grad_output, np.argsort(self.axes))",
+    "np.transpose(grad_output, self.axes)",
+    "Transpose undone with the permutation itself",
+)
+CE_NO_MEAN = _slip(
+    "5.3",
+    "ops/softmax.py",
+    "return (grad * (grad_output / n),)",
+    "return (grad * grad_output,)",
+    "cross-entropy's gradient without the 1/N of the mean",
+)
 _DFS = """        if id(node) in visited:
             continue
         visited.add(id(node))
@@ -498,17 +546,29 @@ _DFS = """        if id(node) in visited:
         if node.grad_fn is not None:
             stack.extend((p, False) for p in node.grad_fn.inputs if p.requires_grad and id(p) not in visited)
 """
-MARKED_WHEN_PUSHED = _slip("1.1", "autograd_engine.py", _DFS, """        stack.append((node, True))
+MARKED_WHEN_PUSHED = _slip(
+    "1.1",
+    "autograd_engine.py",
+    _DFS,
+    """        stack.append((node, True))
         if node.grad_fn is not None:
             for p in node.grad_fn.inputs:
                 if p.requires_grad and id(p) not in visited:
                     visited.add(id(p))
                     stack.append((p, False))
-""", "nodes marked visited when pushed, not when entered (root never marked: harmless here)")
-NO_VISITED_SET = _slip("1.1", "autograd_engine.py", _DFS, """        stack.append((node, True))
+""",
+    "nodes marked visited when pushed, not when entered (root never marked: harmless here)",
+)
+NO_VISITED_SET = _slip(
+    "1.1",
+    "autograd_engine.py",
+    _DFS,
+    """        stack.append((node, True))
         if node.grad_fn is not None:
             stack.extend((p, False) for p in node.grad_fn.inputs if p.requires_grad)
-""", "no visited set: every path is followed")
+""",
+    "no visited set: every path is followed",
+)
 
 
 def _student_copy(fresh: Path, dest: Path, stubbed: tuple[str, ...] = (), bugs: tuple = ()) -> Path:

@@ -23,9 +23,7 @@ import pytest
 from autograder.assignments.hw1p1.assignment import ASSIGNMENT
 from autograder.framework import handout_runtime
 from autograder.framework.handout_runtime.handout_config import CONFIG_FILE, KEYS
-from autograder.framework.handoutgen import (framework_imports, generate_handout, handout_contents,
-                                             vendored_modules)
-
+from autograder.framework.handoutgen import framework_imports, generate_handout, handout_contents, vendored_modules
 from conftest import CHECK, write_toy
 
 RUNTIME = handout_runtime.RUNTIME_DIR
@@ -48,7 +46,9 @@ def imported_modules(source: str) -> list[tuple[int, str, list[str]]]:
 
 
 def _runtime_sources() -> dict[str, str]:
-    return {name: (RUNTIME / name).read_text(encoding="utf-8") for name in handout_runtime.LAYOUT if name.endswith(".py")}
+    return {
+        name: (RUNTIME / name).read_text(encoding="utf-8") for name in handout_runtime.LAYOUT if name.endswith(".py")
+    }
 
 
 @pytest.fixture(scope="module")
@@ -57,18 +57,26 @@ def hw1p1_files() -> dict[str, bytes]:
 
 
 def test_the_runtime_and_everything_vendored_import_only_stdlib_numpy_pytest(hw1p1_files: dict[str, bytes]) -> None:
-    vendored = {rel: data for rel, data in hw1p1_files.items() if rel.startswith("tests/_support/autograder/framework/")}
+    vendored = {
+        rel: data for rel, data in hw1p1_files.items() if rel.startswith("tests/_support/autograder/framework/")
+    }
     assert "tests/_support/autograder/framework/harness.py" in vendored  # the scan below has something to scan
-    shipped = {".".join(Path(rel).relative_to("tests/_support").with_suffix("").parts).removesuffix(".__init__")
-               for rel in vendored}
+    shipped = {
+        ".".join(Path(rel).relative_to("tests/_support").with_suffix("").parts).removesuffix(".__init__")
+        for rel in vendored
+    }
     sources = {f"runtime/{k}": v for k, v in _runtime_sources().items()}
     sources.update({rel: data.decode("utf-8") for rel, data in vendored.items()})
     problems = []
     for where, source in sorted(sources.items()):
         for line, module, names in imported_modules(source):
             top = module.split(".")[0]
-            ok = (top in ALLOWED_TOP or module in RUNTIME_SIBLINGS or module in shipped
-                  or (module == "autograder.framework" and all(f"autograder.framework.{n}" in shipped for n in names)))
+            ok = (
+                top in ALLOWED_TOP
+                or module in RUNTIME_SIBLINGS
+                or module in shipped
+                or (module == "autograder.framework" and all(f"autograder.framework.{n}" in shipped for n in names))
+            )
             if not ok:
                 problems.append(f"{where}:{line}: {module}")
     assert not problems, f"imports a student with only numpy and pytest cannot satisfy: {problems}"
@@ -83,8 +91,12 @@ def test_no_private_name_crosses_the_framework_runtime_boundary() -> None:
                 problems += [f"runtime/{name}:{line}: {module}.{n}" for n in names if n.startswith("_")]
                 framework_aliases |= {n for n in names if module == "autograder.framework"}
         for node in ast.walk(ast.parse(source)):  # e.g. channel._plain through a framework module
-            if (isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id in framework_aliases
-                    and node.attr.startswith("_")):
+            if (
+                isinstance(node, ast.Attribute)
+                and isinstance(node.value, ast.Name)
+                and node.value.id in framework_aliases
+                and node.attr.startswith("_")
+            ):
                 problems.append(f"runtime/{name}:{node.lineno}: {node.value.id}.{node.attr}")
     for path in sorted(FRAMEWORK.rglob("*.py")):  # framework -> runtime
         if path.is_relative_to(RUNTIME):
@@ -113,7 +125,9 @@ def test_vendoring_is_computed_transitively_and_closed(hw1p1_files: dict[str, by
     assert framework_imports(b"def f():\n    from autograder.framework import text\n") == {"text"}  # lazy too
     # The hw1p1 handout: every vendored module's framework imports are vendored too, and nothing else is.
     support = "tests/_support/autograder/framework/"
-    vendored = {rel[len(support):-3] for rel in hw1p1_files if rel.startswith(support) and rel != support + "__init__.py"}
+    vendored = {
+        rel[len(support) : -3] for rel in hw1p1_files if rel.startswith(support) and rel != support + "__init__.py"
+    }
     python = {rel: data for rel, data in hw1p1_files.items() if rel.endswith(".py") and not rel.startswith(support)}
     wanted = set().union(*(framework_imports(d, r) for r, d in python.items()))
     assert {"harness", "gradcheck", "zips"} <= vendored  # the tests' harness, mytorch.testing's checker, handin's zip
@@ -155,7 +169,7 @@ def square(x):
     return x ** 2
     # END SOLUTION
 '''
-DATA_SCENARIO = '''
+DATA_SCENARIO = """
 
 def scale(lib, x):
     from pathlib import Path
@@ -164,21 +178,25 @@ def scale(lib, x):
 
     factor = np.load(Path(__file__).parent / "data" / "factor.npy")
     return {"out": _mod(lib, "arith").mul(x, factor)}
-'''
-DATA_TEST = CHECK + '''
+"""
+DATA_TEST = (
+    CHECK
+    + """
 
 @pytest.mark.rubric(task="2")
 def test_scale(student, reference, rng):
     x = rng.standard_normal(3)
     check("scale", student.run("scale", x=x), reference.run("scale", x=x))
-'''
+"""
+)
 
 
 @pytest.fixture(scope="module")
 def toy_handout(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, object]:
     """A handout generated for a toy assignment (package toylib, tasks 1-3, a data file, an extra file)."""
-    import numpy as np
     from dataclasses import replace
+
+    import numpy as np
 
     root = tmp_path_factory.mktemp("toy")
     toy = write_toy(root, {"public/test_scale.py": DATA_TEST})
@@ -198,8 +216,9 @@ def toy_handout(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, object]
 def _pytest(handout: Path, *args: str) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if not k.startswith("AUTOGRADER_HANDOUT")}
     env["PYTHONDONTWRITEBYTECODE"] = "1"
-    return subprocess.run([sys.executable, "-m", "pytest", *args], cwd=handout, env=env, capture_output=True,
-                          text=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "pytest", *args], cwd=handout, env=env, capture_output=True, text=True, timeout=300
+    )
 
 
 def test_config_carries_the_assignment_as_data(toy_handout: tuple[Path, object]) -> None:
@@ -208,8 +227,11 @@ def test_config_carries_the_assignment_as_data(toy_handout: tuple[Path, object])
     assert set(config) == set(KEYS)
     assert config["package"] == "toylib" and config["name"] == "toy"
     assert [t["id"] for t in config["tasks"]] == ["1", "2", "3"] and config["tasks"][1]["points"] == 6
-    assert config["planned"] == {"1": {"checks": 2, "weight": 2.0}, "2": {"checks": 2, "weight": 3.0},
-                                 "3": {"checks": 0, "weight": 0.0}}
+    assert config["planned"] == {
+        "1": {"checks": 2, "weight": 2.0},
+        "2": {"checks": 2, "weight": 3.0},
+        "3": {"checks": 0, "weight": 0.0},
+    }
     assert (handout / config["scenarios"]).is_file() and all((handout / d).is_file() for d in config["data_files"])
     assert (handout / "NOTES.txt").read_text() == "toy extras\n"  # the assignment's own extra file
     assert (handout / "toylib" / "arith.py").read_text().count("NotImplementedError") == 2
@@ -229,8 +251,9 @@ def test_a_second_assignment_runs_on_the_same_runtime(toy_handout: tuple[Path, o
     assert "4/4" in board and "6/6" in board, board  # task 3 has no public check: never shown as passed
     one = _pytest(done, "--task", "2")
     assert one.returncode == 0 and "test_add" not in one.stdout and "2 passed" in one.stdout, one.stdout[-2000:]
-    handin = subprocess.run([sys.executable, "tests/_support/handin.py"], cwd=done, capture_output=True, text=True,
-                            timeout=120)
+    handin = subprocess.run(
+        [sys.executable, "tests/_support/handin.py"], cwd=done, capture_output=True, text=True, timeout=120
+    )
     assert handin.returncode == 0, handin.stdout + handin.stderr
     with zipfile.ZipFile(done / "handin.zip") as archive:
         assert sorted(archive.namelist()) == ["toylib/__init__.py", "toylib/arith.py", "toylib/power.py"]
@@ -240,8 +263,9 @@ def test_handin_without_a_config_says_what_to_do(toy_handout: tuple[Path, object
     handout, _ = toy_handout
     broken = shutil.copytree(handout, tmp_path / "h")
     (broken / CONFIG_FILE).unlink()
-    proc = subprocess.run([sys.executable, "tests/_support/handin.py"], cwd=broken, capture_output=True, text=True,
-                          timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "tests/_support/handin.py"], cwd=broken, capture_output=True, text=True, timeout=120
+    )
     assert proc.returncode == 1 and "assignment.json" in proc.stdout and "restore it" in proc.stdout
     assert not (broken / "handin.zip").exists()
 

@@ -30,11 +30,12 @@ from hostile.harness import MINI_MAX, grade_many, leaked_lines, make_mini_tests,
 from hostile.spoofing import deep_archive, deep_tree, long_name_tar_bomb, pax_tar_bomb, spoofing_cases
 
 PEAK_MIB = 300  # the grading process's peak resident memory for any hostile case
-UGLY = "\U0001F600\x00\x07\x1b[31m\r\n\ud800\udfff\u202e\x9b"
+UGLY = "\U0001f600\x00\x07\x1b[31m\r\n\ud800\udfff\u202e\x9b"
 root_only = pytest.mark.skipif(os.geteuid() != 0, reason="graded as root with the uid drop, as CI does")
 
 
 # ---- text: one clean-and-cap rule -------------------------------------------------------------------
+
 
 def _safe(text: str) -> None:
     """Valid UTF-8, no control characters but newline and tab."""
@@ -43,14 +44,14 @@ def _safe(text: str) -> None:
 
 
 def test_clean_replaces_surrogates_and_controls_keeps_astral_newline_tab() -> None:
-    out = clean("a\x00b\ud800c\r\nd\te\U0001F600\x1b[2J")
+    out = clean("a\x00b\ud800c\r\nd\te\U0001f600\x1b[2J")
     _safe(out)
-    assert out == "a\ufffdb\ufffdc\nd\te\U0001F600\ufffd[2J"
+    assert out == "a\ufffdb\ufffdc\nd\te\U0001f600\ufffd[2J"
 
 
 @pytest.mark.parametrize("limit", [0, 1, 5, 40, 100, 4096])
 def test_cap_counts_encoded_bytes_and_never_splits_a_character(limit: int) -> None:
-    text = (UGLY + "\U0001F4A9" * 50) * 40
+    text = (UGLY + "\U0001f4a9" * 50) * 40
     out = cap(text, limit)
     _safe(out)
     assert len(out.encode("utf-8")) <= limit
@@ -64,7 +65,7 @@ def test_clean_tree_cleans_keys_and_values_at_any_depth() -> None:
     out = clean_tree(node, 64)
     for _ in range(5000):
         out = out[0]
-    (key, value), = out.items()
+    ((key, value),) = out.items()
     _safe(key)
     _safe(value[0])
     assert len(value[0].encode()) <= 64
@@ -75,9 +76,13 @@ TASKS = tuple(Task(f"{i}.1", f"task {i}", 5) for i in range(20))
 
 def _ugly_scores(n_cases: int = 40):
     """Every task failing many cases with distinct, huge, hostile messages and printed output."""
-    outcomes = [TestOutcome(f"hidden/t.py::test_{t.id}_{i}", t.id, 1, "visible", False,
-                            f"case {i}: " + UGLY * 4000, UGLY * 4000, 0.1)
-                for t in TASKS for i in range(n_cases)]
+    outcomes = [
+        TestOutcome(
+            f"hidden/t.py::test_{t.id}_{i}", t.id, 1, "visible", False, f"case {i}: " + UGLY * 4000, UGLY * 4000, 0.1
+        )
+        for t in TASKS
+        for i in range(n_cases)
+    ]
     return score_tasks(TASKS, outcomes)
 
 
@@ -93,7 +98,7 @@ def test_reports_of_hostile_text_fit_1mb_and_encode(tmp_path: Path, fmt: str, sc
     parsed = json.loads(text)
     if fmt == "gradescope":
         schema(parsed)
-        assert "\U0001F600" in parsed["tests"][0]["output"]  # astral characters survive, as 4 bytes
+        assert "\U0001f600" in parsed["tests"][0]["output"]  # astral characters survive, as 4 bytes
     reports.json_line(report).encode("ascii")
 
 
@@ -104,6 +109,7 @@ def test_scoreboard_of_hostile_text_prints_anywhere() -> None:
 
 
 # ---- replies that do not fit the protocol ----------------------------------------------------------
+
 
 def test_unreadable_names_the_first_difference_in_form() -> None:
     want = {"out": np.zeros((3, 5)), "grads": [np.zeros(3), None], "n": 3}
@@ -153,8 +159,16 @@ def spoofed(tmp_path_factory):
 SPOOF_NAMES = [c.name for c in spoofing_cases()]
 # Replies outside the protocol, said so in the student's report (complex numbers, deep lists or huge
 # arrays are plain data: the checks themselves explain what is wrong with them).
-UNREADABLE_CASES = ("spoof_grader_kind", "spoof_unknown_scenario", "spoof_unknown_kind", "spoof_bad_envelope",
-                    "spoof_missing_key", "spoof_huge_int", "spoof_wrong_types", "spoof_json_flood")
+UNREADABLE_CASES = (
+    "spoof_grader_kind",
+    "spoof_unknown_scenario",
+    "spoof_unknown_kind",
+    "spoof_bad_envelope",
+    "spoof_missing_key",
+    "spoof_huge_int",
+    "spoof_wrong_types",
+    "spoof_json_flood",
+)
 
 
 @root_only
@@ -165,8 +179,9 @@ def test_spoofed_reply_is_the_students_failure_and_leaks_nothing(spoofed, schema
     assert g.returncode == 0 and g.report is not None, f"{name}: rc {g.returncode}\n{g.stderr[-3000:]}"
     schema(g.report)
     assert g.score < MINI_MAX, f"{name}: the attack did not lose the points it broke"
-    assert INTERNAL_PREFIX not in g.raw and "INTERNAL GRADER ERROR" not in g.stderr, \
+    assert INTERNAL_PREFIX not in g.raw and "INTERNAL GRADER ERROR" not in g.stderr, (
         f"{name}: a spoofed reply became an internal grader error:\n{g.stderr[-2000:]}"
+    )
     if name in UNREADABLE_CASES:
         assert UNREADABLE in g.raw, f"{name}: {g.report['tests'][2]['output'][:600]}"
     data = g.results.read_bytes()
@@ -187,8 +202,26 @@ def test_hostile_text_reaches_every_output_path_safely(tmp_path: Path) -> None:
     env.update(LANG="C", LC_ALL="C", PYTHONIOENCODING="ascii")
     for fmt in reports.FORMATS:
         out = tmp_path / f"{fmt}.json"
-        proc = subprocess.run([sys.executable, "-m", "autograder", "grade", str(handin), "--results", str(out),
-                               "--format", fmt, "--slot", "7", "--assignment", "hw1p1"], env=env, capture_output=True, timeout=300)
+        proc = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "autograder",
+                "grade",
+                str(handin),
+                "--results",
+                str(out),
+                "--format",
+                fmt,
+                "--slot",
+                "7",
+                "--assignment",
+                "hw1p1",
+            ],
+            env=env,
+            capture_output=True,
+            timeout=300,
+        )
         assert proc.returncode == 0, proc.stderr.decode(errors="replace")[-3000:]
         stdout = proc.stdout.decode("ascii")
         assert "TOTAL" in stdout
@@ -200,6 +233,7 @@ def test_hostile_text_reaches_every_output_path_safely(tmp_path: Path) -> None:
 
 # ---- the grader's own memory and stack -------------------------------------------------------------
 
+
 def _prepare_in_child(src: Path, dest: Path, bypass_scan: bool = False) -> dict:
     """prepare_submission in a fresh interpreter: its outcome and that process's peak memory.
     `bypass_scan`: without the header pre-scan, to test the bounded reads behind it on their own."""
@@ -207,8 +241,8 @@ def _prepare_in_child(src: Path, dest: Path, bypass_scan: bool = False) -> dict:
         "import json, resource, sys\n"
         "from pathlib import Path\n"
         "from autograder.framework import archive\n"
-        + ("archive._scan_tar = lambda path, limits: True\n" if bypass_scan else "") +
-        "from autograder.framework.archive import prepare_submission\n"
+        + ("archive._scan_tar = lambda path, limits: True\n" if bypass_scan else "")
+        + "from autograder.framework.archive import prepare_submission\n"
         "from autograder.framework.errors import SubmissionError\n"
         "try:\n"
         "    prepare_submission(Path(sys.argv[1]), Path(sys.argv[2]), 'mytorch'); msg = None\n"
@@ -267,11 +301,8 @@ def test_deep_tree_in_the_workers_folder_is_cleaned_up(tmp_path: Path) -> None:
 
     scenarios = tmp_path / "scen.py"
     scenarios.write_text(
-        "import os\n"
-        "def deep(lib):\n"
-        "    for _ in range(3000):\n"
-        "        os.mkdir('d'); os.chdir('d')\n"
-        "    return 1\n")
+        "import os\ndef deep(lib):\n    for _ in range(3000):\n        os.mkdir('d'); os.chdir('d')\n    return 1\n"
+    )
     pkg = tmp_path / "sub" / "pkg"
     pkg.mkdir(parents=True)
     (pkg / "__init__.py").write_text("")
@@ -311,7 +342,8 @@ def test_a_refused_or_failed_reply_is_not_kept_alive_by_its_error(tmp_path: Path
         "        return orig(self, {'ok': False, 'error': {'kind': 'exception', 'type': 'E', 'message': 'm',\n"
         "                                                'traceback': '', 'ballast': [np.ones(1 << 20)]}})\n"
         "    W.send = send\n"
-        "    return 1\n")
+        "    return 1\n"
+    )
     pkg = tmp_path / "sub" / "pkg"
     pkg.mkdir(parents=True)
     (pkg / "__init__.py").write_text("")

@@ -21,18 +21,19 @@ from autograder.framework.harness import (
 )
 from conftest import Toy, write_toy
 
-HEADER = '''
+HEADER = """
 import numpy as np
 import pytest
 from autograder.framework.compare import CheckFailed
-'''
+"""
 
 
 class FakeStudent:
     """Runs scenarios on the reference in-process, or fails as told; remembers each call's timeout."""
 
-    def __init__(self, reference: InProcessRunner, fail: dict[str, BaseException] | None = None,
-                 printed: str = "") -> None:
+    def __init__(
+        self, reference: InProcessRunner, fail: dict[str, BaseException] | None = None, printed: str = ""
+    ) -> None:
         self.reference, self.fail, self.printed = reference, fail or {}, printed
         self.timeouts: list[float | None] = []
         self.pending = ""
@@ -77,8 +78,19 @@ def run_session(tmp_path: Path, source: str, backend: Backend, toy: Toy) -> tupl
     tests.mkdir()
     (tests / f"test_{tmp_path.name}.py").write_text(HEADER + textwrap.dedent(source))
     harness, reports = Harness(toy.assignment, backend), Reports()
-    code = pytest.main([str(tests), f"--rootdir={tests}", "-c", "/dev/null", "-p", "no:cacheprovider",
-                        "--import-mode=importlib", "-q"], plugins=[harness, reports])
+    code = pytest.main(
+        [
+            str(tests),
+            f"--rootdir={tests}",
+            "-c",
+            "/dev/null",
+            "-p",
+            "no:cacheprovider",
+            "--import-mode=importlib",
+            "-q",
+        ],
+        plugins=[harness, reports],
+    )
     return code, harness, reports
 
 
@@ -89,7 +101,9 @@ def toy(tmp_path: Path) -> Toy:
 
 def test_marks_read_into_records_and_deadline_reaches_runner(tmp_path: Path, toy: Toy) -> None:
     backend = Backend(toy)
-    code, harness, _ = run_session(tmp_path, '''
+    code, harness, _ = run_session(
+        tmp_path,
+        """
         @pytest.mark.rubric(task="2", weight=3)
         @pytest.mark.visibility("hidden")
         @pytest.mark.deadline(0.3)
@@ -100,27 +114,39 @@ def test_marks_read_into_records_and_deadline_reaches_runner(tmp_path: Path, toy
         @pytest.mark.rubric("1")
         def test_add(student):
             student.run("add", a=1.0, b=2.0)
-    ''', backend, toy)
+    """,
+        backend,
+        toy,
+    )
     assert code == 0
     (mul, rec_mul), (add, rec_add) = sorted(harness.records.items(), key=lambda kv: not kv[0].endswith("mul"))
     assert (rec_mul["task"], rec_mul["weight"], rec_mul["visibility"], rec_mul["deadline"]) == ("2", 3.0, "hidden", 0.3)
-    assert (rec_add["task"], rec_add["weight"], rec_add["visibility"], rec_add["deadline"]) == ("1", 1.0, "visible", 5.0)
+    assert (rec_add["task"], rec_add["weight"], rec_add["visibility"], rec_add["deadline"]) == (
+        "1",
+        1.0,
+        "visible",
+        5.0,
+    )
     # The mark is a ceiling: the toy reference answers in microseconds, so a call gets the budget's floor
     # (0.5 s) unless its mark is lower (budget.py scales deadlines from the reference's time).
     assert sorted(backend.student.timeouts) == [0.3, 0.5]
 
 
-@pytest.mark.parametrize("marks, problem", [
-    ("", "no @pytest.mark.rubric"),
-    ('@pytest.mark.rubric(task="9")', "rubric task '9' is not in the task table"),
-    ('@pytest.mark.rubric(task="1", weight=0)', "rubric weight 0 must be a positive number"),
-    ('@pytest.mark.rubric(task="1")\n@pytest.mark.visibility("secret")', "visibility 'secret' is not one of"),
-    ('@pytest.mark.rubric(task="1")\n@pytest.mark.deadline(-1)', "deadline -1 must be a positive number"),
-])
+@pytest.mark.parametrize(
+    "marks, problem",
+    [
+        ("", "no @pytest.mark.rubric"),
+        ('@pytest.mark.rubric(task="9")', "rubric task '9' is not in the task table"),
+        ('@pytest.mark.rubric(task="1", weight=0)', "rubric weight 0 must be a positive number"),
+        ('@pytest.mark.rubric(task="1")\n@pytest.mark.visibility("secret")', "visibility 'secret' is not one of"),
+        ('@pytest.mark.rubric(task="1")\n@pytest.mark.deadline(-1)', "deadline -1 must be a positive number"),
+    ],
+)
 def test_wrong_marks_stop_the_session_at_collection(tmp_path: Path, toy: Toy, marks: str, problem: str) -> None:
     backend = Backend(toy)
-    code, harness, reports = run_session(tmp_path, f"{marks}\ndef test_x(student):\n    student.run('add', a=1, b=2)\n",
-                                         backend, toy)
+    code, harness, reports = run_session(
+        tmp_path, f"{marks}\ndef test_x(student):\n    student.run('add', a=1, b=2)\n", backend, toy
+    )
     assert code == pytest.ExitCode.USAGE_ERROR
     assert len(harness.problems) == 1 and problem in harness.problems[0] and "test_x" in harness.problems[0]
     assert backend.student.timeouts == [] and reports.by_node == {}  # nothing ran
@@ -128,22 +154,31 @@ def test_wrong_marks_stop_the_session_at_collection(tmp_path: Path, toy: Toy, ma
 
 def test_student_error_message_is_exactly_the_failure(tmp_path: Path, toy: Toy) -> None:
     backend = Backend(toy, fail={"mul": StudentTimeout("mul: your code took longer than 0.5 s (infinite loop?)")})
-    code, harness, reports = run_session(tmp_path, '''
+    code, harness, reports = run_session(
+        tmp_path,
+        """
         @pytest.mark.rubric(task="2")
         def test_mul(student):
             student.run("mul", a=1.0, b=2.0)
-    ''', backend, toy)
+    """,
+        backend,
+        toy,
+    )
     assert code == pytest.ExitCode.TESTS_FAILED
     # The harness adds how the (scaled) limit was set, and nothing else: no grader traceback.
-    want = ("mul: your code took longer than 0.5 s (infinite loop?)\n"
-            "  (The limit for this call is 50 times the reference solution's CPU time for it, at least 0.5 s.)")
+    want = (
+        "mul: your code took longer than 0.5 s (infinite loop?)\n"
+        "  (The limit for this call is 50 times the reference solution's CPU time for it, at least 0.5 s.)"
+    )
     assert reports.failure("test_mul") == want
     (record,) = harness.records.values()
     assert record["message"] == want and not record["internal"]
 
 
 def test_check_failed_and_pytest_fail_are_student_failures(tmp_path: Path, toy: Toy) -> None:
-    _, harness, reports = run_session(tmp_path, '''
+    _, harness, reports = run_session(
+        tmp_path,
+        """
         @pytest.mark.rubric(task="1")
         def test_check(student):
             raise CheckFailed("add: expected 3.0, got 4.0")
@@ -151,21 +186,31 @@ def test_check_failed_and_pytest_fail_are_student_failures(tmp_path: Path, toy: 
         @pytest.mark.rubric(task="1")
         def test_fail(student):
             pytest.fail("add: result has shape (2,), expected (3,)")
-    ''', Backend(toy), toy)
+    """,
+        Backend(toy),
+        toy,
+    )
     assert reports.failure("test_check") == "add: expected 3.0, got 4.0"
     assert reports.failure("test_fail") == "add: result has shape (2,), expected (3,)"
     assert not any(r["internal"] for r in harness.records.values())
 
 
 def test_other_exceptions_are_internal_grader_errors(tmp_path: Path, toy: Toy) -> None:
-    _, harness, reports = run_session(tmp_path, '''
+    _, harness, reports = run_session(
+        tmp_path,
+        """
         @pytest.mark.rubric(task="3")
         def test_typo(student, reference):
             reference.run("sqaure", x=np.ones(2))
-    ''', Backend(toy), toy)
+    """,
+        Backend(toy),
+        toy,
+    )
     (record,) = harness.records.values()
     assert record["internal"] is True
-    assert record["message"] == INTERNAL_PREFIX + "LookupError: no scenario 'sqaure' in " + str(toy.assignment.scenarios_file)
+    assert record["message"] == INTERNAL_PREFIX + "LookupError: no scenario 'sqaure' in " + str(
+        toy.assignment.scenarios_file
+    )
     assert "test_typo" in record["traceback"]  # the staff-only detail names the broken test
     assert "LookupError" in reports.failure("test_typo")  # staff keep the full traceback in pytest's output
 
@@ -173,7 +218,9 @@ def test_other_exceptions_are_internal_grader_errors(tmp_path: Path, toy: Toy) -
 def test_student_output_is_attached_and_drained_per_test(tmp_path: Path, toy: Toy) -> None:
     backend = Backend(toy, printed="debug: hello\n")
     backend.student.pending = "left over from before\n"
-    _, harness, _ = run_session(tmp_path, '''
+    _, harness, _ = run_session(
+        tmp_path,
+        """
         @pytest.mark.rubric(task="1")
         def test_a(student):
             student.run("add", a=1.0, b=2.0)
@@ -182,18 +229,26 @@ def test_student_output_is_attached_and_drained_per_test(tmp_path: Path, toy: To
         def test_b(student):
             student.run("add", a=1.0, b=2.0)
             student.run("add", a=1.0, b=2.0)
-    ''', backend, toy)
+    """,
+        backend,
+        toy,
+    )
     outputs = {k.rsplit("::", 1)[1]: r["output"] for k, r in harness.records.items()}
     assert outputs == {"test_a": "debug: hello\n", "test_b": "debug: hello\ndebug: hello\n"}
 
 
 def test_rng_is_seeded_from_the_test_id(tmp_path: Path, toy: Toy) -> None:
-    _, _, reports = run_session(tmp_path, '''
+    _, _, reports = run_session(
+        tmp_path,
+        """
         @pytest.mark.rubric(task="1")
         @pytest.mark.parametrize("k", [0, 1])
         def test_draw(rng, k, record_property):
             record_property("draw", float(rng.standard_normal()))
-    ''', Backend(toy), toy)
+    """,
+        Backend(toy),
+        toy,
+    )
     draws = {n: dict(r.user_properties)["draw"] for n, rs in reports.by_node.items() for r in rs if r.when == "call"}
     assert len(draws) == 2
     for nodeid, draw in draws.items():  # sha256 of "<file>::<test id>", never Python's per-process hash()

@@ -13,6 +13,7 @@ case says which mechanism held it (the grader's staff log, and the probe case's 
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import socket
@@ -23,26 +24,47 @@ from pathlib import Path
 
 import pytest
 
-import json
-
 from autograder.assignments.hw1p1.assignment import ASSIGNMENT
 from autograder.framework import sandbox
 from hostile.corpus import FORGED_TEXT, PROBE_MARK, REPO, SAMPLE_HANDIN, hostile_cases
 from hostile.harness import (
-    GRADE_TIMEOUT, MINI_MAX, NOBODY, SLOTS, UID_BASE, grade_many, leaked_lines, leftover_processes,
-    make_mini_tests, marked_files, secret_lines, shallow_marked,
+    GRADE_TIMEOUT,
+    MINI_MAX,
+    NOBODY,
+    SLOTS,
+    UID_BASE,
+    grade_many,
+    leaked_lines,
+    leftover_processes,
+    make_mini_tests,
+    marked_files,
+    secret_lines,
+    shallow_marked,
 )
 
-pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="hostile suite runs as root (as CI does), "
-                                "with the uid drop active; the non-root run is started from root via setpriv")
+pytestmark = pytest.mark.skipif(
+    os.geteuid() != 0,
+    reason="hostile suite runs as root (as CI does), "
+    "with the uid drop active; the non-root run is started from root via setpriv",
+)
 
 SHARED_DIRS = [Path("/tmp"), Path("/var/tmp"), Path("/dev/shm"), Path("/run/lock"), REPO]
 MECH = sandbox.mechanisms()
 # What changes between environments (network, secrets) and the forgeries: graded in all three.
-ENV_CASES = ("network_connection", "read_and_print_secrets", "import_reference_by_path", "import_sample_handin",
-             "rebuild_from_git_objects", "probe_sandbox", "symlink_to_reference", "forge_results_then_os_exit",
-             "setsid_escape_rewrites_later", "thread_rewrites_report", "patch_numpy_and_builtins",
-             "conftest_in_handin")
+ENV_CASES = (
+    "network_connection",
+    "read_and_print_secrets",
+    "import_reference_by_path",
+    "import_sample_handin",
+    "rebuild_from_git_objects",
+    "probe_sandbox",
+    "symlink_to_reference",
+    "forge_results_then_os_exit",
+    "setsid_escape_rewrites_later",
+    "thread_rewrites_report",
+    "patch_numpy_and_builtins",
+    "conftest_in_handin",
+)
 # Under Docker's capabilities only the network namespace (and cgroups) differ from root: the doors they
 # guard. Forgeries and secrecy depend on the uid, which both root environments drop alike.
 DOCKER_CASES = ("network_connection", "probe_sandbox", "read_and_print_secrets", "import_sample_handin")
@@ -99,7 +121,10 @@ def graded(tmp_path_factory, mini_tests, listener):
     cases = {c.name: c for c in hostile_cases(listener.port, [str(mini_tests / "**" / "*.py")])}
     base = tmp_path_factory.mktemp("hostile")
     jobs = []
-    for name, src in (("baseline-reference", REPO / "solutions" / "hw1p1"), ("baseline-handout", REPO / "handouts" / "hw1p1")):
+    for name, src in (
+        ("baseline-reference", REPO / "solutions" / "hw1p1"),
+        ("baseline-handout", REPO / "handouts" / "hw1p1"),
+    ):
         work = base / name
         work.mkdir()
         jobs.append((name, src, work, {"tests_dir": mini_tests}))
@@ -145,8 +170,7 @@ def test_hostile_case_holds(graded, schema, name):
 def test_attacks_that_must_lose_points_do(graded):
     """Attacks that break their own package lose the points they break (the grader noticed)."""
     _, results, _ = graded
-    for name in ("sys_exit_at_import", "forge_mid_grade_then_os_exit", "infinite_loop_ignoring_signals",
-                 "memory_bomb"):
+    for name in ("sys_exit_at_import", "forge_mid_grade_then_os_exit", "infinite_loop_ignoring_signals", "memory_bomb"):
         assert results[name].score < MINI_MAX, name
     out = results["infinite_loop_ignoring_signals"].task_output("2.2")
     assert "time" in out.lower(), out[:500]
@@ -171,10 +195,14 @@ def test_leak_attack_did_try(graded):
 
 # ---- the same attacks under Docker's default capabilities and as user nobody ---------------------------
 
+
 def _env_jobs(top: Path, port: int, mini: Path, names: tuple[str, ...]) -> tuple[dict, list]:
     cases = {c.name: c for c in hostile_cases(port, []) if c.name in names}
     jobs = []
-    for name, src in (("baseline-reference", REPO / "solutions" / "hw1p1"), ("baseline-handout", REPO / "handouts" / "hw1p1")):
+    for name, src in (
+        ("baseline-reference", REPO / "solutions" / "hw1p1"),
+        ("baseline-handout", REPO / "handouts" / "hw1p1"),
+    ):
         (top / name).mkdir()
         jobs.append((name, src, top / name, {"tests_dir": mini}))
     for case in cases.values():
@@ -209,8 +237,10 @@ def nonroot(listener):
         mini = make_mini_tests(top / "mini")
         cases, jobs = _env_jobs(top, listener.port, mini, ENV_CASES)
         subprocess.run(["chown", "-R", f"{NOBODY}:{NOBODY}", str(top)], check=True)
-        jobs = [(n, s, w, {**kw, "user": NOBODY, "pythonpath": top, "reference_root": top / "solutions" / "hw1p1"})
-                for n, s, w, kw in jobs]
+        jobs = [
+            (n, s, w, {**kw, "user": NOBODY, "pythonpath": top, "reference_root": top / "solutions" / "hw1p1"})
+            for n, s, w, kw in jobs
+        ]
         results = grade_many(jobs)
         yield cases, results, top
     finally:
@@ -254,7 +284,7 @@ def test_hostile_case_holds_in_other_environments(request, schema, listener, env
 def _probe_result(g) -> dict[str, str]:
     text = g.task_output("2.3")
     start = text.index(PROBE_MARK) + len(PROBE_MARK)
-    return json.loads(text[start:text.index(":END", start)])
+    return json.loads(text[start : text.index(":END", start)])
 
 
 # errno -> the mechanism that refuses with it (the probe runs as the worker: DAC would also say EACCES,
@@ -285,5 +315,5 @@ def test_git_attack_would_find_the_reference_unconfined():
     case = next(c for c in hostile_cases(0, []) if c.name == "rebuild_from_git_objects")
     src = (case.build(Path(_t.mkdtemp())) / "mytorch" / "ops" / "elementwise.py").read_text()
     namespace: dict = {}
-    exec(src[src.index("def _git_loot"):src.index("_orig_Mul")], namespace)
+    exec(src[src.index("def _git_loot") : src.index("_orig_Mul")], namespace)
     assert leaked_lines(namespace["_git_loot"](), secret_lines())

@@ -15,20 +15,22 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from bugs.catalog import Patch, apply_patches, cached_grader
-from test_bug_catalog import RECURSIVE_TOPO, TOPO_BODY
 
 from autograder.assignments.hw1p1.assignment import ASSIGNMENT
 from autograder.framework.compare import CheckFailed, check_array, check_close, check_gradients
 from autograder.framework.errors import StudentException
 from autograder.framework.gradcheck import check_gradient, diagnose, format_mismatch
 from autograder.framework.harness import InProcessRunner, load_package
+from bugs.catalog import Patch, apply_patches, cached_grader
+from test_bug_catalog import RECURSIVE_TOPO, TOPO_BODY
 
 SLOT = 10  # a sandbox slot no other test file uses
 
 POW = "return (grad_output * self.exponent * a ** (self.exponent - 1),)"
-POW_ZERO = ("        if self.exponent == 0:  # a**0 is constant: gradient 0 everywhere, also at a == 0 (0 * 0**-1 is "
-            "NaN)\n            return (np.zeros_like(grad_output),)\n")
+POW_ZERO = (
+    "        if self.exponent == 0:  # a**0 is constant: gradient 0 everywhere, also at a == 0 (0 * 0**-1 is "
+    "NaN)\n            return (np.zeros_like(grad_output),)\n"
+)
 SGD_BUF = "g = self.buffers[i] = g.copy() if buf is None else self.momentum * buf + g"
 
 
@@ -49,75 +51,150 @@ def P(file: str, old: str, new: str) -> tuple[Patch, ...]:
 
 HANDINS: dict[str, tuple[ClassBug, ...]] = {
     "classes": (
-        ClassBug("exact zeros in inputs", P("ops/elementwise.py", POW,
-                                            "return (grad_output * self.exponent * a ** self.exponent / a,)"),
-                 "test_pow[zeros3x5**2]", ("nan",), "test_pow[3x5**2]"),
-        ClassBug("a kink in the inputs (ReLU at exactly 0)",
-                 P("ops/activation.py", "return (grad_output * (x > 0),)", "return (grad_output * (x >= 0),)"),
-                 "test_relu_at_zero", ("compared with the reference only", "ReLU'(0) = 0"), "test_activations[relu"),
-        ClassBug("exact zeros in the upstream gradient",
-                 P("ops/elementwise.py", "unbroadcast(grad_output * b, a.shape)",
-                   "unbroadcast(grad_output ** 2 / grad_output * b, a.shape)"),
-                 "test_mul_div_zero_upstream[3x5*3x1]", ("nan",), "test_mul[3x5*3x5]"),
-        ClassBug("ties along several axes, with keepdims",
-                 P("ops/reduce.py", "return (mask * (g / mask.sum(axis=self.axes, keepdims=True)),)",
-                   "return (mask * g,) if self.keepdims else (mask * (g / mask.sum(axis=self.axes, keepdims=True)),)"),
-                 "test_max_ties_any_axes[2x3x5,axis=-1,keepdims]", ("compared with the reference only",),
-                 "test_max_ties["),
-        ClassBug("repeated backward through the same node",
-                 P("ops/shape.py", "return (np.transpose(grad_output, np.argsort(self.axes)),)",
-                   "self.axes = tuple(int(a) for a in np.argsort(self.axes))\n"
-                   "        return (np.transpose(grad_output, self.axes),)"),
-                 "test_transpose[2x3x5.transpose(2,0,1)]", ("a second time", "same node")),
-        ClassBug("a saved array changed by backward",
-                 P("ops/softmax.py", "grad = probs.copy()", "grad = probs"),
-                 "test_cross_entropy[5x7]", ("self.saved[0]", "in place")),
-        ClassBug("hyperparameters changed between steps",
-                 P("optim/sgd.py", SGD_BUF + "\n            p.data -= self.lr * g",
-                   "g = self.buffers[i] = self.lr * g if buf is None else self.momentum * buf + self.lr * g\n"
-                   "                p.data -= g\n                continue\n            p.data -= self.lr * g"),
-                 "test_sgd_changing_hyperparameters[momentum,lr_schedule]", ("set on the optimizer before this step",
-                                                                           "learning rate is inside"),
-                 "test_sgd["),
-        ClassBug("parameters whose grad is None in some steps",
-                 P("optim/adam.py", "        for i, p in enumerate(self.params):\n            if p.grad is None:\n"
-                   "                continue\n            self.t[i] += 1\n",
-                   "        self.t = [t + 1 for t in self.t]\n        for i, p in enumerate(self.params):\n"
-                   "            if p.grad is None:\n                continue\n"),
-                 "test_adam_changing_hyperparameters[lr_schedule,none_grad]", ("one step counter",),
-                 "test_adam[default]"),
-        ClassBug("a 0-d input with a wrong gradient (was an internal grader error)",
-                 P("ops/elementwise.py", "return (-grad_output,)", "return (grad_output,)"),
-                 "test_neg[-()]", ("Neg.backward", "a.grad: expected")),
-        ClassBug("an empty axis",
-                 P("ops/broadcast.py", "    if grad.shape == tuple(shape):",
-                   "    if grad.size == 0:\n        return grad  # nothing to sum\n    if grad.shape == tuple(shape):"),
-                 "test_unbroadcast[0x5->5]", ("shape (0, 5), expected (5,)",), "test_unbroadcast[3x5->1x5]"),
+        ClassBug(
+            "exact zeros in inputs",
+            P("ops/elementwise.py", POW, "return (grad_output * self.exponent * a ** self.exponent / a,)"),
+            "test_pow[zeros3x5**2]",
+            ("nan",),
+            "test_pow[3x5**2]",
+        ),
+        ClassBug(
+            "a kink in the inputs (ReLU at exactly 0)",
+            P("ops/activation.py", "return (grad_output * (x > 0),)", "return (grad_output * (x >= 0),)"),
+            "test_relu_at_zero",
+            ("compared with the reference only", "ReLU'(0) = 0"),
+            "test_activations[relu",
+        ),
+        ClassBug(
+            "exact zeros in the upstream gradient",
+            P(
+                "ops/elementwise.py",
+                "unbroadcast(grad_output * b, a.shape)",
+                "unbroadcast(grad_output ** 2 / grad_output * b, a.shape)",
+            ),
+            "test_mul_div_zero_upstream[3x5*3x1]",
+            ("nan",),
+            "test_mul[3x5*3x5]",
+        ),
+        ClassBug(
+            "ties along several axes, with keepdims",
+            P(
+                "ops/reduce.py",
+                "return (mask * (g / mask.sum(axis=self.axes, keepdims=True)),)",
+                "return (mask * g,) if self.keepdims else (mask * (g / mask.sum(axis=self.axes, keepdims=True)),)",
+            ),
+            "test_max_ties_any_axes[2x3x5,axis=-1,keepdims]",
+            ("compared with the reference only",),
+            "test_max_ties[",
+        ),
+        ClassBug(
+            "repeated backward through the same node",
+            P(
+                "ops/shape.py",
+                "return (np.transpose(grad_output, np.argsort(self.axes)),)",
+                "self.axes = tuple(int(a) for a in np.argsort(self.axes))\n"
+                "        return (np.transpose(grad_output, self.axes),)",
+            ),
+            "test_transpose[2x3x5.transpose(2,0,1)]",
+            ("a second time", "same node"),
+        ),
+        ClassBug(
+            "a saved array changed by backward",
+            P("ops/softmax.py", "grad = probs.copy()", "grad = probs"),
+            "test_cross_entropy[5x7]",
+            ("self.saved[0]", "in place"),
+        ),
+        ClassBug(
+            "hyperparameters changed between steps",
+            P(
+                "optim/sgd.py",
+                SGD_BUF + "\n            p.data -= self.lr * g",
+                "g = self.buffers[i] = self.lr * g if buf is None else self.momentum * buf + self.lr * g\n"
+                "                p.data -= g\n                continue\n            p.data -= self.lr * g",
+            ),
+            "test_sgd_changing_hyperparameters[momentum,lr_schedule]",
+            ("set on the optimizer before this step", "learning rate is inside"),
+            "test_sgd[",
+        ),
+        ClassBug(
+            "parameters whose grad is None in some steps",
+            P(
+                "optim/adam.py",
+                "        for i, p in enumerate(self.params):\n            if p.grad is None:\n"
+                "                continue\n            self.t[i] += 1\n",
+                "        self.t = [t + 1 for t in self.t]\n        for i, p in enumerate(self.params):\n"
+                "            if p.grad is None:\n                continue\n",
+            ),
+            "test_adam_changing_hyperparameters[lr_schedule,none_grad]",
+            ("one step counter",),
+            "test_adam[default]",
+        ),
+        ClassBug(
+            "a 0-d input with a wrong gradient (was an internal grader error)",
+            P("ops/elementwise.py", "return (-grad_output,)", "return (grad_output,)"),
+            "test_neg[-()]",
+            ("Neg.backward", "a.grad: expected"),
+        ),
+        ClassBug(
+            "an empty axis",
+            P(
+                "ops/broadcast.py",
+                "    if grad.shape == tuple(shape):",
+                "    if grad.size == 0:\n        return grad  # nothing to sum\n    if grad.shape == tuple(shape):",
+            ),
+            "test_unbroadcast[0x5->5]",
+            ("shape (0, 5), expected (5,)",),
+            "test_unbroadcast[3x5->1x5]",
+        ),
     ),
     "stale": (
-        ClassBug("train_step entered with stale gradients",
-                 P("train.py", "    optimizer.zero_grad()\n    loss = loss_fn(model(x), y)\n    loss.backward()\n"
-                   "    optimizer.step()\n", "    loss = loss_fn(model(x), y)\n    loss.backward()\n"
-                   "    optimizer.step()\n    optimizer.zero_grad()  # cleared after the update instead\n"),
-                 "test_train_step_with_stale_gradients", ("left gradients behind",), "test_train_step["),
+        ClassBug(
+            "train_step entered with stale gradients",
+            P(
+                "train.py",
+                "    optimizer.zero_grad()\n    loss = loss_fn(model(x), y)\n    loss.backward()\n"
+                "    optimizer.step()\n",
+                "    loss = loss_fn(model(x), y)\n    loss.backward()\n"
+                "    optimizer.step()\n    optimizer.zero_grad()  # cleared after the update instead\n",
+            ),
+            "test_train_step_with_stale_gradients",
+            ("left gradients behind",),
+            "test_train_step[",
+        ),
     ),
     "pow0": (
-        ClassBug("exponent 0 at x == 0 (the reference's old NaN)", P("ops/elementwise.py", POW_ZERO, ""),
-                 "test_pow[zeros3x5**0]", ("nan",), "test_pow[3x5**2]"),
+        ClassBug(
+            "exponent 0 at x == 0 (the reference's old NaN)",
+            P("ops/elementwise.py", POW_ZERO, ""),
+            "test_pow[zeros3x5**0]",
+            ("nan",),
+            "test_pow[3x5**2]",
+        ),
         # not an input class: the sandboxed worker's traceback of a recursive DFS, collapsed as Python does
-        ClassBug("recursion in the sandbox", P("autograd_engine.py", TOPO_BODY, RECURSIVE_TOPO),
-                 "test_topological_sort_deep_chain", ("RecursionError", "[Previous line repeated")),
+        ClassBug(
+            "recursion in the sandbox",
+            P("autograd_engine.py", TOPO_BODY, RECURSIVE_TOPO),
+            "test_topological_sort_deep_chain",
+            ("RecursionError", "[Previous line repeated"),
+        ),
     ),
 }
 KEEP = ("test_2", "test_3", "test_5", "test_7")
-CASES = [pytest.param(name, bug, id=bug.input_class.replace(" ", "_")[:40]) for name, bugs in HANDINS.items()
-         for bug in bugs]
+CASES = [
+    pytest.param(name, bug, id=bug.input_class.replace(" ", "_")[:40]) for name, bugs in HANDINS.items() for bug in bugs
+]
 
 
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory: pytest.TempPathFactory):
     """grade(handin name) -> GradeOutcome, each handin graded once per module."""
-    return cached_grader(ASSIGNMENT, HANDINS, lambda name: {"pow0": ("test_1", "test_2"), "stale": ("test_8",)}.get(name, KEEP), tmp_path_factory, SLOT)
+    return cached_grader(
+        ASSIGNMENT,
+        HANDINS,
+        lambda name: {"pow0": ("test_1", "test_2"), "stale": ("test_8",)}.get(name, KEEP),
+        tmp_path_factory,
+        SLOT,
+    )
 
 
 @pytest.mark.parametrize("name, bug", CASES)
@@ -146,9 +223,11 @@ def test_check_paths_take_0d_1element_and_empty_arrays(shape):
     if want.size == 0:
         return
     wrong = -want
-    for check in (lambda: check_gradients("Op", {"grad_a": wrong}, {"grad_a": want}, names=["a"],
-                                          upstream=np.ones(shape)),
-                  lambda: check_array("x", wrong, want), lambda: check_close("x", wrong, want)):
+    for check in (
+        lambda: check_gradients("Op", {"grad_a": wrong}, {"grad_a": want}, names=["a"], upstream=np.ones(shape)),
+        lambda: check_array("x", wrong, want),
+        lambda: check_close("x", wrong, want),
+    ):
         with pytest.raises(CheckFailed) as info:  # a student message, never a numpy error
             check()
         assert "expected 2.000000, got -2.000000" in info.value.message
@@ -190,7 +269,7 @@ def test_sharper_generic_hints():
 def test_reference_pow_0_has_gradient_0_at_0():
     mytorch = load_package(ASSIGNMENT.reference_root, ASSIGNMENT.package)
     x = mytorch.Tensor(np.array([0.0, 2.0, -1.0]), requires_grad=True)
-    (x ** 0).backward(np.ones(3))
+    (x**0).backward(np.ones(3))
     assert np.array_equal(x.grad, np.zeros(3))
 
 
@@ -212,8 +291,11 @@ def test_reference_indexing_with_a_tensor_is_refused_and_a_bool_mask_works():
 
 def _patched_reference(tmp_path: Path, patches: tuple[Patch, ...]) -> Path:
     root = tmp_path / "handin"
-    shutil.copytree(ASSIGNMENT.reference_root / ASSIGNMENT.package, root / ASSIGNMENT.package,
-                    ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(
+        ASSIGNMENT.reference_root / ASSIGNMENT.package,
+        root / ASSIGNMENT.package,
+        ignore=shutil.ignore_patterns("__pycache__"),
+    )
     apply_patches(root / ASSIGNMENT.package, patches)
     return root
 
@@ -233,13 +315,14 @@ def test_recursion_is_collapsed_like_python(tmp_path: Path):
 
 
 def test_syntax_error_in_the_students_file_is_theirs(tmp_path: Path):
-    root = _patched_reference(tmp_path, (Patch("optim/adam.py", "            self.t[i] += 1\n",
-                                               "            self.t[i] += 1\n          oops = 1\n"),))
+    root = _patched_reference(
+        tmp_path,
+        (Patch("optim/adam.py", "            self.t[i] += 1\n", "            self.t[i] += 1\n          oops = 1\n"),),
+    )
     runner = InProcessRunner(root, ASSIGNMENT.package, ASSIGNMENT.scenarios_file, student=True)
     try:
         with pytest.raises(StudentException) as info:
-            runner.run("optimizer_steps", kind="adam", params=[np.ones(2)], grads=[[np.ones(2)]],
-                       options={"lr": 0.1})
+            runner.run("optimizer_steps", kind="adam", params=[np.ones(2)], grads=[[np.ones(2)]], options={"lr": 0.1})
     finally:
         load_package(ASSIGNMENT.reference_root, ASSIGNMENT.package)
     message = info.value.message

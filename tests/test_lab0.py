@@ -8,8 +8,8 @@ from __future__ import annotations
 import json
 import shutil
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import pytest
 from click.testing import CliRunner
@@ -26,58 +26,109 @@ FULL = {t.id: t.points for t in ASSIGNMENT.tasks}
 # name -> (file, old text, new text, the task that must lose points, a phrase its message must contain)
 BUGS: dict[str, tuple[str, str, str, str, str]] = {
     "mul assigns instead of +=": (
-        "value.py", "            self.grad += other.data * out.grad\n            other.grad += self.data * out.grad",
+        "value.py",
+        "            self.grad += other.data * out.grad\n            other.grad += self.data * out.grad",
         "            self.grad = other.data * out.grad\n            other.grad = self.data * out.grad",
-        "1.2", "instead of added to (+=)"),
+        "1.2",
+        "instead of added to (+=)",
+    ),
     "add ignores the upstream gradient": (
-        "value.py", "            self.grad += out.grad\n            other.grad += out.grad",
-        "            self.grad += 1.0\n            other.grad += 1.0", "1.1", "_backward ignores out.grad"),
+        "value.py",
+        "            self.grad += out.grad\n            other.grad += out.grad",
+        "            self.grad += 1.0\n            other.grad += 1.0",
+        "1.1",
+        "_backward ignores out.grad",
+    ),
     "pow does not lower the exponent": (
-        "value.py", "exponent * self.data ** (exponent - 1) * out.grad", "exponent * self.data ** exponent * out.grad",
-        "1.3", "the exponent is not lowered"),
+        "value.py",
+        "exponent * self.data ** (exponent - 1) * out.grad",
+        "exponent * self.data ** exponent * out.grad",
+        "1.3",
+        "the exponent is not lowered",
+    ),
     "tanh derivative from the input": (
-        "value.py", "(1.0 - out.data * out.data) * out.grad", "(1.0 - self.data * self.data) * out.grad",
-        "1.4", "computed from the input a instead of the output"),
+        "value.py",
+        "(1.0 - out.data * out.data) * out.grad",
+        "(1.0 - self.data * self.data) * out.grad",
+        "1.4",
+        "computed from the input a instead of the output",
+    ),
     "relu derivative 1 at zero": (
-        "value.py", "(1.0 if self.data > 0 else 0.0) * out.grad", "(1.0 if self.data >= 0 else 0.0) * out.grad",
-        "1.4", "relu's derivative at exactly 0"),
+        "value.py",
+        "(1.0 if self.data > 0 else 0.0) * out.grad",
+        "(1.0 if self.data >= 0 else 0.0) * out.grad",
+        "1.4",
+        "relu's derivative at exactly 0",
+    ),
     "breadth-first order": (
-        "value.py", "        order: list[Value] = []\n        seen: set[int] = set()",
+        "value.py",
+        "        order: list[Value] = []\n        seen: set[int] = set()",
         "        order: list[Value] = []\n        queue, seen = [self], {id(self)}\n"
         "        while queue:\n            node = queue.pop(0)\n            order.append(node)\n"
         "            for child in node.children:\n                if id(child) not in seen:\n"
         "                    seen.add(id(child))\n                    queue.append(child)\n"
         "        return order[::-1]\n        seen: set[int] = set()",
-        "2.1", "comes before its child"),
+        "2.1",
+        "comes before its child",
+    ),
     "visited on push": (
-        "value.py", "            if id(node) in seen:  # pushed twice before it was entered: expand it once only\n"
+        "value.py",
+        "            if id(node) in seen:  # pushed twice before it was entered: expand it once only\n"
         "                continue\n            seen.add(id(node))\n            stack.append((node, True))\n"
         "            for child in reversed(node.children):\n                if id(child) not in seen:\n"
         "                    stack.append((child, False))",
         "            stack.append((node, True))\n            for child in reversed(node.children):\n"
         "                if id(child) not in seen:\n                    seen.add(id(child))\n"
         "                    stack.append((child, False))",
-        "2.1", "marked visited when it is pushed"),
+        "2.1",
+        "marked visited when it is pushed",
+    ),
     "expands a node pushed twice": (
-        "value.py", "            if id(node) in seen:  # pushed twice before it was entered: expand it once only\n"
-        "                continue\n", "", "2.1", "more than once"),
+        "value.py",
+        "            if id(node) in seen:  # pushed twice before it was entered: expand it once only\n"
+        "                continue\n",
+        "",
+        "2.1",
+        "more than once",
+    ),
     "recursive DFS": (
-        "value.py", "        order: list[Value] = []\n        seen: set[int] = set()",
+        "value.py",
+        "        order: list[Value] = []\n        seen: set[int] = set()",
         "        order: list[Value] = []\n        done: set[int] = set()\n\n"
         "        def visit(node):\n            if id(node) in done:\n                return\n"
         "            done.add(id(node))\n            for child in node.children:\n                visit(child)\n"
         "            order.append(node)\n\n        visit(self)\n        return order\n        seen: set[int] = set()",
-        "2.1", "RecursionError"),
+        "2.1",
+        "RecursionError",
+    ),
     "backward in forward order": (
-        "value.py", "        for node in reversed(order):\n            node._backward()",
-        "        for node in order:\n            node._backward()", "2.2", "before that of"),
+        "value.py",
+        "        for node in reversed(order):\n            node._backward()",
+        "        for node in order:\n            node._backward()",
+        "2.2",
+        "before that of",
+    ),
     "backward keeps stale intermediate grads": (
-        "value.py", "            if node.children:\n                node.grad = 0.0\n", "            pass\n",
-        "2.2", "intermediate nodes start every backward() from grad 0.0"),
+        "value.py",
+        "            if node.children:\n                node.grad = 0.0\n",
+        "            pass\n",
+        "2.2",
+        "intermediate nodes start every backward() from grad 0.0",
+    ),
     "zero_grad does nothing": (
-        "nn.py", "        for p in self.parameters():\n            p.grad = 0.0", "        pass", "3.1", "zero_grad"),
+        "nn.py",
+        "        for p in self.parameters():\n            p.grad = 0.0",
+        "        pass",
+        "3.1",
+        "zero_grad",
+    ),
     "train_step never clears gradients": (
-        "train.py", "    model.zero_grad()\n    loss = mse_loss", "    loss = mse_loss", "3.2", "zero_grad"),
+        "train.py",
+        "    model.zero_grad()\n    loss = mse_loss",
+        "    loss = mse_loss",
+        "3.2",
+        "zero_grad",
+    ),
 }
 
 
@@ -173,8 +224,9 @@ def test_grading_is_deterministic(graded: Callable[[str], GradeOutcome], tmp_pat
 
 def test_cli_grades_lab0(tmp_path: Path) -> None:
     results = tmp_path / "results.json"
-    run = CliRunner().invoke(main, ["grade", "--assignment", "lab0", str(PACKAGE.parent), "--results", str(results),
-                                    "--slot", str(SLOT)])
+    run = CliRunner().invoke(
+        main, ["grade", "--assignment", "lab0", str(PACKAGE.parent), "--results", str(results), "--slot", str(SLOT)]
+    )
     assert run.exit_code == 0, run.output
     assert "TOTAL 50/50" in " ".join(run.output.split())
     report = json.loads(results.read_text())

@@ -53,7 +53,7 @@ def test_generate_mutants_on_a_toy_package_all_compile_and_differ(tmp_path: Path
     for m in mutants:
         assert m.file == "toy/ops.py" and m.line in (5, 7)
         assert m.new_line != original[m.line - 1]
-        patched = original[: m.line - 1] + [m.new_line] + original[m.line:]
+        patched = original[: m.line - 1] + [m.new_line] + original[m.line :]
         compile("\n".join(patched), "x", "exec")  # every mutant is valid Python
     assert len({m.key for m in mutants}) == len(mutants)
 

@@ -15,8 +15,8 @@ import subprocess
 import sys
 import tempfile
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 
@@ -45,8 +45,10 @@ def handins(folder: Path) -> dict[str, Path]:
     """handin.zip files: the reference, the bare handout, and a misnamed package."""
     made = {}
     stubs = {rel: data for rel, data in handout_contents(ASSIGNMENT).items() if rel.startswith("mytorch/")}
-    reference = {p.relative_to(ASSIGNMENT.reference_root).as_posix(): p.read_bytes()
-                 for p in (ASSIGNMENT.reference_root / "mytorch").rglob("*.py")}
+    reference = {
+        p.relative_to(ASSIGNMENT.reference_root).as_posix(): p.read_bytes()
+        for p in (ASSIGNMENT.reference_root / "mytorch").rglob("*.py")
+    }
     misnamed = {"MyTorch/" + rel.split("/", 1)[1]: data for rel, data in reference.items()}
     for name, files in (("reference", reference), ("handout", stubs), ("misnamed", misnamed)):
         path = folder / name / "handin.zip"
@@ -68,8 +70,11 @@ def run_tango_job(bundle: Path, handin: Path, job: Path, python: str = sys.execu
     shutil.copy(bundle / "autograde-Makefile", job / "Makefile")
     shutil.copy(handin, job / "handin.zip")
     # Tango's make is a top-level one (under `make test` ours would print "Leaving directory" last).
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("PYTHONPATH", "AUTOGRADER_WORKER_UID_BASE", "MAKELEVEL", "MAKEFLAGS", "MFLAGS")}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("PYTHONPATH", "AUTOGRADER_WORKER_UID_BASE", "MAKELEVEL", "MAKEFLAGS", "MFLAGS")
+    }
     argv = ["make", f"PYTHON={python}"]
     if IS_ROOT:  # Tango's grader is an unprivileged user: so is this one
         shutil.chown(job, NOBODY, NOBODY)
@@ -145,8 +150,13 @@ def test_prairielearn_layout_and_results(world_root: Path) -> None:
         (grade / "data" / "data.json").write_text("{}")
         env = {**os.environ, "AUTOGRADER_PL_ROOT": str(grade), "AUTOGRADER_PYTHON": sys.executable}
         env.pop("PYTHONPATH", None)
-        proc = subprocess.run(["bash", str(grade / "serverFilesCourse" / shared / entry.name)], env=env,
-                              capture_output=True, text=True, timeout=600)
+        proc = subprocess.run(
+            ["bash", str(grade / "serverFilesCourse" / shared / entry.name)],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
         results[name] = json.loads((grade / "results" / "results.json").read_text())
         assert proc.returncode == 0, (name, proc.stdout[-2000:], proc.stderr[-2000:])
         if IS_ROOT:  # the grader (reference, hidden tests) was locked away from the worker's uid

@@ -45,9 +45,21 @@ def test_generator_draws_every_shape_and_stays_in_range():
     assert all(5 <= len(g["nodes"]) <= 60 for g in graphs)
     assert all(gc._values_safe(g) for g in graphs)
     seen = features(graphs)
-    wanted = ["mul", "div", "sub", "exp", "same input twice", "consumer listed before its own input",
-              "input listed before its consumer", "node computed from constants only", "fan-out >= 3",
-              "constants", "several leaves", "several roots", "leaf outside the root's graph"]
+    wanted = [
+        "mul",
+        "div",
+        "sub",
+        "exp",
+        "same input twice",
+        "consumer listed before its own input",
+        "input listed before its consumer",
+        "node computed from constants only",
+        "fan-out >= 3",
+        "constants",
+        "several leaves",
+        "several roots",
+        "leaf outside the root's graph",
+    ]
     rare = {w: seen[w] for w in wanted if seen[w] < 5}
     assert not rare, f"shapes drawn in fewer than 5 of 60 graphs: {rare}"
 
@@ -62,9 +74,18 @@ def test_generator_is_deterministic_per_seed():
 
 
 def test_program_is_rebuildable_text():
-    graph = {"leaves": {"x0": None}, "constants": {}, "roots": ["n1"], "upstreams": [None],
-             "nodes": [["n0", "mul", ["x0", "x0"], {}], ["n1", "add", ["x0", "n0"], {}]]}
+    graph = {
+        "leaves": {"x0": None},
+        "constants": {},
+        "roots": ["n1"],
+        "upstreams": [None],
+        "nodes": [["n0", "mul", ["x0", "x0"], {}], ["n1", "add", ["x0", "n0"], {}]],
+    }
     assert gc.program(gc.relabel(graph), False).splitlines() == [
-        "    x = leaf (requires_grad=True)", "    a = x * x", "    y = x + a", "    topological_sort(y)"]
+        "    x = leaf (requires_grad=True)",
+        "    a = x * x",
+        "    y = x + a",
+        "    topological_sort(y)",
+    ]
     problem = gc.sort_problem(gc.relabel(graph), {"orders": [["y", "x", "a"]]})
     assert problem.startswith("topological_sort(y) returned [y, x, a]: x comes before a, but a = x * x")

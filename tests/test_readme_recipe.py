@@ -52,8 +52,12 @@ def grade(lab: Path, handin: Path, results: Path) -> dict:
 
 
 def test_the_readme_has_the_whole_recipe() -> None:
-    assert set(recipe_files()) == {"lab_poly/assignment.py", "lab_poly/scenarios.py",
-                                   "lab_poly/solutions/polyd/__init__.py", "lab_poly/tests/public/test_polyd.py"}
+    assert set(recipe_files()) == {
+        "lab_poly/assignment.py",
+        "lab_poly/scenarios.py",
+        "lab_poly/solutions/polyd/__init__.py",
+        "lab_poly/tests/public/test_polyd.py",
+    }
 
 
 def test_the_recipe_reference_scores_full_marks_and_its_stubs_zero(lab: Path, tmp_path: Path) -> None:

@@ -4,12 +4,12 @@ float64, the engine on hard graphs, nn/optim against hand-written numpy formulas
 from __future__ import annotations
 
 import re
+import shutil
 import subprocess
 import sys
-import shutil
 import textwrap
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import pytest
@@ -36,6 +36,7 @@ def rng(request) -> np.random.Generator:
 
 # ---------------------------------------------------------------- finite differences
 
+
 def numerical_grad(f: Callable[[], float], x: np.ndarray, eps: float = 1e-6) -> np.ndarray:
     """Central differences of the scalar f() w.r.t. every element of x (x is perturbed in place)."""
     grad = np.zeros_like(x)
@@ -51,8 +52,9 @@ def numerical_grad(f: Callable[[], float], x: np.ndarray, eps: float = 1e-6) -> 
     return grad
 
 
-def check_backward(mt, fn: Callable, arrays: list[np.ndarray], rng: np.random.Generator,
-                   rtol: float = 1e-5, atol: float = 1e-7) -> None:
+def check_backward(
+    mt, fn: Callable, arrays: list[np.ndarray], rng: np.random.Generator, rtol: float = 1e-5, atol: float = 1e-7
+) -> None:
     """fn(*tensors) -> Tensor; its backward with a random upstream must match central differences for every input."""
     arrays = [np.array(a, dtype=np.float64) for a in arrays]
     tensors = [mt.Tensor(a, requires_grad=True) for a in arrays]
@@ -60,8 +62,10 @@ def check_backward(mt, fn: Callable, arrays: list[np.ndarray], rng: np.random.Ge
     upstream = rng.standard_normal(out.shape)  # random, never all ones: catches transposes and missing factors
     out.backward(upstream)
     for i, (a, t) in enumerate(zip(arrays, tensors)):
+
         def loss() -> float:
             return float(np.sum(fn(*[mt.Tensor(b) for b in arrays]).data * upstream))
+
         want = numerical_grad(loss, a)
         assert t.grad is not None, f"input {i}: no gradient"
         assert t.grad.shape == a.shape, f"input {i}: grad shape {t.grad.shape}, input shape {a.shape}"
@@ -96,8 +100,9 @@ BROADCAST_PAIRS = [
 @pytest.mark.parametrize("shape_a, shape_b", BROADCAST_PAIRS)
 @pytest.mark.parametrize("op", ["add", "sub", "mul", "div"])
 def test_binary_ops_backward(mt, rng, op, shape_a, shape_b):
-    fn = {"add": lambda a, b: a + b, "sub": lambda a, b: a - b,
-          "mul": lambda a, b: a * b, "div": lambda a, b: a / b}[op]
+    fn = {"add": lambda a, b: a + b, "sub": lambda a, b: a - b, "mul": lambda a, b: a * b, "div": lambda a, b: a / b}[
+        op
+    ]
     check_backward(mt, fn, [rng.standard_normal(shape_a), away_from_zero(rng, shape_b)], rng)
 
 
@@ -120,9 +125,15 @@ def test_scalars_and_arrays_on_either_side(mt, rng, op):
 @pytest.mark.parametrize("op", ["neg", "exp", "log", "pow2", "pow3", "pow_half", "pow_neg"])
 @pytest.mark.parametrize("shape", [(), (5,), (3, 5, 7), (3, 1)])
 def test_unary_ops_backward(mt, rng, op, shape):
-    fn = {"neg": lambda a: -a, "exp": lambda a: a.exp(), "log": lambda a: a.log(),
-          "pow2": lambda a: a**2, "pow3": lambda a: a**3, "pow_half": lambda a: a**0.5,
-          "pow_neg": lambda a: a**-1.5}[op]
+    fn = {
+        "neg": lambda a: -a,
+        "exp": lambda a: a.exp(),
+        "log": lambda a: a.log(),
+        "pow2": lambda a: a**2,
+        "pow3": lambda a: a**3,
+        "pow_half": lambda a: a**0.5,
+        "pow_neg": lambda a: a**-1.5,
+    }[op]
     x = positive(rng, shape) if op in ("log", "pow_half", "pow_neg") else rng.standard_normal(shape)
     check_backward(mt, fn, [x], rng)
 
@@ -130,11 +141,13 @@ def test_unary_ops_backward(mt, rng, op, shape):
 def test_pow_refuses_a_tensor_exponent(mt):
     x = mt.Tensor([1.0, 2.0], requires_grad=True)
     with pytest.raises(TypeError, match="scalar exponent"):
-        _ = x ** x
+        _ = x**x
 
 
-@pytest.mark.parametrize("grad_shape, shape", [((4, 3), (3,)), ((4, 3), (1, 3)), ((2, 4, 3), (4, 1)),
-                                               ((3,), (1,)), ((), ()), ((3, 5), (3, 5)), ((3, 5), ())])
+@pytest.mark.parametrize(
+    "grad_shape, shape",
+    [((4, 3), (3,)), ((4, 3), (1, 3)), ((2, 4, 3), (4, 1)), ((3,), (1,)), ((), ()), ((3, 5), (3, 5)), ((3, 5), ())],
+)
 def test_unbroadcast_sums_to_the_input_shape(mt, rng, grad_shape, shape):
     from mytorch.ops.broadcast import unbroadcast
 
@@ -149,8 +162,15 @@ def test_unbroadcast_sums_to_the_input_shape(mt, rng, grad_shape, shape):
 # ---------------------------------------------------------------- reductions
 
 REDUCE_CASES = [
-    ((3, 5, 7), None, False), ((3, 5, 7), 0, False), ((3, 5, 7), -1, True), ((3, 5, 7), (0, 2), False),
-    ((3, 5, 7), (-1, 0), True), ((3, 1, 7), 1, False), ((5,), 0, False), ((5,), None, True), ((), None, False),
+    ((3, 5, 7), None, False),
+    ((3, 5, 7), 0, False),
+    ((3, 5, 7), -1, True),
+    ((3, 5, 7), (0, 2), False),
+    ((3, 5, 7), (-1, 0), True),
+    ((3, 1, 7), 1, False),
+    ((5,), 0, False),
+    ((5,), None, True),
+    ((), None, False),
 ]
 
 
@@ -164,8 +184,9 @@ def test_reductions_backward(mt, rng, op, shape, axis, keepdims):
         return getattr(a, op)(axis=axis, keepdims=keepdims)
 
     out = fn(mt.Tensor(x))
-    np.testing.assert_allclose(out.data, getattr(np, {"sum": "sum", "mean": "mean", "max": "amax"}[op])(
-        x, axis=axis, keepdims=keepdims))
+    np.testing.assert_allclose(
+        out.data, getattr(np, {"sum": "sum", "mean": "mean", "max": "amax"}[op])(x, axis=axis, keepdims=keepdims)
+    )
     check_backward(mt, fn, [x], rng)
 
 
@@ -185,15 +206,26 @@ def test_reduction_axis_out_of_range_is_an_error(mt):
 
 # ---------------------------------------------------------------- shape ops and indexing
 
-@pytest.mark.parametrize("shape, new", [((3, 5, 7), (15, 7)), ((3, 5, 7), (-1,)), ((3, 5), (5, 1, 3)), ((), (1, 1)),
-                                        ((1,), ())])
+
+@pytest.mark.parametrize(
+    "shape, new", [((3, 5, 7), (15, 7)), ((3, 5, 7), (-1,)), ((3, 5), (5, 1, 3)), ((), (1, 1)), ((1,), ())]
+)
 def test_reshape_backward(mt, rng, shape, new):
     check_backward(mt, lambda a: a.reshape(new), [rng.standard_normal(shape)], rng)
     check_backward(mt, lambda a: a.reshape(*new), [rng.standard_normal(shape)], rng)
 
 
-@pytest.mark.parametrize("shape, axes", [((3, 5, 7), None), ((3, 5, 7), (1, 0, 2)), ((3, 5, 7), (2, 0, 1)),
-                                         ((3, 5, 7), (-1, 0, 1)), ((3, 5), None), ((5,), None)])
+@pytest.mark.parametrize(
+    "shape, axes",
+    [
+        ((3, 5, 7), None),
+        ((3, 5, 7), (1, 0, 2)),
+        ((3, 5, 7), (2, 0, 1)),
+        ((3, 5, 7), (-1, 0, 1)),
+        ((3, 5), None),
+        ((5,), None),
+    ],
+)
 def test_transpose_backward(mt, rng, shape, axes):
     fn = (lambda a: a.transpose()) if axes is None else (lambda a: a.transpose(*axes))
     check_backward(mt, fn, [rng.standard_normal(shape)], rng)
@@ -278,6 +310,7 @@ def test_ndarray_at_tensor_uses_rmatmul(mt, rng):
 
 # ---------------------------------------------------------------- activations and softmax
 
+
 @pytest.mark.parametrize("op", ["relu", "sigmoid", "tanh"])
 @pytest.mark.parametrize("shape", [(), (3, 5, 7), (5,)])
 def test_activations_backward(mt, rng, op, shape):
@@ -314,6 +347,7 @@ def test_log_softmax_is_stable(mt):
 
 # ---------------------------------------------------------------- engine
 
+
 def test_topological_sort_lists_each_node_once_before_its_inputs(mt, rng):
     x = mt.Tensor(rng.standard_normal(3), requires_grad=True)
     c = mt.Tensor(rng.standard_normal(3))  # a constant is not part of the graph
@@ -327,7 +361,7 @@ def test_topological_sort_lists_each_node_once_before_its_inputs(mt, rng):
     assert id(c) not in ids
     position = {id(t): i for i, t in enumerate(order)}
     for t in order:
-        for parent in (t.grad_fn.inputs if t.grad_fn else ()):
+        for parent in t.grad_fn.inputs if t.grad_fn else ():
             if parent.requires_grad:
                 assert position[id(parent)] > position[id(t)], "a node must come before the nodes it was computed from"
 
@@ -359,6 +393,7 @@ def test_sixty_diamonds(mt):
             def counting(g, original=original):
                 calls["n"] += 1
                 return original(g)
+
             node.grad_fn.backward = counting
     x.backward()
     assert calls["n"] == 120  # one Mul and one Add per diamond, each called once
@@ -453,6 +488,7 @@ def test_tensor_basics(mt):
 
 # ---------------------------------------------------------------- nn
 
+
 def test_linear_layout_init_and_gradients(mt, rng):
     layer = mt.nn.Linear(5, 3, rng=np.random.default_rng(7))
     again = mt.nn.Linear(5, 3, rng=np.random.default_rng(7))
@@ -476,8 +512,9 @@ def test_linear_layout_init_and_gradients(mt, rng):
 
 def test_module_parameters_train_eval_zero_grad(mt, rng):
     shared = mt.nn.Linear(4, 4, rng=rng)
-    model = mt.nn.Sequential(mt.nn.Linear(3, 4, rng=rng), mt.nn.ReLU(), shared, mt.nn.Tanh(), shared,
-                             mt.nn.BatchNorm1d(4), mt.nn.Sigmoid())
+    model = mt.nn.Sequential(
+        mt.nn.Linear(3, 4, rng=rng), mt.nn.ReLU(), shared, mt.nn.Tanh(), shared, mt.nn.BatchNorm1d(4), mt.nn.Sigmoid()
+    )
     params = model.parameters()
     assert [p.shape for p in params] == [(4, 3), (4,), (4, 4), (4,), (4,), (4,)]  # shared layer listed once
     assert model.eval() is model and not any(m.training for m in [model, *model.layers])
@@ -546,8 +583,9 @@ def test_batchnorm_training_forward_backward_and_running_stats(mt, rng):
         np.testing.assert_allclose(bn.running_var, running_var)
     bn.eval()
     x = rng.standard_normal((3, 5))
-    np.testing.assert_allclose(bn(mt.Tensor(x)).data,
-                               bn.weight.data * (x - running_mean) / np.sqrt(running_var + 1e-5) + bn.bias.data)
+    np.testing.assert_allclose(
+        bn(mt.Tensor(x)).data, bn.weight.data * (x - running_mean) / np.sqrt(running_var + 1e-5) + bn.bias.data
+    )
     np.testing.assert_allclose(bn.running_mean, running_mean)  # eval does not update the statistics
 
 
@@ -565,6 +603,7 @@ def test_batchnorm_backward_numerically(mt, rng, training):
         def fn(a, g, c):
             bn.weight, bn.bias = g, c
             return bn(a)
+
         check_backward(mt, fn, [x, w, b], rng)
 
 
@@ -574,6 +613,7 @@ def test_batchnorm_training_needs_two_samples(mt):
 
 
 # ---------------------------------------------------------------- optim
+
 
 def _params(mt, rng, shapes=((3, 5), (5,))):
     return [mt.Tensor(rng.standard_normal(s), requires_grad=True) for s in shapes]
@@ -651,6 +691,7 @@ def test_zero_grad_in_place_keeps_the_arrays_and_momentum_survives_it(mt, rng):
 
 # ---------------------------------------------------------------- training (task 8)
 
+
 def test_digits_data_file():
     data = np.load(DIGITS)
     X, y = data["X"], data["y"]
@@ -687,16 +728,19 @@ def test_mlp_reaches_95_percent_on_digits(mt):
 
 # ---------------------------------------------------------------- structure: lazy imports and fences
 
+
 def _run(code: str, root: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-c", textwrap.dedent(code)], cwd=root, capture_output=True,
-                          text=True, timeout=60)
+    return subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)], cwd=root, capture_output=True, text=True, timeout=60
+    )
 
 
 def test_import_is_lazy_and_a_broken_file_only_breaks_its_own_names(tmp_path):
     shutil.copytree(SOLUTIONS / "mytorch", tmp_path / "mytorch", ignore=shutil.ignore_patterns("__pycache__"))
     for broken in ("optim/adam.py", "ops/reduce.py", "nn/batchnorm.py"):
         (tmp_path / "mytorch" / broken).write_text("def oops(:\n")
-    result = _run("""
+    result = _run(
+        """
         import sys, numpy as np, mytorch
         assert not any(m in sys.modules for m in ("mytorch.nn", "mytorch.optim", "mytorch.train"))
         x = mytorch.Tensor(np.ones(3), requires_grad=True)
@@ -711,7 +755,9 @@ def test_import_is_lazy_and_a_broken_file_only_breaks_its_own_names(tmp_path):
             else:
                 raise AssertionError("expected a SyntaxError")
         print("ok")
-    """, tmp_path)
+    """,
+        tmp_path,
+    )
     assert result.returncode == 0 and result.stdout.strip() == "ok", result.stderr
 
 
@@ -735,6 +781,7 @@ def test_fences_name_known_tasks_and_end_their_function():
             assert lines[end].startswith(match["indent"] + "# END SOLUTION"), f"{path}:{end + 1}: indentation"
             after = next((lines[j] for j in range(end + 1, len(lines)) if lines[j].strip()), "")
             indent = len(match["indent"])
-            assert len(after) - len(after.lstrip()) < indent, \
+            assert len(after) - len(after.lstrip()) < indent, (
                 f"{path}:{end + 1}: code follows the fence in the same block; the fence must end the body"
+            )
     assert seen == task_ids, f"tasks without a fence: {sorted(task_ids - seen)}"

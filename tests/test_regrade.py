@@ -20,15 +20,15 @@ import pytest
 from click.testing import CliRunner
 
 from autograder.assignments.hw1p1.assignment import ASSIGNMENT
-from autograder.framework.handoutgen import strip_fences
 from autograder.cli.grade import grade_command
 from autograder.cli.regrade import regrade_command
-from autograder.framework.options import BadOption
-from autograder.framework.gradebook import parse_time
 from autograder.framework.class_report import write_class_report
+from autograder.framework.gradebook import parse_time
+from autograder.framework.handoutgen import strip_fences
+from autograder.framework.options import BadOption
 from autograder.framework.regrade import read_export, regrade, summary_lines
-from autograder.framework.sandbox.slots import parse_slots
 from autograder.framework.rubric import Assignment, Task
+from autograder.framework.sandbox.slots import parse_slots
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -42,11 +42,18 @@ def toy(tmp_path: Path) -> Assignment:
     (root / "ref" / "toylib").mkdir(parents=True)
     (root / "ref" / "toylib" / "__init__.py").write_text("X = 1\n")
     (root / "scenarios.py").write_text("")
-    return Assignment(name="toy", package="toylib", tasks=(Task("1", "a", 4), Task("2", "b", 6)),
-                      reference_root=root / "ref", tests_dir=root / "tests", scenarios_file=root / "scenarios.py")
+    return Assignment(
+        name="toy",
+        package="toylib",
+        tasks=(Task("1", "a", 4), Task("2", "b", 6)),
+        reference_root=root / "ref",
+        tests_dir=root / "tests",
+        scenarios_file=root / "scenarios.py",
+    )
+
 
 # The stand-in grader: does what the submission's behaviour.txt says, logs (slot, start, end).
-FAKE_GRADER = textwrap.dedent('''
+FAKE_GRADER = textwrap.dedent("""
     import json, sys, time
     from pathlib import Path
     folder, results, slot, log = Path(sys.argv[1]), Path(sys.argv[2]), int(sys.argv[3]), Path(sys.argv[4])
@@ -72,9 +79,9 @@ FAKE_GRADER = textwrap.dedent('''
         time.sleep(60)
     with open(log, "a") as f:
         f.write(json.dumps([folder.name, slot, start, time.monotonic()]) + "\\n")
-''')
+""")
 
-METADATA = textwrap.dedent('''
+METADATA = textwrap.dedent("""
     submission_101:
       :submitters:
       - :name: Ada Lovelace
@@ -102,7 +109,7 @@ METADATA = textwrap.dedent('''
         :email: nofolder@example.edu
       :created_at: 2026-02-03 09:00:00.000000000 -05:00
       :score: 0.0
-''')
+""")
 
 
 @pytest.fixture
@@ -127,8 +134,10 @@ def make_export(root: Path, behaviours: dict[str, str], metadata: str = "") -> P
         (export / f"submission_{sid}").mkdir()
         (export / f"submission_{sid}" / "behaviour.txt").write_text(what)
         if f"submission_{sid}:" not in metadata:
-            lines.append(f"submission_{sid}:\n  :submitters:\n  - :name: Student {sid}\n    :sid: 's{sid}'\n"
-                         f"    :email: s{sid}@example.edu\n  :score: 1.0")
+            lines.append(
+                f"submission_{sid}:\n  :submitters:\n  - :name: Student {sid}\n    :sid: 's{sid}'\n"
+                f"    :email: s{sid}@example.edu\n  :score: 1.0"
+            )
     (export / "submission_metadata.yml").write_text("\n".join(lines) + "\n")
     return export
 
@@ -185,7 +194,13 @@ def test_regrade_rows_errors_and_slots(tmp_path: Path, fake, toy) -> None:
     for i in range(1, 9):
         r = table[str(i)]
         assert (r["task 1"], r["task 2"], r["new_score"]) == (f"{i % 5:g}", f"{i % 7:g}", f"{i % 5 + i % 7:g}")
-        assert (r["name"], r["sid"], r["old_score"], r["error"], r["status"]) == (f"Student {i}", f"s{i}", "1", "", "graded")
+        assert (r["name"], r["sid"], r["old_score"], r["error"], r["status"]) == (
+            f"Student {i}",
+            f"s{i}",
+            "1",
+            "",
+            "graded",
+        )
         assert json.loads((out / str(i) / "results.json").read_text())["score"] == i % 5 + i % 7
     assert "exited with 3" in table["20"]["error"] and "Traceback: boom" in table["20"]["error"]
     assert table["20"]["new_score"] == "" and table["20"]["status"] == "grader error"
@@ -197,7 +212,9 @@ def test_regrade_rows_errors_and_slots(tmp_path: Path, fake, toy) -> None:
     # a group submission: one row per member, each with its own name, SID and email
     group = [r for r in all_rows(out) if r["submission_id"] == "9x"]
     assert [(r["name"], r["sid"], r["email"], r["group_size"]) for r in group] == [
-        ("Grace Hopper", "1906", "grace@example.edu", "2"), ("Alan Turing", "1912", "alan@example.edu", "2")]
+        ("Grace Hopper", "1906", "grace@example.edu", "2"),
+        ("Alan Turing", "1912", "alan@example.edu", "2"),
+    ]
     assert all("missing" in r["error"] and r["status"] == "missing" for r in group)
     # concurrent graders never share a slot, and 3 slots were really used at once
     spans = logged(log)
@@ -210,7 +227,9 @@ def test_regrade_rows_errors_and_slots(tmp_path: Path, fake, toy) -> None:
 
 def test_regrade_resumes(tmp_path: Path, fake, toy) -> None:
     command, log = fake
-    export = make_export(tmp_path / "x", {"1": "score 4 6", "2": "crash", "3": "placeholder-then-crash", "4": "score 1 0"})
+    export = make_export(
+        tmp_path / "x", {"1": "score 4 6", "2": "crash", "3": "placeholder-then-crash", "4": "score 1 0"}
+    )
     out = tmp_path / "out"
     regrade(export, out, toy, jobs=2, command=command, progress=False)
     assert sorted(s[0] for s in logged(log)) == ["submission_1", "submission_4"]
@@ -228,7 +247,9 @@ def test_regrade_resumes(tmp_path: Path, fake, toy) -> None:
 def test_regrade_timeout_kills_and_continues(tmp_path: Path, fake, toy) -> None:
     command, _ = fake
     export = make_export(tmp_path / "x", {"1": "hang", "2": "score 1 1"})
-    results = {r.id: r for r in regrade(export, tmp_path / "out", toy, jobs=2, command=command, timeout=1.0, progress=False)}
+    results = {
+        r.id: r for r in regrade(export, tmp_path / "out", toy, jobs=2, command=command, timeout=1.0, progress=False)
+    }
     assert "timed out after 1 s" in results["1"].error and results["1"].seconds < 10
     assert results["2"].score == 2 and results["2"].error == ""
 
@@ -247,8 +268,9 @@ def test_regrade_from_zip(tmp_path: Path, fake, toy) -> None:
 
 def test_cli_rejects_a_folder_without_metadata(tmp_path: Path) -> None:
     (tmp_path / "empty").mkdir()
-    result = CliRunner().invoke(regrade_command, [str(tmp_path / "empty"), "--out", str(tmp_path / "out"),
-                                                  "--assignment", "hw1p1"])
+    result = CliRunner().invoke(
+        regrade_command, [str(tmp_path / "empty"), "--out", str(tmp_path / "out"), "--assignment", "hw1p1"]
+    )
     assert result.exit_code != 0 and "submission_metadata.yml" in result.output
 
 
@@ -257,8 +279,9 @@ def test_cli_rejects_a_folder_without_metadata(tmp_path: Path) -> None:
 
 def _package(dest: Path, edit: dict[str, tuple[str, str]] | None = None, stub: bool = False) -> Path:
     """A copy of the reference mytorch at dest/mytorch: stubbed (handout-like), or with (file: (old, new)) bugs."""
-    shutil.copytree(ASSIGNMENT.reference_root / "mytorch", dest / "mytorch",
-                    ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(
+        ASSIGNMENT.reference_root / "mytorch", dest / "mytorch", ignore=shutil.ignore_patterns("__pycache__")
+    )
     for path in (dest / "mytorch").rglob("*.py"):
         text = path.read_text()
         if stub:
@@ -280,7 +303,11 @@ def _zip_folder(src: Path, zip_path: Path) -> None:
 BUGS = {  # submission id: (file, (reference text, buggy text), task that must lose points)
     "311": ("ops/elementwise.py", ("unbroadcast(-grad_output, b_shape)", "unbroadcast(grad_output, b_shape)"), "2.2"),
     "312": ("ops/elementwise.py", ("return (grad_output / a,)", "return (grad_output * a,)"), "2.4"),
-    "313": ("ops/elementwise.py", ("unbroadcast(grad_output * b, a.shape)", "unbroadcast(grad_output * a, a.shape)"), "2.3"),
+    "313": (
+        "ops/elementwise.py",
+        ("unbroadcast(grad_output * b, a.shape)", "unbroadcast(grad_output * a, a.shape)"),
+        "2.3",
+    ),
     "314": ("ops/elementwise.py", ("return (grad_output * out,)", "return (out,)"), "2.4"),
 }
 
@@ -327,14 +354,19 @@ def test_regrade_a_synthetic_class(tmp_path: Path, monkeypatch: pytest.MonkeyPat
         info.type, info.linkname = tarfile.SYMTYPE, str(ASSIGNMENT.reference_root / "mytorch")
         tf.addfile(info)
     ids = sorted(folders, key=int) + ["501", "502"]  # 501, 502: in the metadata, no folder
-    meta = "".join(f"submission_{sid}:\n  :submitters:\n  - :name: Student {sid}\n    :sid: '{sid}'\n"
-                   f"    :email: s{sid}@example.edu\n  :created_at: 2026-03-01 12:00:00.0 +00:00\n"
-                   f"  :score: {int(sid) % 50}.0\n" for sid in ids)
+    meta = "".join(
+        f"submission_{sid}:\n  :submitters:\n  - :name: Student {sid}\n    :sid: '{sid}'\n"
+        f"    :email: s{sid}@example.edu\n  :created_at: 2026-03-01 12:00:00.0 +00:00\n"
+        f"  :score: {int(sid) % 50}.0\n"
+        for sid in ids
+    )
     (export / "submission_metadata.yml").write_text(meta)
     assert len(ids) >= 20
 
     out = tmp_path / "out"
-    result = CliRunner().invoke(regrade_command, [str(export), "--out", str(out), "--jobs", "2", "--assignment", "hw1p1"])
+    result = CliRunner().invoke(
+        regrade_command, [str(export), "--out", str(out), "--jobs", "2", "--assignment", "hw1p1"]
+    )
     assert result.exit_code == 1, result.output  # 501 and 502 could not be graded: the TA must notice
     assert "2 not graded" in result.output
     table = rows(out)
@@ -360,7 +392,9 @@ def test_regrade_a_synthetic_class(tmp_path: Path, monkeypatch: pytest.MonkeyPat
             assert r["error"] == ""
         else:  # unusable handins: 0, with the reason in the error column or in every task's output
             assert float(r["new_score"]) == 0, (sid, r)
-    outputs = {sid: json.loads((out / sid / "results.json").read_text())["tests"][0]["output"] for sid in ("405", "406")}
+    outputs = {
+        sid: json.loads((out / sid / "results.json").read_text())["tests"][0]["output"] for sid in ("405", "406")
+    }
     assert "SyntaxError" in outputs["405"] and "SyntaxError" not in outputs["406"], outputs
     assert "exited" in outputs["406"] and "import" in outputs["406"], outputs
     assert "corrupt" in table["401"]["error"] and "empty" in table["402"]["error"]
@@ -371,7 +405,9 @@ def test_regrade_a_synthetic_class(tmp_path: Path, monkeypatch: pytest.MonkeyPat
 
     # resumable: a second run grades nothing again and writes the same table
     before = (out / "scores.csv").read_text()
-    again = CliRunner().invoke(regrade_command, [str(export), "--out", str(out), "--jobs", "2", "--assignment", "hw1p1"])
+    again = CliRunner().invoke(
+        regrade_command, [str(export), "--out", str(out), "--jobs", "2", "--assignment", "hw1p1"]
+    )
     assert again.exit_code == 1 and f"0 graded, {len(ids) - 2} unchanged" in again.output, again.output
     assert (out / "scores.csv").read_text() == before
 
@@ -420,8 +456,9 @@ def test_a_rerun_regrades_exactly_what_changed_and_says_why(tmp_path: Path, fake
     (toy.reference_root / "toylib" / "__init__.py").write_text("X = 2\n")
     assert set(rerun().values()) == {"reference changed"}
     assert rerun(force=True) == {str(i): "forced" for i in range(1, 5)}
-    assert "graded (forced: 4)" in "\n".join(summary_lines(regrade(export, out, toy, jobs=2, command=command,
-                                                                     progress=False, force=True)))
+    assert "graded (forced: 4)" in "\n".join(
+        summary_lines(regrade(export, out, toy, jobs=2, command=command, progress=False, force=True))
+    )
 
 
 def test_slots_choose_the_sandboxes_and_bad_slots_are_refused(tmp_path: Path, fake, toy) -> None:
@@ -430,8 +467,13 @@ def test_slots_choose_the_sandboxes_and_bad_slots_are_refused(tmp_path: Path, fa
     regrade(export, tmp_path / "out", toy, jobs=2, command=command, progress=False, slots=parse_slots("7-8", 2))
     assert {s[1] for s in logged(log)} == {7, 8}
     assert parse_slots("4", 3) == [4, 5, 6]
-    for bad, why in (("-5", "out of range"), ("3-1", "empty slot range"), ("4-4", "each job needs its own slot"),
-                     ("a-b", "not a slot range"), ("0-5000", "out of range")):
+    for bad, why in (
+        ("-5", "out of range"),
+        ("3-1", "empty slot range"),
+        ("4-4", "each job needs its own slot"),
+        ("a-b", "not a slot range"),
+        ("0-5000", "out of range"),
+    ):
         with pytest.raises(BadOption, match=why):
             parse_slots(bad, 2)
     result = CliRunner().invoke(grade_command, [str(tmp_path), "--slot", "-5", "--assignment", "hw1p1"])
@@ -452,7 +494,10 @@ def test_gradebook_lateness_and_gradescope_csv(tmp_path: Path, fake, toy) -> Non
     with (out / "gradescope_scores.csv").open(newline="") as f:
         imported = list(csv.DictReader(f))
     assert [(r["Email"], r["Total Score"]) for r in imported] == [
-        ("grace@example.edu", "3"), ("alan@example.edu", "3"), ("ada@example.edu", "10")]
+        ("grace@example.edu", "3"),
+        ("alan@example.edu", "3"),
+        ("ada@example.edu", "10"),
+    ]
 
 
 def test_regrade_outputs_are_private(tmp_path: Path, fake, toy) -> None:
@@ -465,8 +510,15 @@ def test_regrade_outputs_are_private(tmp_path: Path, fake, toy) -> None:
     mode = lambda p: stat.S_IMODE(p.stat().st_mode)  # noqa: E731
     assert mode(out) == 0o700 and mode(out / "_export") == 0o700
     write_class_report(out, toy)
-    for name in ("scores.csv", "gradescope_scores.csv", "1/results.json", "1/status.json", "2/grader.log",
-                 "report.html", "report.md"):
+    for name in (
+        "scores.csv",
+        "gradescope_scores.csv",
+        "1/results.json",
+        "1/status.json",
+        "2/grader.log",
+        "report.html",
+        "report.md",
+    ):
         assert mode(out / name) & 0o077 == 0, name
 
 
@@ -474,19 +526,23 @@ def test_a_zip_that_is_not_an_export_leaves_nothing_behind(tmp_path: Path) -> No
     (tmp_path / "src").mkdir()
     (tmp_path / "src" / "notes.txt").write_text("hello")
     _zip_folder(tmp_path / "src", tmp_path / "not_export.zip")
-    result = CliRunner().invoke(regrade_command, [str(tmp_path / "not_export.zip"), "--out", str(tmp_path / "out"),
-                                                  "--assignment", "hw1p1"])
+    result = CliRunner().invoke(
+        regrade_command, [str(tmp_path / "not_export.zip"), "--out", str(tmp_path / "out"), "--assignment", "hw1p1"]
+    )
     assert result.exit_code != 0 and "submission_metadata.yml" in result.output
     assert not (tmp_path / "out" / "_export").exists() and not (tmp_path / "out" / "_export.done").exists()
 
 
-@pytest.mark.parametrize("text, iso", [
-    ("2026-02-01 10:00:00.000000000 -05:00", "2026-02-01T10:00:00-05:00"),  # Gradescope's Ruby time
-    ("2026-02-14T23:59-05:00", "2026-02-14T23:59:00-05:00"),  # what a TA types for --due
-    ("2026-02-01 10:00:00-0500", "2026-02-01T10:00:00-05:00"),
-    ("2026-02-01T10:00:00Z", "2026-02-01T10:00:00+00:00"),
-    ("next tuesday", None),
-])
+@pytest.mark.parametrize(
+    "text, iso",
+    [
+        ("2026-02-01 10:00:00.000000000 -05:00", "2026-02-01T10:00:00-05:00"),  # Gradescope's Ruby time
+        ("2026-02-14T23:59-05:00", "2026-02-14T23:59:00-05:00"),  # what a TA types for --due
+        ("2026-02-01 10:00:00-0500", "2026-02-01T10:00:00-05:00"),
+        ("2026-02-01T10:00:00Z", "2026-02-01T10:00:00+00:00"),
+        ("next tuesday", None),
+    ],
+)
 def test_times_from_exports_and_the_command_line(text: str, iso: str | None) -> None:
     parsed = parse_time(text)
     assert (parsed.isoformat() if parsed else None) == iso
@@ -495,6 +551,16 @@ def test_times_from_exports_and_the_command_line(text: str, iso: str | None) -> 
 def test_a_due_date_without_a_time_zone_is_refused(tmp_path: Path) -> None:
     """A due date is local time: guessing its zone (UTC) would mark on-time handins late by hours."""
     (tmp_path / "export").mkdir()
-    result = CliRunner().invoke(regrade_command, [str(tmp_path / "export"), "--out", str(tmp_path / "out"),
-                                                  "--due", "2026-02-16 02:30", "--assignment", "hw1p1"])
+    result = CliRunner().invoke(
+        regrade_command,
+        [
+            str(tmp_path / "export"),
+            "--out",
+            str(tmp_path / "out"),
+            "--due",
+            "2026-02-16 02:30",
+            "--assignment",
+            "hw1p1",
+        ],
+    )
     assert result.exit_code == 2 and "has no time-zone offset" in result.output

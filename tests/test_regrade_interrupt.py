@@ -23,7 +23,7 @@ from autograder.assignments.hw1p1.assignment import ASSIGNMENT
 SLOTS = (23, 24)
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="workers have their own uids only when the grader is root")
 
-HANG = '''
+HANG = """
 import subprocess as _sp
 _sp.Popen(["sleep", "300"], start_new_session=True)  # an escapee the regrade must not leave behind
 from . import tensor as _t
@@ -31,7 +31,7 @@ def _forever(self, *args, **kwargs):
     while True:
         pass
 _t.Tensor.__init__ = _forever
-'''
+"""
 
 
 def worker_uids() -> set[int]:
@@ -59,8 +59,11 @@ def processes() -> dict[int, tuple[int, str]]:
 
 def survivors(out: Path) -> list[str]:
     """Workers of our slots' uids, and graders writing into `out`."""
-    return [f"{pid} uid={uid} {cmd[:120]}" for pid, (uid, cmd) in processes().items()
-            if uid in worker_uids() or (str(out) in cmd and " grade " in cmd)]
+    return [
+        f"{pid} uid={uid} {cmd[:120]}"
+        for pid, (uid, cmd) in processes().items()
+        if uid in worker_uids() or (str(out) in cmd and " grade " in cmd)
+    ]
 
 
 def wait_for(predicate, timeout: float, what: str) -> None:
@@ -79,13 +82,36 @@ def start_regrade(tmp_path: Path) -> tuple[subprocess.Popen, Path]:
         (pkg / "__init__.py").write_text((pkg / "__init__.py").read_text() + HANG)
     (export / "submission_1").mkdir(parents=True)
     (export / "submission_1" / "notes.txt").write_text("no code")  # refused at once
-    (export / "submission_metadata.yml").write_text("".join(
-        f"submission_{i}:\n  :submitters:\n  - :name: S{i}\n    :sid: '{i}'\n    :email: s{i}@x.edu\n" for i in (1, 2, 3)))
+    (export / "submission_metadata.yml").write_text(
+        "".join(
+            f"submission_{i}:\n  :submitters:\n  - :name: S{i}\n    :sid: '{i}'\n    :email: s{i}@x.edu\n"
+            for i in (1, 2, 3)
+        )
+    )
     out = tmp_path / "out"
     assert not survivors(out), survivors(out)
-    proc = subprocess.Popen([sys.executable, "-m", "autograder", "regrade", str(export), "--out", str(out),
-                             "--jobs", "2", "--slots", f"{SLOTS[0]}-{SLOTS[1]}", "--no-report", "--assignment", "hw1p1"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "autograder",
+            "regrade",
+            str(export),
+            "--out",
+            str(out),
+            "--jobs",
+            "2",
+            "--slots",
+            f"{SLOTS[0]}-{SLOTS[1]}",
+            "--no-report",
+            "--assignment",
+            "hw1p1",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
     wait_for(lambda: (out / "1" / "status.json").exists(), 120, "the refused handin's result")
     wait_for(lambda: any(uid in worker_uids() for uid, _ in processes().values()), 120, "a busy worker")
     time.sleep(1.0)  # both graders deep in their hanging calls

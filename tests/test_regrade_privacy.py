@@ -25,7 +25,7 @@ from autograder.framework.handoutgen import handout_contents
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="worker uids exist only when the grader is root")
 SLOTS = "25-26"
-SEARCH = '''
+SEARCH = """
 import os as _os
 def _search(roots, mark):
     found = []
@@ -45,7 +45,7 @@ def _search(roots, mark):
                     except OSError:
                         pass
     return found
-'''
+"""
 
 
 def attacker(dest: Path, roots: list[str], mark: str) -> None:
@@ -55,8 +55,10 @@ def attacker(dest: Path, roots: list[str], mark: str) -> None:
             (dest / rel).parent.mkdir(parents=True, exist_ok=True)
             (dest / rel).write_bytes(data)
     init = dest / "mytorch" / "__init__.py"
-    init.write_text(init.read_text() + SEARCH + f"\n_found = _search({roots!r}, {mark!r})\n"
-                    "if _found:\n    raise ImportError('FOUND ' + repr(_found[:10]))\n")
+    init.write_text(
+        init.read_text() + SEARCH + f"\n_found = _search({roots!r}, {mark!r})\n"
+        "if _found:\n    raise ImportError('FOUND ' + repr(_found[:10]))\n"
+    )
 
 
 def test_a_handin_looking_for_classmates_finds_nothing() -> None:
@@ -64,20 +66,45 @@ def test_a_handin_looking_for_classmates_finds_nothing() -> None:
     try:
         base.chmod(0o755)  # like a TA's home or a shared course folder: others may traverse it
         export, out = base / "export", base / "out"
-        shutil.copytree(ASSIGNMENT.reference_root / "mytorch", export / "submission_1" / "mytorch",
-                        ignore=shutil.ignore_patterns("__pycache__"))
+        shutil.copytree(
+            ASSIGNMENT.reference_root / "mytorch",
+            export / "submission_1" / "mytorch",
+            ignore=shutil.ignore_patterns("__pycache__"),
+        )
         attacker(export / "submission_2", [str(export), str(out), "/tmp"], base.name)
         (export / "submission_metadata.yml").write_text(
             "submission_1:\n  :submitters:\n  - :name: Classmate\n    :sid: '111'\n    :email: c@x.edu\n"
-            "submission_2:\n  :submitters:\n  - :name: Attacker\n    :sid: '222'\n    :email: a@x.edu\n")
+            "submission_2:\n  :submitters:\n  - :name: Attacker\n    :sid: '222'\n    :email: a@x.edu\n"
+        )
         for p in [export, *export.rglob("*")]:
             p.chmod(0o755 if p.is_dir() else 0o644)
-        argv = [sys.executable, "-m", "autograder", "regrade", str(export), "--out", str(out), "--jobs", "2",
-                "--slots", SLOTS, "--no-report", "--assignment", "hw1p1"]
+        argv = [
+            sys.executable,
+            "-m",
+            "autograder",
+            "regrade",
+            str(export),
+            "--out",
+            str(out),
+            "--jobs",
+            "2",
+            "--slots",
+            SLOTS,
+            "--no-report",
+            "--assignment",
+            "hw1p1",
+        ]
 
         # Control: left readable, the export is open to another uid, and the regrade refuses it.
-        probe = subprocess.run([sys.executable, "-c", SEARCH + f"\nprint(_search([{str(export)!r}], {base.name!r}))"],
-                               user=65534, group=65534, extra_groups=[], capture_output=True, text=True, timeout=60)
+        probe = subprocess.run(
+            [sys.executable, "-c", SEARCH + f"\nprint(_search([{str(export)!r}], {base.name!r}))"],
+            user=65534,
+            group=65534,
+            extra_groups=[],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         assert "submission_1/mytorch" in probe.stdout, probe.stdout + probe.stderr
         refused = subprocess.run(argv, capture_output=True, text=True, timeout=120)
         assert refused.returncode != 0 and "can be read by other users" in refused.stderr

@@ -21,7 +21,7 @@ from autograder.framework.grade import grade_submission
 
 SLOT = 32  # this file's sandbox slot (a worker uid of its own)
 
-REPLAYER = '''
+REPLAYER = """
 
 # ---- replay the handout's recorded reference answers for the calls that match them ----
 def _install_replay():
@@ -49,15 +49,21 @@ def _install_replay():
 
 
 _install_replay()
-'''
+"""
 
 
 def replaying_handin(dest: Path) -> Path:
     """The bare handout's package with the recorded answers and the replayer inside it."""
     package = dest / ASSIGNMENT.package
-    shutil.copytree(REPO_ROOT / "handouts" / ASSIGNMENT.name / ASSIGNMENT.package, package, ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(
+        REPO_ROOT / "handouts" / ASSIGNMENT.name / ASSIGNMENT.package,
+        package,
+        ignore=shutil.ignore_patterns("__pycache__"),
+    )
     (package / "_replay").mkdir()
-    shutil.copy(REPO_ROOT / "handouts" / ASSIGNMENT.name / "tests" / "expected.npz", package / "_replay" / "expected.npz")
+    shutil.copy(
+        REPO_ROOT / "handouts" / ASSIGNMENT.name / "tests" / "expected.npz", package / "_replay" / "expected.npz"
+    )
     shutil.copy(REPO_ROOT / "autograder" / "framework" / "channel.py", package / "_replay" / "channel.py")
     (package / "__init__.py").write_text((package / "__init__.py").read_text() + REPLAYER)
     return dest

@@ -15,11 +15,21 @@ from autograder.framework.scoring import ScoringError, TestOutcome, score_tasks,
 TASKS = (Task("1.1", "topological sort", 8), Task("2.3", "Mul and Div backward", 5), Task("8", "Train", 3))
 
 
-def outcome(nodeid: str, task: str, passed: bool, *, weight: float = 1, visibility: str = "visible",
-            message: str = "", output: str = "", internal: bool = False) -> TestOutcome:
+def outcome(
+    nodeid: str,
+    task: str,
+    passed: bool,
+    *,
+    weight: float = 1,
+    visibility: str = "visible",
+    message: str = "",
+    output: str = "",
+    internal: bool = False,
+) -> TestOutcome:
     """A TestOutcome with defaults for the fields a test does not care about."""
-    return TestOutcome(nodeid, task, weight, visibility, passed, "" if passed else message or "wrong", output,
-                       0.01, internal)
+    return TestOutcome(
+        nodeid, task, weight, visibility, passed, "" if passed else message or "wrong", output, 0.01, internal
+    )
 
 
 def mixed() -> list[TestOutcome]:
@@ -59,8 +69,12 @@ def test_gradescope_report_valid_one_entry_per_task_and_visibility(schema) -> No
     report = reports.gradescope(scores, execution_time=12.4, notes=["Sandbox protections not available: netns."])
     schema(report)
     names = [t["name"] for t in report["tests"]]
-    assert names == ["Task 1.1: topological sort", "Task 2.3: Mul and Div backward",
-                     "Task 2.3: Mul and Div backward (shown after the due date)", "Task 8: Train"]
+    assert names == [
+        "Task 1.1: topological sort",
+        "Task 2.3: Mul and Div backward",
+        "Task 2.3: Mul and Div backward (shown after the due date)",
+        "Task 8: Train",
+    ]
     visible_23, hidden_23 = report["tests"][1], report["tests"][2]
     # The 2.3 group split: visible part has weights 1+2 of 6 (2.5 pts, 1 earned), hidden 3 of 6 (all earned).
     assert (visible_23["score"], visible_23["max_score"], visible_23["status"]) == (round(5 / 6, 2), 2.5, "failed")

@@ -40,8 +40,9 @@ def test_nothing_of_the_sample_is_committed() -> None:
 def test_stubbing_every_task_without_bugs_gives_the_handout_package() -> None:
     """The stubs come from the handout generator: with nothing finished the sample is the handout's package."""
     sample = sample_files(ASSIGNMENT, stubbed=[t.id for t in ASSIGNMENT.tasks], bugs=())
-    handout = {rel: data for rel, data in handout_contents(ASSIGNMENT).items()
-               if rel.startswith(ASSIGNMENT.package + "/")}
+    handout = {
+        rel: data for rel, data in handout_contents(ASSIGNMENT).items() if rel.startswith(ASSIGNMENT.package + "/")
+    }
     assert sample == handout
 
 
@@ -56,8 +57,11 @@ def test_sample_has_no_fences_and_exactly_the_intended_stubs_and_bugs() -> None:
     files = sample_files(ASSIGNMENT)
     text = b"\n".join(files.values()).decode()
     assert "BEGIN SOLUTION" not in text and "END SOLUTION" not in text
-    stubbed = {line.split('"Task ')[1].split(":")[0] for line in text.splitlines()
-               if 'raise NotImplementedError("Task ' in line}
+    stubbed = {
+        line.split('"Task ')[1].split(":")[0]
+        for line in text.splitlines()
+        if 'raise NotImplementedError("Task ' in line
+    }
     assert stubbed == set(RECIPE.stubbed)
     for bug in RECIPE.bugs:
         for patch in bug.patches:
@@ -68,8 +72,9 @@ def test_sample_has_no_fences_and_exactly_the_intended_stubs_and_bugs() -> None:
 @pytest.mark.parametrize("old, count", [("no such text in the reference", "0"), ("grad_output", "[1-9][0-9]*")])
 def test_a_bug_whose_text_does_not_occur_exactly_once_stops_generation(old: str, count: str) -> None:
     bug = Bug(task="2.3", patches=(Patch("ops/elementwise.py", old, "x"),), why="test")
-    with pytest.raises(SampleError, match=f"bug for task 2.3: the text to replace occurs {count} times in "
-                                          "ops/elementwise.py"):
+    with pytest.raises(
+        SampleError, match=f"bug for task 2.3: the text to replace occurs {count} times in ops/elementwise.py"
+    ):
         sample_files(ASSIGNMENT, stubbed=(), bugs=(bug,))
 
 
@@ -115,6 +120,7 @@ def test_grading_the_sample_loses_points_exactly_as_its_recipe_predicts(sample_h
 
 # ------------------------------------------------------------------------ no sample or tool in any bundle
 
+
 def _reference_lines() -> set[str]:
     """The reference's non-trivial student-written lines (inside solution fences), stripped."""
     lines = set()
@@ -148,8 +154,11 @@ def _bundles(out: Path) -> dict[str, dict[str, bytes]]:
         gradescope = {n: zf.read(n) for n in zf.namelist() if not n.endswith("/")}
     build_autolab(out / "autolab", ASSIGNMENT)
     with tarfile.open(out / "autolab" / "autograde.tar") as tf:
-        autolab = {m.name.removeprefix("grader/"): tf.extractfile(m).read()  # type: ignore[union-attr]
-                   for m in tf.getmembers() if m.isfile()}
+        autolab = {
+            m.name.removeprefix("grader/"): tf.extractfile(m).read()  # type: ignore[union-attr]
+            for m in tf.getmembers()
+            if m.isfile()
+        }
     build_prairielearn(out / "pl", ASSIGNMENT)
     server = out / "pl" / "serverFilesCourse" / f"{ASSIGNMENT.name}_autograder"
     prairielearn = {p.relative_to(server).as_posix(): p.read_bytes() for p in server.rglob("*") if p.is_file()}
@@ -160,8 +169,11 @@ def test_no_bundle_ships_a_tool_or_a_copy_of_the_reference(sample_handin: Path, 
     lines = _reference_lines()
     prefix = ASSIGNMENT.reference_root.resolve().relative_to(PROJECT_ROOT).as_posix() + "/"
     # The detector is not vacuous: the sample (or tools/, were they shipped) would be found.
-    sample = {f"build/sample/hw1p1/{p.relative_to(sample_handin).as_posix()}": p.read_bytes()
-              for p in sample_handin.rglob("*") if p.is_file()}
+    sample = {
+        f"build/sample/hw1p1/{p.relative_to(sample_handin).as_posix()}": p.read_bytes()
+        for p in sample_handin.rglob("*")
+        if p.is_file()
+    }
     assert len(reference_copies(sample, lines, prefix)) == len(sample)
     renamed = {f"x{n}": data for n, data in enumerate(sample.values())}  # found by content alone, too
     assert len(reference_copies(renamed, lines, prefix)) >= 5

@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from autograder.framework import sandbox
 from autograder.framework.client import Limits, WorkerClient
 from autograder.framework.errors import (
     BadObservation,
@@ -28,8 +29,6 @@ from autograder.framework.errors import (
     StudentTimeout,
     SubmissionError,
 )
-
-from autograder.framework import sandbox
 
 ROOT = os.geteuid() == 0
 SLOT = 173  # uid BASE+173 when root: away from the small slots real grading runs use
@@ -93,12 +92,16 @@ def _pid_alive(pid: int) -> bool:
 
 
 def test_normal_call_returns_plain_data_and_output(make_client):
-    c = make_client({"toy/__init__.py": """
+    c = make_client(
+        {
+            "toy/__init__.py": """
         import numpy as np
         def double(x):
             print("doubling", x.shape)
             return {"y": 2 * x, "y32": (2 * x).astype(np.float32), "n": 3, "s": np.float32(1.5)}
-    """})
+    """
+        }
+    )
     x = np.arange(6.0).reshape(2, 3)
     got = c.run("call", fn="double", x=x)
     np.testing.assert_array_equal(got["y"], 2 * x)
@@ -109,16 +112,18 @@ def test_normal_call_returns_plain_data_and_output(make_client):
 
 
 def test_exception_traceback_shows_only_student_frames(make_client):
-    c = make_client({
-        "toy/__init__.py": "from toy.ops import grad\n",
-        "toy/ops.py": """
+    c = make_client(
+        {
+            "toy/__init__.py": "from toy.ops import grad\n",
+            "toy/ops.py": """
             def grad(x):
                 return helper(x)
 
             def helper(x):
                 return x.shape[5]
         """,
-    })
+        }
+    )
     with pytest.raises(StudentException) as info:
         c.run("grads", x=np.zeros(3))
     msg = info.value.message
@@ -132,10 +137,14 @@ def test_exception_traceback_shows_only_student_frames(make_client):
 
 
 def test_not_implemented_error_keeps_its_message(make_client):
-    c = make_client({"toy/__init__.py": """
+    c = make_client(
+        {
+            "toy/__init__.py": """
         def grad(x):
             raise NotImplementedError("Task 2.3: implement Mul.backward")
-    """})
+    """
+        }
+    )
     with pytest.raises(StudentException, match=r"^NotImplementedError: Task 2\.3: implement Mul\.backward\n"):
         c.run("grads", x=np.zeros(3))
     # The worker survives ordinary exceptions: the same worker answers the next call.
@@ -146,10 +155,12 @@ def test_not_implemented_error_keeps_its_message(make_client):
 
 
 def test_syntax_error_names_file_line_and_caret_and_is_remembered(make_client):
-    c = make_client({
-        "toy/__init__.py": "from toy import bad\n",
-        "toy/bad.py": "x = 1\n\ndef f(:\n    pass\n",
-    })
+    c = make_client(
+        {
+            "toy/__init__.py": "from toy import bad\n",
+            "toy/bad.py": "x = 1\n\ndef f(:\n    pass\n",
+        }
+    )
     with pytest.raises(StudentException) as info:
         c.run("call", fn="f")
     msg = info.value.message
@@ -164,7 +175,9 @@ def test_syntax_error_names_file_line_and_caret_and_is_remembered(make_client):
 
 
 def test_timeout_kills_a_loop_that_ignores_signals_and_next_call_works(make_client):
-    c = make_client({"toy/__init__.py": """
+    c = make_client(
+        {
+            "toy/__init__.py": """
         import signal
         def spin():
             for s in (signal.SIGTERM, signal.SIGALRM, signal.SIGINT):
@@ -174,7 +187,9 @@ def test_timeout_kills_a_loop_that_ignores_signals_and_next_call_works(make_clie
                 pass
         def ok():
             return 42
-    """})
+    """
+        }
+    )
     old_pid = None
     assert c.run("call", fn="ok") == 42
     old_pid = c.worker_pid
@@ -189,12 +204,16 @@ def test_timeout_kills_a_loop_that_ignores_signals_and_next_call_works(make_clie
 
 
 def test_memory_bomb_gives_an_out_of_memory_message(make_client):
-    c = make_client({"toy/__init__.py": """
+    c = make_client(
+        {
+            "toy/__init__.py": """
         def bomb():
             return len(bytearray(3 * 1024**3))
         def ok():
             return 1
-    """})
+    """
+        }
+    )
     with pytest.raises(StudentOutOfMemory, match=r"^ran out of memory \(limit 2 GiB\)") as info:
         c.run("call", fn="bomb")
     assert 'File "toy/__init__.py", line 3, in bomb' in info.value.message
@@ -207,7 +226,8 @@ def test_exit_at_import_is_explained_and_fast_on_repeat(make_client, how):
     with pytest.raises(StudentCrash) as info:
         c.run("call", fn="anything")
     assert info.value.message.startswith(
-        "your package exited while being imported (sys.exit / os._exit at import time?)")
+        "your package exited while being imported (sys.exit / os._exit at import time?)"
+    )
     t = time.perf_counter()
     with pytest.raises(StudentCrash) as again:
         c.run("call", fn="anything")
@@ -216,7 +236,9 @@ def test_exit_at_import_is_explained_and_fast_on_repeat(make_client, how):
 
 
 def test_exit_and_crash_during_a_call(make_client):
-    c = make_client({"toy/__init__.py": """
+    c = make_client(
+        {
+            "toy/__init__.py": """
         import os, signal
         def leave():
             os._exit(0)
@@ -224,7 +246,9 @@ def test_exit_and_crash_during_a_call(make_client):
             os.kill(os.getpid(), signal.SIGSEGV)
         def ok():
             return "fine"
-    """})
+    """
+        }
+    )
     with pytest.raises(StudentCrash, match=r"your code exited \(status 0\) while running scenario 'call'"):
         c.run("call", fn="leave")
     assert c.run("call", fn="ok") == "fine"
@@ -234,18 +258,25 @@ def test_exit_and_crash_during_a_call(make_client):
 
 
 def test_cpu_limit_is_reported(make_client):
-    c = make_client({"toy/__init__.py": """
+    c = make_client(
+        {
+            "toy/__init__.py": """
         def burn():
             while True:
                 pass
-    """}, limits=Limits(cpu_seconds=1, call_timeout=20))
+    """
+        },
+        limits=Limits(cpu_seconds=1, call_timeout=20),
+    )
     # Not a timeout (20 s of wall clock): the CPU limit ended it, and the message says so.
     with pytest.raises(StudentCrash, match=r"^used more than 1 s of CPU"):
         c.run("call", fn="burn")
 
 
 def test_escaped_setsid_grandchild_is_dead_after_close(make_client):
-    c = make_client({"toy/__init__.py": """
+    c = make_client(
+        {
+            "toy/__init__.py": """
         import os, time
         def escape():
             r, w = os.pipe()
@@ -258,7 +289,9 @@ def test_escaped_setsid_grandchild_is_dead_after_close(make_client):
                 os._exit(0)
             os.close(w)
             return int(os.read(r, 32))
-    """})
+    """
+        }
+    )
     pid = c.run("call", fn="escape")
     assert _pid_alive(pid)
     c.close()
@@ -266,14 +299,19 @@ def test_escaped_setsid_grandchild_is_dead_after_close(make_client):
 
 
 def test_print_flood_is_bounded_and_does_not_block(make_client):
-    c = make_client({"toy/__init__.py": """
+    c = make_client(
+        {
+            "toy/__init__.py": """
         import sys
         def flood():
             chunk = "x" * (1024 * 1024 - 1) + "\\n"
             for _ in range(200):
                 sys.stdout.write(chunk)
             return "done"
-    """}, limits=Limits(output_bytes_per_call=1000))
+    """
+        },
+        limits=Limits(output_bytes_per_call=1000),
+    )
     t = time.perf_counter()
     assert c.run("call", fn="flood") == "done"
     assert time.perf_counter() - t < 5
@@ -284,7 +322,9 @@ def test_print_flood_is_bounded_and_does_not_block(make_client):
 
 
 def test_student_redirecting_stdout_cannot_reach_the_channel(make_client):
-    c = make_client({"toy/__init__.py": """
+    c = make_client(
+        {
+            "toy/__init__.py": """
         import io, os, sys
         def hijack():
             os.dup2(os.open(os.devnull, os.O_WRONLY), 1)
@@ -293,14 +333,18 @@ def test_student_redirecting_stdout_cannot_reach_the_channel(make_client):
         def talk():
             print("hello from student")
             return 2
-    """})
+    """
+        }
+    )
     assert c.run("call", fn="hijack") == 1
     assert c.run("call", fn="talk") == 2
     assert "hello from student" in c.take_output()
 
 
 def test_objects_that_are_not_data_become_a_bad_observation(make_client):
-    c = make_client({"toy/__init__.py": """
+    c = make_client(
+        {
+            "toy/__init__.py": """
         import numpy as np
         class Tensor:
             def __init__(self, data):
@@ -309,11 +353,14 @@ def test_objects_that_are_not_data_become_a_bad_observation(make_client):
                 return True
         def grad(x):
             return Tensor(x)
-    """})
+    """
+        }
+    )
     with pytest.raises(BadObservation) as info:
         c.run("grads", x=np.zeros(3))
-    assert info.value.message == ("scenario 'grads' returned Tensor for 'grad_a'; expected a numpy array "
-                                  "(a Tensor? return its .data)")
+    assert info.value.message == (
+        "scenario 'grads' returned Tensor for 'grad_a'; expected a numpy array (a Tensor? return its .data)"
+    )
 
 
 def test_forged_reply_is_refused_and_the_worker_restarted(make_client):
@@ -355,7 +402,9 @@ def test_close_removes_scratch_and_kills_worker(make_client):
 
 
 def test_submission_copy_is_read_only_and_cwd_is_writable(make_client):
-    c = make_client({"toy/__init__.py": """
+    c = make_client(
+        {
+            "toy/__init__.py": """
         import os
         def write_both():
             open("scratch.txt", "w").write("ok")
@@ -364,7 +413,9 @@ def test_submission_copy_is_read_only_and_cwd_is_writable(make_client):
                 return "planted"
             except OSError:
                 return "refused"
-    """})
+    """
+        }
+    )
     assert c.run("call", fn="write_both") == "refused"
 
 
@@ -379,7 +430,9 @@ def test_worker_runs_as_slot_uid_and_cannot_read_root_only_files(make_client, mo
         secret.chmod(0o600)
         public.write_text("anyone")
         public.chmod(0o644)
-        c = make_client({"toy/__init__.py": """
+        c = make_client(
+            {
+                "toy/__init__.py": """
             import os
             def ids():
                 return [os.getuid(), os.getgid(), os.getgroups()]
@@ -388,7 +441,9 @@ def test_worker_runs_as_slot_uid_and_cannot_read_root_only_files(make_client, mo
                     return open(path).read()
                 except OSError as e:
                     return type(e).__name__
-        """})
+        """
+            }
+        )
         assert c.run("call", fn="ids") == [BASE + SLOT, BASE + SLOT, []]
         assert c.run("call", fn="read", path=str(public)) == "anyone"  # the check below is not vacuous
         assert c.run("call", fn="read", path=str(secret)) == "PermissionError"
@@ -398,7 +453,8 @@ def test_worker_runs_as_slot_uid_and_cannot_read_root_only_files(make_client, mo
         folder.rmdir()
 
 
-CONNECT = {"toy/__init__.py": """
+CONNECT = {
+    "toy/__init__.py": """
     import socket
     def connect(port):
         try:
@@ -406,12 +462,16 @@ CONNECT = {"toy/__init__.py": """
             return "connected"
         except OSError as e:
             return f"{type(e).__name__} errno {e.errno}"
-"""}
+"""
+}
 ALL_LAYERS = ("netns", "seccomp", "landlock")
 # How each layer refuses a TCP connection: the errno tells which one held.
 NETWORK_SIGNATURE = {"netns": "errno 101", "seccomp": "PermissionError errno 1", "landlock": "PermissionError errno 13"}
-LAYER_AVAILABLE = {"netns": ROOT and MECH.netns is None, "seccomp": MECH.seccomp is None,
-                   "landlock": MECH.landlock is None and MECH.landlock_abi >= 4}
+LAYER_AVAILABLE = {
+    "netns": ROOT and MECH.netns is None,
+    "seccomp": MECH.seccomp is None,
+    "landlock": MECH.landlock is None and MECH.landlock_abi >= 4,
+}
 
 
 @pytest.fixture
@@ -448,7 +508,8 @@ def test_network_is_off_in_the_worker_and_the_log_says_by_what(make_client, list
     assert ("network namespace" in held) == (ROOT and MECH.netns is None)
 
 
-SECCOMP_PROBE = {"toy/__init__.py": """
+SECCOMP_PROBE = {
+    "toy/__init__.py": """
     import ctypes, os, socket
     libc = ctypes.CDLL(None, use_errno=True)
 
@@ -478,7 +539,8 @@ SECCOMP_PROBE = {"toy/__init__.py": """
             os._exit(7)
         out["fork"] = str(os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]))
         return out
-"""}
+"""
+}
 
 
 @pytest.mark.skipif(MECH.seccomp is not None, reason="seccomp filter not available here")
@@ -489,7 +551,8 @@ def test_seccomp_filter_refuses_escapes_and_keeps_ordinary_code_working(make_cli
     assert got == {k: "Operation not permitted" for k in got} and len(got) == 10, got
 
 
-LANDLOCK_PROBE = {"toy/__init__.py": """
+LANDLOCK_PROBE = {
+    "toy/__init__.py": """
     import os, signal
     import numpy as np
 
@@ -513,7 +576,8 @@ LANDLOCK_PROBE = {"toy/__init__.py": """
                for d in ("/tmp", "/var/tmp", "/dev/shm", "/run/lock")},
             "signal the grader": attempt(lambda: os.kill(os.getppid(), 0)),
         }
-"""}
+"""
+}
 
 
 @pytest.mark.skipif(MECH.landlock is not None, reason="Landlock not available here")
@@ -523,8 +587,9 @@ def test_landlock_confines_reads_writes_and_signals(make_client, monkeypatch, tm
     secret.write_text("reference answers")
     secret.chmod(0o644)
     tmp_path.chmod(0o755)
-    got = make_client(LANDLOCK_PROBE).run("call", fn="probe", secret=str(secret),
-                                           grader_source=str(Path(sandbox.__file__).parent))
+    got = make_client(LANDLOCK_PROBE).run(
+        "call", fn="probe", secret=str(secret), grader_source=str(Path(sandbox.__file__).parent)
+    )
     assert got.pop("own package") == "ok" and got.pop("write cwd") == "ok" and got.pop("numpy works") == "2.0"
     denied = "Permission denied"
     if MECH.landlock_abi >= 6:
@@ -536,10 +601,14 @@ def test_landlock_confines_reads_writes_and_signals(make_client, monkeypatch, tm
 
 
 def test_deep_recursion_traceback_is_shortened(make_client):
-    c = make_client({"toy/__init__.py": """
+    c = make_client(
+        {
+            "toy/__init__.py": """
         def down(n):
             return down(n + 1)
-    """})
+    """
+        }
+    )
     with pytest.raises(StudentException) as info:
         c.run("call", fn="down", n=0)
     msg = info.value.message
@@ -576,7 +645,8 @@ def test_without_root_missing_protections_are_named_once_and_escapees_still_die(
     try:
         folder.chmod(0o777)
         (folder / "sub" / "toy").mkdir(parents=True)
-        (folder / "sub" / "toy" / "__init__.py").write_text(textwrap.dedent("""
+        (folder / "sub" / "toy" / "__init__.py").write_text(
+            textwrap.dedent("""
             import os, time
             def uid():
                 return os.getuid()
@@ -593,7 +663,8 @@ def test_without_root_missing_protections_are_named_once_and_escapees_still_die(
                     os._exit(0)
                 os.close(w)
                 return int(os.read(r, 32))
-        """))
+        """)
+        )
         (folder / "scenarios.py").write_text(SCENARIOS)
         for p in folder.rglob("*"):
             p.chmod(0o777)
@@ -604,9 +675,14 @@ def test_without_root_missing_protections_are_named_once_and_escapees_still_die(
             os.setgid(65534)
             os.setuid(65534)
 
-        done = subprocess.run([sys.executable,
-                               "-c", NON_ROOT_SCRIPT, str(repo), str(folder)],
-                              capture_output=True, text=True, timeout=60, preexec_fn=as_nobody, cwd=str(folder))
+        done = subprocess.run(
+            [sys.executable, "-c", NON_ROOT_SCRIPT, str(repo), str(folder)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            preexec_fn=as_nobody,
+            cwd=str(folder),
+        )
         if "Permission denied" in done.stderr and "autograder" not in done.stdout:
             pytest.skip(f"the interpreter or repository is not readable by nobody: {done.stderr[-3000:]}")
         assert done.returncode == 0, done.stderr
@@ -652,8 +728,9 @@ c.close()
 def test_a_slot_held_by_another_process_is_waited_for(make_client, tmp_path):
     make_client({"toy/__init__.py": "def ok():\n    return 1\n"}).close()  # writes sub/ and scenarios.py
     repo = Path(__file__).resolve().parents[1]
-    holder = subprocess.Popen([sys.executable, "-c", HOLD_SCRIPT, str(repo), str(tmp_path), str(SLOT)],
-                              stdout=subprocess.PIPE, text=True)
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD_SCRIPT, str(repo), str(tmp_path), str(SLOT)], stdout=subprocess.PIPE, text=True
+    )
     try:
         assert holder.stdout.readline().strip() == "held"
         t = time.perf_counter()
@@ -689,8 +766,13 @@ def test_calls_flow_one_way_and_only_the_sandbox_changes_a_worker() -> None:
         assert not [n for n in names if n.startswith("autograder.framework.client")], f"{path.name} imports the client"
     changed = []
     for node in ast.walk(ast.parse((framework / "client.py").read_text())):
-        targets = node.targets if isinstance(node, ast.Assign) else \
-            [node.target] if isinstance(node, (ast.AugAssign, ast.AnnAssign)) else []
+        targets = (
+            node.targets
+            if isinstance(node, ast.Assign)
+            else [node.target]
+            if isinstance(node, (ast.AugAssign, ast.AnnAssign))
+            else []
+        )
         for target in targets:
             for attr in [t for t in ast.walk(target) if isinstance(t, ast.Attribute)]:
                 base = ast.unparse(attr.value)
@@ -699,8 +781,10 @@ def test_calls_flow_one_way_and_only_the_sandbox_changes_a_worker() -> None:
     assert not changed, changed
 
 
-@pytest.mark.parametrize("script, exit_code, signal_name", [("raise SystemExit(3)", 3, ""),
-                                                           ("import os; os.kill(os.getpid(), 9)", -9, "SIGKILL")])
+@pytest.mark.parametrize(
+    "script, exit_code, signal_name",
+    [("raise SystemExit(3)", 3, ""), ("import os; os.kill(os.getpid(), 9)", -9, "SIGKILL")],
+)
 def test_wait_worker_on_a_process_reaped_elsewhere_keeps_a_wait_status(script, exit_code, signal_name):
     from autograder.framework import sandbox
 
@@ -718,7 +802,8 @@ def test_wait_worker_on_a_process_reaped_elsewhere_keeps_a_wait_status(script, e
 
 PLACES = ("/tmp", "/var/tmp", "/dev/shm", "/run/lock")
 IPC_KEY = 0x5EED
-PLANT = {"toy/__init__.py": """
+PLANT = {
+    "toy/__init__.py": """
     import ctypes, os, time
     libc = ctypes.CDLL(None, use_errno=True)
     PLACES = %r
@@ -767,7 +852,9 @@ PLANT = {"toy/__init__.py": """
         if libc.msgget(KEY, 0) != -1:
             found.append("msg")
         return found
-""" % (PLACES, IPC_KEY)}
+"""
+    % (PLACES, IPC_KEY)
+}
 
 
 TAG = f"t{os.getpid()}"  # other suites on this machine plant their own w2a-pwned files
@@ -781,8 +868,13 @@ def _left_behind(uid: int | None) -> list[str]:
             if int(line.split()[0]) == IPC_KEY:
                 out.append(f"sysv {kind}")
     if uid is not None:
-        out += [f"pid {p}" for p in os.listdir("/proc") if p.isdigit() and os.stat(f"/proc/{p}").st_uid == uid
-                and Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()[0] not in "ZX"]
+        out += [
+            f"pid {p}"
+            for p in os.listdir("/proc")
+            if p.isdigit()
+            and os.stat(f"/proc/{p}").st_uid == uid
+            and Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()[0] not in "ZX"
+        ]
     return out
 
 
@@ -832,6 +924,7 @@ def test_remove_tree_handles_3000_levels_and_stays_in_bounds(tmp_path):
 
 
 # ---- staff-only reporting, --require, and the TA's tree ---------------------------------------------
+
 
 def test_staff_lines_name_every_protection_and_the_report_has_none(toy, tmp_path):
     from autograder.framework.grade import grade_submission
@@ -906,14 +999,33 @@ def test_sandbox_suite_holds_in_other_environments(env):
     each layer's test skips (with the reason) where that layer is unavailable, the others must pass."""
     from hostile.harness import DOCKER_CAPS, NOBODY
 
-    prefix = DOCKER_CAPS if env == "docker" else ["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}",
-                                                  "--clear-groups", "--"]
+    prefix = (
+        DOCKER_CAPS
+        if env == "docker"
+        else ["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups", "--"]
+    )
     environ = {**{k: v for k, v in os.environ.items() if not k.startswith("PYTEST")}, NESTED: env}
     environ.pop("AUTOGRADER_CACHE_DIR", None)
-    done = subprocess.run(prefix + [sys.executable, "-m", "pytest", "-q", "-rs", "-p", "no:cacheprovider",
-                                    str(Path(__file__)), "-k", IN_EVERY_ENVIRONMENT],
-                          capture_output=True, text=True, timeout=600, cwd=str(Path(__file__).parents[1]),
-                          env=environ)
+    done = subprocess.run(
+        prefix
+        + [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-rs",
+            "-p",
+            "no:cacheprovider",
+            str(Path(__file__)),
+            "-k",
+            IN_EVERY_ENVIRONMENT,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=str(Path(__file__).parents[1]),
+        env=environ,
+    )
     summary = done.stdout.strip().splitlines()[-1] if done.stdout.strip() else done.stderr[-2000:]
     print(f"\n[{env}] {summary}")
     assert done.returncode == 0, done.stdout[-6000:] + done.stderr[-3000:]
@@ -923,7 +1035,8 @@ def test_sandbox_suite_holds_in_other_environments(env):
 
 # ---- aggregate limits (issue 14): what the worker's processes use together --------------------------
 
-MEMORY_SPLIT = {"toy/__init__.py": """
+MEMORY_SPLIT = {
+    "toy/__init__.py": """
     import os, time
     import numpy as np
 
@@ -937,7 +1050,8 @@ MEMORY_SPLIT = {"toy/__init__.py": """
                 os._exit(0 if hog[-1] == 1 else 1)
             pids.append(pid)
         return [os.waitstatus_to_exitcode(os.waitpid(p, 0)[1]) for p in pids]
-"""}
+"""
+}
 
 
 @pytest.mark.skipif(not ROOT or MECH.cgroups is not None, reason=f"per-slot cgroups not available: {MECH.cgroups}")
@@ -963,11 +1077,17 @@ def test_the_worker_and_its_children_share_one_slot_group(make_client):
     c.run("call", fn="ready")  # started
     text = Path(f"/proc/{c.worker_pid}/cgroup").read_text()
     name = sandbox.slot_cgroup_name(BASE + SLOT)
-    assert all(any(ctrl in line.split(":")[1].split(",") and line.endswith(name) for line in text.splitlines())
-               for ctrl in ("memory", "pids", "cpu")) or f"0::/{name}" in text, text
+    assert (
+        all(
+            any(ctrl in line.split(":")[1].split(",") and line.endswith(name) for line in text.splitlines())
+            for ctrl in ("memory", "pids", "cpu")
+        )
+        or f"0::/{name}" in text
+    ), text
 
 
-CPU_PAIR = {"toy/__init__.py": """
+CPU_PAIR = {
+    "toy/__init__.py": """
     import os, time
 
     def burners(n, seconds):
@@ -986,7 +1106,8 @@ CPU_PAIR = {"toy/__init__.py": """
         for i in range(n):
             x += i * i
         return time.perf_counter() - t
-"""}
+"""
+}
 
 
 @pytest.mark.slow

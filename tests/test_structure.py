@@ -42,8 +42,12 @@ def imported_names(tree: ast.AST, module_name: str) -> set[str]:
                 base = ".".join(parent + ([base] if base else []))
             found.add(base)
             found |= {f"{base}.{alias.name}" for alias in node.names}
-        elif isinstance(node, ast.Call) and getattr(node.func, "attr", getattr(node.func, "id", "")) in (
-                "import_module", "__import__") and node.args and isinstance(node.args[0], ast.Constant):
+        elif (
+            isinstance(node, ast.Call)
+            and getattr(node.func, "attr", getattr(node.func, "id", "")) in ("import_module", "__import__")
+            and node.args
+            and isinstance(node.args[0], ast.Constant)
+        ):
             found.add(str(node.args[0].value))
     return found
 
@@ -55,8 +59,10 @@ def _module_name(path: Path) -> str:
 
 def test_the_scan_sees_every_kind_of_import() -> None:
     """The checker itself: it catches plain, from-, relative and importlib imports."""
-    code = ("import click\nfrom autograder import assignments\nfrom ..assignments import hw\n"
-            "importlib.import_module('autograder.cli')\n")
+    code = (
+        "import click\nfrom autograder import assignments\nfrom ..assignments import hw\n"
+        "importlib.import_module('autograder.cli')\n"
+    )
     names = imported_names(ast.parse(code), "autograder.framework.grade")
     assert {"click", "autograder.assignments", "autograder.assignments.hw", "autograder.cli"} <= names
 
@@ -79,9 +85,13 @@ def test_no_framework_file_names_a_registered_assignment() -> None:
     """`grep -ri <name> autograder/framework` finds nothing, for every registered assignment."""
     known = assignments.names()
     assert "hw1p1" in known
-    hits = [f"{p.relative_to(FRAMEWORK)}: {name}" for p in sorted(FRAMEWORK.rglob("*"))
-            if p.is_file() and "__pycache__" not in p.parts
-            for name in known if name.lower() in p.read_bytes().decode("utf-8", "replace").lower()]
+    hits = [
+        f"{p.relative_to(FRAMEWORK)}: {name}"
+        for p in sorted(FRAMEWORK.rglob("*"))
+        if p.is_file() and "__pycache__" not in p.parts
+        for name in known
+        if name.lower() in p.read_bytes().decode("utf-8", "replace").lower()
+    ]
     assert not hits, hits
 
 

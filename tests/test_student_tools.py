@@ -88,6 +88,7 @@ def test_draw_writes_svg_with_graphviz_or_says_why_in_one_line(lib, tmp_path, mo
 
 def test_gradcheck_finds_one_wrong_element_of_1000_and_prints_the_graders_message(lib, capsys) -> None:
     from importlib import import_module
+
     testing = import_module(f"{lib.__name__}.testing")
 
     class Scaled(lib.Function):
@@ -106,8 +107,9 @@ def test_gradcheck_finds_one_wrong_element_of_1000_and_prints_the_graders_messag
     printed = capsys.readouterr().out
     lines = printed.splitlines()
     assert lines[0] == "Scaled, gradient for input x: 1 of 1000 elements wrong (element 417)"
-    assert re.fullmatch(r"  x\.grad\[417\]: expected (\S+), got (\S+)   \(abs err .*, rel err 1\.0e-02, tolerance .*\)",
-                        lines[1]), lines
+    assert re.fullmatch(
+        r"  x\.grad\[417\]: expected (\S+), got (\S+)   \(abs err .*, rel err 1\.0e-02, tolerance .*\)", lines[1]
+    ), lines
     # The same words as the grader's checker, which it runs: the grader's own formatter reproduces line 2.
     expected, got = (float(v) for v in re.findall(r"expected (\S+), got (\S+)", lines[1])[0])
     assert lines[1].startswith(grader_gradcheck._line("x.grad", (417,), expected, got, 0.0).split("   (")[0])
@@ -119,8 +121,10 @@ def test_gradcheck_finds_one_wrong_element_of_1000_and_prints_the_graders_messag
 
 def test_the_writeups_figures_are_current() -> None:
     problems = figures.stale()
-    assert not problems, (f"stale figures {problems}: run `make handout` (SVGs need Graphviz: "
-                          f"apt-get install graphviz) and commit solutions/hw1p1/figures")
+    assert not problems, (
+        f"stale figures {problems}: run `make handout` (SVGs need Graphviz: "
+        f"apt-get install graphviz) and commit solutions/hw1p1/figures"
+    )
     readme = (ASSIGNMENT.reference_root / "README.md").read_text(encoding="utf-8")
     for name in figures.FIGURES:
         assert f"(figures/{name}.svg)" in readme, f"the writeup does not show figure {name}"
@@ -140,11 +144,14 @@ def test_gradcheck_of_one_op_works_before_the_engine_and_bigger_functions_use_it
     for rel, data in sample_files(ASSIGNMENT, stubbed=("1.1", "1.2"), bugs=()).items():
         (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / rel).write_bytes(data)
-    code = ("import numpy as np\nfrom mytorch.testing import gradcheck\nx = np.linspace(0.5, 2.0, 6)\n"
-            "print(gradcheck(lambda x: x * x, x, quiet=True))\n"
-            "try:\n    gradcheck(lambda x: (x * x).sum(), x)\nexcept NotImplementedError as e:\n    print(e)\n")
+    code = (
+        "import numpy as np\nfrom mytorch.testing import gradcheck\nx = np.linspace(0.5, 2.0, 6)\n"
+        "print(gradcheck(lambda x: x * x, x, quiet=True))\n"
+        "try:\n    gradcheck(lambda x: (x * x).sum(), x)\nexcept NotImplementedError as e:\n    print(e)\n"
+    )
     proc = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=60)
     assert proc.stdout.splitlines() == ["True", "Task 1.2: backward"], proc.stdout + proc.stderr
     from importlib import import_module
+
     testing = import_module(f"{lib.__name__}.testing")
     assert testing.gradcheck(lambda x: (x * x).sum(axis=1), np.arange(1.0, 7.0).reshape(2, 3), quiet=True)

@@ -24,8 +24,10 @@ from autograder.assignments.hw1p1.assignment import ASSIGNMENT
 
 SLOT = 9  # this file's sandbox slot (a worker uid of its own)
 SYSTEM_PYTHON = "/usr/bin/python3"  # a student's python3, not the grader's venv
-ROW = re.compile(r"^(?P<task>\d+(?:\.\d+)?)\s+.*?\s(?P<got>\d+(?:\.\d+)?)/(?P<max>\d+(?:\.\d+)?)\s+"
-                 r"(?P<status>PASS|PARTIAL|FAIL)\b\s*(?P<first>.*)$")
+ROW = re.compile(
+    r"^(?P<task>\d+(?:\.\d+)?)\s+.*?\s(?P<got>\d+(?:\.\d+)?)/(?P<max>\d+(?:\.\d+)?)\s+"
+    r"(?P<status>PASS|PARTIAL|FAIL)\b\s*(?P<first>.*)$"
+)
 TOTAL = re.compile(r"^\s+TOTAL\s+(?P<got>\d+(?:\.\d+)?)/(?P<max>\d+(?:\.\d+)?)\s*$")
 POINTS = {t.id: float(t.points) for t in ASSIGNMENT.tasks}
 MAX_TOTAL = sum(POINTS.values())
@@ -45,7 +47,7 @@ def read_scoreboard(text: str) -> Scoreboard:
     starts = [i for i, line in enumerate(lines) if line.startswith("task ") and "points" in line and "status" in line]
     assert starts, f"no scoreboard in the output:\n{text[-3000:]}"
     rows: dict[str, tuple[float, float, str, str]] = {}
-    for line in lines[starts[-1] + 1:]:
+    for line in lines[starts[-1] + 1 :]:
         total = TOTAL.match(line)
         if total:
             return Scoreboard(rows, (float(total["got"]), float(total["max"])))
@@ -57,8 +59,9 @@ def read_scoreboard(text: str) -> Scoreboard:
 
 def run(cmd: list[str], cwd: Path, env: dict[str, str], timeout: float = 120) -> subprocess.CompletedProcess:
     """Run a command, stdout and stderr merged into .stdout."""
-    return subprocess.run(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                          timeout=timeout)
+    return subprocess.run(
+        cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=timeout
+    )
 
 
 @pytest.fixture(scope="module")
@@ -70,20 +73,42 @@ def student_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     made = run([SYSTEM_PYTHON, "-m", "venv", str(venv)], venv.parent, dict(os.environ))
     if made.returncode != 0:
         pytest.skip(f"`{SYSTEM_PYTHON} -m venv` failed (python3-venv missing?): {made.stdout[-500:]}")
-    pip = run([str(venv / "bin" / "python"), "-m", "pip", "install", "-q", "--disable-pip-version-check",
-               "numpy", "pytest"], venv.parent, dict(os.environ), timeout=300)
+    pip = run(
+        [str(venv / "bin" / "python"), "-m", "pip", "install", "-q", "--disable-pip-version-check", "numpy", "pytest"],
+        venv.parent,
+        dict(os.environ),
+        timeout=300,
+    )
     if pip.returncode != 0:
-        pytest.skip(f"could not pip install numpy and pytest into a fresh venv (no network or index?): "
-                    f"{pip.stdout.strip()[-500:]}")
+        pytest.skip(
+            f"could not pip install numpy and pytest into a fresh venv (no network or index?): "
+            f"{pip.stdout.strip()[-500:]}"
+        )
     # Nothing of the grader's may leak in: no PYTHONPATH, no outer make's flags or variables (`make test
     # PYTEST_ARGS=...` exports PYTEST_ARGS, which the handout's Makefile reads too), no pytest options.
-    env = {k: v for k, v in os.environ.items()
-           if k not in {"PYTHONPATH", "PYTHONHOME", "PYTHONSTARTUP", "PYTEST_ADDOPTS", "MAKEFLAGS", "MFLAGS",
-                        "MAKELEVEL", "VIRTUAL_ENV", "PYTEST_ARGS"}}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k
+        not in {
+            "PYTHONPATH",
+            "PYTHONHOME",
+            "PYTHONSTARTUP",
+            "PYTEST_ADDOPTS",
+            "MAKEFLAGS",
+            "MFLAGS",
+            "MAKELEVEL",
+            "VIRTUAL_ENV",
+            "PYTEST_ARGS",
+        }
+    }
     env["VIRTUAL_ENV"] = str(venv)
     env["PATH"] = f"{venv / 'bin'}{os.pathsep}{env.get('PATH', '/usr/bin:/bin')}"
-    has = run(["python3", "-c", "import numpy, pytest\ntry:\n import autograder\nexcept ImportError: print('ok')"],
-              venv.parent, env)
+    has = run(
+        ["python3", "-c", "import numpy, pytest\ntry:\n import autograder\nexcept ImportError: print('ok')"],
+        venv.parent,
+        env,
+    )
     assert has.stdout.strip() == "ok", f"the student's venv is not clean: {has.stdout}"
     return env
 
@@ -91,7 +116,11 @@ def student_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
 def test_handout_zip_to_graded_handin(student_env: dict[str, str], tmp_path: Path) -> None:
     # 1. Course staff build the handout zip; the student unpacks it into an empty folder.
     zip_path = tmp_path / "dist" / "handout.zip"
-    built = run([sys.executable, "-m", "autograder", "handout", "--assignment", "hw1p1", "--zip", str(zip_path)], tmp_path, dict(os.environ))
+    built = run(
+        [sys.executable, "-m", "autograder", "handout", "--assignment", "hw1p1", "--zip", str(zip_path)],
+        tmp_path,
+        dict(os.environ),
+    )
     assert built.returncode == 0 and zip_path.is_file(), built.stdout
     home = tmp_path / "student"
     home.mkdir()
@@ -113,8 +142,11 @@ def test_handout_zip_to_graded_handin(student_env: dict[str, str], tmp_path: Pat
 
     # 3. The student writes the code (the reference is copied over the stubs): full marks locally.
     shutil.rmtree(handout / ASSIGNMENT.package)
-    shutil.copytree(ASSIGNMENT.reference_root / ASSIGNMENT.package, handout / ASSIGNMENT.package,
-                    ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    shutil.copytree(
+        ASSIGNMENT.reference_root / ASSIGNMENT.package,
+        handout / ASSIGNMENT.package,
+        ignore=shutil.ignore_patterns("__pycache__", "*.pyc"),
+    )
     second = run(["make", "test"], handout, student_env)
     assert second.returncode == 0, second.stdout[-3000:]
     board = read_scoreboard(second.stdout)
@@ -131,8 +163,25 @@ def test_handout_zip_to_graded_handin(student_env: dict[str, str], tmp_path: Pat
 
     # 5. The grader (sandboxed worker, hidden tests too) gives the uploaded archive full marks.
     results = tmp_path / "results.json"
-    graded = run([sys.executable, "-m", "autograder", "grade", str(handout / "handin.zip"), "--assignment", "hw1p1", "--slot", str(SLOT),
-                  "--results", str(results), "--quiet"], tmp_path, dict(os.environ), timeout=300)
+    graded = run(
+        [
+            sys.executable,
+            "-m",
+            "autograder",
+            "grade",
+            str(handout / "handin.zip"),
+            "--assignment",
+            "hw1p1",
+            "--slot",
+            str(SLOT),
+            "--results",
+            str(results),
+            "--quiet",
+        ],
+        tmp_path,
+        dict(os.environ),
+        timeout=300,
+    )
     assert graded.returncode == 0, graded.stdout[-3000:]
     board = read_scoreboard(graded.stdout)
     assert board.total == (MAX_TOTAL, MAX_TOTAL) and all(r[2] == "PASS" for r in board.rows.values())

@@ -13,10 +13,10 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import Toy, write_toy
 
 from autograder.framework.grade import grade_submission
 from autograder.framework.rubric import TimeBudget
+from conftest import Toy, write_toy
 from tools import assignment as assignments
 from tools.bench import budget
 from tools.make_sample import Recipe, prediction_problems, recipe, sample_files, write_sample
@@ -27,7 +27,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 # The toy's reference with its student code fenced, as an assignment's solutions are.
 FENCED = {
-    "arith.py": '''def add(a, b):
+    "arith.py": """def add(a, b):
     # BEGIN SOLUTION Task 1: add
     return a + b
     # END SOLUTION
@@ -37,19 +37,19 @@ def mul(a, b):
     # BEGIN SOLUTION Task 2: mul
     return a * b
     # END SOLUTION
-''',
-    "power.py": '''def square(x):
+""",
+    "power.py": """def square(x):
     # BEGIN SOLUTION Task 3: square
     return x ** 2
     # END SOLUTION
-''',
+""",
 }
 
-DEVTOOLS = '''
+DEVTOOLS = """
 SAMPLE_STUBBED = ("3",)
 SAMPLE_BUGS = ({"task": "2", "file": "arith.py", "old": "return a * b", "new": "return a * b * (b.size > 3)",
                 "why": "mul is wrong on small inputs only"},)
-'''
+"""
 
 
 @pytest.fixture
@@ -78,8 +78,11 @@ def test_the_sample_of_another_assignment_scores_what_its_recipe_predicts(fenced
 def test_without_devtools_the_sample_is_the_bare_handout(fenced_toy: Toy) -> None:
     (fenced_toy.root / "devtools.py").unlink()
     assert recipe(fenced_toy.assignment) == Recipe(("1", "2", "3"), ())
-    assert all("NotImplementedError" in data.decode() for name, data in sample_files(fenced_toy.assignment).items()
-               if name != "toylib/__init__.py")
+    assert all(
+        "NotImplementedError" in data.decode()
+        for name, data in sample_files(fenced_toy.assignment).items()
+        if name != "toylib/__init__.py"
+    )
 
 
 def test_mutants_come_from_the_fences_of_any_assignment(fenced_toy: Toy) -> None:
@@ -101,10 +104,19 @@ def test_worst_case_benchmarks_grade_another_assignment_within_its_budget(fenced
 
 def test_the_tools_run_from_the_checkout_and_refuse_an_unknown_assignment() -> None:
     for tool in ("tools.bench", "tools.mutants", "tools.make_sample"):
-        proc = subprocess.run([sys.executable, "-m", tool, "--assignment", "no_such_lab", "--help"], cwd=REPO,
-                              capture_output=True, text=True, timeout=60)
+        proc = subprocess.run(
+            [sys.executable, "-m", tool, "--assignment", "no_such_lab", "--help"],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         assert proc.returncode == 0 and "--assignment NAME" in proc.stdout, proc.stderr
-    proc = subprocess.run([sys.executable, "-m", "tools.mutants", "--assignment", "no_such_lab", "--list-only"],
-                          cwd=REPO, capture_output=True, text=True, timeout=60)
+    proc = subprocess.run(
+        [sys.executable, "-m", "tools.mutants", "--assignment", "no_such_lab", "--list-only"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert proc.returncode == 2 and "no_such_lab" in proc.stderr and "hw1p1" in proc.stderr, proc.stderr
-

@@ -12,10 +12,10 @@ from __future__ import annotations
 import re
 
 import pytest
-from bugs.catalog import Patch, fence_body, grade_patched
-from bugs.traversal import TRAVERSAL_BUGS
 
 from autograder.assignments.hw1p1.assignment import ASSIGNMENT
+from bugs.catalog import Patch, fence_body, grade_patched
+from bugs.traversal import TRAVERSAL_BUGS
 
 SLOT = 33  # this file's sandbox slot (a worker uid of its own)
 KEEP = ("test_1_random",)  # the random-graph test files, public and hidden
@@ -40,4 +40,3 @@ def test_traversal_bug_loses_points_with_a_small_graph(tmp_path, name: str):
             assert " = leaf (requires_grad=True)" in message, message  # rebuildable: leaves, then nodes
             assert re.search(r"\n    y = ", message), message  # the root, named y
             assert re.search(r"topological_sort\(y\)|y\.backward\(", message), message
-

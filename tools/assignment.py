@@ -28,8 +28,14 @@ def resolve(name: str | None) -> Assignment:
 
 def assignment_option(fn: Any) -> Any:
     """The tools' --assignment option (a name or a folder path; default: the only registered one)."""
-    return click.option("--assignment", "assignment_name", default=None, metavar="NAME_OR_PATH",
-                        envvar="AUTOGRADER_ASSIGNMENT", help=ASSIGNMENT_HELP)(fn)
+    return click.option(
+        "--assignment",
+        "assignment_name",
+        default=None,
+        metavar="NAME_OR_PATH",
+        envvar="AUTOGRADER_ASSIGNMENT",
+        help=ASSIGNMENT_HELP,
+    )(fn)
 
 
 def folder(assignment: Assignment) -> Path:

@@ -22,9 +22,10 @@ from __future__ import annotations
 import shutil
 import sys
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import click
 
@@ -54,8 +55,10 @@ def recipe(assignment: Assignment) -> Recipe:
     data = assignments.devtools(assignment)
     if "SAMPLE_STUBBED" not in data and "SAMPLE_BUGS" not in data:
         return Recipe(tuple(t.id for t in assignment.tasks), ())
-    bugs = tuple(Bug(task=b["task"], patches=(Patch(b["file"], b["old"], b["new"]),), why=b["why"])
-                 for b in data.get("SAMPLE_BUGS", ()))
+    bugs = tuple(
+        Bug(task=b["task"], patches=(Patch(b["file"], b["old"], b["new"]),), why=b["why"])
+        for b in data.get("SAMPLE_BUGS", ())
+    )
     return Recipe(tuple(data.get("SAMPLE_STUBBED", ())), bugs)
 
 
@@ -94,8 +97,9 @@ def keep_or_stub(text: str, rel: str, stubbed: Sequence[str]) -> tuple[str, set[
     return "\n".join(out) + "\n", met
 
 
-def sample_files(assignment: Assignment, stubbed: Sequence[str] | None = None,
-                 bugs: Sequence[Bug] | None = None) -> dict[str, bytes]:
+def sample_files(
+    assignment: Assignment, stubbed: Sequence[str] | None = None, bugs: Sequence[Bug] | None = None
+) -> dict[str, bytes]:
     """Handin-relative path -> content of every file of the sample (pure: reads the reference only).
 
     `stubbed` and `bugs` default to the assignment's recipe.
@@ -117,8 +121,9 @@ def sample_files(assignment: Assignment, stubbed: Sequence[str] | None = None,
             binaries[name] = data
     missing = sorted(set(stubbed) - met)
     if missing:
-        raise SampleError(f"no solution fence for stubbed task(s) {', '.join(missing)} in "
-                          f"{assignment.reference_root / package}")
+        raise SampleError(
+            f"no solution fence for stubbed task(s) {', '.join(missing)} in {assignment.reference_root / package}"
+        )
     for bug in bugs:
         try:
             texts = patch_files(texts, bug.patches)
@@ -146,8 +151,9 @@ def write_tree(files: dict[str, bytes], out_dir: Path) -> None:
         shutil.rmtree(staging, ignore_errors=True)
 
 
-def write_sample(assignment: Assignment, out_dir: Path, stubbed: Sequence[str] | None = None,
-                 bugs: Sequence[Bug] | None = None) -> Path:
+def write_sample(
+    assignment: Assignment, out_dir: Path, stubbed: Sequence[str] | None = None, bugs: Sequence[Bug] | None = None
+) -> Path:
     """Generate the sample (the assignment's recipe unless given) into `out_dir`; return `out_dir`."""
     write_tree(sample_files(assignment, stubbed, bugs), out_dir)
     return out_dir
@@ -157,8 +163,10 @@ def prediction_problems(assignment: Assignment, outcome: Any, made: Recipe) -> l
     """What in a grade of the sample contradicts its recipe: a stubbed task above 0, a task with a planted
     bug without partial credit, a finished task below full marks, or any grader failure."""
     if outcome.grader_failed or outcome.internal_errors:
-        return ["the grader failed on the sample handin:\n    "
-                + "\n    ".join(d.strip().splitlines()[-1] for d in outcome.internal_errors)]
+        return [
+            "the grader failed on the sample handin:\n    "
+            + "\n    ".join(d.strip().splitlines()[-1] for d in outcome.internal_errors)
+        ]
     stubbed = set(made.stubbed)
     buggy = {b.task for b in made.bugs} - stubbed
     problems = []
@@ -167,8 +175,9 @@ def prediction_problems(assignment: Assignment, outcome: Any, made: Recipe) -> l
         if task.id in stubbed and got != 0:
             problems.append(f"task {task.id} is stubbed but scores {got:g}")
         elif task.id in buggy and not 0 < got < task.points:
-            problems.append(f"task {task.id} has a planted bug but scores {got:g}/{task.points:g} "
-                            "(expected partial credit)")
+            problems.append(
+                f"task {task.id} has a planted bug but scores {got:g}/{task.points:g} (expected partial credit)"
+            )
         elif task.id not in stubbed | buggy and got != task.points:
             problems.append(f"task {task.id} is finished but scores {got:g}/{task.points:g}")
     return problems
@@ -185,10 +194,18 @@ def verify(assignment: Assignment, sample_dir: Path, slot: int = 0) -> list[str]
 
 @click.command()
 @assignments.assignment_option
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Where to write the sample (default: build/sample/<assignment>/).")
-@click.option("--verify", "check", is_flag=True,
-              help="Also grade it: exit 1 unless it scores what its stubs and planted bugs predict.")
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Where to write the sample (default: build/sample/<assignment>/).",
+)
+@click.option(
+    "--verify",
+    "check",
+    is_flag=True,
+    help="Also grade it: exit 1 unless it scores what its stubs and planted bugs predict.",
+)
 @click.option("--slot", type=int, default=0, show_default=True, help="Sandbox slot for --verify's grade.")
 def main(assignment_name: str | None, out: Path | None, check: bool, slot: int) -> None:
     """Write the assignment's sample handin (and with --verify, check its grade)."""
@@ -200,8 +217,11 @@ def main(assignment_name: str | None, out: Path | None, check: bool, slot: int) 
     except SampleError as exc:
         raise click.ClickException(str(exc)) from exc
     bugs = ", ".join(b.task for b in made.bugs) or "none"
-    click.echo(f"wrote the sample handin {out}: stubbed task(s) {', '.join(made.stubbed) or 'none'}; "
-               f"planted bugs in task(s) {bugs}", err=True)
+    click.echo(
+        f"wrote the sample handin {out}: stubbed task(s) {', '.join(made.stubbed) or 'none'}; "
+        f"planted bugs in task(s) {bugs}",
+        err=True,
+    )
     if check:
         problems = verify(assignment, out, slot)
         for p in problems:

@@ -26,10 +26,10 @@ import sys
 import tempfile
 import tokenize
 import warnings
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 import click
 
@@ -41,10 +41,33 @@ from tools.planted import patched_reference
 EQUIVALENT_FILE = "equivalent_mutants.txt"
 
 # Operator swaps that keep the code valid Python but change its meaning.
-OP_SWAPS = {"+": "-", "-": "+", "*": "/", "/": "*", "@": "*", "+=": "=", "-=": "+=", "**": "*",
-            "<": ">", ">": "<", "<=": ">=", ">=": "<=", "==": "!=", "!=": "=="}
-NAME_SWAPS = {"True": "False", "False": "True", "sum": "mean", "mean": "sum", "max": "min",
-              "min": "max", "and": "or", "or": "and", "None": "0"}
+OP_SWAPS = {
+    "+": "-",
+    "-": "+",
+    "*": "/",
+    "/": "*",
+    "@": "*",
+    "+=": "=",
+    "-=": "+=",
+    "**": "*",
+    "<": ">",
+    ">": "<",
+    "<=": ">=",
+    ">=": "<=",
+    "==": "!=",
+    "!=": "==",
+}
+NAME_SWAPS = {
+    "True": "False",
+    "False": "True",
+    "sum": "mean",
+    "mean": "sum",
+    "max": "min",
+    "min": "max",
+    "and": "or",
+    "or": "and",
+    "None": "0",
+}
 
 
 @dataclass(frozen=True)
@@ -116,15 +139,21 @@ def mutations_of_line(line: str) -> Iterator[tuple[str, str]]:
         (_, c0), (_, c1) = tok.start, tok.end
         if tok.type == tokenize.OP and tok.string in OP_SWAPS:
             # Unary minus and `**` handled too: the compile check drops invalid results.
-            yield f"'{tok.string}' -> '{OP_SWAPS[tok.string]}' at col {c0}", _splice(line, indent, c0, c1, OP_SWAPS[tok.string])
+            yield (
+                f"'{tok.string}' -> '{OP_SWAPS[tok.string]}' at col {c0}",
+                _splice(line, indent, c0, c1, OP_SWAPS[tok.string]),
+            )
         elif tok.type == tokenize.NAME and tok.string in NAME_SWAPS:
-            yield f"{tok.string} -> {NAME_SWAPS[tok.string]} at col {c0}", _splice(line, indent, c0, c1, NAME_SWAPS[tok.string])
+            yield (
+                f"{tok.string} -> {NAME_SWAPS[tok.string]} at col {c0}",
+                _splice(line, indent, c0, c1, NAME_SWAPS[tok.string]),
+            )
         elif tok.type == tokenize.NUMBER:
             new = "1" if tok.string in ("0", "0.0") else ("2" if tok.string in ("1", "1.0") else f"({tok.string} + 1)")
             yield f"constant {tok.string} -> {new} at col {c0}", _splice(line, indent, c0, c1, new)
     # Drop a transpose.
     for match in re.finditer(r"\.T\b", body):
-        yield f"drop '.T' at col {match.start()}", indent + body[: match.start()] + body[match.end():]
+        yield f"drop '.T' at col {match.start()}", indent + body[: match.start()] + body[match.end() :]
     # Drop a keyword argument such as axis=..., keepdims=True, with the comma that joins it.
     for match in re.finditer(r"\b(axis|keepdims|axes)\s*=\s*[^,()]+", body):
         start, end = match.start(), match.end()
@@ -137,7 +166,7 @@ def mutations_of_line(line: str) -> Iterator[tuple[str, str]]:
         yield f"drop '{match.group(0).strip()}' at col {match.start()}", indent + body[:start] + body[end:]
     # Swap the two values of `return a, b`.
     if body.startswith("return "):
-        parts = _top_level_split(body[len("return "):])
+        parts = _top_level_split(body[len("return ") :])
         if len(parts) == 2:
             yield "swap the returned pair", f"{indent}return {parts[1]}, {parts[0]}"
     # Drop the statement (not a block header, not a bare return).
@@ -194,9 +223,26 @@ def grade_mutant(mutant: Mutant, assignment: Assignment, assignment_arg: str, sl
         root = _apply(mutant, assignment, Path(tmp) / "sub")
         results = Path(tmp) / "results.json"
         try:
-            done = subprocess.run([sys.executable, "-m", "autograder", "grade", str(root), "--results", str(results),
-                                   "--assignment", assignment_arg, "--slot", str(slot), "--quiet"],
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=600, check=False)
+            done = subprocess.run(
+                [
+                    sys.executable,
+                    "-m",
+                    "autograder",
+                    "grade",
+                    str(root),
+                    "--results",
+                    str(results),
+                    "--assignment",
+                    assignment_arg,
+                    "--slot",
+                    str(slot),
+                    "--quiet",
+                ],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                timeout=600,
+                check=False,
+            )
         except subprocess.TimeoutExpired:
             return float("nan")
         if done.returncode != 0:
@@ -222,14 +268,24 @@ def load_equivalent(path: Path) -> dict[str, str]:
 @click.command()
 @assignments.assignment_option
 @click.option("--jobs", type=click.IntRange(min=1), default=2, show_default=True, help="Mutants graded at once.")
-@click.option("--only", "only", multiple=True, metavar="FILE",
-              help="Mutate only this package file (relative to the package; repeatable). Example: --only ops/reduce.py")
+@click.option(
+    "--only",
+    "only",
+    multiple=True,
+    metavar="FILE",
+    help="Mutate only this package file (relative to the package; repeatable). Example: --only ops/reduce.py",
+)
 @click.option("--limit", default=0, help="Grade only the first N mutants (0: all).")
 @click.option("--list-only", is_flag=True, help="Print the mutants without grading them.")
-@click.option("--slot-base", default=0, show_default=True,
-              help="First sandbox slot; job i uses slots base .. base + jobs - 1 (keep clear of other graders' slots).")
-def main(assignment_name: str | None, jobs: int, only: tuple[str, ...], limit: int, list_only: bool,
-         slot_base: int) -> None:
+@click.option(
+    "--slot-base",
+    default=0,
+    show_default=True,
+    help="First sandbox slot; job i uses slots base .. base + jobs - 1 (keep clear of other graders' slots).",
+)
+def main(
+    assignment_name: str | None, jobs: int, only: tuple[str, ...], limit: int, list_only: bool, slot_base: int
+) -> None:
     """Mutate every fenced line of the reference, grade each mutant, print the kill rate and survivors."""
     spec = assignments.resolve(assignment_name)
     assignment_arg = assignment_name or spec.name  # what each grader subprocess is given
@@ -249,7 +305,10 @@ def main(assignment_name: str | None, jobs: int, only: tuple[str, ...], limit: i
     equivalent = load_equivalent(assignments.folder(spec) / EQUIVALENT_FILE)
     max_score = spec.max_score
     survivors: list[Mutant] = []
-    with ThreadPoolExecutor(max_workers=jobs) as pool, click.progressbar(length=len(mutants), label="grading mutants") as bar:
+    with (
+        ThreadPoolExecutor(max_workers=jobs) as pool,
+        click.progressbar(length=len(mutants), label="grading mutants") as bar,
+    ):
         free_slots: queue.Queue[int] = queue.Queue()
         for slot in range(slot_base, slot_base + jobs):
             free_slots.put(slot)
@@ -272,12 +331,16 @@ def main(assignment_name: str | None, jobs: int, only: tuple[str, ...], limit: i
     killed = len(mutants) - len(survivors)
     rate = killed / max(len(mutants), 1)
     rate_excluding = killed / max(len(mutants) - (len(survivors) - len(unexplained)), 1)
-    click.echo(f"\n{killed}/{len(mutants)} mutants killed ({rate:.1%}); "
-               f"{rate_excluding:.1%} excluding {len(survivors) - len(unexplained)} reviewed equivalent ones")
+    click.echo(
+        f"\n{killed}/{len(mutants)} mutants killed ({rate:.1%}); "
+        f"{rate_excluding:.1%} excluding {len(survivors) - len(unexplained)} reviewed equivalent ones"
+    )
     for m in survivors:
         reason = equivalent.get(m.key)
-        click.echo(f"  {'equivalent' if reason else 'SURVIVED  '} {m.key}  (line {m.line})\n      {m.new_line.strip()}"
-                   + (f"\n      reason: {reason}" if reason else ""))
+        click.echo(
+            f"  {'equivalent' if reason else 'SURVIVED  '} {m.key}  (line {m.line})\n      {m.new_line.strip()}"
+            + (f"\n      reason: {reason}" if reason else "")
+        )
     sys.exit(0 if rate_excluding >= 0.97 else 1)
 
 

@@ -10,9 +10,9 @@ must contain.
 from __future__ import annotations
 
 import shutil
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable
 
 from autograder.framework.rubric import Assignment
 
@@ -33,8 +33,10 @@ class Patch:
         """`text` with the replacement made; PatchError unless `old` occurs exactly once."""
         count = text.count(self.old)
         if count != 1:
-            raise PatchError(f"the text to replace occurs {count} times in {self.file} "
-                             f"(must be exactly once; did the reference change?): {self.old!r}")
+            raise PatchError(
+                f"the text to replace occurs {count} times in {self.file} "
+                f"(must be exactly once; did the reference change?): {self.old!r}"
+            )
         return text.replace(self.old, self.new)
 
 
@@ -80,7 +82,10 @@ def apply_patches(package_dir: Path, patches: Iterable[Patch]) -> None:
 
 def patched_reference(assignment: Assignment, patches: Iterable[Patch], dest: Path) -> Path:
     """Copy the reference package into `dest/<package>`, apply the patches; return `dest` (a handin root)."""
-    shutil.copytree(assignment.reference_root / assignment.package, dest / assignment.package,
-                    ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    shutil.copytree(
+        assignment.reference_root / assignment.package,
+        dest / assignment.package,
+        ignore=shutil.ignore_patterns("__pycache__", "*.pyc"),
+    )
     apply_patches(dest / assignment.package, patches)
     return dest

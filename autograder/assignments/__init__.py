@@ -30,8 +30,9 @@ class UnknownAssignment(ValueError):
 def names() -> list[str]:
     """The registered assignments' names, sorted (subpackages of this package with an assignment.py)."""
     here = Path(__file__).resolve().parent
-    return sorted(m.name for m in pkgutil.iter_modules([str(here)])
-                  if m.ispkg and (here / m.name / ASSIGNMENT_FILE).is_file())
+    return sorted(
+        m.name for m in pkgutil.iter_modules([str(here)]) if m.ispkg and (here / m.name / ASSIGNMENT_FILE).is_file()
+    )
 
 
 def default_name() -> str | None:
@@ -56,11 +57,14 @@ def load(name_or_path: str | Path) -> Assignment:
     folder = Path(text).expanduser()
     if _looks_like_path(text) or folder.is_dir():
         if not (folder / ASSIGNMENT_FILE).is_file():
-            raise UnknownAssignment(f"{folder} has no {ASSIGNMENT_FILE} defining ASSIGNMENT "
-                                    f"(registered assignments: {_known()})")
+            raise UnknownAssignment(
+                f"{folder} has no {ASSIGNMENT_FILE} defining ASSIGNMENT (registered assignments: {_known()})"
+            )
         return replace(_load_folder(folder.resolve()), source=str(folder.resolve()))
-    raise UnknownAssignment(f"no assignment {text!r}: registered assignments are {_known()}; "
-                            "or give the path of a folder holding assignment.py")
+    raise UnknownAssignment(
+        f"no assignment {text!r}: registered assignments are {_known()}; "
+        "or give the path of a folder holding assignment.py"
+    )
 
 
 def _known() -> str:

@@ -25,6 +25,13 @@ def main() -> None:
     """Sandboxed autograder for autograd homework: one framework, several assignments (see README.md)."""
 
 
-for _command in (grade_command, check_command, handout_command, gradescope_command, autolab_command,
-                 prairielearn_command, regrade_command):
+for _command in (
+    grade_command,
+    check_command,
+    handout_command,
+    gradescope_command,
+    autolab_command,
+    prairielearn_command,
+    regrade_command,
+):
     main.add_command(_command)

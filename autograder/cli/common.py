@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import functools
 import sys
-from typing import Any, Callable, TypeVar
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import click
 
@@ -17,9 +18,11 @@ from autograder.framework.text import clean
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-ASSIGNMENT_HELP = ("A registered assignment (autograder/assignments/<name>/) or the path of a folder holding "
-                   "assignment.py (a course outside this repository). Optional only when exactly one is "
-                   "registered; also read from $AUTOGRADER_ASSIGNMENT. Example: --assignment hw1p1")
+ASSIGNMENT_HELP = (
+    "A registered assignment (autograder/assignments/<name>/) or the path of a folder holding "
+    "assignment.py (a course outside this repository). Optional only when exactly one is "
+    "registered; also read from $AUTOGRADER_ASSIGNMENT. Example: --assignment hw1p1"
+)
 
 
 def load_assignment(name_or_path: str | None) -> Assignment:
@@ -27,9 +30,11 @@ def load_assignment(name_or_path: str | None) -> Assignment:
     if not name_or_path:
         name_or_path = assignments.default_name()
         if name_or_path is None:
-            raise click.UsageError(f"several assignments are registered ({', '.join(assignments.names())}): "
-                                   "choose one with --assignment NAME (or a folder path), "
-                                   "e.g. `make grade ASSIGNMENT=hw1p1`")
+            raise click.UsageError(
+                f"several assignments are registered ({', '.join(assignments.names())}): "
+                "choose one with --assignment NAME (or a folder path), "
+                "e.g. `make grade ASSIGNMENT=hw1p1`"
+            )
     try:
         return assignments.load(name_or_path)
     except assignments.UnknownAssignment as exc:
@@ -44,8 +49,15 @@ def _resolve_assignment(ctx: click.Context, param: click.Parameter, value: str |
 
 def assignment_option(fn: F) -> F:
     """`--assignment NAME_OR_PATH`, passed to the command as `assignment` (an Assignment)."""
-    return click.option("--assignment", "assignment", default=None, metavar="NAME_OR_PATH",
-                        envvar="AUTOGRADER_ASSIGNMENT", callback=_resolve_assignment, help=ASSIGNMENT_HELP)(fn)
+    return click.option(
+        "--assignment",
+        "assignment",
+        default=None,
+        metavar="NAME_OR_PATH",
+        envvar="AUTOGRADER_ASSIGNMENT",
+        callback=_resolve_assignment,
+        help=ASSIGNMENT_HELP,
+    )(fn)
 
 
 def validate_slot(ctx: click.Context, param: click.Parameter, value: int) -> int:

@@ -16,8 +16,16 @@ import autograder
 from autograder import assignments
 from autograder.cli.common import assignment_option
 from autograder.framework.gradescope_zip import build_gradescope_zip
-from autograder.framework.handoutgen import (HandoutError, diff_trees, digest, fill_between, generate_handout,
-                                             replace_tree, tree_files, write_zip)
+from autograder.framework.handoutgen import (
+    HandoutError,
+    diff_trees,
+    digest,
+    fill_between,
+    generate_handout,
+    replace_tree,
+    tree_files,
+    write_zip,
+)
 from autograder.framework.platforms import PL_IMAGE, PL_TIMEOUT, build_autolab, build_prairielearn
 from autograder.framework.rubric import Assignment
 
@@ -61,22 +69,38 @@ def sync_readme_table(readme: Path = README, *, check_only: bool = False) -> boo
     return True
 
 
-@click.command("handout", epilog="""
+@click.command(
+    "handout",
+    epilog="""
 \b
 Examples:
   autograder handout --assignment hw1p1                  # regenerate handouts/hw1p1/
   autograder handout --assignment hw1p1 --check-only     # exit 1 if the committed handout drifted
   autograder handout --assignment hw1p1 --zip dist/hw1p1/handout.zip
   autograder handout --assignment ~/course/lab3 --out /tmp/lab3-handout
-""")
-@click.option("--out", "out_dir", type=click.Path(path_type=Path), default=None,
-              help="Where the handout goes (default: handouts/<assignment>/ for a registered assignment, "
-                   "<folder>/handout/ for one outside this repository). Example: --out /tmp/handout")
-@click.option("--check-only", is_flag=True, help="Exit 1, naming the files, if the handout differs from a fresh one. "
-                                                 "Example: --check-only")
-@click.option("--zip", "zip_path", type=click.Path(path_type=Path), default=None,
-              help="Write a deterministic zip of a fresh handout to this path (and nothing else). "
-                   "Example: --zip dist/hw1p1/handout.zip")
+""",
+)
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Where the handout goes (default: handouts/<assignment>/ for a registered assignment, "
+    "<folder>/handout/ for one outside this repository). Example: --out /tmp/handout",
+)
+@click.option(
+    "--check-only",
+    is_flag=True,
+    help="Exit 1, naming the files, if the handout differs from a fresh one. Example: --check-only",
+)
+@click.option(
+    "--zip",
+    "zip_path",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Write a deterministic zip of a fresh handout to this path (and nothing else). "
+    "Example: --zip dist/hw1p1/handout.zip",
+)
 @assignment_option
 def handout_command(out_dir: Path | None, check_only: bool, zip_path: Path | None, assignment: Assignment) -> None:
     """Generate the student handout from the reference (fences become NotImplementedError stubs)."""
@@ -110,14 +134,21 @@ def handout_command(out_dir: Path | None, check_only: bool, zip_path: Path | Non
         sys.exit(2)
 
 
-@click.command("gradescope", epilog="""
+@click.command(
+    "gradescope",
+    epilog="""
 \b
 Examples:
   autograder gradescope --assignment hw1p1 --out dist/hw1p1/autograder.zip   # make gradescope runs check first
-""")
-@click.option("--out", "out", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Where to write the zip [default: dist/<assignment>/autograder.zip]. "
-                   "Example: --out dist/hw1p1/autograder.zip")
+""",
+)
+@click.option(
+    "--out",
+    "out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Where to write the zip [default: dist/<assignment>/autograder.zip]. Example: --out dist/hw1p1/autograder.zip",
+)
 @assignment_option
 def gradescope_command(out: Path | None, assignment: Assignment) -> None:
     """Build the zip to upload as the Gradescope autograder (setup.sh and run_autograder at its root)."""
@@ -126,18 +157,27 @@ def gradescope_command(out: Path | None, assignment: Assignment) -> None:
         names = build_gradescope_zip(out, assignment)
     except ValueError as exc:
         raise click.ClickException(str(exc)) from None
-    click.echo(f"wrote {out} ({len(names)} files, {out.stat().st_size / 1024:.0f} KiB); "
-               f"upload it under Configure Autograder > Zip file upload")
+    click.echo(
+        f"wrote {out} ({len(names)} files, {out.stat().st_size / 1024:.0f} KiB); "
+        f"upload it under Configure Autograder > Zip file upload"
+    )
 
 
-@click.command("autolab", epilog="""
+@click.command(
+    "autolab",
+    epilog="""
 \b
 Examples:
   autograder autolab --assignment hw1p1 --out dist/hw1p1/autolab   # make autolab runs `autograder check` first
-""")
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Folder for autograde.tar, autograde-Makefile, Dockerfile and README.md "
-                   "[default: dist/<assignment>/autolab]. Example: --out dist/hw1p1/autolab")
+""",
+)
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Folder for autograde.tar, autograde-Makefile, Dockerfile and README.md "
+    "[default: dist/<assignment>/autolab]. Example: --out dist/hw1p1/autolab",
+)
 @assignment_option
 def autolab_command(out: Path | None, assignment: Assignment) -> None:
     """Build the Autolab autograder: autograde.tar + autograde-Makefile (last line always the scores)."""
@@ -149,22 +189,38 @@ def autolab_command(out: Path | None, assignment: Assignment) -> None:
         click.echo(f"wrote {path}")
 
 
-@click.command("prairielearn", epilog="""
+@click.command(
+    "prairielearn",
+    epilog="""
 \b
 Examples:
   autograder prairielearn --assignment hw1p1 --out dist/hw1p1/prairielearn
   autograder prairielearn --assignment hw1p1 --image mycourse/mytorch-grader:2026 --timeout 240   # a Docker Hub name
-""")
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Folder for the course fragment (questions/, serverFilesCourse/, Dockerfile) "
-                   "[default: dist/<assignment>/prairielearn]. Example: --out dist/pl")
+""",
+)
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Folder for the course fragment (questions/, serverFilesCourse/, Dockerfile) "
+    "[default: dist/<assignment>/prairielearn]. Example: --out dist/pl",
+)
 @assignment_option
-@click.option("--image", default=PL_IMAGE, show_default=True,
-              help="Docker image PrairieLearn grades in ({package}: the assignment's package): build it from the "
-                   "Dockerfile and push it to Docker Hub (PrairieLearn pulls only from there) under your namespace. "
-                   "Example: --image mycourse/mytorch-grader:1")
-@click.option("--timeout", type=click.IntRange(1, 600), default=PL_TIMEOUT, show_default=True,
-              help="Seconds before PrairieLearn kills the grading job (at most 600). Example: --timeout 240")
+@click.option(
+    "--image",
+    default=PL_IMAGE,
+    show_default=True,
+    help="Docker image PrairieLearn grades in ({package}: the assignment's package): build it from the "
+    "Dockerfile and push it to Docker Hub (PrairieLearn pulls only from there) under your namespace. "
+    "Example: --image mycourse/mytorch-grader:1",
+)
+@click.option(
+    "--timeout",
+    type=click.IntRange(1, 600),
+    default=PL_TIMEOUT,
+    show_default=True,
+    help="Seconds before PrairieLearn kills the grading job (at most 600). Example: --timeout 240",
+)
 def prairielearn_command(out: Path | None, assignment: Assignment, image: str, timeout: int) -> None:
     """Build the PrairieLearn externally graded question and its serverFilesCourse grader."""
     out = out or Path("dist") / assignment.name / "prairielearn"

@@ -25,9 +25,10 @@ import struct
 import tarfile
 import zipfile
 import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import BinaryIO, Iterator
+from typing import BinaryIO
 
 from autograder.framework.errors import SubmissionError
 from autograder.framework.fstree import remove_tree
@@ -71,7 +72,9 @@ def prepare_submission(src: Path, dest: Path, package: str, limits: ExtractionLi
     _make_empty_dir(dest)
     try:
         if src.is_symlink():
-            raise SubmissionError(f"The submission {src.name!r} is a symbolic link; hand in the folder or archive itself.")
+            raise SubmissionError(
+                f"The submission {src.name!r} is a symbolic link; hand in the folder or archive itself."
+            )
         if src.is_dir():
             copy_folder(src, dest, limits)
             nested = _lone_archive(dest)
@@ -195,7 +198,9 @@ def _extract_zip(archive: Path, dest: Path, limits: ExtractionLimits) -> None:
                 if kind and kind not in (stat.S_IFREG, stat.S_IFDIR):
                     raise SubmissionError(_kind_message(info.filename, kind, archive.name))
                 if info.flag_bits & 0x1:
-                    raise SubmissionError(f"{info.filename!r} in {archive.name!r} is encrypted; hand in an archive without a password.")
+                    raise SubmissionError(
+                        f"{info.filename!r} in {archive.name!r} is encrypted; hand in an archive without a password."
+                    )
                 is_dir = info.filename.endswith("/")  # not info.is_dir(): it fails on an empty name
                 if not is_dir:
                     budget.check_declared(info.filename, info.file_size, info.compress_size)
@@ -214,8 +219,18 @@ def _extract_zip(archive: Path, dest: Path, limits: ExtractionLimits) -> None:
                     _write_new_file(target, fh, budget, info.filename, declared=info.file_size)
     except SubmissionError:
         raise
-    except (zipfile.BadZipFile, zlib.error, struct.error, EOFError, OSError, ValueError, IndexError, KeyError,
-            NotImplementedError, RuntimeError) as exc:  # what zipfile raises on hostile input
+    except (
+        zipfile.BadZipFile,
+        zlib.error,
+        struct.error,
+        EOFError,
+        OSError,
+        ValueError,
+        IndexError,
+        KeyError,
+        NotImplementedError,
+        RuntimeError,
+    ) as exc:  # what zipfile raises on hostile input
         raise SubmissionError(_corrupt_message(archive.name, exc)) from None
 
 
@@ -286,8 +301,10 @@ class _BoundedReads:
     def read(self, n: int = -1) -> bytes:
         """Read `n` bytes, refusing n < 0 or n > limit."""
         if n is None or n < 0 or n > self.limit:
-            raise SubmissionError(f"The archive {self.name!r} has a header larger than {self.limit:,} bytes; "
-                                  f"it is corrupt or malicious: re-create it with `make handin`.")
+            raise SubmissionError(
+                f"The archive {self.name!r} has a header larger than {self.limit:,} bytes; "
+                f"it is corrupt or malicious: re-create it with `make handin`."
+            )
         return self.raw.read(n)
 
     def seek(self, offset: int, whence: int = 0) -> int:
@@ -351,8 +368,13 @@ def _scan_tar(path: Path, limits: ExtractionLimits) -> bool:
                 return not first  # the end (or garbage, where tarfile stops too)
             first = False
             budget.count_entry(info.name)
-            if info.type in (tarfile.GNUTYPE_LONGNAME, tarfile.GNUTYPE_LONGLINK, tarfile.XHDTYPE,
-                             tarfile.XGLTYPE, tarfile.SOLARIS_XHDTYPE):
+            if info.type in (
+                tarfile.GNUTYPE_LONGNAME,
+                tarfile.GNUTYPE_LONGLINK,
+                tarfile.XHDTYPE,
+                tarfile.XGLTYPE,
+                tarfile.SOLARIS_XHDTYPE,
+            ):
                 if info.size > limits.max_meta_bytes:
                     raise SubmissionError(
                         f"The archive {path.name!r} has a header of {info.size:,} bytes (a file name or "
@@ -363,8 +385,10 @@ def _scan_tar(path: Path, limits: ExtractionLimits) -> bool:
                 if info.type in (tarfile.XHDTYPE, tarfile.XGLTYPE, tarfile.SOLARIS_XHDTYPE):
                     records = _pax_records(data)
                     if any(k.startswith(b"GNU.sparse") for k in records):
-                        raise SubmissionError(f"The archive {path.name!r} holds a sparse file; "
-                                              f"hand in plain files (re-create it with `make handin`).")
+                        raise SubmissionError(
+                            f"The archive {path.name!r} holds a sparse file; "
+                            f"hand in plain files (re-create it with `make handin`)."
+                        )
                     if b"size" in records:
                         try:
                             size = int(records[b"size"])
@@ -377,8 +401,10 @@ def _scan_tar(path: Path, limits: ExtractionLimits) -> bool:
                     after_local = after_local or info.type != tarfile.XGLTYPE
                 continue
             if info.type == tarfile.GNUTYPE_SPARSE:
-                raise SubmissionError(f"The archive {path.name!r} holds a sparse file ({info.name!r}); "
-                                      f"hand in plain files (re-create it with `make handin`).")
+                raise SubmissionError(
+                    f"The archive {path.name!r} holds a sparse file ({info.name!r}); "
+                    f"hand in plain files (re-create it with `make handin`)."
+                )
             # Where tarfile looks for the next header: after a local pax header, the merged pax "size"
             # (local, else global); otherwise the header's own size field.
             size = info.size
@@ -389,8 +415,10 @@ def _scan_tar(path: Path, limits: ExtractionLimits) -> bool:
                 budget.check_declared(info.name, size, None)
                 scanned += _blocks(size)
                 if scanned > skip_budget:
-                    raise SubmissionError(f"The archive {path.name!r} holds more than "
-                                          f"{limits.max_total_bytes // _MB} MB; hand in code only.")
+                    raise SubmissionError(
+                        f"The archive {path.name!r} holds more than "
+                        f"{limits.max_total_bytes // _MB} MB; hand in code only."
+                    )
                 skipped = 0
                 while skipped < _blocks(size):
                     chunk = f.read(min(_CHUNK, _blocks(size) - skipped))
@@ -418,7 +446,7 @@ def _pax_records(data: bytes) -> dict[bytes, bytes]:
             break
         if length <= 0:
             break
-        record = data[space + 1: pos + length - 1]
+        record = data[space + 1 : pos + length - 1]
         key, eq, value = record.partition(b"=")
         if eq:
             records[key] = value
@@ -468,8 +496,17 @@ def _extract_tar(archive: Path, dest: Path, limits: ExtractionLimits) -> None:
                     )
     except SubmissionError:
         raise
-    except (tarfile.TarError, zlib.error, lzma.LZMAError, struct.error, EOFError, OSError, ValueError, IndexError,
-            KeyError) as exc:
+    except (
+        tarfile.TarError,
+        zlib.error,
+        lzma.LZMAError,
+        struct.error,
+        EOFError,
+        OSError,
+        ValueError,
+        IndexError,
+        KeyError,
+    ) as exc:
         raise SubmissionError(_corrupt_message(archive.name, exc)) from None
 
 
@@ -603,7 +640,9 @@ def _write_new_file(target: Path, fh: BinaryIO, budget: _Budget, name: str, decl
             written += len(chunk)
             budget.add_bytes(name, written, len(chunk))
             if declared is not None and written > declared:
-                raise SubmissionError(f"{name!r} holds more data than its header says; the archive is corrupt or malicious.")
+                raise SubmissionError(
+                    f"{name!r} holds more data than its header says; the archive is corrupt or malicious."
+                )
             out.write(chunk)
 
 
@@ -652,7 +691,9 @@ def _find_package_root(root: Path, package: str) -> Path | None:
         if len(hits) > 1:
             where = ", ".join(repr(str((h / package).relative_to(root))) for h in hits)
             raise SubmissionError(f"Found more than one {package!r} package ({where}); hand in exactly one.")
-        level = [c for d in level for c in sorted(d.iterdir()) if c.is_dir() and not c.is_symlink() and not _is_junk(c.name)]
+        level = [
+            c for d in level for c in sorted(d.iterdir()) if c.is_dir() and not c.is_symlink() and not _is_junk(c.name)
+        ]
     return None
 
 

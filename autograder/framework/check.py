@@ -14,8 +14,9 @@ planted bugs predict.)
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from autograder.framework.grade import grade_submission
 from autograder.framework.handoutgen import handout_contents
@@ -35,8 +36,9 @@ def check_collection(assignment: Assignment) -> Problems:
         tail = "\n    ".join(printed.strip().splitlines()[-15:])
         return [f"the tests in {tests_dir} do not collect (pytest exit {code}):\n    {tail}"]
     covered = {r["task"] for r in harness.records.values()}
-    return [f"task {t.id} ({t.title}) has no test: it would always score 0" for t in assignment.tasks
-            if t.id not in covered]
+    return [
+        f"task {t.id} ({t.title}) has no test: it would always score 0" for t in assignment.tasks if t.id not in covered
+    ]
 
 
 def _grade(folder: Path, assignment: Assignment, slot: int) -> Any:
@@ -48,8 +50,11 @@ def _grade(folder: Path, assignment: Assignment, slot: int) -> Any:
 def _failures(outcome: Any, limit: int = 10, internal: bool | None = None) -> list[str]:
     """The failing tests of a grade (only internal errors, only the others, or all), each with the first
     line of its message (the exception's type and text for an internal error)."""
-    lines = [f"{t.nodeid}: {(t.message.strip().splitlines() or ['failed'])[0]}" for t in outcome.tests
-             if not t.passed and internal in (None, t.internal)]
+    lines = [
+        f"{t.nodeid}: {(t.message.strip().splitlines() or ['failed'])[0]}"
+        for t in outcome.tests
+        if not t.passed and internal in (None, t.internal)
+    ]
     return lines[:limit] + ([f"... and {len(lines) - limit} more"] if len(lines) > limit else [])
 
 
@@ -57,16 +62,26 @@ def check_reference(assignment: Assignment, slot: int = 0) -> Problems:
     """The reference must earn every point, with no internal grader error."""
     outcome = _grade(assignment.reference_root, assignment, slot)
     if outcome.grader_failed:
-        return ["the grader failed on the reference: " + "; ".join(d.strip().splitlines()[-1] for d in outcome.internal_errors)]
+        return [
+            "the grader failed on the reference: "
+            + "; ".join(d.strip().splitlines()[-1] for d in outcome.internal_errors)
+        ]
     problems = []
     if outcome.internal_errors:
-        problems.append(f"{len(outcome.internal_errors)} test(s) hit an internal grader error on the reference:\n    "
-                        + "\n    ".join(_failures(outcome, internal=True)))
+        problems.append(
+            f"{len(outcome.internal_errors)} test(s) hit an internal grader error on the reference:\n    "
+            + "\n    ".join(_failures(outcome, internal=True))
+        )
     if _failures(outcome, internal=False):
-        lost = [f"{task}: {got:g}/{assignment.task(task).points:g}" for task, got in outcome.tasks.items()
-                if got < assignment.task(task).points]
-        problems.append(f"the reference scores {outcome.score:g}/{outcome.max_score:g} (tasks {', '.join(lost)}); "
-                        f"failing tests:\n    " + "\n    ".join(_failures(outcome, internal=False)))
+        lost = [
+            f"{task}: {got:g}/{assignment.task(task).points:g}"
+            for task, got in outcome.tasks.items()
+            if got < assignment.task(task).points
+        ]
+        problems.append(
+            f"the reference scores {outcome.score:g}/{outcome.max_score:g} (tasks {', '.join(lost)}); "
+            f"failing tests:\n    " + "\n    ".join(_failures(outcome, internal=False))
+        )
     return problems
 
 
@@ -80,17 +95,25 @@ def _write_tree(files: dict[str, bytes], root: Path) -> Path:
 
 def check_handout(assignment: Assignment, slot: int = 0) -> Problems:
     """The bare handout (every fence stubbed) must score 0: any point there is a vacuous test."""
-    package = {rel: data for rel, data in handout_contents(assignment).items() if rel.startswith(assignment.package + "/")}
+    package = {
+        rel: data for rel, data in handout_contents(assignment).items() if rel.startswith(assignment.package + "/")
+    }
     with tempfile.TemporaryDirectory(prefix="ag-check-handout-") as tmp:
         outcome = _grade(_write_tree(package, Path(tmp)), assignment, slot)
     if outcome.grader_failed or outcome.internal_errors:
-        return ["the grader failed on the bare handout:\n    " + "\n    ".join(
-            _failures(outcome, internal=True) or [d.strip().splitlines()[-1] for d in outcome.internal_errors])]
+        return [
+            "the grader failed on the bare handout:\n    "
+            + "\n    ".join(
+                _failures(outcome, internal=True) or [d.strip().splitlines()[-1] for d in outcome.internal_errors]
+            )
+        ]
     earned = [f"{task}: {got:g}" for task, got in outcome.tasks.items() if got > 0]
     passed = [t.nodeid for t in outcome.tests if t.passed]
     if earned:
-        return [f"the bare handout scores {outcome.score:g} (tasks {', '.join(earned)}): these tests pass on stubs:\n    "
-                + "\n    ".join(passed[:10])]
+        return [
+            f"the bare handout scores {outcome.score:g} (tasks {', '.join(earned)}): these tests pass on stubs:\n    "
+            + "\n    ".join(passed[:10])
+        ]
     return []
 
 

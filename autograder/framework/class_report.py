@@ -21,9 +21,10 @@ import os
 import re
 import statistics
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from autograder.framework.gradebook import SCORES_FILE
 from autograder.framework.reports import write_private
@@ -71,8 +72,13 @@ def load_class(out: Path, assignment: Assignment) -> list[Submission]:
         for row in csv.DictReader(f):
             if row["submission_id"] in subs:
                 continue  # another member of the same group
-            sub = Submission(row["submission_id"], row["status"], row["error"], _float(row["new_score"]),
-                             {t.id: v for t in assignment.tasks if (v := _float(row.get(f"task {t.id}", ""))) is not None})
+            sub = Submission(
+                row["submission_id"],
+                row["status"],
+                row["error"],
+                _float(row["new_score"]),
+                {t.id: v for t in assignment.tasks if (v := _float(row.get(f"task {t.id}", ""))) is not None},
+            )
             _read_details(out / sub.id, sub)
             subs[sub.id] = sub
     return list(subs.values())
@@ -123,8 +129,10 @@ def group_messages(subs: Sequence[Submission], attr: str) -> list[Grouped]:
             shown.setdefault(key, text)
             if len(examples.setdefault(key, [])) < EXAMPLE_IDS:
                 examples[key].append(sub.id)
-    return [Grouped(task, shown[(task, pattern)], n, examples[(task, pattern)])
-            for (task, pattern), n in counts.most_common(TOP_MESSAGES)]
+    return [
+        Grouped(task, shown[(task, pattern)], n, examples[(task, pattern)])
+        for (task, pattern), n in counts.most_common(TOP_MESSAGES)
+    ]
 
 
 def pass_rates(subs: Sequence[Submission], assignment: Assignment) -> list[tuple[str, str, float, float]]:
@@ -162,11 +170,16 @@ def _figures(subs: Sequence[Submission], assignment: Assignment) -> dict[str, by
     rows = -(-len(assignment.tasks) // cols)
     fig, axes = plt.subplots(rows, cols, figsize=(2.2 * cols, 1.9 * rows), dpi=100, squeeze=False)
     for ax, task in zip(axes.flat, assignment.tasks):
-        ax.hist([s.tasks.get(task.id, 0.0) for s in graded], bins=8, range=(0, task.points), color="#4e9a06",
-                edgecolor="white")
+        ax.hist(
+            [s.tasks.get(task.id, 0.0) for s in graded],
+            bins=8,
+            range=(0, task.points),
+            color="#4e9a06",
+            edgecolor="white",
+        )
         ax.set_title(f"Task {task.id} (/{task.points:g})", fontsize=9)
         ax.tick_params(labelsize=7)
-    for ax in list(axes.flat)[len(assignment.tasks):]:
+    for ax in list(axes.flat)[len(assignment.tasks) :]:
         ax.axis("off")
     fig.tight_layout()
     figures["tasks.png"] = _png(fig, plt)
@@ -199,7 +212,8 @@ def write_class_report(out: Path, assignment: Assignment) -> list[str]:
     graded = [s for s in subs if s.score is not None]
     scores = [s.score for s in graded if s.score is not None]
     stats = {
-        "submissions": len(subs), "graded": len(graded),
+        "submissions": len(subs),
+        "graded": len(graded),
         "mean": statistics.fmean(scores) if scores else 0.0,
         "median": statistics.median(scores) if scores else 0.0,
         "full marks": sum(abs(x - assignment.max_score) < 1e-9 for x in scores),
@@ -224,18 +238,26 @@ def write_class_report(out: Path, assignment: Assignment) -> list[str]:
     return lines
 
 
-def _html(assignment: Assignment, stats: dict[str, Any], sections: dict[str, Any],
-          figures: dict[str, bytes] | None, scores: list[float]) -> str:
+def _html(
+    assignment: Assignment,
+    stats: dict[str, Any],
+    sections: dict[str, Any],
+    figures: dict[str, bytes] | None,
+    scores: list[float],
+) -> str:
     """The self-contained HTML page."""
     e = html.escape
-    parts = [f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>Class report: {e(assignment.name)}</title>",
-             "<style>body{font-family:sans-serif;max-width:72em;margin:1em auto;padding:0 1em}"
-             "table{border-collapse:collapse;margin:.5em 0}td,th{border:1px solid #ccc;padding:.2em .5em;text-align:left}"
-             ".bar{background:#3465a4;height:.8em;display:inline-block}img{max-width:100%}</style></head><body>",
-             f"<h1>Class report: {e(assignment.name)}</h1>",
-             "<p>" + ", ".join(f"{k}: <b>{v:.4g}</b>" if isinstance(v, float) else f"{k}: <b>{v}</b>"
-                               for k, v in stats.items()) + "</p>",
-             "<h2>Score distribution</h2>"]
+    parts = [
+        f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>Class report: {e(assignment.name)}</title>",
+        "<style>body{font-family:sans-serif;max-width:72em;margin:1em auto;padding:0 1em}"
+        "table{border-collapse:collapse;margin:.5em 0}td,th{border:1px solid #ccc;padding:.2em .5em;text-align:left}"
+        ".bar{background:#3465a4;height:.8em;display:inline-block}img{max-width:100%}</style></head><body>",
+        f"<h1>Class report: {e(assignment.name)}</h1>",
+        "<p>"
+        + ", ".join(f"{k}: <b>{v:.4g}</b>" if isinstance(v, float) else f"{k}: <b>{v}</b>" for k, v in stats.items())
+        + "</p>",
+        "<h2>Score distribution</h2>",
+    ]
     if figures:
         for name, alt in (("scores.png", "score histogram"), ("tasks.png", "per-task histograms")):
             data = base64.b64encode(figures[name]).decode()
@@ -244,21 +266,35 @@ def _html(assignment: Assignment, stats: dict[str, Any], sections: dict[str, Any
         parts.append("<p>(Install matplotlib, the <code>report</code> extra, for pictures.)</p><table>")
         top = max((n for _, n in _text_histogram(scores, assignment.max_score)), default=1) or 1
         for label, n in _text_histogram(scores, assignment.max_score):
-            parts.append(f"<tr><td>{label}</td><td>{n}</td><td><span class='bar' style='width:{20 * n / top:.1f}em'></span></td></tr>")
+            parts.append(
+                f"<tr><td>{label}</td><td>{n}</td>"
+                f"<td><span class='bar' style='width:{20 * n / top:.1f}em'></span></td></tr>"
+            )
         parts.append("</table>")
-    parts.append("<h2>Per-task pass rates</h2><table><tr><th>task</th><th>title</th><th>full marks</th><th>mean points</th></tr>")
+    parts.append(
+        "<h2>Per-task pass rates</h2><table><tr><th>task</th><th>title</th><th>full marks</th><th>mean points</th></tr>"
+    )
     for task, title, rate, mean in sections["rates"]:
         parts.append(f"<tr><td>{e(task)}</td><td>{e(title)}</td><td>{rate:.0%}</td><td>{mean:.2f}</td></tr>")
     parts.append("</table>")
     for key, heading in (("failures", "Most common failure messages"), ("hints", "Most common hints")):
-        parts.append(f"<h2>{heading}</h2><table><tr><th>task</th><th>submissions</th><th>message</th><th>examples</th></tr>")
+        parts.append(
+            f"<h2>{heading}</h2><table><tr><th>task</th><th>submissions</th><th>message</th><th>examples</th></tr>"
+        )
         for g in sections[key]:
-            parts.append(f"<tr><td>{e(g.task)}</td><td>{g.count}</td><td>{e(g.text[:300])}</td><td>{e(', '.join(g.examples))}</td></tr>")
+            parts.append(
+                f"<tr><td>{e(g.task)}</td><td>{g.count}</td><td>{e(g.text[:300])}</td>"
+                f"<td>{e(', '.join(g.examples))}</td></tr>"
+            )
         parts.append("</table>")
     parts.append("<h2>Slowest submissions</h2><table><tr><th>submission</th><th>seconds</th><th>score</th></tr>")
     for s in sections["slowest"]:
-        parts.append(f"<tr><td>{e(s.id)}</td><td>{s.seconds:.1f}</td><td>{'' if s.score is None else f'{s.score:g}'}</td></tr>")
-    parts.append("</table><h2>Not graded or refused</h2><table><tr><th>submission</th><th>status</th><th>error</th></tr>")
+        parts.append(
+            f"<tr><td>{e(s.id)}</td><td>{s.seconds:.1f}</td><td>{'' if s.score is None else f'{s.score:g}'}</td></tr>"
+        )
+    parts.append(
+        "</table><h2>Not graded or refused</h2><table><tr><th>submission</th><th>status</th><th>error</th></tr>"
+    )
     for s in sections["errored"]:
         parts.append(f"<tr><td>{e(s.id)}</td><td>{e(s.status)}</td><td>{e(s.error[:300])}</td></tr>")
     parts.append("</table></body></html>")
@@ -270,14 +306,29 @@ def _md_cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")[:200]
 
 
-def _markdown(assignment: Assignment, stats: dict[str, Any], sections: dict[str, Any],
-              figures: dict[str, bytes] | None, scores: list[float]) -> str:
+def _markdown(
+    assignment: Assignment,
+    stats: dict[str, Any],
+    sections: dict[str, Any],
+    figures: dict[str, bytes] | None,
+    scores: list[float],
+) -> str:
     """The Markdown summary (pictures as files under report_files/)."""
-    lines = [f"# Class report: {assignment.name}", "",
-             ", ".join(f"{k}: **{v:.4g}**" if isinstance(v, float) else f"{k}: **{v}**" for k, v in stats.items()), "",
-             "## Score distribution", ""]
+    lines = [
+        f"# Class report: {assignment.name}",
+        "",
+        ", ".join(f"{k}: **{v:.4g}**" if isinstance(v, float) else f"{k}: **{v}**" for k, v in stats.items()),
+        "",
+        "## Score distribution",
+        "",
+    ]
     if figures:
-        lines += [f"![score histogram]({FIGURES_DIR}/scores.png)", "", f"![per-task histograms]({FIGURES_DIR}/tasks.png)", ""]
+        lines += [
+            f"![score histogram]({FIGURES_DIR}/scores.png)",
+            "",
+            f"![per-task histograms]({FIGURES_DIR}/tasks.png)",
+            "",
+        ]
     else:
         lines += ["| scores | submissions |", "|---|---:|"]
         lines += [f"| {label} | {n} {'#' * n} |" for label, n in _text_histogram(scores, assignment.max_score)] + [""]
@@ -287,7 +338,9 @@ def _markdown(assignment: Assignment, stats: dict[str, Any], sections: dict[str,
         lines += ["", f"## {heading}", "", "| task | submissions | message | examples |", "|---|---:|---|---|"]
         lines += [f"| {g.task} | {g.count} | {_md_cell(g.text)} | {', '.join(g.examples)} |" for g in sections[key]]
     lines += ["", "## Slowest submissions", "", "| submission | seconds | score |", "|---|---:|---:|"]
-    lines += [f"| {s.id} | {s.seconds:.1f} | {'' if s.score is None else f'{s.score:g}'} |" for s in sections["slowest"]]
+    lines += [
+        f"| {s.id} | {s.seconds:.1f} | {'' if s.score is None else f'{s.score:g}'} |" for s in sections["slowest"]
+    ]
     lines += ["", "## Not graded or refused", "", "| submission | status | error |", "|---|---|---|"]
     lines += [f"| {s.id} | {s.status} | {_md_cell(s.error)} |" for s in sections["errored"]]
     return "\n".join(lines) + "\n"

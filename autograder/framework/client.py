@@ -31,8 +31,9 @@ import math
 import os
 import select
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from autograder.framework import channel
 from autograder.framework.budget import HARD_FACTOR, WALL_FACTOR
@@ -65,8 +66,9 @@ MESSAGE_BYTES = 16 * 1024  # an error reply's message and traceback, each, as ke
 STRING_BYTES = 64 * 1024  # any other string in a reply
 # Error kinds a worker may send once student code can run. "grader" (the scenarios file failed to
 # load) is only believed before that; "unknown_scenario" only for a name the scenarios file lacks.
-STUDENT_KINDS = frozenset({"exception", "oom", "exit", "import_exception", "import_oom", "import_exit",
-                           "bad_result", "unknown_scenario"})
+STUDENT_KINDS = frozenset(
+    {"exception", "oom", "exit", "import_exception", "import_oom", "import_exit", "bad_result", "unknown_scenario"}
+)
 # The worker cannot burn CPU time faster than this many seconds per second (the CPUs it may run on).
 CPUS = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 COMPUTING = 0.25  # a call stopped by the wall clock that used this part of its CPU limit was computing
@@ -125,11 +127,18 @@ class _Died(Exception):
 class WorkerClient:
     """Runs scenario functions on the student's package inside the sandbox."""
 
-    def __init__(self, submission_root: Path, package: str, scenarios_file: Path,
-                 data_files: Sequence[Path] = (), limits: Limits = Limits(), slot: int = 0) -> None:
+    def __init__(
+        self,
+        submission_root: Path,
+        package: str,
+        scenarios_file: Path,
+        data_files: Sequence[Path] = (),
+        limits: Limits | None = None,
+        slot: int = 0,
+    ) -> None:
         self.submission_root = Path(submission_root).resolve()
         self.package = package
-        self.limits = limits
+        self.limits = limits = limits if limits is not None else Limits()
         self.slot = slot
         self._scenario_names = scenario_names(Path(scenarios_file))
         self.sandbox = WorkerSandbox(self.submission_root, package, Path(scenarios_file), data_files, limits, slot)
@@ -199,7 +208,7 @@ class WorkerClient:
         """Kill the worker and everything it started, and remove the scratch folder."""
         self.sandbox.close()
 
-    def __enter__(self) -> "WorkerClient":
+    def __enter__(self) -> WorkerClient:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -252,11 +261,16 @@ class WorkerClient:
             reply = self._receive(proc, wait)
         except _Expired as e:
             if not first:  # the worker keeps importing: the next call waits for it under its own limits
-                raise StudentTimeout(_timeout_message(
-                    limit, e.cpu, f" {context}: the worker had been restarted (after a timeout, a crash or running "
-                                  f"out of memory) and your package had not finished importing"
-                                  f"{self._first_import_note()}", "slow code at import time? keep module level cheap"
-                )) from None
+                raise StudentTimeout(
+                    _timeout_message(
+                        limit,
+                        e.cpu,
+                        f" {context}: the worker had been restarted (after a timeout, a crash or running "
+                        f"out of memory) and your package had not finished importing"
+                        f"{self._first_import_note()}",
+                        "slow code at import time? keep module level cheap",
+                    )
+                ) from None
             self._handshake_pending = False
             self._stop(proc)
             failure: BaseException = StudentTimeout(
@@ -294,8 +308,11 @@ class WorkerClient:
             reply = self._receive(proc, deadline)
         except (_Expired, _Died, channel.ChannelError, DiskFull) as e:
             self._stop(proc)
-            status = "" if proc.status is None else (proc.exit_signal()
-                                                     or f"status {os.waitstatus_to_exitcode(proc.status)}")
+            status = (
+                ""
+                if proc.status is None
+                else (proc.exit_signal() or f"status {os.waitstatus_to_exitcode(proc.status)}")
+            )
             why = {_Expired: "no sign of life before the deadline", _Died: f"it exited, {status}"}.get(type(e), str(e))
             raise RuntimeError(
                 f"grader error: the worker did not start ({why}); its output:\n{self.sandbox.output.peek()[-2000:]}"
@@ -345,8 +362,8 @@ class WorkerClient:
                 f"a reply of {length} bytes is larger than the limit of {human_bytes(channel.MAX_FRAME_BYTES)}"
             )
         self._fill(proc, size + length, limit)
-        frame = bytes(self._rx[size:size + length])
-        del self._rx[:size + length]
+        frame = bytes(self._rx[size : size + length])
+        del self._rx[: size + length]
         try:
             tree = channel.decode(frame, channel.MAX_FRAME_BYTES)
         except channel.ChannelError as e:
@@ -387,7 +404,8 @@ class WorkerClient:
         return StudentCrash(
             f"your code wrote {what} {context}, more than the grader allows "
             f"({human_bytes(self.limits.disk_bytes)} and {DISK_MAX_ENTRIES:,} entries in all); "
-            "the worker was stopped and its files deleted (large files, many files, or files written in a loop?)")
+            "the worker was stopped and its files deleted (large files, many files, or files written in a loop?)"
+        )
 
     # ---- turning replies and deaths into StudentErrors ---------------------------------------------------
     def _result(self, reply: Any, scenario: str, proc: WorkerProcess) -> tuple[Any, BaseException | None]:
@@ -399,8 +417,9 @@ class WorkerClient:
             self._stop(proc, respawn=True)  # memory may be fragmented or half-built objects left behind: start clean
         return None, error
 
-    def _reply_error(self, reply: Any, context: str, importing: bool, *, trusted: bool = False,
-                     scenario: str | None = None) -> BaseException:
+    def _reply_error(
+        self, reply: Any, context: str, importing: bool, *, trusted: bool = False, scenario: str | None = None
+    ) -> BaseException:
         """Map an error reply to the exception to raise (grader bugs are not StudentErrors).
 
         Once student code can run, the worker says what the student's code lets it say: a reply that
@@ -411,8 +430,10 @@ class WorkerClient:
         err = reply.get("error") if isinstance(reply, dict) and reply.get("ok") is False else None
         fields = ("kind", "type", "message", "traceback")
         if not isinstance(err, dict) or not all(isinstance(err.get(k), str) for k in fields):
-            return BadObservation(f"{UNREADABLE} {context}: a reply that is neither a result nor an error "
-                                  "(did your code write to the grader's channel?)")
+            return BadObservation(
+                f"{UNREADABLE} {context}: a reply that is neither a result nor an error "
+                "(did your code write to the grader's channel?)"
+            )
         kind, exc_type = cap(err["kind"], 64), cap(err["type"], 256)
         message, tb = cap(err["message"], MESSAGE_BYTES), cap(err["traceback"], MESSAGE_BYTES)
         if kind == "grader" and trusted:
@@ -420,8 +441,10 @@ class WorkerClient:
         if kind == "unknown_scenario" and scenario is not None and scenario not in self._scenario_names:
             return LookupError(f"grader error: {message}")
         if kind not in STUDENT_KINDS or kind == "unknown_scenario":
-            return BadObservation(f"{UNREADABLE} {context}: the reply claims {kind!r}, which the worker does not "
-                                  "send at this point (did your code write to the grader's channel?)")
+            return BadObservation(
+                f"{UNREADABLE} {context}: the reply claims {kind!r}, which the worker does not "
+                "send at this point (did your code write to the grader's channel?)"
+            )
         shown = format_student_exception(exc_type, message, tb)
         if kind == "bad_result":
             return BadObservation(message)
@@ -432,12 +455,17 @@ class WorkerClient:
             )
         if kind.endswith("exit"):
             if importing:
-                return StudentCrash(f"your package exited while being imported (sys.exit / os._exit at import "
-                                    f"time?): {message}")
+                return StudentCrash(
+                    f"your package exited while being imported (sys.exit / os._exit at import time?): {message}"
+                )
             return StudentCrash(f"your code called {message} {context}; it must return or raise instead")
         if importing:
-            return StudentException(f"importing your package {self.package!r} failed: {shown}",
-                                    exc_type=exc_type, exc_message=message, traceback=tb)
+            return StudentException(
+                f"importing your package {self.package!r} failed: {shown}",
+                exc_type=exc_type,
+                exc_message=message,
+                traceback=tb,
+            )
         return StudentException(shown, exc_type=exc_type, exc_message=message, traceback=tb)
 
     def _death(self, proc: WorkerProcess, context: str, importing: bool = False) -> StudentError:
@@ -445,18 +473,23 @@ class WorkerClient:
         respawn = not importing
         if not wait_worker(proc, timeout=2.0):
             self._stop(proc, respawn)  # alive but closed its channel end
-            return StudentCrash(f"your code closed the grader's channel {context} (do not close file descriptors "
-                                f"you did not open)")
+            return StudentCrash(
+                f"your code closed the grader's channel {context} (do not close file descriptors you did not open)"
+            )
         self._stop(proc, respawn)  # leftovers: children, escapees
         status = proc.status if proc.status is not None else 0
         sig = proc.exit_signal()
         cpu_limit = self.limits.cpu_seconds
         if sig == "SIGXCPU" or (sig == "SIGKILL" and proc.cpu_seconds >= cpu_limit - 0.5):
-            return StudentCrash(f"used more than {cpu_limit} s of CPU {context} (an infinite loop, or very slow "
-                                f"code?); the worker was stopped")
+            return StudentCrash(
+                f"used more than {cpu_limit} s of CPU {context} (an infinite loop, or very slow "
+                f"code?); the worker was stopped"
+            )
         if sig == "SIGKILL":
-            return StudentCrash(f"the worker running your code was killed (SIGKILL) {context}; usually this "
-                                f"means the machine ran out of memory")
+            return StudentCrash(
+                f"the worker running your code was killed (SIGKILL) {context}; usually this "
+                f"means the machine ran out of memory"
+            )
         if sig:
             hint = {
                 "SIGSEGV": " (a stack overflow from very deep recursion?)",
@@ -467,8 +500,9 @@ class WorkerClient:
             return StudentCrash(f"{what}: killed by {sig}{hint}")
         code = os.waitstatus_to_exitcode(status)
         if importing:
-            return StudentCrash(f"your package exited while being imported (sys.exit / os._exit at import "
-                                f"time?) with status {code}")
+            return StudentCrash(
+                f"your package exited while being imported (sys.exit / os._exit at import time?) with status {code}"
+            )
         return StudentCrash(f"your code exited (status {code}) {context} (os._exit or sys.exit in your code?)")
 
 
@@ -490,11 +524,14 @@ def scenario_names(scenarios_file: Path) -> frozenset[str]:
     return frozenset(names)
 
 
-def _timeout_message(limit: float, cpu: bool, context: str = "",
-                     hint: str = "an infinite loop, or a traversal that revisits nodes?") -> str:
+def _timeout_message(
+    limit: float, cpu: bool, context: str = "", hint: str = "an infinite loop, or a traversal that revisits nodes?"
+) -> str:
     """What a student reads when a call (or a restarted worker's import) ran out of time: of CPU time
     (computing too long), or of wall-clock time while using little CPU (waiting)."""
     if cpu:
         return f"timed out after {limit:.3g} s{context} ({hint})"
-    return (f"timed out after {WALL_FACTOR * limit:.3g} s of wall-clock time{context}, using little CPU: waiting, "
-            f"sleeping or blocked (on input, a lock, a child process?) instead of computing")
+    return (
+        f"timed out after {WALL_FACTOR * limit:.3g} s of wall-clock time{context}, using little CPU: waiting, "
+        f"sleeping or blocked (on input, a lock, a child process?) instead of computing"
+    )

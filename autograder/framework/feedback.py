@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import dataclasses
 import re
+from collections.abc import Iterable
 from pathlib import PurePosixPath
-from typing import Iterable
 
 from autograder.framework.scoring import TestOutcome
 
@@ -31,8 +31,11 @@ def redact(message: str, level: str) -> str:
     """`message` as the feedback `level` lets students see it ("full" returns it unchanged)."""
     if level == "full":
         return message
-    kept = [EXPECTED_NUMBER.sub(lambda m: f"{m.group(1)} {HIDDEN_VALUE}", line)
-            for line in message.splitlines() if not DETAIL_LINE.match(line)]
+    kept = [
+        EXPECTED_NUMBER.sub(lambda m: f"{m.group(1)} {HIDDEN_VALUE}", line)
+        for line in message.splitlines()
+        if not DETAIL_LINE.match(line)
+    ]
     return "\n".join(kept)
 
 
@@ -48,5 +51,6 @@ def at_level(outcomes: Iterable[TestOutcome], level: str) -> tuple[TestOutcome, 
 
 def reveals_more(outcomes: Iterable[TestOutcome], before: str, after: str) -> bool:
     """True when some failing hidden check says more at level `after` than at level `before`."""
-    return any(not o.passed and is_hidden_check(o) and redact(o.message, before) != redact(o.message, after)
-               for o in outcomes)
+    return any(
+        not o.passed and is_hidden_check(o) and redact(o.message, before) != redact(o.message, after) for o in outcomes
+    )

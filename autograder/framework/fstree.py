@@ -11,8 +11,9 @@ REMOVE_MAX_ENTRIES = 200_000  # a cleanup gives up (and says so) past this many 
 REMOVE_MAX_SECONDS = 20.0
 
 
-def remove_tree(path: str | os.PathLike, max_entries: int = REMOVE_MAX_ENTRIES,
-                max_seconds: float = REMOVE_MAX_SECONDS) -> bool:
+def remove_tree(
+    path: str | os.PathLike, max_entries: int = REMOVE_MAX_ENTRIES, max_seconds: float = REMOVE_MAX_SECONDS
+) -> bool:
     """Delete a file or folder tree iteratively, without following links; True when it is gone.
 
     Built for trees a student made: any depth (no recursion, and paths relative to an open folder,

@@ -13,31 +13,40 @@ import os
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import pytest
 
-from autograder.framework import reports
+from autograder.framework import reports, sandbox
 from autograder.framework.archive import prepare_submission
-from autograder.framework.fstree import remove_tree
 from autograder.framework.client import WorkerClient
-from autograder.framework import sandbox
-from autograder.framework.sandbox import Limits
 from autograder.framework.errors import SubmissionError
+from autograder.framework.fstree import remove_tree
 from autograder.framework.harness import Harness, InProcessRunner, outcome_from, short_traceback
-from autograder.framework.pytest_session import (JsonReportCatcher, collection_errors,
-                                                 forget_modules_under, pytest_args, run_pytest_isolated)
+from autograder.framework.pytest_session import (
+    JsonReportCatcher,
+    collection_errors,
+    forget_modules_under,
+    pytest_args,
+    run_pytest_isolated,
+)
 from autograder.framework.reference_cache import CachedReference, default_cache_dir, fingerprint
 from autograder.framework.rubric import Assignment
+from autograder.framework.sandbox import Limits
 from autograder.framework.scoring import TaskScore, TestOutcome, score_tasks, total, zero_scores
 
-PLACEHOLDER = ("Grading did not finish: the grader stopped before it could score this task "
-               "(time limit or crash). Resubmit once; if it happens again, tell course staff.")
+PLACEHOLDER = (
+    "Grading did not finish: the grader stopped before it could score this task "
+    "(time limit or crash). Resubmit once; if it happens again, tell course staff."
+)
 GRADER_FAILED = "Grading failed because of an internal grader error (not your fault, tell course staff)."
-REFUSED = ("The grader did not run your code: this grading machine lacks a protection the course requires "
-           "(a configuration problem on the course's side, not your fault; tell course staff).")
+REFUSED = (
+    "The grader did not run your code: this grading machine lacks a protection the course requires "
+    "(a configuration problem on the course's side, not your fault; tell course staff)."
+)
 
 
 class GraderFailure(RuntimeError):
@@ -68,8 +77,12 @@ class TrustedInProcess(InProcessRunner):
     def run(self, scenario: str, timeout: float | None = None, **kwargs: Any) -> Any:
         """Run the scenario with the student's modules as `<package>` in sys.modules, the reference's
         otherwise: both packages share one name, and their lazy imports must each find their own."""
-        ours = lambda: {m: sys.modules[m] for m in list(sys.modules)  # noqa: E731
-                        if m == self.package or m.startswith(self.package + ".")}
+
+        def ours() -> dict[str, Any]:
+            return {
+                m: sys.modules[m] for m in list(sys.modules) if m == self.package or m.startswith(self.package + ".")
+            }
+
         theirs = ours()
         for name in theirs:
             del sys.modules[name]
@@ -95,9 +108,17 @@ class GradingBackend:
 
 
 def grade_submission(
-    submission: Path, assignment: Assignment, results_path: Path, fmt: str = "gradescope", *,
-    slot: int = 0, metadata: dict[str, Any] | None = None, quiet: bool = True, require: Sequence[str] = (),
-    select: Sequence[str] = (), use_sandbox: bool = True,
+    submission: Path,
+    assignment: Assignment,
+    results_path: Path,
+    fmt: str = "gradescope",
+    *,
+    slot: int = 0,
+    metadata: dict[str, Any] | None = None,
+    quiet: bool = True,
+    require: Sequence[str] = (),
+    select: Sequence[str] = (),
+    use_sandbox: bool = True,
 ) -> GradeOutcome:
     """Grade `submission` (folder or archive) and write the `fmt` report to `results_path`.
 
@@ -116,16 +137,30 @@ def grade_submission(
     extra = {"submission_id": metadata["id"]} if metadata and "id" in metadata else {}
     staff: list[str] = []  # the sandbox lines for the staff log
 
-    def finish(scores: list[TaskScore], tests: list[TestOutcome], notes: Sequence[str] = (),
-               internal: Sequence[str] = (), failed: bool = False, refused: str = "") -> GradeOutcome:
+    def finish(
+        scores: list[TaskScore],
+        tests: list[TestOutcome],
+        notes: Sequence[str] = (),
+        internal: Sequence[str] = (),
+        failed: bool = False,
+        refused: str = "",
+    ) -> GradeOutcome:
         # A refused handin (not gradable as handed in) is no attempt on PrairieLearn: format_errors.
-        report = reports.build(fmt, scores, execution_time=time.monotonic() - start, notes=notes,
-                               gradable=not failed and not refused, extra_data=extra,
-                               feedback=assignment.feedback, format_errors=[refused] if refused else ())
+        report = reports.build(
+            fmt,
+            scores,
+            execution_time=time.monotonic() - start,
+            notes=notes,
+            gradable=not failed and not refused,
+            extra_data=extra,
+            feedback=assignment.feedback,
+            format_errors=[refused] if refused else (),
+        )
         reports.write_atomic(results_path, report)
         earned, possible = total(scores)
-        return GradeOutcome(earned, possible, {s.task.id: s.score for s in scores}, tests, report,
-                            list(internal), failed, scores, staff)
+        return GradeOutcome(
+            earned, possible, {s.task.id: s.score for s in scores}, tests, report, list(internal), failed, scores, staff
+        )
 
     finish(zero_scores(assignment.tasks, PLACEHOLDER), [], failed=True)
     try:
@@ -152,8 +187,9 @@ def grade_submission(
         scores = score_tasks(assignment.tasks, tests, require_all=not select)
         internal = [f"{t.nodeid}: {t.message}" for t in tests if t.internal]
         if internal:
-            notes.append(f"{len(internal)} check(s) hit an internal grader error (not your fault); "
-                         "please tell course staff.")
+            notes.append(
+                f"{len(internal)} check(s) hit an internal grader error (not your fault); please tell course staff."
+            )
         return finish(scores, tests, notes, internal)
     except Exception as exc:  # a broken grader must still leave a valid report behind
         detail = short_traceback(exc)  # no source lines: tests and reference stay out of every output
@@ -161,13 +197,29 @@ def grade_submission(
         return finish(zero_scores(assignment.tasks, GRADER_FAILED), [], internal=[detail], failed=True)
 
 
-def run_tests(assignment: Assignment, submission_root: Path, *, slot: int = 0, quiet: bool = True,
-              select: Sequence[str] = (), sandbox: bool = True) -> tuple[list[TestOutcome], list[str]]:
+def run_tests(
+    assignment: Assignment,
+    submission_root: Path,
+    *,
+    slot: int = 0,
+    quiet: bool = True,
+    select: Sequence[str] = (),
+    sandbox: bool = True,
+) -> tuple[list[TestOutcome], list[str]]:
     """Run the assignment's tests against the submission; (one outcome per test, notes for the report)."""
     tests_dir = assignment.tests_dir.resolve()
-    client = WorkerClient(submission_root, assignment.package, assignment.scenarios_file,
-                          assignment.data_files, limits=Limits.from_env(), slot=slot) if sandbox \
+    client = (
+        WorkerClient(
+            submission_root,
+            assignment.package,
+            assignment.scenarios_file,
+            assignment.data_files,
+            limits=Limits.from_env(),
+            slot=slot,
+        )
+        if sandbox
         else TrustedInProcess(submission_root, assignment.package, assignment.scenarios_file, student=True)
+    )
     backend = GradingBackend(client, reference_runner(assignment))
     harness = Harness(assignment, backend, salt=input_salt(submission_root / assignment.package))
     catcher = JsonReportCatcher()
@@ -213,8 +265,9 @@ def reference_runner(assignment: Assignment) -> InProcessRunner | CachedReferenc
     runner = InProcessRunner(assignment.reference_root, assignment.package, assignment.scenarios_file)
     if os.geteuid() != 0 and not os.environ.get("AUTOGRADER_CACHE_DIR"):
         return runner
-    version = fingerprint([assignment.reference_root / assignment.package, assignment.scenarios_file,
-                           *assignment.data_files])
+    version = fingerprint(
+        [assignment.reference_root / assignment.package, assignment.scenarios_file, *assignment.data_files]
+    )
     return CachedReference(runner, default_cache_dir() / assignment.name, version)
 
 
@@ -234,5 +287,3 @@ def read_metadata(path: Path | None) -> dict[str, Any] | None:
         print(f"warning: ignoring unreadable metadata {path}: {exc}", file=sys.stderr)
         return None
     return data if isinstance(data, dict) else None
-
-

@@ -13,10 +13,10 @@ from __future__ import annotations
 import csv
 import io
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Sequence
 
 from autograder.framework.reports import write_private
 from autograder.framework.rubric import Assignment
@@ -101,15 +101,42 @@ def write_gradebook(out: Path, rows: Sequence[Row], assignment: Assignment, due:
     """out/scores.csv (every student, every status) and out/gradescope_scores.csv (graded students only)."""
     due = due or (parse_time(assignment.due_date) if assignment.due_date else None)
     task_ids = [t.id for t in assignment.tasks]
-    header = ["submission_id", "name", "sid", "email", "group_size", "created_at", "late", "late_by",
-              "old_score", "new_score", "status", "error", *(f"task {t}" for t in task_ids)]
+    header = [
+        "submission_id",
+        "name",
+        "sid",
+        "email",
+        "group_size",
+        "created_at",
+        "late",
+        "late_by",
+        "old_score",
+        "new_score",
+        "status",
+        "error",
+        *(f"task {t}" for t in task_ids),
+    ]
     table, importable = [], []
     for r in rows:
         late, late_by = _late_text(lateness(r.created_at, due))
         for student in r.students or [Student()]:
-            table.append([r.id, student.name, student.sid, student.email, str(max(1, len(r.students))),
-                          r.created_at, late, late_by, _num(r.old_score), _num(r.new_score), r.status or "unknown",
-                          r.error, *(_num(r.tasks.get(t)) for t in task_ids)])
+            table.append(
+                [
+                    r.id,
+                    student.name,
+                    student.sid,
+                    student.email,
+                    str(max(1, len(r.students))),
+                    r.created_at,
+                    late,
+                    late_by,
+                    _num(r.old_score),
+                    _num(r.new_score),
+                    r.status or "unknown",
+                    r.error,
+                    *(_num(r.tasks.get(t)) for t in task_ids),
+                ]
+            )
             if r.new_score is not None and (student.email or student.sid):
                 importable.append([student.name, student.sid, student.email, _num(r.new_score)])
     _write_private(out / SCORES_FILE, header, table)

@@ -10,8 +10,8 @@ The zip is reproducible: sorted entries, fixed timestamps, fixed permissions.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import autograder
 from autograder.framework.rubric import Assignment
@@ -32,8 +32,10 @@ def project_entries(assignment: Assignment, project_root: Path = PROJECT_ROOT) -
     project_root = project_root.resolve()
     reference = assignment.reference_root.resolve()
     if not reference.is_relative_to(project_root):
-        raise ValueError(f"the reference {reference} is not inside the project {project_root}: a deployed grader "
-                         "holds only the project (register the assignment under autograder/assignments/)")
+        raise ValueError(
+            f"the reference {reference} is not inside the project {project_root}: a deployed grader "
+            "holds only the project (register the assignment under autograder/assignments/)"
+        )
     entries: dict[str, tuple[bytes, int]] = {}  # name -> (content, unix mode)
     for name in TOP_FILES:
         if (project_root / name).is_file():

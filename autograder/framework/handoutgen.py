@@ -32,17 +32,17 @@ import re
 import shutil
 import subprocess
 import sys
-import tempfile
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
-from autograder.framework.pytest_session import forget_modules_under, isolated_args, run_pytest_isolated
 from autograder.framework import handout_runtime
 from autograder.framework.handout_runtime.handout_config import CONFIG_FILE, FORMAT
 from autograder.framework.harness import rubric_mark
+from autograder.framework.pytest_session import forget_modules_under, isolated_args, run_pytest_isolated
 from autograder.framework.rubric import Assignment, FeedbackPolicy, Task
 from autograder.framework.zips import write_zip as write_entries
 
@@ -98,17 +98,22 @@ def strip_fences(text: str, path: str, task_ids: Iterable[str] | None = None) ->
         begin, end = BEGIN_RE.match(line), END_RE.match(line)
         if begin:
             if open_at is not None:
-                raise HandoutError(f"{path}:{number}: BEGIN SOLUTION inside the fence opened at line {open_at} "
-                                   "(fences cannot nest; close the first with '# END SOLUTION')")
+                raise HandoutError(
+                    f"{path}:{number}: BEGIN SOLUTION inside the fence opened at line {open_at} "
+                    "(fences cannot nest; close the first with '# END SOLUTION')"
+                )
             message = begin.group("rest").strip()
             parsed = MESSAGE_RE.match(message)
             if not begin.group("rest").startswith(" ") or not parsed:
-                raise HandoutError(f"{path}:{number}: the fence needs a stub message starting with 'Task <id>: ', "
-                                   f"e.g. '# BEGIN SOLUTION Task 2.3: Mul.backward — ...'; got {line.strip()!r}")
+                raise HandoutError(
+                    f"{path}:{number}: the fence needs a stub message starting with 'Task <id>: ', "
+                    f"e.g. '# BEGIN SOLUTION Task 2.3: Mul.backward — ...'; got {line.strip()!r}"
+                )
             task = parsed.group("task")
             if known is not None and task not in known:
-                raise HandoutError(f"{path}:{number}: unknown task {task!r} in the fence; "
-                                   f"known: {', '.join(sorted(known))}")
+                raise HandoutError(
+                    f"{path}:{number}: unknown task {task!r} in the fence; known: {', '.join(sorted(known))}"
+                )
             open_at, indent, body = number, begin.group("indent"), []
         elif end:
             if open_at is None:
@@ -120,8 +125,10 @@ def strip_fences(text: str, path: str, task_ids: Iterable[str] | None = None) ->
             open_at = None
         elif "BEGIN SOLUTION" in line or "END SOLUTION" in line:
             # A marker the regexes do not accept (typo, trailing code) would otherwise leak the solution.
-            raise HandoutError(f"{path}:{number}: malformed fence marker {line.strip()!r}; "
-                               "write '# BEGIN SOLUTION Task <id>: <message>' or '# END SOLUTION' on a line of its own")
+            raise HandoutError(
+                f"{path}:{number}: malformed fence marker {line.strip()!r}; "
+                "write '# BEGIN SOLUTION Task <id>: <message>' or '# END SOLUTION' on a line of its own"
+            )
         elif open_at is not None:
             body.append(line)
         else:
@@ -162,8 +169,10 @@ def rubric_table(tasks: Sequence[Task], checks: Mapping[str, Mapping[str, int]] 
     rows = ["| Task | What you write | Points | Public checks | Hidden checks |", "|---|---|---:|---:|---:|"]
     for t in tasks:
         n = checks.get(t.id, {})
-        rows.append(f"| {t.id} | {t.title.replace('|', '&#124;')} | {_points(t.points)} "
-                    f"| {n.get('public', 0)} | {n.get('hidden', 0)} |")
+        rows.append(
+            f"| {t.id} | {t.title.replace('|', '&#124;')} | {_points(t.points)} "
+            f"| {n.get('public', 0)} | {n.get('hidden', 0)} |"
+        )
     public = sum(n.get("public", 0) for n in checks.values())
     hidden = sum(n.get("hidden", 0) for n in checks.values())
     rows.append(f"| | **Total** | **{_points(sum(t.points for t in tasks))}** | **{public}** | **{hidden}** |")
@@ -198,12 +207,15 @@ def count_checks(assignment: Assignment) -> dict[str, dict[str, Any]]:
     finally:
         forget_modules_under(tests_dir)
     if code != 0:
-        raise HandoutError(f"collecting the tests in {tests_dir} failed (pytest exit {code}); run pytest there to see why")
+        raise HandoutError(
+            f"collecting the tests in {tests_dir} failed (pytest exit {code}); run pytest there to see why"
+        )
     return collector.checks
 
 
-def fill_rubric(text: str, tasks: Sequence[Task], where: str = "README.md",
-                checks: Mapping[str, Mapping[str, int]] | None = None) -> str:
+def fill_rubric(
+    text: str, tasks: Sequence[Task], where: str = "README.md", checks: Mapping[str, Mapping[str, int]] | None = None
+) -> str:
     """`text` with the rubric table between its marker lines; unchanged when it has no markers."""
     return fill_between(text, RUBRIC_START, RUBRIC_END, rubric_table(tasks, checks), where)
 
@@ -222,7 +234,7 @@ def fill_between(text: str, start: str, end: str, body: str, where: str) -> str:
         return text
     if len(starts) != 1 or len(ends) != 1 or ends[0] < starts[0]:
         raise HandoutError(f"{where}: expected one '{start}' line followed by one '{end}' line")
-    filled = lines[: starts[0] + 1] + body.splitlines() + lines[ends[0]:]
+    filled = lines[: starts[0] + 1] + body.splitlines() + lines[ends[0] :]
     return "\n".join(filled) + "\n"
 
 
@@ -250,8 +262,8 @@ def framework_imports(source: bytes, filename: str = "<source>", package: str = 
         else:
             continue
         for name in candidates:
-            if name.startswith(FRAMEWORK + ".") and _framework_file(name[len(FRAMEWORK) + 1:]) is not None:
-                found.add(name[len(FRAMEWORK) + 1:])
+            if name.startswith(FRAMEWORK + ".") and _framework_file(name[len(FRAMEWORK) + 1 :]) is not None:
+                found.add(name[len(FRAMEWORK) + 1 :])
     return found
 
 
@@ -298,8 +310,9 @@ def vendored_modules(sources: Mapping[str, bytes]) -> dict[str, bytes]:
     return out
 
 
-def handout_config(assignment: Assignment, checks: Mapping[str, Mapping[str, Any]], scenarios: str,
-                   data_files: Sequence[str]) -> dict[str, Any]:
+def handout_config(
+    assignment: Assignment, checks: Mapping[str, Mapping[str, Any]], scenarios: str, data_files: Sequence[str]
+) -> dict[str, Any]:
     """The handout's tests/_support/assignment.json: the assignment as data for the student runtime
     (every key is documented in framework/handout_runtime/handout_config.py)."""
     return {
@@ -313,8 +326,13 @@ def handout_config(assignment: Assignment, checks: Mapping[str, Mapping[str, Any
         "data_files": list(data_files),
         "expected": EXPECTED_FILE,
         # What a full run of the public tests has, per task: the local scoreboard marks partial runs with it.
-        "planned": {t.id: {"checks": checks.get(t.id, {}).get("public", 0),
-                           "weight": checks.get(t.id, {}).get("public_weight", 0.0)} for t in assignment.tasks},
+        "planned": {
+            t.id: {
+                "checks": checks.get(t.id, {}).get("public", 0),
+                "weight": checks.get(t.id, {}).get("public_weight", 0.0),
+            }
+            for t in assignment.tasks
+        },
         "likely_causes": [list(cause) for cause in assignment.likely_causes],
     }
 
@@ -392,8 +410,11 @@ def handout_contents(assignment: Assignment) -> dict[str, bytes]:
     files.update(vendored_modules(python))
 
     # Fences are only stripped from .py files: one in any other file of the package would ship the answer.
-    leaks = [rel for rel, data in files.items() if rel.startswith(pkg + "/") and b"BEGIN SOLUTION" in data
-             and not rel.endswith(".py")]
+    leaks = [
+        rel
+        for rel, data in files.items()
+        if rel.startswith(pkg + "/") and b"BEGIN SOLUTION" in data and not rel.endswith(".py")
+    ]
     if leaks:
         raise HandoutError(f"solution fences in non-Python files of the package: {', '.join(sorted(leaks))}")
     return files
@@ -405,8 +426,10 @@ def _stub_file(path: Path, rel: str, task_ids: Sequence[str]) -> str:
     try:
         compile(text, rel, "exec")
     except SyntaxError as exc:
-        raise HandoutError(f"{rel}:{exc.lineno}: the stubbed file does not compile ({exc.msg}); "
-                           "a fence must cover a whole block (e.g. a function's whole remaining body)") from exc
+        raise HandoutError(
+            f"{rel}:{exc.lineno}: the stubbed file does not compile ({exc.msg}); "
+            "a fence must cover a whole block (e.g. a function's whole remaining body)"
+        ) from exc
     return text
 
 
@@ -419,14 +442,18 @@ def record_expected(assignment: Assignment, out_dir: Path, *, timeout: float = 6
     """
     target = out_dir / EXPECTED_FILE
     env = dict(os.environ)
-    env.update({
-        "AUTOGRADER_HANDOUT_RECORD": str(target),
-        "AUTOGRADER_HANDOUT_REFERENCE": str(assignment.reference_root),
-        "PYTHONDONTWRITEBYTECODE": "1",  # leave no __pycache__ in the generated tree
-        "PYTHONHASHSEED": "0",
-        # One BLAS thread: the recorded floats then do not depend on the machine's core count.
-        "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
-    })
+    env.update(
+        {
+            "AUTOGRADER_HANDOUT_RECORD": str(target),
+            "AUTOGRADER_HANDOUT_REFERENCE": str(assignment.reference_root),
+            "PYTHONDONTWRITEBYTECODE": "1",  # leave no __pycache__ in the generated tree
+            "PYTHONHASHSEED": "0",
+            # One BLAS thread: the recorded floats then do not depend on the machine's core count.
+            "OPENBLAS_NUM_THREADS": "1",
+            "OMP_NUM_THREADS": "1",
+            "MKL_NUM_THREADS": "1",
+        }
+    )
     env.pop("PYTHONPATH", None)
     cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-x", "tests"]
     try:
@@ -436,8 +463,10 @@ def record_expected(assignment: Assignment, out_dir: Path, *, timeout: float = 6
     _remove_caches(out_dir)
     if proc.returncode != 0 or not target.is_file():
         tail = "\n".join((proc.stdout + proc.stderr).splitlines()[-40:])
-        raise HandoutError("the public tests fail against the reference, so its answers cannot be recorded "
-                           f"(exit {proc.returncode}):\n{tail}")
+        raise HandoutError(
+            "the public tests fail against the reference, so its answers cannot be recorded "
+            f"(exit {proc.returncode}):\n{tail}"
+        )
     return target
 
 

@@ -49,9 +49,11 @@ def runtime_requirements() -> list[str]:
 def dockerfile(base: str, user: str | None = None) -> str:
     """A Dockerfile for an image that can run the grader (and, optionally, has a non-root `user`)."""
     pins = " ".join(f"'{r}'" for r in runtime_requirements())
-    lines = ["# Image requirements of the autograder: Python 3.10+ and its runtime dependencies.",
-             f"FROM {base}",
-             "RUN python3 -m pip install --no-cache-dir " + pins]
+    lines = [
+        "# Image requirements of the autograder: Python 3.10+ and its runtime dependencies.",
+        f"FROM {base}",
+        "RUN python3 -m pip install --no-cache-dir " + pins,
+    ]
     if user:
         lines.append(f"RUN useradd --create-home {user}  # Tango runs the job as this non-root user")
         lines.append(f"USER {user}")
@@ -97,11 +99,14 @@ def build_autolab(out: Path, assignment: Assignment) -> list[Path]:
         "2. In the assessment, upload `autograde.tar` and `autograde-Makefile`, set the handin filename to\n"
         "   `handin.zip` (or pass `HANDIN=...` in the Makefile) and create one problem per task, named\n"
         f"   exactly: {problems}.\n"
-        "3. The last output line is always the scores JSON; a grader failure scores 0 with a note.\n")
+        "3. The last output line is always the scores JSON; a grader failure scores 0 with a note.\n"
+    )
     return [out / n for n in ("autograde.tar", "autograde-Makefile", "Dockerfile", "README.md")]
 
 
-def build_prairielearn(out: Path, assignment: Assignment, image: str = PL_IMAGE, timeout: int = PL_TIMEOUT) -> list[Path]:
+def build_prairielearn(
+    out: Path, assignment: Assignment, image: str = PL_IMAGE, timeout: int = PL_TIMEOUT
+) -> list[Path]:
     """Write a PrairieLearn course fragment under `out` (question, serverFilesCourse, Dockerfile); return the files.
 
     `image` may contain `{package}` (the assignment's package name).
@@ -144,7 +149,9 @@ def build_prairielearn(out: Path, assignment: Assignment, image: str = PL_IMAGE,
         f"# PrairieLearn: {assignment.name}\n\n"
         f"Copy `questions/{assignment.name}/` and `serverFilesCourse/{grader_dir}/` into the course repository.\n"
         f"Build the image from `Dockerfile` and push it to Docker Hub as `{image}` (PrairieLearn pulls images only\n"
-        f"from Docker Hub, so the name needs your namespace: rebuild with `--image yourorg/{assignment.package}-autograder:TAG`),\n"
+        "from Docker Hub, so the name needs your namespace: rebuild with\n"
+        f"`--image yourorg/{assignment.package}-autograder:TAG`),\n"
         "then sync the course and its Docker images in PrairieLearn (Sync > Pull from remote, then sync images).\n"
-        "An ungradable handin (e.g. a misnamed package) comes back `gradable: false` with `format_errors`.\n")
+        "An ungradable handin (e.g. a misnamed package) comes back `gradable: false` with `format_errors`.\n"
+    )
     return written + [question / "info.json", question / "question.html", out / "Dockerfile", out / "README.md"]

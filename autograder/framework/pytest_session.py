@@ -11,9 +11,10 @@ import contextlib
 import io
 import os
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Any, Sequence
+from typing import Any
 
 import pytest
 
@@ -35,8 +36,16 @@ class JsonReportCatcher:
 
 def isolated_args(tests_dir: Path) -> list[str]:
     """The assignment's tests only, isolated from any ini file, outer conftest.py or cache."""
-    return [str(tests_dir), f"--rootdir={tests_dir}", f"--confcutdir={tests_dir}", "-c", os.devnull,
-            "-p", "no:cacheprovider", "--import-mode=importlib"]
+    return [
+        str(tests_dir),
+        f"--rootdir={tests_dir}",
+        f"--confcutdir={tests_dir}",
+        "-c",
+        os.devnull,
+        "-p",
+        "no:cacheprovider",
+        "--import-mode=importlib",
+    ]
 
 
 def collect_tests(assignment: Assignment, select: Sequence[str] = ()) -> tuple[int, Harness, str]:
@@ -64,10 +73,15 @@ def pytest_args(tests_dir: Path, quiet: bool, select: Sequence[str] = ()) -> lis
     if paths:
         isolated = [*paths, *isolated[1:]]
     return [
-        *isolated, *(a for a in select if not a.startswith("/")), "--strict-markers",
+        *isolated,
+        *(a for a in select if not a.startswith("/")),
+        "--strict-markers",
         # Checks raise CheckFailed, never bare asserts: rewriting ~100 modules per run is wasted time.
         "--assert=plain",
-        "--json-report", "--json-report-file=none", "--no-header", "-q",
+        "--json-report",
+        "--json-report-file=none",
+        "--no-header",
+        "-q",
         *(["-q", "--tb=no", "-rN", "-p", "no:warnings"] if quiet else ["--tb=short"]),
     ]
 
@@ -89,7 +103,6 @@ def run_pytest_isolated(args: list[str], plugins: list[Any]) -> int | pytest.Exi
             os.environ["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = saved
 
 
-
 def collection_errors(report: dict[str, Any] | None) -> str:
     """The collection errors in a json report, as text for the staff ('' when none): each module and the
     last line of its error, not pytest's traceback (which quotes the tests' source)."""
@@ -109,5 +122,3 @@ def forget_modules_under(folder: Path) -> None:
         file = getattr(module, "__file__", None)
         if file and Path(file).resolve().is_relative_to(folder):
             del sys.modules[name]
-
-

@@ -14,8 +14,9 @@ import hashlib
 import os
 import tempfile
 import time
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any
 
 from autograder.framework import channel
 
@@ -30,8 +31,11 @@ def fingerprint(files: Iterable[Path]) -> str:
     h = hashlib.sha256()
     for path in files:
         path = Path(path)
-        members = sorted(p for p in path.rglob("*") if p.is_file() and "__pycache__" not in p.parts) \
-            if path.is_dir() else [path]
+        members = (
+            sorted(p for p in path.rglob("*") if p.is_file() and "__pycache__" not in p.parts)
+            if path.is_dir()
+            else [path]
+        )
         for member in members:
             if member.exists():
                 h.update(os.fsencode(member.relative_to(path.parent)))  # a file name need not be UTF-8

@@ -34,23 +34,24 @@ import subprocess
 import sys
 import threading
 import time
-from concurrent.futures import Future, ThreadPoolExecutor, wait, FIRST_COMPLETED
+from collections.abc import Callable, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import yaml
 
 import autograder.framework
 from autograder.framework.archive import ExtractionLimits, extract_archive
-from autograder.framework.fstree import remove_tree
 from autograder.framework.errors import SubmissionError
+from autograder.framework.fstree import remove_tree
 from autograder.framework.gradebook import Row, Student, parse_time, write_gradebook
+from autograder.framework.options import BadOption
 from autograder.framework.reference_cache import fingerprint
 from autograder.framework.reports import write_atomic
 from autograder.framework.rubric import Assignment
-from autograder.framework.options import BadOption
 
 METADATA_FILE = "submission_metadata.yml"
 PREFIX = "submission_"
@@ -62,14 +63,19 @@ DEFAULT_TIMEOUT = 15 * 60.0  # Gradescope's own default per-submission limit is 
 # A whole class's export: far larger than one handin, still bounded against a corrupt zip. No ratio
 # limit: one student's well-compressing file must not stop the batch (each handin meets the
 # per-handin limits again when it is graded), and the total stays capped.
-EXPORT_LIMITS = ExtractionLimits(max_files=200_000, max_total_bytes=8 << 30, max_file_bytes=100 << 20,
-                                 max_ratio=float("inf"))
+EXPORT_LIMITS = ExtractionLimits(
+    max_files=200_000, max_total_bytes=8 << 30, max_file_bytes=100 << 20, max_ratio=float("inf")
+)
 STDERR_KEEP = 2_000  # characters of a failed grader's stderr kept in the error column
 TERM_GRACE = 1.5  # seconds a grader gets to stop its workers after SIGTERM, before SIGKILL
 PR_SET_PDEATHSIG = 1
 FINGERPRINT_PARTS = ("grader", "tests", "reference", "handin")
-WHY = {"grader": "grader changed", "tests": "tests changed", "reference": "reference changed",
-       "handin": "handin changed"}
+WHY = {
+    "grader": "grader changed",
+    "tests": "tests changed",
+    "reference": "reference changed",
+    "handin": "handin changed",
+}
 
 # command(submission_dir, results_path, slot) -> argv; tests and benchmarks may substitute their own.
 Command = Callable[[Path, Path, int], Sequence[str]]
@@ -148,10 +154,10 @@ def read_export(root: Path) -> list[Submission]:
     meta = yaml.load((root / METADATA_FILE).read_text(encoding="utf-8"), Loader=_RubyTolerantLoader) or {}
     if not isinstance(meta, dict):
         raise RegradeError(f"{root / METADATA_FILE} is not a mapping of submissions")
-    folders = {p.name[len(PREFIX):]: p for p in root.iterdir() if p.is_dir() and p.name.startswith(PREFIX)}
+    folders = {p.name[len(PREFIX) :]: p for p in root.iterdir() if p.is_dir() and p.name.startswith(PREFIX)}
     subs: dict[str, Submission] = {}
     for key, record in meta.items():
-        sid = str(key)[len(PREFIX):] if str(key).startswith(PREFIX) else str(key)
+        sid = str(key)[len(PREFIX) :] if str(key).startswith(PREFIX) else str(key)
         submitters = _key(record, "submitters") or []
         score = _key(record, "score")
         subs[sid] = Submission(
@@ -204,7 +210,8 @@ def check_export_private(export: Path) -> None:
         raise RegradeError(
             f"{export} can be read by other users, so a student's code being graded could read classmates' "
             f"handins and the metadata. Make it private first, e.g. `chmod 600 {export}` for a zip or "
-            f"`chmod 700 {export}` for a folder (or move it into a private folder), then rerun.")
+            f"`chmod 700 {export}` for a folder (or move it into a private folder), then rerun."
+        )
 
 
 def open_export(export: Path, out: Path) -> Path:
@@ -304,8 +311,20 @@ def grade_command_argv(assignment: str) -> Command:
     (`assignment`: a registered name or an assignment folder's path, as the CLI takes it)."""
 
     def argv(folder: Path, results: Path, slot: int) -> list[str]:
-        return [sys.executable, "-m", "autograder", "grade", str(folder), "--results", str(results),
-                "--slot", str(slot), "--assignment", assignment, "--quiet"]
+        return [
+            sys.executable,
+            "-m",
+            "autograder",
+            "grade",
+            str(folder),
+            "--results",
+            str(results),
+            "--slot",
+            str(slot),
+            "--assignment",
+            assignment,
+            "--quiet",
+        ]
 
     return argv
 
@@ -321,7 +340,11 @@ def load_results(path: Path) -> dict[str, Any] | None:
     if isinstance(report.get("score"), (int, float)):
         return report
     tests = report.get("tests")
-    if isinstance(tests, list) and tests and all(isinstance(t, dict) and isinstance(t.get("score"), (int, float)) for t in tests):
+    if (
+        isinstance(tests, list)
+        and tests
+        and all(isinstance(t, dict) and isinstance(t.get("score"), (int, float)) for t in tests)
+    ):
         return report
     return None
 
@@ -351,8 +374,13 @@ class Batch:
                 return None
             self.slots_used.add(slot)
             # Own session: a terminal's Ctrl-C reaches only the regrade, which stops graders in order.
-            proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                                    start_new_session=True, preexec_fn=_die_with_parent(os.getpid()))
+            proc = subprocess.Popen(
+                argv,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+                start_new_session=True,
+                preexec_fn=_die_with_parent(os.getpid()),
+            )
             self._procs.add(proc)
             return proc
 
@@ -414,8 +442,17 @@ def kill_slot_uids(slots: Sequence[int] | set[int]) -> None:
             sandbox.kill_uid(uid, gid)
 
 
-def grade_one(sub: Submission, out: Path, slot: int, command: Command, timeout: float,
-              versions: dict[str, str] | None = None, *, force: bool = False, batch: Batch | None = None) -> Result:
+def grade_one(
+    sub: Submission,
+    out: Path,
+    slot: int,
+    command: Command,
+    timeout: float,
+    versions: dict[str, str] | None = None,
+    *,
+    force: bool = False,
+    batch: Batch | None = None,
+) -> Result:
     """Grade one submission in a subprocess, unless its earlier result still stands.
 
     Every failure becomes Result.error (with a status), never an exception.
@@ -453,8 +490,13 @@ def grade_one(sub: Submission, out: Path, slot: int, command: Command, timeout: 
             kill_slot_uids([slot])
             _, err = proc.communicate()
             _write_log(sub_dir, err)  # what the grader printed before it was stopped
-            return Result(sub.id, error=f"grader timed out after {timeout:g} s", seconds=time.monotonic() - start,
-                          status="timed out", reason=reason)
+            return Result(
+                sub.id,
+                error=f"grader timed out after {timeout:g} s",
+                seconds=time.monotonic() - start,
+                status="timed out",
+                reason=reason,
+            )
     finally:
         batch.done(proc)
     seconds = time.monotonic() - start
@@ -468,8 +510,13 @@ def grade_one(sub: Submission, out: Path, slot: int, command: Command, timeout: 
     status = {"returncode": proc.returncode, "seconds": round(seconds, 3), "argv": argv, "fingerprint": now}
     write_atomic(sub_dir / STATUS_FILE, status)  # a rerun must never see half a status file
     if report is None:
-        return Result(sub.id, error=f"grader exited with {proc.returncode} and no usable results.json: "
-                                    f"{_tail(stderr)}", seconds=seconds, status="grader error", reason=reason)
+        return Result(
+            sub.id,
+            error=f"grader exited with {proc.returncode} and no usable results.json: {_tail(stderr)}",
+            seconds=seconds,
+            status="grader error",
+            reason=reason,
+        )
     result = _result(sub.id, report, seconds=seconds)
     result.reason = reason
     if proc.returncode != 0:  # e.g. an internal grader error: scores exist but a rerun should retry
@@ -480,8 +527,9 @@ def grade_one(sub: Submission, out: Path, slot: int, command: Command, timeout: 
 
 def _not_graded(sid: str) -> Result:
     """The result of a submission the interrupted regrade did not finish."""
-    return Result(sid, error="the regrade was interrupted before this submission was graded; rerun to finish",
-                  status="not graded")
+    return Result(
+        sid, error="the regrade was interrupted before this submission was graded; rerun to finish", status="not graded"
+    )
 
 
 def _result(sid: str, report: dict[str, Any], *, skipped: bool = False, seconds: float = 0.0) -> Result:
@@ -499,8 +547,15 @@ def _result(sid: str, report: dict[str, Any], *, skipped: bool = False, seconds:
             if t.get("number") is not None:
                 tasks[str(t["number"])] = tasks.get(str(t["number"]), 0.0) + float(t.get("score", 0))
     problem = _submission_problem(tests, score)
-    return Result(sid, float(score), tasks, error=problem, skipped=skipped, seconds=seconds,
-                  status="refused" if problem else "graded")
+    return Result(
+        sid,
+        float(score),
+        tasks,
+        error=problem,
+        skipped=skipped,
+        seconds=seconds,
+        status="refused" if problem else "graded",
+    )
 
 
 def _submission_problem(tests: list[dict[str, Any]], score: float) -> str:
@@ -539,9 +594,18 @@ class Interrupted(Exception):
 
 
 def regrade(
-    export: Path, out: Path, assignment: Assignment, *, jobs: int = 2, command: Command | None = None,
-    timeout: float = DEFAULT_TIMEOUT, progress: Callable[[int], Any] | None = None, slots: Sequence[int] | None = None,
-    force: bool = False, versions: dict[str, str] | None = None, due: datetime | None = None,
+    export: Path,
+    out: Path,
+    assignment: Assignment,
+    *,
+    jobs: int = 2,
+    command: Command | None = None,
+    timeout: float = DEFAULT_TIMEOUT,
+    progress: Callable[[int], Any] | None = None,
+    slots: Sequence[int] | None = None,
+    force: bool = False,
+    versions: dict[str, str] | None = None,
+    due: datetime | None = None,
 ) -> list[Result]:
     """Grade every submission of `export` into `out`, `jobs` at a time on `slots` (default 0..jobs-1).
 
@@ -631,7 +695,7 @@ def _row(sub: Submission, r: Result) -> Row:
 class _NoBar:
     """Stands in for a progress bar when none is wanted (tests, benchmarks)."""
 
-    def __enter__(self) -> "_NoBar":
+    def __enter__(self) -> _NoBar:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -651,8 +715,10 @@ def summary_lines(results: Sequence[Result]) -> list[str]:
     why = f" ({', '.join(f'{k}: {v}' for k, v in sorted(reasons.items(), key=lambda kv: -kv[1]))})" if reasons else ""
     reused = sum(r.skipped for r in results)
     failed = [r for r in results if r.score is None]
-    lines = [f"{len(results)} submissions: {len(graded)} graded{why}, {reused} unchanged (already done), "
-             f"{len(failed)} not graded, {sum(r.status == 'refused' for r in results)} refused handins"]
+    lines = [
+        f"{len(results)} submissions: {len(graded)} graded{why}, {reused} unchanged (already done), "
+        f"{len(failed)} not graded, {sum(r.status == 'refused' for r in results)} refused handins"
+    ]
     lines += [f"  {r.id}: {r.status}: {r.error[:200]}" for r in results if r.error][:20]
     return lines
 

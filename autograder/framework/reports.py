@@ -6,8 +6,9 @@ import dataclasses
 import json
 import os
 import tempfile
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any
 
 from autograder.framework.feedback import at_level, is_hidden_check, reveals_more
 from autograder.framework.rubric import FeedbackPolicy
@@ -22,12 +23,16 @@ NOTES_CAP = 4 * 1024  # the report's top-level summary and notes
 REPORT_CAP = 1_000_000  # Gradescope and PrairieLearn reject results files from 1 MB on
 # Caps tried in turn until the whole file fits REPORT_CAP: (entry, message, printed; text.PRINTED_CAP first).
 CAP_LEVELS = ((ENTRY_CAP, MESSAGE_CAP, PRINTED_CAP), (2048, 512, 256), (256, 128, 0), (0, 0, 0))
-VISIBILITY_NOTE = {"hidden": "hidden tests", "after_due_date": "shown after the due date",
-                   "after_published": "shown after grades are published"}
+VISIBILITY_NOTE = {
+    "hidden": "hidden tests",
+    "after_due_date": "shown after the due date",
+    "after_published": "shown after grades are published",
+}
 
 
-def _case_lines(o: TestOutcome, message_cap: int = MESSAGE_CAP, same: Sequence[TestOutcome] = (),
-                printed_cap: int = PRINTED_CAP) -> list[str]:
+def _case_lines(
+    o: TestOutcome, message_cap: int = MESSAGE_CAP, same: Sequence[TestOutcome] = (), printed_cap: int = PRINTED_CAP
+) -> list[str]:
     """The lines describing one failing case: its id and message, then what the student's code printed.
 
     `same` are further cases that failed with exactly this message: named on the first line instead
@@ -54,8 +59,12 @@ def _by_message(failures: Sequence[TestOutcome]) -> list[tuple[TestOutcome, list
     return list(groups.values())
 
 
-def case_report(outcomes: Sequence[TestOutcome], limit: int = ENTRY_CAP, message_cap: int = MESSAGE_CAP,
-                printed_cap: int = PRINTED_CAP) -> str:
+def case_report(
+    outcomes: Sequence[TestOutcome],
+    limit: int = ENTRY_CAP,
+    message_cap: int = MESSAGE_CAP,
+    printed_cap: int = PRINTED_CAP,
+) -> str:
     """Output for one report entry: how many checks passed, then each failing case, capped to `limit` bytes."""
     real = [o for o in outcomes if o.nodeid]  # pseudo-outcomes (placeholder, bad handin) carry only a message
     failures = [o for o in outcomes if not o.passed]
@@ -79,8 +88,12 @@ def _groups(score: TaskScore) -> list[tuple[str, tuple[TestOutcome, ...]]]:
 
 
 def gradescope(
-    scores: Sequence[TaskScore], *, execution_time: float = 0.0, notes: Iterable[str] = (),
-    extra_data: dict[str, Any] | None = None, feedback: FeedbackPolicy | None = None,
+    scores: Sequence[TaskScore],
+    *,
+    execution_time: float = 0.0,
+    notes: Iterable[str] = (),
+    extra_data: dict[str, Any] | None = None,
+    feedback: FeedbackPolicy | None = None,
 ) -> dict[str, Any]:
     """A Gradescope results.json: one test entry per task (per task and visibility if a task mixes them),
     its outputs shortened until the file is under REPORT_CAP bytes.
@@ -93,9 +106,14 @@ def gradescope(
     return _fitted(lambda caps: _gradescope(scores, execution_time, notes, extra_data, caps, policy))
 
 
-def _gradescope(scores: Sequence[TaskScore], execution_time: float, notes: Sequence[str],
-                extra_data: dict[str, Any] | None, caps: tuple[int, int, int],
-                policy: FeedbackPolicy) -> dict[str, Any]:
+def _gradescope(
+    scores: Sequence[TaskScore],
+    execution_time: float,
+    notes: Sequence[str],
+    extra_data: dict[str, Any] | None,
+    caps: tuple[int, int, int],
+    policy: FeedbackPolicy,
+) -> dict[str, Any]:
     """gradescope() with the given (entry, message, printed) caps."""
     tests = []
     for s in scores:
@@ -109,23 +127,35 @@ def _gradescope(scores: Sequence[TaskScore], execution_time: float, notes: Seque
             name = f"Task {s.task.id}: {s.task.title}"
             if len(groups) > 1 and visibility != "visible":
                 name += f" ({VISIBILITY_NOTE[visibility]})"
-            tests.append({
-                "name": name,
-                "number": s.task.id,
-                "score": earned,
-                "max_score": possible,
-                "status": "passed" if all(o.passed for o in outcomes) else "failed",
-                "output": case_report(at_level(outcomes, policy.before_due if visibility == "visible"
-                                               else policy.after_due), *caps),
-                "visibility": visibility,
-                "tags": [f"task-{s.task.id}"],
-            })
+            tests.append(
+                {
+                    "name": name,
+                    "number": s.task.id,
+                    "score": earned,
+                    "max_score": possible,
+                    "status": "passed" if all(o.passed for o in outcomes) else "failed",
+                    "output": case_report(
+                        at_level(outcomes, policy.before_due if visibility == "visible" else policy.after_due), *caps
+                    ),
+                    "visibility": visibility,
+                    "tags": [f"task-{s.task.id}"],
+                }
+            )
             if visibility == "visible" and reveals_more(outcomes, policy.before_due, policy.after_due):
-                tests.append({"name": f"{name} (full feedback, shown after the due date)", "number": s.task.id,
-                              "score": 0.0, "max_score": 0.0, "status": "failed", "visibility": "after_due_date",
-                              "output": case_report(at_level([o for o in outcomes if is_hidden_check(o)],
-                                                             policy.after_due), *caps),
-                              "tags": [f"task-{s.task.id}"]})
+                tests.append(
+                    {
+                        "name": f"{name} (full feedback, shown after the due date)",
+                        "number": s.task.id,
+                        "score": 0.0,
+                        "max_score": 0.0,
+                        "status": "failed",
+                        "visibility": "after_due_date",
+                        "output": case_report(
+                            at_level([o for o in outcomes if is_hidden_check(o)], policy.after_due), *caps
+                        ),
+                        "tags": [f"task-{s.task.id}"],
+                    }
+                )
     return {
         "score": total(scores)[0],
         "execution_time": max(0, int(round(execution_time))),
@@ -144,8 +174,9 @@ def summary(scores: Sequence[TaskScore], notes: Iterable[str] = ()) -> str:
     return "\n".join([head, *(cap(n, NOTES_CAP) for n in notes)])
 
 
-def prairielearn(scores: Sequence[TaskScore], *, notes: Iterable[str] = (), gradable: bool = True,
-                 format_errors: Sequence[str] = ()) -> dict[str, Any]:
+def prairielearn(
+    scores: Sequence[TaskScore], *, notes: Iterable[str] = (), gradable: bool = True, format_errors: Sequence[str] = ()
+) -> dict[str, Any]:
     """A PrairieLearn results.json (score in [0, 1]), its outputs shortened until it is under REPORT_CAP bytes.
 
     An ungradable handin gets `gradable: false` and its reasons in `format_errors`: PrairieLearn then
@@ -206,8 +237,10 @@ def autolab_feedback(scores: Sequence[TaskScore], feedback: FeedbackPolicy | Non
     for s in scores:
         shown = [o for o in s.outcomes if o.visibility == "visible"]
         if shown and not all(o.passed for o in shown):
-            blocks.append(f"--- Task {s.task.id}: {s.task.title} ({s.score:g}/{s.max_score:g})\n"
-                          + case_report(at_level(shown, level)))
+            blocks.append(
+                f"--- Task {s.task.id}: {s.task.title} ({s.score:g}/{s.max_score:g})\n"
+                + case_report(at_level(shown, level))
+            )
     return cap("\n\n".join(blocks), REPORT_CAP)
 
 
@@ -217,15 +250,20 @@ def json_line(report: dict[str, Any]) -> str:
 
 
 def build(
-    fmt: str, scores: Sequence[TaskScore], *, execution_time: float = 0.0, notes: Iterable[str] = (),
-    gradable: bool = True, extra_data: dict[str, Any] | None = None, feedback: FeedbackPolicy | None = None,
+    fmt: str,
+    scores: Sequence[TaskScore],
+    *,
+    execution_time: float = 0.0,
+    notes: Iterable[str] = (),
+    gradable: bool = True,
+    extra_data: dict[str, Any] | None = None,
+    feedback: FeedbackPolicy | None = None,
     format_errors: Sequence[str] = (),
 ) -> dict[str, Any]:
     """The report for `fmt` (one of FORMATS); `feedback` limits what failing hidden checks reveal;
     `format_errors` (an unusable handin) only PrairieLearn shows."""
     if fmt == "gradescope":
-        return gradescope(scores, execution_time=execution_time, notes=notes, extra_data=extra_data,
-                          feedback=feedback)
+        return gradescope(scores, execution_time=execution_time, notes=notes, extra_data=extra_data, feedback=feedback)
     if fmt == "prairielearn":  # no due-date visibility there: what may be shown before the due date
         level = (feedback or FeedbackPolicy()).before_due
         scores = [dataclasses.replace(s, outcomes=at_level(s.outcomes, level)) for s in scores]

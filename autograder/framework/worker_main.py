@@ -143,8 +143,12 @@ class Worker:
             kind = "oom"
         else:
             kind = "exception"
-        self.error(kind if phase == "call" else f"import_{kind}", type(exc).__name__, self.scrub(message),
-                   self.scrub(self.student_frames(exc)))
+        self.error(
+            kind if phase == "call" else f"import_{kind}",
+            type(exc).__name__,
+            self.scrub(message),
+            self.scrub(self.student_frames(exc)),
+        )
 
     # ---- main loop ------------------------------------------------------------------------------
     def serve(self):

@@ -10,15 +10,24 @@ from __future__ import annotations
 
 import dataclasses
 import shutil
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from autograder.framework.grade import GradeOutcome, grade_submission
 from autograder.framework.rubric import Assignment
 from tools.planted import Bug, Patch, apply_patches, patched_reference, patches_of
 
-__all__ = ["Bug", "Patch", "apply_patches", "cached_grader", "fence_body", "grade_patched", "replace_fence",
-           "restricted_assignment"]
+__all__ = [
+    "Bug",
+    "Patch",
+    "apply_patches",
+    "cached_grader",
+    "fence_body",
+    "grade_patched",
+    "replace_fence",
+    "restricted_assignment",
+]
 
 
 def fence_body(assignment: Assignment, path: str, begin: str) -> str:
@@ -29,7 +38,7 @@ def fence_body(assignment: Assignment, path: str, begin: str) -> str:
     text = (assignment.reference_root / assignment.package / path).read_text()
     start = text.index(begin)
     start = text.index("\n", start) + 1
-    return text[start:text.index("    # END SOLUTION", start)].rstrip(" ")
+    return text[start : text.index("    # END SOLUTION", start)].rstrip(" ")
 
 
 def replace_fence(assignment: Assignment, path: str, begin: str, new: str) -> Patch:
@@ -55,8 +64,9 @@ def restricted_assignment(assignment: Assignment, keep: tuple[str, ...], dest: P
     return dataclasses.replace(assignment, tests_dir=tests, tasks=tasks)
 
 
-def grade_patched(assignment: Assignment, patches: tuple[Patch, ...], keep: tuple[str, ...] | None, tmp: Path,
-                  slot: int) -> GradeOutcome:
+def grade_patched(
+    assignment: Assignment, patches: tuple[Patch, ...], keep: tuple[str, ...] | None, tmp: Path, slot: int
+) -> GradeOutcome:
     """Copy the reference package into tmp, apply the patches, grade it against the kept test files
     (None: the whole suite)."""
     handin = patched_reference(assignment, patches, tmp / "sub")
@@ -64,8 +74,13 @@ def grade_patched(assignment: Assignment, patches: tuple[Patch, ...], keep: tupl
     return grade_submission(handin, restricted, tmp / "results.json", slot=slot, quiet=True)
 
 
-def cached_grader(assignment: Assignment, handins: dict[str, Any], keep: Callable[[str], tuple[str, ...] | None],
-                  tmp_factory: Any, slot: int) -> Callable[[str], GradeOutcome]:
+def cached_grader(
+    assignment: Assignment,
+    handins: dict[str, Any],
+    keep: Callable[[str], tuple[str, ...] | None],
+    tmp_factory: Any,
+    slot: int,
+) -> Callable[[str], GradeOutcome]:
     """grade(handin name) -> GradeOutcome, each handin (its bugs' patches together) graded once against
     the test files keep(name) selects: what the planted-bug test modules share as their fixture."""
     cache: dict[str, GradeOutcome] = {}

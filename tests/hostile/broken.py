@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import os
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from .corpus import REFERENCE_PKG, append, copy_package, wrap_backward
 
@@ -32,10 +32,12 @@ def _root(tmp: Path) -> Path:
 
 def transformed(key: str) -> Callable[[Path], Path]:
     """The reference with Mul and Div backward broken by TRANSFORMS[key]."""
+
     def build(tmp: Path) -> Path:
         root = _root(tmp)
         wrap_backward(copy_package("reference", root), ("Mul", "Div"), TRANSFORMS[key])
         return root
+
     return build
 
 

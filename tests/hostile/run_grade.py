@@ -46,16 +46,25 @@ def main() -> None:
     assignment = ASSIGNMENT
     if a.tests_dir is not None:
         wanted = set(a.tasks.split(","))
-        assignment = dataclasses.replace(assignment, tests_dir=a.tests_dir,
-                                         tasks=tuple(t for t in ASSIGNMENT.tasks if t.id in wanted))
+        assignment = dataclasses.replace(
+            assignment, tests_dir=a.tests_dir, tasks=tuple(t for t in ASSIGNMENT.tasks if t.id in wanted)
+        )
     if a.reference_root is not None:
         assignment = dataclasses.replace(assignment, reference_root=a.reference_root)
     out = grade_submission(a.submission, assignment, a.results, slot=a.slot)
     for line in out.protections:  # the staff log, as the CLI prints it: tests read which mechanism held
         print(line)
     peak = _peak_mib()
-    print(json.dumps({"score": out.score, "max_score": out.max_score, "grader_failed": out.grader_failed,
-                      "maxrss_mib": round(peak, 1)}))
+    print(
+        json.dumps(
+            {
+                "score": out.score,
+                "max_score": out.max_score,
+                "grader_failed": out.grader_failed,
+                "maxrss_mib": round(peak, 1),
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -14,13 +14,13 @@ import struct
 import tarfile
 import textwrap
 import zlib
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from .corpus import Case, append, copy_package
 
 # Installed at import: every reply after "ready" goes through _spoof(reply) -> the reply actually sent.
-_PATCH = '''
+_PATCH = """
 import sys as _sys
 _Worker = getattr(_sys.modules.get("__main__"), "Worker", None)
 if _Worker is not None:
@@ -43,31 +43,31 @@ if _Worker is not None:
 
     _Worker.call = _call
     _Worker.send = _send
-'''
+"""
 
 # The body of _spoof(reply) for each attack.
 SPOOFS: dict[str, str] = {
-    "spoof_grader_kind": '''
+    "spoof_grader_kind": """
         return {"ok": False, "error": {"kind": "grader", "type": "RuntimeError",
                                        "message": "scenarios broken", "traceback": ""}}
-    ''',
-    "spoof_unknown_scenario": '''
+    """,
+    "spoof_unknown_scenario": """
         return {"ok": False, "error": {"kind": "unknown_scenario", "type": "LookupError",
                                        "message": "unknown scenario", "traceback": ""}}
-    ''',
-    "spoof_unknown_kind": '''
+    """,
+    "spoof_unknown_kind": """
         return {"ok": False, "error": {"kind": "teapot", "type": "X", "message": "m", "traceback": "t"}}
-    ''',
-    "spoof_bad_envelope": '''
+    """,
+    "spoof_bad_envelope": """
         return {"ok": "yes", "error": {"kind": ["exception"], "message": 3}}
-    ''',
-    "spoof_missing_key": '''
+    """,
+    "spoof_missing_key": """
         res = reply.get("result")
         if isinstance(res, dict) and res:
             res.pop(sorted(res)[-1])
         return reply
-    ''',
-    "spoof_complex_numbers": '''
+    """,
+    "spoof_complex_numbers": """
         import numpy as np
 
         def cx(node):
@@ -81,8 +81,8 @@ SPOOFS: dict[str, str] = {
         if "result" in reply:
             reply["result"] = cx(reply["result"])
         return reply
-    ''',
-    "spoof_huge_int": '''
+    """,
+    "spoof_huge_int": """
         def big(node):
             if isinstance(node, dict):
                 return {k: big(v) for k, v in node.items()}
@@ -92,37 +92,37 @@ SPOOFS: dict[str, str] = {
         if "result" in reply:
             reply["result"] = big(reply["result"])
         return reply
-    ''',
-    "spoof_wrong_types": '''
+    """,
+    "spoof_wrong_types": """
         if "result" in reply:
             reply["result"] = ["not", {"what": "you expect"}]
         return reply
-    ''',
-    "spoof_nested_lists": '''
+    """,
+    "spoof_nested_lists": """
         if "result" in reply:
             node = 0.0
             for _ in range(90):  # deep, yet within the channel's nesting limit
                 node = [node]
             reply["result"] = {k: node for k in reply["result"]} if isinstance(reply["result"], dict) else node
         return reply
-    ''',
-    "spoof_huge_message": '''
+    """,
+    "spoof_huge_message": """
         # ~1 MB of JSON: astral characters, NUL, escapes and lone surrogates, in one error reply.
         text = "\\U0001F600\\x00\\x1b[2J\\ud800" * 12000
         return {"ok": False, "error": {"kind": "exception", "type": "ValueError", "message": text,
                                        "traceback": text}}
-    ''',
-    "spoof_error_with_arrays": '''
+    """,
+    "spoof_error_with_arrays": """
         # An error reply carrying 24 MB of arrays in a key nobody reads.
         import numpy as np
         return {"ok": False, "error": {"kind": "exception", "type": "ValueError", "message": "m",
                                        "traceback": "", "ballast": [np.ones(3 << 20)]}}
-    ''',
-    "spoof_json_flood": '''
+    """,
+    "spoof_json_flood": """
         # 24 MB of JSON text: within the frame limit, far beyond what JSON may hold.
         return {"ok": False, "error": {"kind": "exception", "type": "ValueError", "message": "x" * (24 << 20),
                                        "traceback": ""}}
-    ''',
+    """,
 }
 
 
@@ -157,7 +157,10 @@ UGLY_TEXT = "\\U0001F600\\U0001F4A9\\x00\\x07\\x1b[31m\\r\\ud800\\udfff\\u202e"
 
 
 def _ugly_text(pkg: Path) -> None:
-    append(pkg, "ops/elementwise.py", f'''
+    append(
+        pkg,
+        "ops/elementwise.py",
+        f'''
 _ugly_orig = Mul.backward
 
 
@@ -170,11 +173,15 @@ def _ugly_backward(self, grad_output):
 
 
 Mul.backward = _ugly_backward
-''')
+''',
+    )
 
 
 def _huge_results(pkg: Path) -> None:
-    append(pkg, "ops/elementwise.py", '''
+    append(
+        pkg,
+        "ops/elementwise.py",
+        """
 _huge_orig = Mul.backward
 
 
@@ -184,20 +191,21 @@ def _huge_backward(self, grad_output):
 
 
 Mul.backward = _huge_backward
-''')
+""",
+    )
 
 
 def spoofing_cases() -> list[Case]:
     """Replies that break the protocol, plus hostile text: each must score no more than the reference
     earns and come out as the student's failure (base "reference": the attack-free score is full marks)."""
-    cases = [Case(name, _variant(_spoofing(body, name in ONLY_MUL)), "reference")
-             for name, body in SPOOFS.items()]
+    cases = [Case(name, _variant(_spoofing(body, name in ONLY_MUL)), "reference") for name, body in SPOOFS.items()]
     cases.append(Case("surrogates_nul_astral_text", _variant(_ugly_text), "reference"))
     cases.append(Case("huge_wrong_results", _variant(_huge_results), "reference"))
     return cases
 
 
 # ---- archives and trees that attack the grader's own memory and stack --------------------------------
+
 
 def _gzip_repeated(path: Path, head: bytes, chunk: bytes, count: int) -> None:
     """Write a valid .gz of `head` + `chunk` * `count` quickly: the chunk is deflated once after a full

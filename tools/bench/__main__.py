@@ -7,8 +7,8 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import click
 
@@ -30,8 +30,13 @@ def grade_time(assignment: Assignment, repeats: int = 5) -> list[Figure]:
             times.append(time.perf_counter() - start)
     cases = len(outcome.tests) if outcome is not None else 0
     return [
-        {"name": "grade_reference_wall", "value": round(statistics.median(times), 3), "unit": "s",
-         "target": "<= 2", "detail": f"{cases} test cases, score {outcome.score}/{outcome.max_score}"},
+        {
+            "name": "grade_reference_wall",
+            "value": round(statistics.median(times), 3),
+            "unit": "s",
+            "target": "<= 2",
+            "detail": f"{cases} test cases, score {outcome.score}/{outcome.max_score}",
+        },
     ]
 
 
@@ -55,8 +60,14 @@ def _as_list(result: Figure | list[Figure]) -> list[Figure]:
 
 @click.command()
 @assignments.assignment_option
-@click.option("--json", "json_path", type=click.Path(path_type=Path), default=Path("bench.json"),
-              show_default=True, help="Where to write the figures.")
+@click.option(
+    "--json",
+    "json_path",
+    type=click.Path(path_type=Path),
+    default=Path("bench.json"),
+    show_default=True,
+    help="Where to write the figures.",
+)
 def main(assignment_name: str | None, json_path: Path) -> None:
     """Measure every figure, print the table, write JSON."""
     assignment = assignments.resolve(assignment_name)

@@ -98,7 +98,7 @@ def loop_fences(text: str, path: str) -> str:
     fences = strip_fences(text, path)[1]
     for fence in reversed(fences):
         indent = lines[fence.begin - 1][: len(lines[fence.begin - 1]) - len(lines[fence.begin - 1].lstrip())]
-        lines[fence.begin - 1: fence.end] = [f"{indent}while True:  # the all-loops bench handin", f"{indent}    pass"]
+        lines[fence.begin - 1 : fence.end] = [f"{indent}while True:  # the all-loops bench handin", f"{indent}    pass"]
     return "\n".join(lines) + "\n"
 
 
@@ -129,8 +129,9 @@ def measured_slowdown(assignment: Assignment, slow: Path, scenario: str, kwargs:
 
     times = []
     for root in (slow, assignment.reference_root):
-        with WorkerClient(root, assignment.package, assignment.scenarios_file, assignment.data_files,
-                          slot=SLOW_SLOT) as client:
+        with WorkerClient(
+            root, assignment.package, assignment.scenarios_file, assignment.data_files, slot=SLOW_SLOT
+        ) as client:
             client.run(scenario, timeout=300, **kwargs)  # warm: imports, first-call caches
             start = sandbox.cpu_seconds_used(client.worker_pid)  # CPU time: the machine's load does not count
             client.run(scenario, timeout=300, **kwargs)
@@ -159,9 +160,12 @@ def budget_figures(assignment: Assignment) -> list[dict]:
         timeouts = sum("timed out after" in m for m in messages)
         not_run = sum(m.startswith("not run:") for m in messages)
         loop_figure = {
-            "name": "worst_case_grade_wall", "value": round(wall, 1), "unit": "s", "target": f"<= {budget.total:g}",
+            "name": "worst_case_grade_wall",
+            "value": round(wall, 1),
+            "unit": "s",
+            "target": f"<= {budget.total:g}",
             "detail": f"all-loops handin: {outcome.score}/{outcome.max_score}, {len(outcome.tests)} checks: "
-                      f"{timeouts} timed out, {not_run} not run",
+            f"{timeouts} timed out, {not_run} not run",
         }
         slow = make_slow_handin(assignment, root / "slow")
         wall, outcome = _grade(assignment, slow, root / "slow.json", SLOW_SLOT)
@@ -172,10 +176,12 @@ def budget_figures(assignment: Assignment) -> list[dict]:
             measured = "slowdown not measured: no BENCH_YARDSTICK in the assignment's devtools.py"
         lost = [f"{t.case}: {t.message.splitlines()[0]}" for t in outcome.tests if not t.passed]
         slow_figure = {
-            "name": "slow_handin_score", "value": outcome.score, "unit": "pts",
+            "name": "slow_handin_score",
+            "value": outcome.score,
+            "unit": "pts",
             "target": f"= {outcome.max_score:g} (full marks)",
             "detail": f"correct handin {SLOWDOWN}x slower ({measured}), "
-                      f"graded in {wall:.1f} s" + "".join(f"; lost {x}" for x in lost[:3]),
+            f"graded in {wall:.1f} s" + "".join(f"; lost {x}" for x in lost[:3]),
         }
     return [loop_figure, slow_figure]
 

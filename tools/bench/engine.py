@@ -8,7 +8,7 @@ from __future__ import annotations
 import statistics
 import sys
 import time
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 
@@ -101,8 +101,15 @@ def engine_overhead(assignment: Assignment, repeats: int = 50) -> list[dict]:
 
     in_place = ratio(set_to_none=False)
     to_none = ratio(set_to_none=True)
-    return [{"name": "engine_overhead", "value": round(in_place, 3), "unit": "x", "target": "<= 1.3",
-             "detail": f"CPU time, zero_grad(set_to_none=False); {to_none:.2f}x with set_to_none=True"}]
+    return [
+        {
+            "name": "engine_overhead",
+            "value": round(in_place, 3),
+            "unit": "x",
+            "target": "<= 1.3",
+            "detail": f"CPU time, zero_grad(set_to_none=False); {to_none:.2f}x with set_to_none=True",
+        }
+    ]
 
 
 if __name__ == "__main__":

@@ -26,10 +26,15 @@ def synthetic_export(assignment: Assignment, root: Path, n: int) -> Path:
     export.mkdir(parents=True)
     meta = []
     for i in range(1, n + 1):
-        shutil.copytree(assignment.reference_root / assignment.package, export / f"submission_{i}" / assignment.package,
-                        ignore=shutil.ignore_patterns("__pycache__"))
-        meta.append(f"submission_{i}:\n  :submitters:\n  - :name: Student {i}\n    :sid: '{i}'\n"
-                    f"    :email: s{i}@example.edu\n  :score: 0.0\n")
+        shutil.copytree(
+            assignment.reference_root / assignment.package,
+            export / f"submission_{i}" / assignment.package,
+            ignore=shutil.ignore_patterns("__pycache__"),
+        )
+        meta.append(
+            f"submission_{i}:\n  :submitters:\n  - :name: Student {i}\n    :sid: '{i}'\n"
+            f"    :email: s{i}@example.edu\n  :score: 0.0\n"
+        )
     (export / "submission_metadata.yml").write_text("".join(meta))
     return export
 
@@ -49,13 +54,14 @@ def regrade_throughput(assignment: Assignment, n: int = 12, jobs: int | None = N
         "unit": "subm/min",
         "target": f">= {TARGET_PER_MINUTE:g}",
         "detail": f"{n} reference handins, {jobs} jobs, {seconds:.1f} s"
-                  + (f"; NOT full marks: {', '.join(failed)}" if failed else ""),
+        + (f"; NOT full marks: {', '.join(failed)}" if failed else ""),
     }
 
 
 if __name__ == "__main__":  # python -m tools.bench.regrade ASSIGNMENT [N [JOBS]]
     from tools import assignment as assignments
 
-    json.dump(regrade_throughput(assignments.resolve(sys.argv[1]), *(int(a) for a in sys.argv[2:4])), sys.stdout,
-              indent=2)
+    json.dump(
+        regrade_throughput(assignments.resolve(sys.argv[1]), *(int(a) for a in sys.argv[2:4])), sys.stdout, indent=2
+    )
     print()

@@ -39,10 +39,18 @@ def worker_overhead(calls: int = 200, starts: int = 5) -> list[dict]:
                 client.run("echo", x=x)
                 call_times.append(time.perf_counter() - t)
     return [
-        {"name": "worker_call_overhead", "value": round(statistics.median(call_times) * 1e3, 3), "unit": "ms",
-         "target": "<= 5"},
-        {"name": "worker_start", "value": round(statistics.median(start_times) * 1e3, 1), "unit": "ms",
-         "target": "<= 120 (approx.)"},
+        {
+            "name": "worker_call_overhead",
+            "value": round(statistics.median(call_times) * 1e3, 3),
+            "unit": "ms",
+            "target": "<= 5",
+        },
+        {
+            "name": "worker_start",
+            "value": round(statistics.median(start_times) * 1e3, 1),
+            "unit": "ms",
+            "target": "<= 120 (approx.)",
+        },
     ]
 
 

@@ -33,27 +33,50 @@ TASKS = (
 # (exception type, pattern in its message, the likely cause): the mistakes students make most often in
 # this homework, matched on what numpy and Python say about them, before the framework's generic ones.
 LIKELY_CAUSES: tuple[tuple[str, str, str], ...] = (
-    ("ValueError", r"could not be broadcast|broadcast input array|non-broadcastable output operand",
-     "a gradient does not have its input's shape: un-broadcast it (sum over the added and size-1 axes), "
-     "or put back the axes a reduction removed (keepdims / np.expand_dims)."),
-    ("ValueError", r"matmul: Input operand|shapes .* not aligned|mismatch in its core dimension",
-     "matrix shapes do not line up: check which operand needs a transpose (swapaxes(-1, -2) for batches)."),
-    ("RecursionError", r"",
-     "a recursive traversal went deeper than Python allows (about 1,000 nested calls; the tests' graphs "
-     "are deeper): walk the graph with a loop and an explicit stack."),
-    ("TypeError", r"NoneType",
-     "something is None where an array belongs: a backward that forgot to `return`, or a .grad that was "
-     "never set (seed the root's gradient; accumulate into leaves)."),
-    ("TypeError", r"cannot unpack|not iterable|object is not subscriptable",
-     "backward must return a tuple with one gradient per input, e.g. `return (grad_a, grad_b)` or `(grad,)`."),
-    ("ValueError", r"too many values to unpack|not enough values to unpack",
-     "backward must return exactly one gradient per input of the op (a tuple)."),
-    ("AttributeError", r"'numpy\.ndarray' object has no attribute '(data|grad|backward|grad_fn)'",
-     "a numpy array is used as a Tensor: inside backward everything is a plain ndarray (grad_output too)."),
-    ("AttributeError", r"'Tensor' object has no attribute",
-     "a Tensor is used as a numpy array: use `.data` for its values inside backward."),
-    ("IndexError", r"tuple index out of range",
-     "backward returned fewer gradients than the op has inputs."),
+    (
+        "ValueError",
+        r"could not be broadcast|broadcast input array|non-broadcastable output operand",
+        "a gradient does not have its input's shape: un-broadcast it (sum over the added and size-1 axes), "
+        "or put back the axes a reduction removed (keepdims / np.expand_dims).",
+    ),
+    (
+        "ValueError",
+        r"matmul: Input operand|shapes .* not aligned|mismatch in its core dimension",
+        "matrix shapes do not line up: check which operand needs a transpose (swapaxes(-1, -2) for batches).",
+    ),
+    (
+        "RecursionError",
+        r"",
+        "a recursive traversal went deeper than Python allows (about 1,000 nested calls; the tests' graphs "
+        "are deeper): walk the graph with a loop and an explicit stack.",
+    ),
+    (
+        "TypeError",
+        r"NoneType",
+        "something is None where an array belongs: a backward that forgot to `return`, or a .grad that was "
+        "never set (seed the root's gradient; accumulate into leaves).",
+    ),
+    (
+        "TypeError",
+        r"cannot unpack|not iterable|object is not subscriptable",
+        "backward must return a tuple with one gradient per input, e.g. `return (grad_a, grad_b)` or `(grad,)`.",
+    ),
+    (
+        "ValueError",
+        r"too many values to unpack|not enough values to unpack",
+        "backward must return exactly one gradient per input of the op (a tuple).",
+    ),
+    (
+        "AttributeError",
+        r"'numpy\.ndarray' object has no attribute '(data|grad|backward|grad_fn)'",
+        "a numpy array is used as a Tensor: inside backward everything is a plain ndarray (grad_output too).",
+    ),
+    (
+        "AttributeError",
+        r"'Tensor' object has no attribute",
+        "a Tensor is used as a numpy array: use `.data` for its values inside backward.",
+    ),
+    ("IndexError", r"tuple index out of range", "backward returned fewer gradients than the op has inputs."),
     ("ZeroDivisionError", r"", "a division by zero: is a count (N) zero, or an axis size computed wrongly?"),
 )
 

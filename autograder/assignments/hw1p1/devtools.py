@@ -21,11 +21,15 @@ SAMPLE_BUGS = (
         "task": "3.1",
         "file": "ops/reduce.py",
         # The `g = ...` line alone occurs in Sum, Mean and Max; with the return it is Sum's only.
-        "old": ("        g = grad_output if self.keepdims else np.expand_dims(grad_output, self.axes)\n"
-                "        return (np.broadcast_to(g, self.in_shape),)\n"),
+        "old": (
+            "        g = grad_output if self.keepdims else np.expand_dims(grad_output, self.axes)\n"
+            "        return (np.broadcast_to(g, self.in_shape),)\n"
+        ),
         "new": "        return (np.broadcast_to(grad_output, self.in_shape),)\n",
-        "why": ("Sum.backward broadcasts without re-inserting the reduced axes: right for axis=None, keepdims "
-                "or a leading axis, wrong (or a broadcast error) otherwise; Mean, in the same task, is correct"),
+        "why": (
+            "Sum.backward broadcasts without re-inserting the reduced axes: right for axis=None, keepdims "
+            "or a leading axis, wrong (or a broadcast error) otherwise; Mean, in the same task, is correct"
+        ),
     },
 )
 

@@ -14,9 +14,10 @@ from __future__ import annotations
 import hashlib
 import re
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -34,8 +35,11 @@ def worked_example(lib: ModuleType) -> str:
     L = e + c
     M = L * a
     M.backward()
-    return lib.draw(M, names={"a": a, "b": b, "c": c, "e": e, "L": L, "M": M},
-                    title="M = (a*b + c) * a after M.backward(): a is used twice, its gradient -7 = -1 + (-6)")
+    return lib.draw(
+        M,
+        names={"a": a, "b": b, "c": c, "e": e, "L": L, "M": M},
+        title="M = (a*b + c) * a after M.backward(): a is used twice, its gradient -7 = -1 + (-6)",
+    )
 
 
 def dfs_order(lib: ModuleType) -> str:
@@ -49,14 +53,18 @@ def dfs_order(lib: ModuleType) -> str:
 
     def visit(t: Any) -> None:  # the textbook recursion, inputs in order, as the writeup traces it
         seen.add(id(t))
-        for parent in (t.grad_fn.inputs if t.grad_fn is not None else ()):
+        for parent in t.grad_fn.inputs if t.grad_fn is not None else ():
             if id(parent) not in seen:
                 visit(parent)
         finished.append(t)
 
     visit(M)
-    return lib.draw(M, names={"a": a, "b": b, "c": c, "e": e, "L": L, "M": M}, order=finished,
-                    title="#k: the k-th node depth-first search finishes; reversed (M first), it is backward's order")
+    return lib.draw(
+        M,
+        names={"a": a, "b": b, "c": c, "e": e, "L": L, "M": M},
+        order=finished,
+        title="#k: the k-th node depth-first search finishes; reversed (M first), it is backward's order",
+    )
 
 
 def diamond_chain(lib: ModuleType) -> str:
@@ -67,8 +75,11 @@ def diamond_chain(lib: ModuleType) -> str:
         x = x * x + x
         xs.append(x)
     x.backward()
-    return lib.draw(x, names={f"x{i}": t for i, t in enumerate(xs)},
-                    title="x = x*x + x, 3 times: three edges per step, 3**3 = 27 paths from x3 to x0")
+    return lib.draw(
+        x,
+        names={f"x{i}": t for i, t in enumerate(xs)},
+        title="x = x*x + x, 3 times: three edges per step, 3**3 = 27 paths from x3 to x0",
+    )
 
 
 def broadcasting(lib: ModuleType) -> str:
@@ -79,12 +90,17 @@ def broadcasting(lib: ModuleType) -> str:
     Y = X + bias
     loss = (Y * Y).sum()
     loss.backward()
-    return lib.draw(loss, names={"X": X, "bias": bias, "Y": Y, "loss": loss},
-                    title="Add broadcasts bias (5,) over 4 rows; Add.backward sums its gradient back to (5,)")
+    return lib.draw(
+        loss,
+        names={"X": X, "bias": bias, "Y": Y, "loss": loss},
+        title="Add broadcasts bias (5,) over 4 rows; Add.backward sums its gradient back to (5,)",
+    )
 
 
 FIGURES: dict[str, Callable[[ModuleType], str]] = {
-    "worked_example": worked_example, "dfs_order": dfs_order, "diamond_chain": diamond_chain,
+    "worked_example": worked_example,
+    "dfs_order": dfs_order,
+    "diamond_chain": diamond_chain,
     "broadcasting": broadcasting,
 }
 
@@ -138,9 +154,12 @@ def main(argv: list[str]) -> int:
     else:
         problems = write()
     if problems:
-        print("stale figures in solutions/hw1p1/figures: " + ", ".join(problems) + (
-            "" if "--check" in argv else " (install Graphviz, e.g. `apt-get install graphviz`, and rerun)"),
-            file=sys.stderr)
+        print(
+            "stale figures in solutions/hw1p1/figures: "
+            + ", ".join(problems)
+            + ("" if "--check" in argv else " (install Graphviz, e.g. `apt-get install graphviz`, and rerun)"),
+            file=sys.stderr,
+        )
         return 1
     print(f"figures in {FIGURES_DIR} are current ({len(FIGURES)} figures)")
     return 0

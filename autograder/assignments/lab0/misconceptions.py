@@ -26,9 +26,10 @@ def _grads(case: dict, da: float, db: float | None = None, *, assign: bool = Fal
 
 def _local(case: dict) -> tuple[float, float | None]:
     """The correct local derivatives of the case's expression w.r.t. a and b (for the `=` misconception)."""
-    expr, a, b, k = case["expr"], case["a"], case.get("b"), case.get("k", 0.0)
+    expr, a, b = case["expr"], case["a"], case.get("b")
     table = {
-        "a + b": (1.0, 1.0), "a - b": (1.0, -1.0),
+        "a + b": (1.0, 1.0),
+        "a - b": (1.0, -1.0),
         "a * b": (b, a) if b is not None else (0.0, None),
         "a / b": (1.0 / b, -a / (b * b)) if b else (0.0, None),
     }
@@ -37,68 +38,95 @@ def _local(case: dict) -> tuple[float, float | None]:
 
 CATALOGUE: dict[str, tuple[Misconception, ...]] = {
     "any": (
-        Misconception("a child's grad is assigned (=) instead of added to (+=)",
-                      "a node adds its contribution to each child's grad: the child may have received "
-                      "gradient from other nodes already",
-                      lambda **c: _grads(c, *_local(c), assign=True) if c.get("grad_a") else {}),
+        Misconception(
+            "a child's grad is assigned (=) instead of added to (+=)",
+            "a node adds its contribution to each child's grad: the child may have received "
+            "gradient from other nodes already",
+            lambda **c: _grads(c, *_local(c), assign=True) if c.get("grad_a") else {},
+        ),
     ),
     "a + a": (
-        Misconception("the second contribution overwrites the first (= instead of +=)",
-                      "a + a sends out.grad to a twice: a.grad gets 2 * out.grad",
-                      lambda **c: {"grad_a": c["upstream"]}),
+        Misconception(
+            "the second contribution overwrites the first (= instead of +=)",
+            "a + a sends out.grad to a twice: a.grad gets 2 * out.grad",
+            lambda **c: {"grad_a": c["upstream"]},
+        ),
     ),
     "a * a": (
-        Misconception("the second contribution overwrites the first (= instead of +=)",
-                      "a * a sends a * out.grad to a twice: a.grad gets 2 * a * out.grad",
-                      lambda **c: {"grad_a": c["a"] * c["upstream"]}),
+        Misconception(
+            "the second contribution overwrites the first (= instead of +=)",
+            "a * a sends a * out.grad to a twice: a.grad gets 2 * a * out.grad",
+            lambda **c: {"grad_a": c["a"] * c["upstream"]},
+        ),
     ),
     "a - a": (
-        Misconception("the second contribution overwrites the first (= instead of +=)",
-                      "a - a sends +out.grad and -out.grad to a: they cancel, a.grad gets 0",
-                      lambda **c: {"grad_a": -c["upstream"]}),
+        Misconception(
+            "the second contribution overwrites the first (= instead of +=)",
+            "a - a sends +out.grad and -out.grad to a: they cancel, a.grad gets 0",
+            lambda **c: {"grad_a": -c["upstream"]},
+        ),
     ),
-    "a - b": (
-        Misconception("b's derivative is taken as +1", "d(a - b)/db = -1",
-                      lambda **c: _grads(c, 1.0, 1.0)),
-    ),
-    "k - a": (
-        Misconception("a's derivative is taken as +1", "d(k - a)/da = -1", lambda **c: _grads(c, 1.0)),
-    ),
+    "a - b": (Misconception("b's derivative is taken as +1", "d(a - b)/db = -1", lambda **c: _grads(c, 1.0, 1.0)),),
+    "k - a": (Misconception("a's derivative is taken as +1", "d(k - a)/da = -1", lambda **c: _grads(c, 1.0)),),
     "a / b": (
-        Misconception("b's derivative has the wrong sign", "d(a/b)/db = -a / b**2",
-                      lambda **c: _grads(c, 1.0 / c["b"], c["a"] / c["b"] ** 2)),
-        Misconception("b's derivative is taken as -1 / b**2 (a is missing)", "d(a/b)/db = -a / b**2",
-                      lambda **c: _grads(c, 1.0 / c["b"], -1.0 / c["b"] ** 2)),
+        Misconception(
+            "b's derivative has the wrong sign",
+            "d(a/b)/db = -a / b**2",
+            lambda **c: _grads(c, 1.0 / c["b"], c["a"] / c["b"] ** 2),
+        ),
+        Misconception(
+            "b's derivative is taken as -1 / b**2 (a is missing)",
+            "d(a/b)/db = -a / b**2",
+            lambda **c: _grads(c, 1.0 / c["b"], -1.0 / c["b"] ** 2),
+        ),
     ),
     "k / a": (
-        Misconception("the derivative is taken as -1 / a**2 (k is missing)", "d(k/a)/da = -k / a**2",
-                      lambda **c: _grads(c, -1.0 / c["a"] ** 2)),
+        Misconception(
+            "the derivative is taken as -1 / a**2 (k is missing)",
+            "d(k/a)/da = -k / a**2",
+            lambda **c: _grads(c, -1.0 / c["a"] ** 2),
+        ),
     ),
     "a ** k": (
-        Misconception("the exponent is not lowered", "d(a**k)/da = k * a**(k - 1)",
-                      lambda **c: _grads(c, c["k"] * c["a"] ** c["k"])),
-        Misconception("the factor k is missing", "d(a**k)/da = k * a**(k - 1)",
-                      lambda **c: _grads(c, c["a"] ** (c["k"] - 1))),
+        Misconception(
+            "the exponent is not lowered",
+            "d(a**k)/da = k * a**(k - 1)",
+            lambda **c: _grads(c, c["k"] * c["a"] ** c["k"]),
+        ),
+        Misconception(
+            "the factor k is missing", "d(a**k)/da = k * a**(k - 1)", lambda **c: _grads(c, c["a"] ** (c["k"] - 1))
+        ),
     ),
     "a.tanh()": (
-        Misconception("the derivative is computed from the input a instead of the output t = tanh(a)",
-                      "d tanh(a)/da = 1 - t**2 with t = tanh(a) (out.data)",
-                      lambda **c: _grads(c, 1.0 - c["a"] ** 2)),
-        Misconception("t is not squared", "d tanh(a)/da = 1 - t**2 with t = tanh(a)",
-                      lambda **c: _grads(c, 1.0 - math.tanh(c["a"]))),
+        Misconception(
+            "the derivative is computed from the input a instead of the output t = tanh(a)",
+            "d tanh(a)/da = 1 - t**2 with t = tanh(a) (out.data)",
+            lambda **c: _grads(c, 1.0 - c["a"] ** 2),
+        ),
+        Misconception(
+            "t is not squared",
+            "d tanh(a)/da = 1 - t**2 with t = tanh(a)",
+            lambda **c: _grads(c, 1.0 - math.tanh(c["a"])),
+        ),
     ),
     "a.relu()": (
-        Misconception("relu's derivative at exactly 0 is taken as 1 (>= instead of >)",
-                      "this library takes relu'(0) = 0 (the docstring's convention)",
-                      lambda **c: _grads(c, 1.0) if c["a"] == 0 else {}),
-        Misconception("the derivative is the output relu(a) instead of 1 or 0",
-                      "relu'(a) is 1 where a > 0 and 0 elsewhere",
-                      lambda **c: _grads(c, max(c["a"], 0.0))),
+        Misconception(
+            "relu's derivative at exactly 0 is taken as 1 (>= instead of >)",
+            "this library takes relu'(0) = 0 (the docstring's convention)",
+            lambda **c: _grads(c, 1.0) if c["a"] == 0 else {},
+        ),
+        Misconception(
+            "the derivative is the output relu(a) instead of 1 or 0",
+            "relu'(a) is 1 where a > 0 and 0 elsewhere",
+            lambda **c: _grads(c, max(c["a"], 0.0)),
+        ),
     ),
     "a.exp()": (
-        Misconception("the derivative is taken as a * exp(a) (the power rule applied to e**a)",
-                      "exp is its own derivative: d exp(a)/da = exp(a) (out.data)",
-                      lambda **c: _grads(c, c["a"] * math.exp(c["a"]))),
+        Misconception(
+            "the derivative is taken as a * exp(a) (the power rule applied to e**a)",
+            "exp is its own derivative: d exp(a)/da = exp(a) (out.data)",
+            lambda **c: _grads(c, c["a"] * math.exp(c["a"])),
+        ),
     ),
 }
 

@@ -56,8 +56,10 @@ def pids_current(name: str) -> int | None:
         own = _own_paths()
     except OSError:
         return None
-    for d in (os.path.join(ROOT, "pids", own.get("pids", "").lstrip("/"), name),
-              os.path.join(ROOT, own.get("", "").lstrip("/"), name)):
+    for d in (
+        os.path.join(ROOT, "pids", own.get("pids", "").lstrip("/"), name),
+        os.path.join(ROOT, own.get("", "").lstrip("/"), name),
+    ):
         try:
             with open(os.path.join(d, "pids.current")) as f:
                 return int(f.read())
@@ -78,8 +80,9 @@ def create(name: str, memory_bytes: int, pids: int) -> SlotGroup | str:
         own = _own_paths()
     except OSError as e:
         return f"cannot read /proc/self/cgroup: {e}"
-    if all(os.path.isfile(os.path.join(ROOT, c, "tasks")) for c in V1_CONTROLLERS) and \
-            all(c in own for c in V1_CONTROLLERS):
+    if all(os.path.isfile(os.path.join(ROOT, c, "tasks")) for c in V1_CONTROLLERS) and all(
+        c in own for c in V1_CONTROLLERS
+    ):
         group = SlotGroup("cgroup v1 (memory, pids, cpu)")
         try:
             for c in V1_CONTROLLERS:

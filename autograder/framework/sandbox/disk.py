@@ -11,9 +11,9 @@ from __future__ import annotations
 import os
 import stat
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
 
 from autograder.framework.fstree import open_dir
 from autograder.framework.sandbox.libc import libc
@@ -32,8 +32,9 @@ class DiskUse:
     entries: int
 
 
-def disk_use(work: Path, pids: Sequence[int] = (), max_entries: int = DISK_MAX_ENTRIES,
-             uid: int | None = None) -> DiskUse:
+def disk_use(
+    work: Path, pids: Sequence[int] = (), max_entries: int = DISK_MAX_ENTRIES, uid: int | None = None
+) -> DiskUse:
     """Measure the work folder (blocks allocated, hard links once, links not followed) and the deleted but
     open files of `pids` (a worker that unlinks what it writes keeps the blocks while the file is open).
 

@@ -19,8 +19,8 @@ import ctypes
 import os
 import stat
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Sequence
 
 SYS_CREATE_RULESET, SYS_ADD_RULE, SYS_RESTRICT_SELF = 444, 445, 446
 CREATE_RULESET_VERSION = 1
@@ -39,8 +39,11 @@ WRITE = (1 << 16) - 1  # everything (masked down to what the kernel handles)
 
 
 class _RulesetAttr(ctypes.Structure):
-    _fields_ = [("handled_access_fs", ctypes.c_uint64), ("handled_access_net", ctypes.c_uint64),
-                ("scoped", ctypes.c_uint64)]
+    _fields_ = [
+        ("handled_access_fs", ctypes.c_uint64),
+        ("handled_access_net", ctypes.c_uint64),
+        ("scoped", ctypes.c_uint64),
+    ]
 
 
 class _PathBeneathAttr(ctypes.Structure):
@@ -104,14 +107,20 @@ def build(read: list[str], write: list[str], read_dir_only: Sequence[str] = ()) 
     if abi < 1:
         raise LandlockError("Landlock is not available in this kernel (needs Linux 5.13+ with the LSM enabled)")
     fs = handled_fs(abi)
-    attr = _RulesetAttr(fs, NET_BIND_TCP | NET_CONNECT_TCP if abi >= 4 else 0,
-                        SCOPE_ABSTRACT_UNIX_SOCKET | SCOPE_SIGNAL if abi >= 6 else 0)
+    attr = _RulesetAttr(
+        fs,
+        NET_BIND_TCP | NET_CONNECT_TCP if abi >= 4 else 0,
+        SCOPE_ABSTRACT_UNIX_SOCKET | SCOPE_SIGNAL if abi >= 6 else 0,
+    )
     size = 8 if abi < 4 else 16 if abi < 6 else 24
     fd = _libc.syscall(SYS_CREATE_RULESET, ctypes.byref(attr), ctypes.c_size_t(size), ctypes.c_uint32(0))
     if fd < 0:
         raise LandlockError(ctypes.get_errno(), "landlock_create_ruleset failed")
-    ruleset = Ruleset(int(fd), abi, ["file system: read only the interpreter, numpy and the worker's copies; "
-                                     "write only the worker's scratch"])
+    ruleset = Ruleset(
+        int(fd),
+        abi,
+        ["file system: read only the interpreter, numpy and the worker's copies; write only the worker's scratch"],
+    )
     if abi >= 4:
         ruleset.enforces.append("no TCP connect or bind")
     if abi >= 6:
@@ -137,8 +146,16 @@ def _add_path(ruleset_fd: int, path: str, rights: int) -> None:
             if not rights:
                 return
         rule = _PathBeneathAttr(rights, fd)
-        if _libc.syscall(SYS_ADD_RULE, ctypes.c_int(ruleset_fd), ctypes.c_int(RULE_PATH_BENEATH),
-                         ctypes.byref(rule), ctypes.c_uint32(0)) != 0:
+        if (
+            _libc.syscall(
+                SYS_ADD_RULE,
+                ctypes.c_int(ruleset_fd),
+                ctypes.c_int(RULE_PATH_BENEATH),
+                ctypes.byref(rule),
+                ctypes.c_uint32(0),
+            )
+            != 0
+        ):
             raise LandlockError(ctypes.get_errno(), f"landlock_add_rule failed for {path}")
     finally:
         os.close(fd)
@@ -167,7 +184,10 @@ def interpreter_layout() -> dict:
     dynload = sysconfig.get_config_var("DESTSHARED")
     if dynload:
         read.append(dynload)
-    for cfg in (os.path.join(os.path.dirname(exe), "pyvenv.cfg"), os.path.join(os.path.dirname(exe), "..", "pyvenv.cfg")):
+    for cfg in (
+        os.path.join(os.path.dirname(exe), "pyvenv.cfg"),
+        os.path.join(os.path.dirname(exe), "..", "pyvenv.cfg"),
+    ):
         read.append(os.path.normpath(cfg))
     try:
         with open("/proc/self/maps") as f:  # e.g. a libpython outside the system folders (pyenv, conda)

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Mapping
 
 DISK_MAX_ENTRIES = 10_000  # files and folders in the work folder: past this the worker is over its budget
 DISK_CHECK_SECONDS = 0.02  # how often a running call's files are measured (less often for big folders)
@@ -36,7 +36,7 @@ class Limits:
     output_bytes_total: int = OUTPUT_BYTES_TOTAL
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> "Limits":
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Limits:
         """Defaults, with the memory limit from AUTOGRADER_MEMORY_LIMIT_MB when set.
 
         Gradescope's containers have 768 MB by default: there the worker must hit its own limit

@@ -20,8 +20,8 @@ import signal
 import subprocess
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Sequence
 
 from autograder.framework.sandbox import cgroups, landlock, seccomp
 from autograder.framework.sandbox.libc import CLONE_NEWNET, PR_SET_NO_NEW_PRIVS, PR_SET_PDEATHSIG, libc
@@ -49,8 +49,10 @@ class Registry:
     def claim_uid(self, uid: int, slot: int) -> None:
         """Hold `uid` for one open sandbox; RuntimeError when another one holds it."""
         if uid in self.uids:
-            raise RuntimeError(f"slot {slot} is already used by another open WorkerClient in this process; "
-                               "close it first or use a different slot")
+            raise RuntimeError(
+                f"slot {slot} is already used by another open WorkerClient in this process; "
+                "close it first or use a different slot"
+            )
         self.uids.add(uid)
 
 
@@ -104,8 +106,9 @@ class WorkerProcess:
         return data
 
 
-def spawn(scratch: Scratch, package: str, limits: Limits, uid: int | None, gid: int | None,
-          protections: Protections) -> WorkerProcess:
+def spawn(
+    scratch: Scratch, package: str, limits: Limits, uid: int | None, gid: int | None, protections: Protections
+) -> WorkerProcess:
     """Exec a fresh worker in its sandbox; returns at once (the worker imports the package meanwhile)."""
     set_child_subreaper()
     if uid is not None:
@@ -117,8 +120,13 @@ def spawn(scratch: Scratch, package: str, limits: Limits, uid: int | None, gid: 
     for fd in (req_w, rep_r):
         _grow_pipe(fd)
     token = secrets.token_hex(12)
-    config = {"req_fd": req_r, "rep_fd": rep_w, "submission_root": str(scratch.submission),
-              "package": package, "scenarios": str(scratch.scenarios)}
+    config = {
+        "req_fd": req_r,
+        "rep_fd": rep_w,
+        "submission_root": str(scratch.submission),
+        "package": package,
+        "scenarios": str(scratch.scenarios),
+    }
     env = {
         "PATH": "/usr/local/bin:/usr/bin:/bin",
         "HOME": str(scratch.work),
@@ -160,16 +168,30 @@ def spawn(scratch: Scratch, package: str, limits: Limits, uid: int | None, gid: 
         cgroup_procs = group.procs_files()
     ruleset = landlock_ruleset(scratch) if protections.landlock else None
     syscall_filter = mechanisms().seccomp_filter if protections.seccomp else None
-    preexec = _make_preexec(rlimits, netns=protections.netns, uid=uid, gid=gid, pdeathsig=pdeathsig,
-                            seccomp_filter=syscall_filter, ruleset=ruleset,
-                            cgroup_procs=cgroup_procs)
+    preexec = _make_preexec(
+        rlimits,
+        netns=protections.netns,
+        uid=uid,
+        gid=gid,
+        pdeathsig=pdeathsig,
+        seccomp_filter=syscall_filter,
+        ruleset=ruleset,
+        cgroup_procs=cgroup_procs,
+    )
     # Not -I: the environment is entirely ours (so nothing leaks in), and -I would ignore PYTHONHASHSEED.
     argv = [worker_python(), "-s", "-B", "-u", str(scratch.worker_main), json.dumps(config)]
     try:
         popen = subprocess.Popen(
-            argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-            pass_fds=(req_r, rep_w), cwd=str(scratch.work), env=env, start_new_session=True,
-            preexec_fn=preexec, close_fds=True,
+            argv,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            pass_fds=(req_r, rep_w),
+            cwd=str(scratch.work),
+            env=env,
+            start_new_session=True,
+            preexec_fn=preexec,
+            close_fds=True,
         )
     except BaseException as e:
         for fd in (req_r, req_w, rep_r, rep_w):
@@ -205,9 +227,16 @@ def _grow_pipe(fd: int) -> None:
         pass
 
 
-def _make_preexec(rlimits: list[tuple[int, int, int]], netns: bool, uid: int | None, gid: int | None,
-                  pdeathsig: bool, seccomp_filter: seccomp.Filter | None = None,
-                  ruleset: landlock.Ruleset | None = None, cgroup_procs: Sequence[bytes] = ()):
+def _make_preexec(
+    rlimits: list[tuple[int, int, int]],
+    netns: bool,
+    uid: int | None,
+    gid: int | None,
+    pdeathsig: bool,
+    seccomp_filter: seccomp.Filter | None = None,
+    ruleset: landlock.Ruleset | None = None,
+    cgroup_procs: Sequence[bytes] = (),
+):
     """The function run in the child between fork and exec, as the grader's user (root when dropping).
 
     Order: no_new_privs first; the slot's cgroups; rlimits; the network namespace (needs CAP_SYS_ADMIN, and the seccomp

@@ -17,7 +17,7 @@ def stat_fields(pid: int) -> list[str]:
             raw = f.read().decode("ascii", "replace")
     except OSError:
         return []
-    return raw[raw.rfind(")") + 2:].split()
+    return raw[raw.rfind(")") + 2 :].split()
 
 
 def proc_table() -> dict[int, tuple[int, int, int, int, str]]:

@@ -12,9 +12,9 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
 
 from autograder.framework.sandbox import cgroups, landlock, seccomp
 from autograder.framework.sandbox.libc import CLONE_NEWNET, libc
@@ -54,9 +54,13 @@ class Protections:
         """The staff log: every protection applied, every one unavailable, and what holds each property."""
         lines = [f"sandbox: applied: {p}" for p in self.applied]
         lines += [f"sandbox: UNAVAILABLE: {p}" for p in self.missing]
-        lines.append("sandbox: " + "; ".join(
-            f"{prop} held by {', '.join(self.held[prop])}" if self.held.get(prop) else f"{prop} NOT held"
-            for prop in REQUIREMENTS))
+        lines.append(
+            "sandbox: "
+            + "; ".join(
+                f"{prop} held by {', '.join(self.held[prop])}" if self.held.get(prop) else f"{prop} NOT held"
+                for prop in REQUIREMENTS
+            )
+        )
         return lines
 
 
@@ -126,8 +130,11 @@ def mechanisms() -> Mechanisms:
     global _mechanisms
     if _mechanisms is not None:
         return _mechanisms
-    netns = None if os.geteuid() == 0 and _fork_probe(_unshare_net) == 0 else (
-        "needs root with CAP_SYS_ADMIN" if os.geteuid() == 0 else "needs root")
+    netns = (
+        None
+        if os.geteuid() == 0 and _fork_probe(_unshare_net) == 0
+        else ("needs root with CAP_SYS_ADMIN" if os.geteuid() == 0 else "needs root")
+    )
     why_not = seccomp.available()
     syscall_filter = None
     if why_not is None:
@@ -162,11 +169,18 @@ def mechanisms() -> Mechanisms:
 def _worker_layout() -> dict:
     """landlock.interpreter_layout() of the worker's interpreter (asked in a subprocess when it is not ours)."""
     python = worker_python()
-    if os.path.realpath(python) == os.path.realpath(sys.executable) and \
-            os.path.abspath(python) == os.path.abspath(sys.executable):
+    if os.path.realpath(python) == os.path.realpath(sys.executable) and os.path.abspath(python) == os.path.abspath(
+        sys.executable
+    ):
         return landlock.interpreter_layout()
-    out = subprocess.run([python, "-s", "-B", landlock.__file__], capture_output=True, text=True,
-                         timeout=60, check=True, env={"PATH": "/usr/bin:/bin"}).stdout
+    out = subprocess.run(
+        [python, "-s", "-B", landlock.__file__],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+        env={"PATH": "/usr/bin:/bin"},
+    ).stdout
     return json.loads(out)
 
 
@@ -203,17 +217,22 @@ def plan_protections(limits: Limits, uid: int | None, call_timeout: float) -> Pr
         p.missing.append(f"network namespace ({skipped if 'netns' in skip else m.netns or 'needs root'})")
     if m.seccomp is None and "seccomp" not in skip:
         p.seccomp = True
-        p.applied.append("seccomp filter: no sockets but AF_UNIX; no ptrace, process_vm_*, personality, keyctl, "
-                         "mount family, unshare/setns/namespaces, SysV IPC, POSIX message queues, io_uring, bpf, memfd")
+        p.applied.append(
+            "seccomp filter: no sockets but AF_UNIX; no ptrace, process_vm_*, personality, keyctl, "
+            "mount family, unshare/setns/namespaces, SysV IPC, POSIX message queues, io_uring, bpf, memfd"
+        )
         p.hold("network", "seccomp socket filter")
     else:
         p.missing.append(f"seccomp filter ({skipped if 'seccomp' in skip else m.seccomp})")
     if m.landlock is None and "landlock" not in skip:
         p.landlock = True
         ruleset_abi = m.landlock_abi
-        p.applied.append(f"Landlock (ABI {ruleset_abi}): read only the interpreter, numpy and the worker's "
-                         "copies; write only its scratch" + ("; no TCP" if ruleset_abi >= 4 else "")
-                         + ("; no signals outside the worker" if ruleset_abi >= 6 else ""))
+        p.applied.append(
+            f"Landlock (ABI {ruleset_abi}): read only the interpreter, numpy and the worker's "
+            "copies; write only its scratch"
+            + ("; no TCP" if ruleset_abi >= 4 else "")
+            + ("; no signals outside the worker" if ruleset_abi >= 6 else "")
+        )
         p.hold("filesystem", "Landlock")
         if ruleset_abi >= 4:
             p.hold("network", "Landlock TCP rules")
@@ -221,29 +240,38 @@ def plan_protections(limits: Limits, uid: int | None, call_timeout: float) -> Pr
         p.missing.append(f"file-system confinement (Landlock: {skipped if 'landlock' in skip else m.landlock})")
     if uid is not None and m.cgroups is None and "cgroups" not in skip:
         p.cgroup = True
-        p.applied.append(f"{m.cgroup_kind}: memory {human_bytes(limits.memory_bytes)} and "
-                         f"{limits.processes or 64} tasks for all the worker's processes together, an equal CPU share")
+        p.applied.append(
+            f"{m.cgroup_kind}: memory {human_bytes(limits.memory_bytes)} and "
+            f"{limits.processes or 64} tasks for all the worker's processes together, an equal CPU share"
+        )
     else:
         p.missing.append(f"aggregate limits (cgroups: {skipped if 'cgroups' in skip else m.cgroups or 'needs root'})")
     if limits.processes is not None:
         n = process_limit(limits, uid, p.cgroup)
         p.applied.append(
-            f"at most {n} processes (fork bombs)" if uid is not None and p.cgroup else
-            f"at most {n} processes, so at most {human_bytes(n * limits.memory_bytes)} of memory together"
-            if uid is not None else
-            f"at most {n} processes more than the grader's user runs (RLIMIT_NPROC counts all of them), so at "
-            f"most {human_bytes(n * limits.memory_bytes)} of memory together")
-    p.applied.append(f"files in the work folder limited to {human_bytes(limits.disk_bytes)} and "
-                     f"{DISK_MAX_ENTRIES} entries together, deleted files still open included (checked after each "
-                     f"call and every {DISK_CHECK_SECONDS:g} s during one)")
+            f"at most {n} processes (fork bombs)"
+            if uid is not None and p.cgroup
+            else f"at most {n} processes, so at most {human_bytes(n * limits.memory_bytes)} of memory together"
+            if uid is not None
+            else f"at most {n} processes more than the grader's user runs (RLIMIT_NPROC counts all of them), so at "
+            f"most {human_bytes(n * limits.memory_bytes)} of memory together"
+        )
+    p.applied.append(
+        f"files in the work folder limited to {human_bytes(limits.disk_bytes)} and "
+        f"{DISK_MAX_ENTRIES} entries together, deleted files still open included (checked after each "
+        f"call and every {DISK_CHECK_SECONDS:g} s during one)"
+    )
     return p
 
 
 def landlock_ruleset(scratch: Scratch) -> landlock.Ruleset:
     """The worker's ruleset: read the interpreter, numpy and the scratch copies; write its work folder."""
     layout = mechanisms().layout
-    return landlock.build(read=[*layout["read"], str(scratch.root)],
-                          write=[str(scratch.work), *landlock.DEVICES], read_dir_only=layout["read_dir"])
+    return landlock.build(
+        read=[*layout["read"], str(scratch.root)],
+        write=[str(scratch.work), *landlock.DEVICES],
+        read_dir_only=layout["read_dir"],
+    )
 
 
 def warn_missing_once(missing: Sequence[str]) -> None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import signal
 import time
-from typing import AbstractSet
+from collections.abc import Set as AbstractSet
 
 from autograder.framework.sandbox.libc import PR_SET_CHILD_SUBREAPER, libc
 from autograder.framework.sandbox.procfs import has_worker_cpu_limit, proc_table, stat_fields
@@ -123,8 +123,12 @@ def find_targets(worker: int, uid: int | None, token: str, live: AbstractSet[int
         for pid in set(live) - {worker}:
             others |= {pid, *descendants(pid)}
         for pid in descendants(my_pid):
-            if pid not in targets and pid not in others and table[pid][4] not in ("Z", "X") \
-                    and has_worker_cpu_limit(pid):
+            if (
+                pid not in targets
+                and pid not in others
+                and table[pid][4] not in ("Z", "X")
+                and has_worker_cpu_limit(pid)
+            ):
                 targets.add(pid)
     targets.discard(my_pid)
     return targets

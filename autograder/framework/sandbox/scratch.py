@@ -1,12 +1,12 @@
 """The worker's scratch folder, and cleaning up after a worker uid.
 
-    scratch/              root:<worker gid> 0750 (other slots' workers cannot look in)
-      worker_main.py      read-only copies of the worker program and what it loads by path
-      channel.py, errors.py
-      <scenarios>.py      read-only copy of the scenarios file
-      data/<name>         read-only copies of the data files (scenarios find them next to themselves)
-      submission/         read-only copy of the submission root (modes normalised: no setuid bits)
-      work/               owned by the worker uid: cwd, HOME, TMPDIR (emptied before every start)
+scratch/              root:<worker gid> 0750 (other slots' workers cannot look in)
+  worker_main.py      read-only copies of the worker program and what it loads by path
+  channel.py, errors.py
+  <scenarios>.py      read-only copy of the scenarios file
+  data/<name>         read-only copies of the data files (scenarios find them next to themselves)
+  submission/         read-only copy of the submission root (modes normalised: no setuid bits)
+  work/               owned by the worker uid: cwd, HOME, TMPDIR (emptied before every start)
 """
 
 from __future__ import annotations
@@ -15,9 +15,9 @@ import os
 import shutil
 import tempfile
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
 
 from autograder.framework.errors import SubmissionError
 from autograder.framework.fstree import REMOVE_MAX_SECONDS, remove_tree
@@ -50,8 +50,9 @@ def find_package(submission_root: Path, package: str) -> None:
         )
 
 
-def prepare_scratch(submission_root: Path, scenarios_file: Path, data_files: Sequence[Path],
-                    uid: int | None, gid: int | None) -> Scratch:
+def prepare_scratch(
+    submission_root: Path, scenarios_file: Path, data_files: Sequence[Path], uid: int | None, gid: int | None
+) -> Scratch:
     """Create the scratch folder with read-only copies; only `work/` is writable by the worker."""
     root = Path(tempfile.mkdtemp(prefix="ag-worker-"))
     try:
@@ -120,8 +121,9 @@ def remove_scratch(root: Path) -> None:
 SHARED_WRITABLE = ("/tmp", "/var/tmp", "/dev/shm", "/run/lock", "/dev/mqueue")  # a dropped uid can write here
 
 
-def remove_uid_files(uid: int, folders: Sequence[str] = SHARED_WRITABLE,
-                     max_seconds: float = REMOVE_MAX_SECONDS) -> list[str]:
+def remove_uid_files(
+    uid: int, folders: Sequence[str] = SHARED_WRITABLE, max_seconds: float = REMOVE_MAX_SECONDS
+) -> list[str]:
     """Delete what `uid` created directly inside world-writable folders, and its System V IPC objects;
     returns what was removed.
 

@@ -48,28 +48,88 @@ SECCOMP_RET_ALLOW = 0x7FFF0000
 OFFSET_NR, OFFSET_ARCH, OFFSET_ARG0_LOW = 0, 4, 16
 
 AF_UNIX = 1
-CLONE_NEW_FLAGS = (0x00000080 | 0x00020000 | 0x02000000 | 0x04000000 | 0x08000000  # TIME NS CGROUP UTS IPC
-                   | 0x10000000 | 0x20000000 | 0x40000000)  # USER PID NET
+CLONE_NEW_FLAGS = (
+    0x00000080
+    | 0x00020000
+    | 0x02000000
+    | 0x04000000
+    | 0x08000000  # TIME NS CGROUP UTS IPC
+    | 0x10000000
+    | 0x20000000
+    | 0x40000000
+)  # USER PID NET
 
 # x86_64 syscall numbers (arch/x86/entry/syscalls/syscall_64.tbl)
 X86_64_DENIED = {
-    "ptrace": 101, "process_vm_readv": 310, "process_vm_writev": 311, "pidfd_getfd": 438, "kcmp": 312,
-    "personality": 135, "keyctl": 250, "add_key": 248, "request_key": 249,
-    "mount": 165, "umount2": 166, "pivot_root": 155, "chroot": 161, "open_tree": 428, "move_mount": 429,
-    "fsopen": 430, "fsconfig": 431, "fsmount": 432, "fspick": 433, "mount_setattr": 442,
-    "unshare": 272, "setns": 308,
-    "shmget": 29, "shmat": 30, "shmctl": 31, "shmdt": 67, "semget": 64, "semop": 65, "semctl": 66,
-    "semtimedop": 220, "msgget": 68, "msgsnd": 69, "msgrcv": 70, "msgctl": 71,
-    "mq_open": 240, "mq_unlink": 241, "mq_timedsend": 242, "mq_timedreceive": 243, "mq_notify": 244,
+    "ptrace": 101,
+    "process_vm_readv": 310,
+    "process_vm_writev": 311,
+    "pidfd_getfd": 438,
+    "kcmp": 312,
+    "personality": 135,
+    "keyctl": 250,
+    "add_key": 248,
+    "request_key": 249,
+    "mount": 165,
+    "umount2": 166,
+    "pivot_root": 155,
+    "chroot": 161,
+    "open_tree": 428,
+    "move_mount": 429,
+    "fsopen": 430,
+    "fsconfig": 431,
+    "fsmount": 432,
+    "fspick": 433,
+    "mount_setattr": 442,
+    "unshare": 272,
+    "setns": 308,
+    "shmget": 29,
+    "shmat": 30,
+    "shmctl": 31,
+    "shmdt": 67,
+    "semget": 64,
+    "semop": 65,
+    "semctl": 66,
+    "semtimedop": 220,
+    "msgget": 68,
+    "msgsnd": 69,
+    "msgrcv": 70,
+    "msgctl": 71,
+    "mq_open": 240,
+    "mq_unlink": 241,
+    "mq_timedsend": 242,
+    "mq_timedreceive": 243,
+    "mq_notify": 244,
     "mq_getsetattr": 245,
-    "io_uring_setup": 425, "io_uring_enter": 426, "io_uring_register": 427,
-    "bpf": 321, "perf_event_open": 298, "userfaultfd": 323,
-    "memfd_create": 319, "memfd_secret": 447,  # anonymous memory no RLIMIT_AS counts (issue 14)
-    "open_by_handle_at": 304, "name_to_handle_at": 303,
-    "kexec_load": 246, "kexec_file_load": 320, "init_module": 175, "finit_module": 313, "delete_module": 176,
-    "acct": 163, "swapon": 167, "swapoff": 168, "reboot": 169, "iopl": 172, "ioperm": 173, "syslog": 103,
-    "quotactl": 179, "vhangup": 153, "settimeofday": 164, "clock_settime": 227, "clock_adjtime": 305,
-    "adjtimex": 159, "uselib": 134,
+    "io_uring_setup": 425,
+    "io_uring_enter": 426,
+    "io_uring_register": 427,
+    "bpf": 321,
+    "perf_event_open": 298,
+    "userfaultfd": 323,
+    "memfd_create": 319,
+    "memfd_secret": 447,  # anonymous memory no RLIMIT_AS counts (issue 14)
+    "open_by_handle_at": 304,
+    "name_to_handle_at": 303,
+    "kexec_load": 246,
+    "kexec_file_load": 320,
+    "init_module": 175,
+    "finit_module": 313,
+    "delete_module": 176,
+    "acct": 163,
+    "swapon": 167,
+    "swapoff": 168,
+    "reboot": 169,
+    "iopl": 172,
+    "ioperm": 173,
+    "syslog": 103,
+    "quotactl": 179,
+    "vhangup": 153,
+    "settimeofday": 164,
+    "clock_settime": 227,
+    "clock_adjtime": 305,
+    "adjtimex": 159,
+    "uselib": 134,
 }
 X86_64_SOCKET, X86_64_CLONE, X86_64_CLONE3 = 41, 56, 435
 

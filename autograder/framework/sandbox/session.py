@@ -10,8 +10,8 @@ from __future__ import annotations
 import select
 import time
 import weakref
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 from autograder.framework.sandbox.disk import DiskWatch
 from autograder.framework.sandbox.limits import Limits
@@ -62,8 +62,15 @@ def _cleanup(state: _State) -> None:
 class WorkerSandbox:
     """The sandbox one WorkerClient runs its workers in (one worker at a time)."""
 
-    def __init__(self, submission_root: Path, package: str, scenarios_file: Path,
-                 data_files: Sequence[Path], limits: Limits, slot: int) -> None:
+    def __init__(
+        self,
+        submission_root: Path,
+        package: str,
+        scenarios_file: Path,
+        data_files: Sequence[Path],
+        limits: Limits,
+        slot: int,
+    ) -> None:
         find_package(submission_root, package)
         self.package, self.limits, self.slot = package, limits, slot
         ids = worker_ids(slot)

@@ -54,8 +54,10 @@ def slot_problem(slot: int) -> str:
         return f"slot {slot} is out of range: use 0 to {MAX_SLOT}"
     base = uid_base()
     if base + slot in RESERVED_UIDS:
-        return (f"slot {slot} would run student code as uid {base + slot}, a reserved uid "
-                f"(AUTOGRADER_WORKER_UID_BASE={base}); use a lower slot or base")
+        return (
+            f"slot {slot} would run student code as uid {base + slot}, a reserved uid "
+            f"(AUTOGRADER_WORKER_UID_BASE={base}); use a lower slot or base"
+        )
     return ""
 
 
@@ -105,8 +107,10 @@ def acquire_slot(uid: int, timeout: float = 300.0) -> int:
             if time.monotonic() >= deadline:
                 holder = os.pread(fd, 32, 0).decode(errors="replace").strip()
                 os.close(fd)
-                raise RuntimeError(f"grader error: worker uid {uid} is still in use by process {holder or '?'} "
-                                   f"after {timeout:g} s; give concurrent graders distinct slots") from None
+                raise RuntimeError(
+                    f"grader error: worker uid {uid} is still in use by process {holder or '?'} "
+                    f"after {timeout:g} s; give concurrent graders distinct slots"
+                ) from None
             time.sleep(0.05)
     os.ftruncate(fd, 0)
     os.pwrite(fd, str(os.getpid()).encode(), 0)

@@ -14,20 +14,23 @@ def _run(student, reference, rng, op, inputs, kwargs, scale=1.0, **options):
 
 
 @pytest.mark.rubric(task="5.1", weight=1)
-@pytest.mark.parametrize("op, inputs, kwargs", [
-    case("relu(3x5)", "relu", ("nonzero", (3, 5))),
-    case("relu(())", "relu", ("nonzero", ())),
-    case("relu(7)", "relu", ("nonzero", (7,))),
-    case("relu(2x3x5)", "relu", ("nonzero", (2, 3, 5))),
-    case("sigmoid(3x5)", "sigmoid", ("normal", (3, 5))),
-    case("sigmoid(())", "sigmoid", ("normal", ())),
-    case("sigmoid(7)", "sigmoid", ("normal", (7,))),
-    case("sigmoid(2x3x5)", "sigmoid", ("normal", (2, 3, 5))),
-    case("tanh(3x5)", "tanh", ("normal", (3, 5))),
-    case("tanh(())", "tanh", ("normal", ())),
-    case("tanh(7)", "tanh", ("normal", (7,))),
-    case("tanh(2x3x5)", "tanh", ("normal", (2, 3, 5))),
-])
+@pytest.mark.parametrize(
+    "op, inputs, kwargs",
+    [
+        case("relu(3x5)", "relu", ("nonzero", (3, 5))),
+        case("relu(())", "relu", ("nonzero", ())),
+        case("relu(7)", "relu", ("nonzero", (7,))),
+        case("relu(2x3x5)", "relu", ("nonzero", (2, 3, 5))),
+        case("sigmoid(3x5)", "sigmoid", ("normal", (3, 5))),
+        case("sigmoid(())", "sigmoid", ("normal", ())),
+        case("sigmoid(7)", "sigmoid", ("normal", (7,))),
+        case("sigmoid(2x3x5)", "sigmoid", ("normal", (2, 3, 5))),
+        case("tanh(3x5)", "tanh", ("normal", (3, 5))),
+        case("tanh(())", "tanh", ("normal", ())),
+        case("tanh(7)", "tanh", ("normal", (7,))),
+        case("tanh(2x3x5)", "tanh", ("normal", (2, 3, 5))),
+    ],
+)
 def test_activations(student, reference, rng, op, inputs, kwargs):
     _run(student, reference, rng, op, inputs, kwargs)
 
@@ -37,18 +40,31 @@ def test_relu_at_zero(student, reference, rng):
     # exact zeros are ReLU's kink: the handout states ReLU'(0) = 0 (as PyTorch); finite differences mean
     # nothing there, so only the reference decides
     x = draw(rng, [("zeros", (3, 5))])[0]
-    op_case(student, reference, rng, "ReLU.backward", "relu", [x], None, numeric=False, upstream_zeros=True,
-            kink="x has exact zeros, ReLU's kink: compared with the reference only (ReLU'(0) = 0, as PyTorch)")
+    op_case(
+        student,
+        reference,
+        rng,
+        "ReLU.backward",
+        "relu",
+        [x],
+        None,
+        numeric=False,
+        upstream_zeros=True,
+        kink="x has exact zeros, ReLU's kink: compared with the reference only (ReLU'(0) = 0, as PyTorch)",
+    )
 
 
 @pytest.mark.rubric(task="5.1", weight=1)
-@pytest.mark.parametrize("op, inputs, kwargs", [
-    case("sigmoid(zeros3x5)", "sigmoid", ("zeros", (3, 5))),
-    case("tanh(zeros3x5)", "tanh", ("zeros", (3, 5))),
-    case("relu(1)", "relu", ("nonzero", (1,))),
-    case("sigmoid(0x5)", "sigmoid", ("normal", (0, 5))),
-    case("tanh(1x1)", "tanh", ("normal", (1, 1))),
-])
+@pytest.mark.parametrize(
+    "op, inputs, kwargs",
+    [
+        case("sigmoid(zeros3x5)", "sigmoid", ("zeros", (3, 5))),
+        case("tanh(zeros3x5)", "tanh", ("zeros", (3, 5))),
+        case("relu(1)", "relu", ("nonzero", (1,))),
+        case("sigmoid(0x5)", "sigmoid", ("normal", (0, 5))),
+        case("tanh(1x1)", "tanh", ("normal", (1, 1))),
+    ],
+)
 def test_activations_zeros_and_sizes(student, reference, rng, op, inputs, kwargs):
     _run(student, reference, rng, op, inputs, kwargs, upstream_zeros=True)
 
@@ -62,16 +78,19 @@ def test_activation_saturated(student, reference, rng, op):
 
 
 @pytest.mark.rubric(task="5.2", weight=1)
-@pytest.mark.parametrize("op, inputs, kwargs", [
-    case("3x5,axis=-1", "log_softmax", ("normal", (3, 5)), axis=-1),
-    case("3x5,axis=0", "log_softmax", ("normal", (3, 5)), axis=0),
-    case("2x3x5,axis=1", "log_softmax", ("normal", (2, 3, 5)), axis=1),
-    case("7,axis=0", "log_softmax", ("normal", (7,)), axis=0),
-    case("5x1,axis=-1", "log_softmax", ("normal", (5, 1)), axis=-1),
-    case("2x3x5,axis=-3", "log_softmax", ("normal", (2, 3, 5)), axis=-3),
-    case("1,axis=0", "log_softmax", ("normal", (1,)), axis=0),
-    case("0x5,axis=-1", "log_softmax", ("normal", (0, 5)), axis=-1),
-])
+@pytest.mark.parametrize(
+    "op, inputs, kwargs",
+    [
+        case("3x5,axis=-1", "log_softmax", ("normal", (3, 5)), axis=-1),
+        case("3x5,axis=0", "log_softmax", ("normal", (3, 5)), axis=0),
+        case("2x3x5,axis=1", "log_softmax", ("normal", (2, 3, 5)), axis=1),
+        case("7,axis=0", "log_softmax", ("normal", (7,)), axis=0),
+        case("5x1,axis=-1", "log_softmax", ("normal", (5, 1)), axis=-1),
+        case("2x3x5,axis=-3", "log_softmax", ("normal", (2, 3, 5)), axis=-3),
+        case("1,axis=0", "log_softmax", ("normal", (1,)), axis=0),
+        case("0x5,axis=-1", "log_softmax", ("normal", (0, 5)), axis=-1),
+    ],
+)
 def test_log_softmax(student, reference, rng, op, inputs, kwargs):
     _run(student, reference, rng, op, inputs, kwargs)
 
@@ -93,22 +112,28 @@ def test_log_softmax_large_logits(student, reference, rng):
 
 
 @pytest.mark.rubric(task="5.3", weight=1)
-@pytest.mark.parametrize("shape, reduction", [
-    pytest.param((3, 5), "sum", id="3x5,sum"),
-    pytest.param((2, 3, 5), "mean", id="2x3x5,mean"),
-    pytest.param((1, 1), "mean", id="1x1,mean"),
-])
+@pytest.mark.parametrize(
+    "shape, reduction",
+    [
+        pytest.param((3, 5), "sum", id="3x5,sum"),
+        pytest.param((2, 3, 5), "mean", id="2x3x5,mean"),
+        pytest.param((1, 1), "mean", id="1x1,mean"),
+    ],
+)
 def test_mse_loss(student, reference, rng, shape, reduction):
     loss_case(student, reference, rng, "mse", normal(rng, shape), normal(rng, shape), reduction)
 
 
 @pytest.mark.rubric(task="5.3", weight=1)
-@pytest.mark.parametrize("n, c, scale", [
-    pytest.param(5, 7, 1.0, id="5x7"),
-    pytest.param(7, 3, 3.0, id="7x3"),
-    pytest.param(1, 5, 1.0, id="batch1:1x5"),
-    pytest.param(6, 2, 2.0, id="6x2"),
-])
+@pytest.mark.parametrize(
+    "n, c, scale",
+    [
+        pytest.param(5, 7, 1.0, id="5x7"),
+        pytest.param(7, 3, 3.0, id="7x3"),
+        pytest.param(1, 5, 1.0, id="batch1:1x5"),
+        pytest.param(6, 2, 2.0, id="6x2"),
+    ],
+)
 def test_cross_entropy(student, reference, rng, n, c, scale):
     labels = rng.integers(0, c, size=n)
     loss_case(student, reference, rng, "ce", scale * normal(rng, (n, c)), labels)

@@ -25,10 +25,13 @@ def digits() -> tuple[np.ndarray, np.ndarray]:
 
 
 @pytest.mark.rubric(task="8", weight=1)
-@pytest.mark.parametrize("n, sizes, steps", [
-    pytest.param(5, (3, 5, 7), 2, id="3-5-7"),
-    pytest.param(4, (7, 3, 3, 5), 3, id="7-3-3-5"),
-])
+@pytest.mark.parametrize(
+    "n, sizes, steps",
+    [
+        pytest.param(5, (3, 5, 7), 2, id="3-5-7"),
+        pytest.param(4, (7, 3, 3, 5), 3, id="7-3-3-5"),
+    ],
+)
 def test_train_step(student, reference, rng, n, sizes, steps):
     train_step_case(student, reference, rng, n=n, sizes=sizes, steps=steps)
 
@@ -43,20 +46,25 @@ def test_train_digits(student, reference, rng):
     got = student.run("train_digits", **call)
     want = reference.run("train_digits", **call)
     if got["n_steps"] != want["n_steps"]:
-        raise CheckFailed(f"fit made {got['n_steps']} steps, expected {want['n_steps']} "
-                          f"(one train_step per mini-batch)")
+        raise CheckFailed(
+            f"fit made {got['n_steps']} steps, expected {want['n_steps']} (one train_step per mini-batch)"
+        )
     for step, loss, expected in zip(want["steps"], np.atleast_1d(got["losses"]), want["losses"]):
         check_close(f"training on digits: the loss at step {step}", loss, expected, rtol=1e-4, atol=1e-6)
     params = got["params"]
     shapes = [np.shape(p) for p in want["params"]]
     if len(params) != len(shapes) or any(not isinstance(p, np.ndarray) or p.shape != s for p, s in zip(params, shapes)):
-        raise CheckFailed(f"after training, model.parameters() gave {len(params)} parameter(s) "
-                          f"{[np.shape(p) if isinstance(p, np.ndarray) else p for p in params]}; expected arrays "
-                          f"shaped {shapes}")
+        raise CheckFailed(
+            f"after training, model.parameters() gave {len(params)} parameter(s) "
+            f"{[np.shape(p) if isinstance(p, np.ndarray) else p for p in params]}; expected arrays "
+            f"shaped {shapes}"
+        )
     accuracy = reference.function("mlp_accuracy", sizes=TRAIN["sizes"], X=X[held_out], y=y[held_out])
     got_acc, want_acc = accuracy(params=params), accuracy(params=want["params"])
     # Splits differ per handin: on a hard one the reference itself may stay just under 95%.
     needed = min(MIN_ACCURACY, want_acc) - 0.01
     if got_acc < needed:
-        raise CheckFailed(f"training on digits reached {got_acc:.1%} held-out accuracy; at least "
-                          f"{needed:.1%} is needed (the reference reaches {want_acc:.1%} on these images)")
+        raise CheckFailed(
+            f"training on digits reached {got_acc:.1%} held-out accuracy; at least "
+            f"{needed:.1%} is needed (the reference reaches {want_acc:.1%} on these images)"
+        )

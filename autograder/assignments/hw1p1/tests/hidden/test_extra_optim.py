@@ -9,9 +9,12 @@ from hw1p1_checks import optimizer_case
 
 
 @pytest.mark.rubric(task="7.1", weight=1)
-@pytest.mark.parametrize("options", [
-    pytest.param({"lr": 0.01, "momentum": 1.0}, id="momentum=1"),
-    pytest.param({"lr": 0.01, "weight_decay": 1.0}, id="weight_decay=1"),
-])
+@pytest.mark.parametrize(
+    "options",
+    [
+        pytest.param({"lr": 0.01, "momentum": 1.0}, id="momentum=1"),
+        pytest.param({"lr": 0.01, "weight_decay": 1.0}, id="weight_decay=1"),
+    ],
+)
 def test_sgd_unit_hyperparameters(student, reference, rng, options):
     optimizer_case(student, reference, rng, "sgd", options)

@@ -10,8 +10,9 @@ from lab0_checks import nonzero, normal, op_case
 @pytest.mark.rubric(task="1.1")
 @pytest.mark.parametrize("expr", ["a + b", "a - b", "k - a", "a - k", "k + a", "a - a", "a + a"])
 def test_add_sub(student, reference, rng, expr):
-    op_case(student, reference, rng, expr, normal(rng, 3.0), normal(rng, 3.0) if "b" in expr else None,
-            k=normal(rng, 3.0))
+    op_case(
+        student, reference, rng, expr, normal(rng, 3.0), normal(rng, 3.0) if "b" in expr else None, k=normal(rng, 3.0)
+    )
 
 
 @pytest.mark.rubric(task="1.1")
@@ -23,8 +24,10 @@ def test_add_sub_at_zero(student, reference, rng, expr):
 @pytest.mark.rubric(task="1.1")
 @pytest.mark.parametrize("expr", ["a + b", "a - b", "a + a", "k - a"])
 def test_add_sub_accumulate(student, reference, rng, expr):
-    op_case(student, reference, rng, expr, normal(rng), normal(rng) if "b" in expr else None, k=normal(rng),
-            accumulate=True)
+    op_case(
+        student, reference, rng, expr, normal(rng), normal(rng) if "b" in expr else None, k=normal(rng), accumulate=True
+    )
+
 
 # ----- 1.2 * and /
 
@@ -32,8 +35,15 @@ def test_add_sub_accumulate(student, reference, rng, expr):
 @pytest.mark.rubric(task="1.2")
 @pytest.mark.parametrize("expr", ["a * b", "a * k", "k * a", "a * a", "-a", "a / b", "a / k", "k / a", "a / a"])
 def test_mul_div(student, reference, rng, expr):
-    op_case(student, reference, rng, expr, nonzero(rng, 0.2, 5.0), nonzero(rng, 0.2, 5.0) if "b" in expr else None,
-            k=nonzero(rng, 0.2, 5.0))
+    op_case(
+        student,
+        reference,
+        rng,
+        expr,
+        nonzero(rng, 0.2, 5.0),
+        nonzero(rng, 0.2, 5.0) if "b" in expr else None,
+        k=nonzero(rng, 0.2, 5.0),
+    )
 
 
 @pytest.mark.rubric(task="1.2")
@@ -56,6 +66,7 @@ def test_div_by_small_numbers(student, reference, rng, expr):
 @pytest.mark.parametrize("expr", ["a * b", "a / b", "a * a", "-a"])
 def test_mul_div_accumulate(student, reference, rng, expr):
     op_case(student, reference, rng, expr, nonzero(rng), nonzero(rng) if "b" in expr else None, accumulate=True)
+
 
 # ----- 1.3 **
 
@@ -82,6 +93,7 @@ def test_pow_at_zero(student, reference, rng, k):
 def test_pow_accumulate(student, reference, rng):
     op_case(student, reference, rng, "a ** k", nonzero(rng), k=3, accumulate=True)
 
+
 # ----- 1.4 exp, tanh, relu
 
 
@@ -101,8 +113,15 @@ def test_exp_range(student, reference, rng, a):
 @pytest.mark.parametrize("sign", [-1.0, 1.0], ids=["negative", "positive"])
 def test_tanh_saturated(student, reference, rng, sign):
     # tanh(20) is 1.0 in floating point: the derivative 1 - t**2 is exactly 0 there
-    op_case(student, reference, rng, "a.tanh()", sign * float(rng.uniform(15.0, 30.0)), numeric=False,
-            note="saturated tanh: compared with the reference only")
+    op_case(
+        student,
+        reference,
+        rng,
+        "a.tanh()",
+        sign * float(rng.uniform(15.0, 30.0)),
+        numeric=False,
+        note="saturated tanh: compared with the reference only",
+    )
 
 
 @pytest.mark.rubric(task="1.4")
@@ -113,8 +132,15 @@ def test_tanh_at_zero(student, reference, rng):
 @pytest.mark.rubric(task="1.4")
 @pytest.mark.parametrize("a", [0.0, -0.0], ids=["zero", "negative_zero"])
 def test_relu_at_zero(student, reference, rng, a):
-    op_case(student, reference, rng, "a.relu()", a, numeric=False,
-            note="a = 0 is relu's kink: this library takes the derivative there to be 0")
+    op_case(
+        student,
+        reference,
+        rng,
+        "a.relu()",
+        a,
+        numeric=False,
+        note="a = 0 is relu's kink: this library takes the derivative there to be 0",
+    )
 
 
 @pytest.mark.rubric(task="1.4")

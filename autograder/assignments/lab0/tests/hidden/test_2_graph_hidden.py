@@ -18,8 +18,9 @@ def test_topological_order_random_graphs(student, reference, rng):
 def test_topological_order_deep_chain(student, reference, rng):
     # small weight: only a recursive search fails here (Python's recursion limit is about 1,000 frames)
     n = 4_000
-    got = run_with_hint(student, "chain", f"a chain {n} nodes deep", n=n, x=float(rng.uniform(0.5, 1.5)),
-                        c=1.0, mode="sort")
+    got = run_with_hint(
+        student, "chain", f"a chain {n} nodes deep", n=n, x=float(rng.uniform(0.5, 1.5)), c=1.0, mode="sort"
+    )
     problem = chain_order_problem(got["order"], n)
     if problem:
         raise CheckFailed(f"on a chain y_k = y_(k-1) * c of {n} nodes: {problem}")
@@ -44,5 +45,6 @@ def test_backward_deep_chain(student, reference, rng):
     got = run_with_hint(student, "chain", f"a chain {n} nodes deep", **call)
     want = reference.run("chain", **call)
     for name in ("grad_x", "grad_c"):
-        check_close(f"backward() on a chain y_k = y_(k-1) * c of {n} nodes: {name[5:]}.grad", got[name], want[name],
-                    rtol=1e-9)
+        check_close(
+            f"backward() on a chain y_k = y_(k-1) * c of {n} nodes: {name[5:]}.grad", got[name], want[name], rtol=1e-9
+        )
