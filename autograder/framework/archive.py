@@ -28,7 +28,7 @@ import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import BinaryIO
+from typing import IO, BinaryIO
 
 from autograder.framework.errors import SubmissionError
 from autograder.framework.fstree import remove_tree
@@ -322,7 +322,7 @@ def _open_tar(path: Path, limits: ExtractionLimits) -> Iterator[tarfile.TarFile]
     raw = _open_decompressed(path)
     try:
         limit = max(_blocks(limits.max_meta_bytes), _CHUNK)
-        with tarfile.open(fileobj=_BoundedReads(raw, limit, path.name), mode="r:") as tf:  # type: ignore[arg-type]
+        with tarfile.open(fileobj=_BoundedReads(raw, limit, path.name), mode="r:") as tf:  # type: ignore[call-overload]
             yield tf
     finally:
         raw.close()
@@ -627,7 +627,7 @@ def _mkdirs(dest: Path, parts: tuple[str, ...]) -> None:
                 raise SubmissionError(f"{'/'.join(parts)!r} is both a file and a folder in the archive.") from None
 
 
-def _write_new_file(target: Path, fh: BinaryIO, budget: _Budget, name: str, declared: int | None = None) -> None:
+def _write_new_file(target: Path, fh: IO[bytes], budget: _Budget, name: str, declared: int | None = None) -> None:
     """Copy `fh` into a new file `target` (never an existing one, never through a link), counting bytes."""
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
     try:
@@ -646,7 +646,7 @@ def _write_new_file(target: Path, fh: BinaryIO, budget: _Budget, name: str, decl
             out.write(chunk)
 
 
-def _chunks(fh: BinaryIO) -> Iterator[bytes]:
+def _chunks(fh: IO[bytes]) -> Iterator[bytes]:
     """Read `fh` in fixed-size chunks so one huge member never sits in memory."""
     while True:
         chunk = fh.read(_CHUNK)

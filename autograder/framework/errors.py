@@ -104,7 +104,7 @@ def format_frames(frames: list[Frame]) -> str:
     entries (mutual recursion), the middle is cut with a count. The one formatter for the sandboxed worker
     (which loads this file beside it) and the in-process runner on a student's machine.
     """
-    entries: list[Frame | int] = []  # a frame, or the number of further repeats of the frame before it
+    entries: list[Frame | int | str] = []  # a frame, or the number of further repeats of the frame before it
     run = 0
     for i, frame in enumerate(frames):
         run = run + 1 if i and frame[:3] == frames[i - 1][:3] else 1
@@ -113,7 +113,8 @@ def format_frames(frames: list[Frame]) -> str:
         elif run == REPEAT_SHOWN + 1:
             entries.append(1)
         else:
-            entries[-1] = int(entries[-1]) + 1
+            last = entries[-1]
+            entries[-1] = (last if isinstance(last, int) else 0) + 1
     if len(entries) > MAX_SHOWN_ENTRIES:
         cut = len(entries) - MAX_SHOWN_ENTRIES
         entries = entries[:5] + [f"  ... {cut} more entries (unbounded recursion?) ..."] + entries[5 + cut :]

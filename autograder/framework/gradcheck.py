@@ -739,8 +739,9 @@ def check_gradient(
 
     results = []
     for i in which:
-        if structural[i] is not None:
-            results.append(_fail(names[i], structural[i], 2))
+        problem = structural[i]
+        if problem is not None:
+            results.append(_fail(names[i], problem, 2))
             continue
         g = np.array(analytical[i], dtype=np.float64, order="C")
         results.append(_check_one(f, xs, u, g, i, f0, op, names[i], rng, directions, rtol, eps))

@@ -183,7 +183,7 @@ class _RubricCollector:
     """A pytest plugin that only records, per collected test, its rubric task and public/hidden folder."""
 
     def __init__(self) -> None:
-        self.checks: dict[str, dict[str, int]] = {}
+        self.checks: dict[str, dict[str, float]] = {}
 
     def pytest_collection_modifyitems(self, items: list[Any]) -> None:
         """Count the items by task and by the folder (public/ or hidden/) they live in."""
@@ -402,8 +402,10 @@ def handout_contents(assignment: Assignment) -> dict[str, bytes]:
     config = handout_config(assignment, checks, home + assignment.scenarios_file.name, data)
     files[CONFIG_FILE] = (json.dumps(config, indent=1, sort_keys=True) + "\n").encode()
 
-    for path in _walk(assignment.handout_extras) if assignment.handout_extras else ():
-        files[path.relative_to(assignment.handout_extras).as_posix()] = path.read_bytes()
+    extras = assignment.handout_extras
+    if extras is not None:
+        for path in _walk(extras):
+            files[path.relative_to(extras).as_posix()] = path.read_bytes()
 
     # What the Python files students get import from the framework, computed (ast), never a hand-kept list.
     python = {rel: data for rel, data in files.items() if rel.endswith(".py")}

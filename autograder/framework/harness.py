@@ -57,7 +57,7 @@ MARKERS = (
 class StudentRunner(Protocol):
     """Runs a scenario on the student's code and returns plain data, or raises a StudentError."""
 
-    def run(self, scenario: str, timeout: float | None = None, **kwargs: Any) -> Any: ...
+    def run(self, scenario: str, *, timeout: float | None = None, **kwargs: Any) -> Any: ...
 
     def take_output(self) -> str:
         """What the student's code printed since the last call (drained, so each test gets its own)."""
@@ -77,8 +77,11 @@ class ReferenceRunner(Protocol):
 class Backend(Protocol):
     """The two providers the harness's fixtures hand to tests."""
 
-    student: StudentRunner
-    reference: ReferenceRunner
+    @property
+    def student(self) -> StudentRunner: ...
+
+    @property
+    def reference(self) -> ReferenceRunner: ...
 
 
 def load_package(root: Path, package: str) -> ModuleType:
@@ -491,7 +494,7 @@ class Harness:
 
     # -- outcomes ----------------------------------------------------------------------------------
     @pytest.hookimpl(hookwrapper=True)
-    def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo[None]):  # type: ignore[no-untyped-def]
+    def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo[None]):
         """Record each phase's failure message and the student's output; show students only that message."""
         record = self.records.get(item.nodeid)
         failure = None
@@ -516,7 +519,8 @@ class Harness:
         if failure is not None and report.failed:
             # Exactly the student-readable message (or, for an internal error, the short staff detail):
             # pytest's own traceback would print hidden-test source.
-            report.longrepr = failure[0] if not failure[1] else f"{failure[0]}\n{short_traceback(call.excinfo.value)}"
+            detail = short_traceback(call.excinfo.value) if call.excinfo is not None else ""
+            report.longrepr = failure[0] if not failure[1] else f"{failure[0]}\n{detail}"
 
     def _student_data_problem(self, nodeid: str) -> str | None:
         """Why what the student's code returned in this test does not have the reference's form, or None

@@ -53,7 +53,7 @@ def collect_tests(assignment: Assignment, select: Sequence[str] = ()) -> tuple[i
     the harness (one record per collected test, and any rubric-mark problems) and what pytest printed."""
     tests_dir = assignment.tests_dir.resolve()
     # Fixtures never run when collecting: a backend with neither a student nor a reference will do.
-    harness = Harness(assignment, SimpleNamespace(student=None, reference=None))  # type: ignore[arg-type]
+    harness = Harness(assignment, SimpleNamespace(student=None, reference=None))
     printed = io.StringIO()
     try:
         with contextlib.redirect_stdout(printed):

@@ -13,6 +13,7 @@ Standard library only: the handout ships this module with the harness.
 from __future__ import annotations
 
 import re
+from typing import Any
 
 # C0 controls except tab and newline, DEL, C1 controls, and every surrogate code point (a Python str
 # never holds a valid pair: a pair would be one astral code point, so any surrogate here is lone).
@@ -70,7 +71,7 @@ def clean_tree(node: object, max_bytes: int) -> object:
         if isinstance(value, str):
             parent[key] = fix(value)  # type: ignore[index]
         elif isinstance(value, list):
-            copy = list(value)
+            copy: Any = list(value)
             parent[key] = copy  # type: ignore[index]
             stack.extend((copy, i) for i in range(len(copy)))
         elif isinstance(value, dict):

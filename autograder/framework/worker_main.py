@@ -26,6 +26,7 @@ MAX_MESSAGE_CHARS = 4000
 def _load_by_path(name, path):
     """Import a module from a file path under a private name."""
     spec = importlib.util.spec_from_file_location(name, path)
+    assert spec is not None and spec.loader is not None, path  # a .py file path always has a loader
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module
     spec.loader.exec_module(module)
@@ -54,7 +55,8 @@ class Worker:
         """Flush student output first (so it is drained before the reply arrives), then send."""
         for stream in (sys.stdout, sys.stderr, sys.__stdout__, sys.__stderr__):
             try:
-                stream.flush()
+                if stream is not None:
+                    stream.flush()
             except BaseException:
                 pass
         self.channel.write_frame(self.rep_fd, reply)

@@ -23,7 +23,6 @@ sys.path.insert(0, str(SUPPORT))  # the framework modules the tests import, ship
 for _name in [m for m in sys.modules if m == "autograder" or m.startswith("autograder.")]:
     del sys.modules[_name]
 
-from autograder.framework.harness import Harness, InProcessRunner, rubric_mark  # noqa: E402
 from handout_backend import (  # type: ignore  # noqa: E402  (tests/_support, on sys.path above)
     InProcessStudent,
     RecordedReference,
@@ -31,6 +30,8 @@ from handout_backend import (  # type: ignore  # noqa: E402  (tests/_support, on
     assignment_from_config,
 )
 from handout_config import read_config  # type: ignore  # noqa: E402
+
+from autograder.framework.harness import Harness, InProcessRunner, rubric_mark  # noqa: E402
 
 CONFIG = read_config(HERE)
 ASSIGNMENT = assignment_from_config(CONFIG, HERE)
@@ -49,7 +50,8 @@ class _Backend:
             reference_lib = Path(REFERENCE_ROOT)
             self.student = InProcessStudent(reference_lib, ASSIGNMENT.package, ASSIGNMENT.scenarios_file)
             self.reference = RecordingReference(
-                InProcessRunner(reference_lib, ASSIGNMENT.package, ASSIGNMENT.scenarios_file))
+                InProcessRunner(reference_lib, ASSIGNMENT.package, ASSIGNMENT.scenarios_file)
+            )
         else:
             self.student = InProcessStudent(HERE, ASSIGNMENT.package, ASSIGNMENT.scenarios_file)
             self.reference = RecordedReference(EXPECTED, self.student)
@@ -62,8 +64,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 def pytest_configure(config: pytest.Config) -> None:
     """Plug the grader's harness in, with the scoreboard printed at the end."""
-    config.pluginmanager.register(Harness(ASSIGNMENT, _Backend(), scoreboard=True, planned=CONFIG["planned"]),
-                                  "grading-harness")
+    config.pluginmanager.register(
+        Harness(ASSIGNMENT, _Backend(), scoreboard=True, planned=CONFIG["planned"]), "grading-harness"
+    )
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -451,7 +451,8 @@ BATCHNORM = (
 def _steps(params: list, grads: list, options: dict, schedule: list | None, update: Callable) -> dict:
     """Simulate the steps with update(i, p, g, state, hyper) -> new p; hyperparameters follow the schedule."""
     ps = [np.array(p, dtype=np.float64) for p in params]
-    hyper, state, out = dict(options), [dict() for _ in ps], {}
+    hyper, out = dict(options), {}
+    state: list[dict] = [{} for _ in ps]
     for k, step_grads in enumerate(grads):
         hyper.update((schedule or [{}] * len(grads))[k] or {})
         for i, g in enumerate(step_grads):

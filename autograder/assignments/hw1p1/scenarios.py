@@ -643,7 +643,7 @@ def zero_grad_then_backward(lib: Any, x: np.ndarray, w: np.ndarray, upstream: np
     the end result is one backward's worth; without, two (accumulated). Elementwise on purpose:
     no broadcasting, so only the engine is under test.
     """
-    nn = importlib.import_module(lib.__name__ + ".nn")
+    nn: Any = importlib.import_module(lib.__name__ + ".nn")
 
     class Scale(nn.Module):
         def __init__(self) -> None:
@@ -682,7 +682,7 @@ def _load(param: Any, value: np.ndarray) -> None:
 
 def linear(lib: Any, x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None, upstream: np.ndarray) -> dict:
     """nn.Linear with given weight (out, in) and bias: out and the gradients of x, weight, bias."""
-    nn = importlib.import_module(lib.__name__ + ".nn")
+    nn: Any = importlib.import_module(lib.__name__ + ".nn")
     layer = nn.Linear(weight.shape[1], weight.shape[0], bias=bias is not None)
     _load(layer.weight, weight)
     if bias is not None:
@@ -698,7 +698,7 @@ def linear(lib: Any, x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None,
 
 def linear_forward(lib: Any, inputs: list, has_bias: bool = True) -> np.ndarray:
     """f(x, weight[, bias]) = x @ weight.T + bias through nn.Linear, for the numerical checker."""
-    nn = importlib.import_module(lib.__name__ + ".nn")
+    nn: Any = importlib.import_module(lib.__name__ + ".nn")
     weight = np.asarray(inputs[1])
     layer = nn.Linear(weight.shape[1], weight.shape[0], bias=has_bias)
     _load(layer.weight, weight)
@@ -708,7 +708,7 @@ def linear_forward(lib: Any, inputs: list, has_bias: bool = True) -> np.ndarray:
 
 
 def _loss(lib: Any, kind: str, pred: Any, target: Any, reduction: str) -> Any:
-    nn = importlib.import_module(lib.__name__ + ".nn")
+    nn: Any = importlib.import_module(lib.__name__ + ".nn")
     if kind == "mse":
         return nn.MSELoss(reduction=reduction)(pred, lib.Tensor(np.array(target, dtype=np.float64)))
     return nn.CrossEntropyLoss()(pred, np.asarray(target, dtype=np.int64))
@@ -734,7 +734,7 @@ def loss_forward(lib: Any, inputs: list, kind: str, target: np.ndarray, reductio
 
 
 def _batchnorm(lib: Any, num_features: int, gamma: np.ndarray, beta: np.ndarray, momentum: float, eps: float) -> Any:
-    nn = importlib.import_module(lib.__name__ + ".nn")
+    nn: Any = importlib.import_module(lib.__name__ + ".nn")
     bn = nn.BatchNorm1d(num_features, eps=eps, momentum=momentum)
     _load(bn.weight, gamma)
     _load(bn.bias, beta)
@@ -910,7 +910,7 @@ def _train_kit(lib: Any) -> dict:
     if key in _TRAIN_KITS:
         return _TRAIN_KITS[key]
     Function = importlib.import_module(lib.__name__ + ".autograd_engine").Function
-    nn = importlib.import_module(lib.__name__ + ".nn")
+    nn: Any = importlib.import_module(lib.__name__ + ".nn")
     Optimizer = importlib.import_module(lib.__name__ + ".optim.optimizer").Optimizer
 
     class Affine(Function):  # type: ignore[misc, valid-type]
@@ -945,7 +945,7 @@ def _train_kit(lib: Any) -> dict:
             onehot[np.arange(len(p)), labels] = 1.0
             return ((p - onehot) * (g / len(p)),)
 
-    class Model(nn.Module):  # type: ignore[misc, valid-type]
+    class Model(nn.Module):
         def __init__(self, weights: list, biases: list) -> None:
             super().__init__()
             self.ws = [lib.Tensor(np.array(w, dtype=np.float64), requires_grad=True) for w in weights]
@@ -958,7 +958,7 @@ def _train_kit(lib: Any) -> dict:
                     x = Tanh.apply(x)
             return x
 
-    class Loss(nn.Module):  # type: ignore[misc, valid-type]
+    class Loss(nn.Module):
         def forward(self, z: Any, labels: Any) -> Any:
             return SoftmaxCE.apply(z, labels=np.asarray(labels, dtype=np.int64))
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import cmath
 import contextlib
+import functools
 import importlib
 import itertools
 import math
@@ -209,7 +210,7 @@ def graph_orders(lib: Any, graphs: list, catch: bool = True) -> list:
         env = _build(lib, graph)
         return {"orders": [_names(env, env[r].topological_order()) for r in graph["roots"]]}
 
-    return [_caught(lambda g=g: one(g), catch) for g in graphs]
+    return [_caught(functools.partial(one, g), catch) for g in graphs]
 
 
 def graph_backward(lib: Any, graphs: list, catch: bool = True, repeat: int = 1) -> list:
@@ -237,7 +238,7 @@ def graph_backward(lib: Any, graphs: list, catch: bool = True, repeat: int = 1) 
                 root_grads.append(_number(env[root].grad))
         return {"call_logs": logs, "grads": grads, "root_grads": root_grads}
 
-    return [_caught(lambda g=g: one(g), catch) for g in graphs]
+    return [_caught(functools.partial(one, g), catch) for g in graphs]
 
 
 def chain(lib: Any, n: int, x: float, c: float, mode: str) -> dict:

@@ -11,11 +11,24 @@ import importlib
 from typing import Any
 
 from .autograd_engine import Function, backward, is_grad_enabled, no_grad, topological_sort
-from .tensor import Tensor, log_softmax
 from .draw import draw  # after this import `mytorch.draw` is the function, not its module
+from .tensor import Tensor, log_softmax
 
-__all__ = ["Function", "Tensor", "backward", "draw", "is_grad_enabled", "log_softmax", "nn", "no_grad", "ops",
-           "optim", "testing", "topological_sort", "train"]
+__all__ = [
+    "Function",
+    "Tensor",
+    "backward",
+    "draw",
+    "is_grad_enabled",
+    "log_softmax",
+    "nn",
+    "no_grad",
+    "ops",
+    "optim",
+    "testing",
+    "topological_sort",
+    "train",
+]
 
 _LAZY = ("nn", "optim", "train", "ops", "testing")
 

@@ -25,7 +25,7 @@ def is_grad_enabled() -> bool:
 class no_grad:
     """Context manager: no graph is recorded inside `with no_grad():` (results do not require grad)."""
 
-    def __enter__(self) -> "no_grad":
+    def __enter__(self) -> no_grad:
         global _grad_enabled
         self._previous = _grad_enabled
         _grad_enabled = False
@@ -63,7 +63,7 @@ class Function:
         raise NotImplementedError(f"{type(self).__name__}.backward")
 
     @classmethod
-    def apply(cls, *inputs: Any, **kwargs: Any) -> "Tensor":
+    def apply(cls, *inputs: Any, **kwargs: Any) -> Tensor:
         """Run forward on the inputs' data and, when grad is needed, record the node in the graph."""
         from .tensor import Tensor  # imported here: tensor.py imports this module at load time
 
@@ -80,7 +80,7 @@ class Function:
         return f"<{type(self).__name__}>"
 
 
-def topological_sort(root: "Tensor") -> list["Tensor"]:
+def topological_sort(root: Tensor) -> list[Tensor]:
     """Every tensor that requires grad and that root was computed from, each once, root first.
 
     Each tensor comes before all the tensors it was computed from (its `grad_fn.inputs`). Tensors
@@ -95,7 +95,7 @@ def topological_sort(root: "Tensor") -> list["Tensor"]:
     raise NotImplementedError("Task 1.1: topological_sort")
 
 
-def backward(root: "Tensor", grad: np.ndarray | None = None) -> None:
+def backward(root: Tensor, grad: np.ndarray | None = None) -> None:
     """Backpropagate from root: accumulate dL/d(leaf) into `.grad` of every leaf that requires grad.
 
     Each node's `grad_fn.backward` runs exactly once, with the total its consumers sent it.

@@ -16,8 +16,8 @@ from __future__ import annotations
 import shutil
 import subprocess
 from collections import deque
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Mapping, Sequence
 
 import numpy as np
 
@@ -31,7 +31,7 @@ def _nodes(root: Tensor) -> list[Tensor]:
     while queue:
         t = queue.popleft()
         found.append(t)
-        for parent in (t.grad_fn.inputs if t.grad_fn is not None else ()):
+        for parent in t.grad_fn.inputs if t.grad_fn is not None else ():
             if id(parent) not in seen:
                 seen.add(id(parent))
                 queue.append(parent)
@@ -62,8 +62,12 @@ def _label(t: Tensor, name: str | None, rank: int | None) -> str:
     return "\\n".join(line.replace('"', "'") for line in lines)
 
 
-def to_dot(root: Tensor, names: Mapping[str, Tensor] | None = None, order: Sequence[Tensor] | None = None,
-           title: str | None = None) -> str:
+def to_dot(
+    root: Tensor,
+    names: Mapping[str, Tensor] | None = None,
+    order: Sequence[Tensor] | None = None,
+    title: str | None = None,
+) -> str:
     """The graph behind `root` as Graphviz DOT text (deterministic: the same graph gives the same text).
 
     Args:
@@ -77,8 +81,12 @@ def to_dot(root: Tensor, names: Mapping[str, Tensor] | None = None, order: Seque
     rank_of = {id(t): i for i, t in enumerate(order or (), start=1)}
     nodes = _nodes(root)
     key = {id(t): f"n{i}" for i, t in enumerate(nodes)}
-    out = ["digraph mytorch {", "  rankdir=LR;", '  node [shape=box, style="rounded", fontname="Helvetica"];',
-           '  edge [color="#555555"];']
+    out = [
+        "digraph mytorch {",
+        "  rankdir=LR;",
+        '  node [shape=box, style="rounded", fontname="Helvetica"];',
+        '  edge [color="#555555"];',
+    ]
     if title:
         out.append(f'  label="{title}"; labelloc=b; fontname="Helvetica";')
     for t in nodes:
@@ -105,8 +113,14 @@ def render_svg(dot_text: str, path: Path) -> bool:
     return True
 
 
-def draw(root: Tensor, filename: str | Path | None = None, *, names: Mapping[str, Tensor] | None = None,
-         order: Sequence[Tensor] | None = None, title: str | None = None) -> str:
+def draw(
+    root: Tensor,
+    filename: str | Path | None = None,
+    *,
+    names: Mapping[str, Tensor] | None = None,
+    order: Sequence[Tensor] | None = None,
+    title: str | None = None,
+) -> str:
     """Draw the graph behind `root`: returns its DOT text; with `filename`, also writes an SVG.
 
     With `filename` ("graph" or "graph.svg"), the SVG is written when Graphviz's `dot` program is
@@ -119,6 +133,8 @@ def draw(root: Tensor, filename: str | Path | None = None, *, names: Mapping[str
         if render_svg(text, target):
             print(f"mytorch.draw: wrote {target}")
         else:
-            print("mytorch.draw: Graphviz's `dot` program is not installed, so no SVG was written "
-                  "(install graphviz, or paste the returned DOT text into any online Graphviz viewer)")
+            print(
+                "mytorch.draw: Graphviz's `dot` program is not installed, so no SVG was written "
+                "(install graphviz, or paste the returned DOT text into any online Graphviz viewer)"
+            )
     return text

@@ -14,9 +14,10 @@ from __future__ import annotations
 import importlib.util
 import inspect
 import sys
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import ModuleType
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -42,16 +43,21 @@ def _checker() -> ModuleType:
     try:
         from autograder.framework import gradcheck as installed
     except ImportError:
-        raise ImportError(f"mytorch.testing needs the grader's checker, tests/_support/{CHECKER} of the "
-                          "handout: keep mytorch/ inside the handout folder") from None
+        raise ImportError(
+            f"mytorch.testing needs the grader's checker, tests/_support/{CHECKER} of the "
+            "handout: keep mytorch/ inside the handout folder"
+        ) from None
     return installed
 
 
 def _names(fn: Callable[..., Any], count: int) -> list[str]:
     """The parameter names of `fn` when it takes exactly `count` positional ones, else x0, x1, ..."""
     try:
-        params = [p.name for p in inspect.signature(fn).parameters.values()
-                  if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+        params = [
+            p.name
+            for p in inspect.signature(fn).parameters.values()
+            if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+        ]
     except (TypeError, ValueError):
         params = []
     return params if len(params) == count else [f"x{i}" for i in range(count)]
@@ -61,8 +67,9 @@ def _one_op_grads(out: Tensor, leaves: list[Tensor], up: np.ndarray) -> list[np.
     """When `out` is one op applied straight to the leaves (and constants), that op's backward, called
     directly as the grader's op tests do (so tasks 1.1 and 1.2 are not needed); else None."""
     node = out.grad_fn
-    if node is None or not all(p.grad_fn is None and (any(p is t for t in leaves) or not p.requires_grad)
-                               for p in node.inputs):
+    if node is None or not all(
+        p.grad_fn is None and (any(p is t for t in leaves) or not p.requires_grad) for p in node.inputs
+    ):
         return None
     returned = node.backward(np.array(up, dtype=np.float64))
     grads: list[np.ndarray | None] = []
@@ -78,8 +85,15 @@ def _engine_grads(out: Tensor, leaves: list[Tensor], up: np.ndarray) -> list[np.
     return [t.grad for t in leaves]
 
 
-def gradcheck(fn: Callable[..., Tensor], *inputs: Any, upstream: Any = None, seed: int = 0,
-              names: Sequence[str] | None = None, label: str | None = None, quiet: bool = False) -> bool:
+def gradcheck(
+    fn: Callable[..., Tensor],
+    *inputs: Any,
+    upstream: Any = None,
+    seed: int = 0,
+    names: Sequence[str] | None = None,
+    label: str | None = None,
+    quiet: bool = False,
+) -> bool:
     """Check the gradients your backward gives for `fn(*inputs)` numerically; True when all are right.
 
     Args:
@@ -111,8 +125,7 @@ def gradcheck(fn: Callable[..., Tensor], *inputs: Any, upstream: Any = None, see
 
     out_shape = forward([x.copy() for x in xs]).shape
     up = rng.standard_normal(out_shape) if upstream is None else np.array(upstream, dtype=np.float64)
-    results = check.check_gradient(forward, xs, up, backward(up), op=label, names=names, rng=rng,
-                                   backward=backward)
+    results = check.check_gradient(forward, xs, up, backward(up), op=label, names=names, rng=rng, backward=backward)
     for r in results:
         if not r.ok or not quiet:
             print(r.message)

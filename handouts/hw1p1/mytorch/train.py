@@ -7,8 +7,8 @@ from typing import Any
 import numpy as np
 
 from .autograd_engine import no_grad
-from .nn.linear import Linear
 from .nn.activation import ReLU
+from .nn.linear import Linear
 from .nn.loss import CrossEntropyLoss
 from .nn.module import Module, Sequential
 from .optim.optimizer import Optimizer
@@ -43,8 +43,9 @@ def make_mlp(sizes: list[int], rng: np.random.Generator) -> Sequential:
     return Sequential(*layers)
 
 
-def fit(model: Module, X: np.ndarray, y: np.ndarray, epochs: int, batch_size: int, lr: float,
-        rng: np.random.Generator) -> list[float]:
+def fit(
+    model: Module, X: np.ndarray, y: np.ndarray, epochs: int, batch_size: int, lr: float, rng: np.random.Generator
+) -> list[float]:
     """Train with cross-entropy and SGD (momentum 0.9) on shuffled mini-batches; the loss of every step."""
     optimizer = SGD(model.parameters(), lr=lr, momentum=0.9)
     loss_fn = CrossEntropyLoss()
@@ -53,7 +54,7 @@ def fit(model: Module, X: np.ndarray, y: np.ndarray, epochs: int, batch_size: in
     for _ in range(epochs):
         order = rng.permutation(len(X))
         for start in range(0, len(X), batch_size):
-            batch = order[start:start + batch_size]
+            batch = order[start : start + batch_size]
             losses.append(train_step(model, loss_fn, optimizer, Tensor(X[batch]), y[batch]))
     return losses
 

@@ -16,7 +16,8 @@ from __future__ import annotations
 import re
 import time
 from collections import Counter
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -131,16 +132,22 @@ def random_graph(rng: np.random.Generator, n_nodes: int) -> Graph:
             roots.append(candidates[int(rng.integers(len(candidates)))])
     roots = list(dict.fromkeys(roots[i] for i in rng.permutation(len(roots))))
     # Values as lists of floats: exact through the channel's JSON, and much cheaper than one array each.
-    return {"leaves": {k: v.tolist() for k, v in leaves.items()},
-            "constants": {k: v.tolist() for k, v in constants.items()}, "nodes": nodes, "roots": roots,
-            "upstreams": [rng.standard_normal(SHAPE).tolist() for _ in roots]}
+    return {
+        "leaves": {k: v.tolist() for k, v in leaves.items()},
+        "constants": {k: v.tolist() for k, v in constants.items()},
+        "nodes": nodes,
+        "roots": roots,
+        "upstreams": [rng.standard_normal(SHAPE).tolist() for _ in roots],
+    }
 
 
 def random_graphs(rng: np.random.Generator, count: int, sizes: tuple[int, int] = (5, 60)) -> list[Graph]:
     """`count` graphs; half of them small (at most 12 nodes: short failures), the rest up to sizes[1]."""
     lo, hi = sizes
-    return [random_graph(rng, int(rng.integers(lo, min(hi, 12) + 1) if k % 2 == 0 else rng.integers(lo, hi + 1)))
-            for k in range(count)]
+    return [
+        random_graph(rng, int(rng.integers(lo, min(hi, 12) + 1) if k % 2 == 0 else rng.integers(lo, hi + 1)))
+        for k in range(count)
+    ]
 
 
 def chain_graph(n: int) -> Graph:
@@ -204,8 +211,10 @@ def expression(graph: Graph, name: str) -> str:
 
 def program(graph: Graph, backward: bool) -> str:
     """The graph as lines a student can type: leaves, constants, one line per node, the calls made."""
-    head = "; ".join([f"{k} = leaf (requires_grad=True)" for k in graph["leaves"]]
-                     + [f"{k} = constant (requires_grad=False)" for k in graph.get("constants", {})])
+    head = "; ".join(
+        [f"{k} = leaf (requires_grad=True)" for k in graph["leaves"]]
+        + [f"{k} = constant (requires_grad=False)" for k in graph.get("constants", {})]
+    )
     lines = [head] + [f"{name} = {expression(graph, name)}" for name, *_ in graph["nodes"]]
     roots = graph["roots"]
     if backward:
@@ -217,6 +226,7 @@ def program(graph: Graph, backward: bool) -> str:
 
 def _labels(graph: Graph) -> dict[str, str]:
     """Short readable names: leaves x, w, v..., constants c, k..., roots y, z, other nodes a, b, d, ..."""
+
     def names(pool: str, n: int, fallback: str) -> list[str]:
         return [pool[i] if i < len(pool) else f"{fallback}{i}" for i in range(n)]
 
@@ -232,11 +242,13 @@ def _labels(graph: Graph) -> dict[str, str]:
 def relabel(graph: Graph) -> Graph:
     """The same graph with the short names of _labels."""
     mapping = _labels(graph)
-    return {"leaves": {mapping[k]: v for k, v in graph["leaves"].items()},
-            "constants": {mapping[k]: v for k, v in graph.get("constants", {}).items()},
-            "nodes": [[mapping[n], op, [mapping[a] for a in args], kw] for n, op, args, kw in graph["nodes"]],
-            "roots": [mapping[r] for r in graph["roots"]],
-            "upstreams": list(graph["upstreams"])}
+    return {
+        "leaves": {mapping[k]: v for k, v in graph["leaves"].items()},
+        "constants": {mapping[k]: v for k, v in graph.get("constants", {}).items()},
+        "nodes": [[mapping[n], op, [mapping[a] for a in args], kw] for n, op, args, kw in graph["nodes"]],
+        "roots": [mapping[r] for r in graph["roots"]],
+        "upstreams": list(graph["upstreams"]),
+    }
 
 
 def relabel_text(text: str, graph: Graph) -> str:
@@ -249,10 +261,12 @@ def relabel_text(text: str, graph: Graph) -> str:
 # Judging raw observations
 # ----------------------------------------------------------------------------------------------
 
-ORDER_HINT = ("Likely cause: a node marked visited when it is pushed on the stack (or queued, breadth-first) "
-              "instead of when it is entered, i.e. popped the first time (writeup section 3.5). Depth-first "
-              "search finishes a node only after all its inputs have finished; reversed, that finishing order "
-              "puts every node before the nodes it was computed from.")
+ORDER_HINT = (
+    "Likely cause: a node marked visited when it is pushed on the stack (or queued, breadth-first) "
+    "instead of when it is entered, i.e. popped the first time (writeup section 3.5). Depth-first "
+    "search finishes a node only after all its inputs have finished; reversed, that finishing order "
+    "puts every node before the nodes it was computed from."
+)
 
 
 def _listing(order: Sequence[str], limit: int = 20) -> str:
@@ -277,27 +291,35 @@ def sort_problem(graph: Graph, got: dict, want: dict | None = None) -> str | Non
         counts = Counter(order)
         repeated = sorted(n for n, k in counts.items() if k > 1)
         if repeated:
-            return (f"{call} returned {_listing(order)}: {', '.join(repeated)} appear(s) more than once. Likely "
-                    f"cause: a node pushed twice before it is popped is expanded twice; skip a popped node that "
-                    f"is already visited")
+            return (
+                f"{call} returned {_listing(order)}: {', '.join(repeated)} appear(s) more than once. Likely "
+                f"cause: a node pushed twice before it is popped is expanded twice; skip a popped node that "
+                f"is already visited"
+            )
         missing = sorted(expected - set(order))
         if missing:
-            return (f"{call} returned {_listing(order)}: {', '.join(missing)} missing (every tensor that requires "
-                    f"grad and that {root} was computed from belongs in it)")
+            return (
+                f"{call} returned {_listing(order)}: {', '.join(missing)} missing (every tensor that requires "
+                f"grad and that {root} was computed from belongs in it)"
+            )
         extra = [n for n in order if n not in expected]
         if extra:
-            return (f"{call} returned {_listing(order)}: {', '.join(extra)} should not be in it (constants and "
-                    f"tensors computed only from constants do not require grad; tensors {root} does not "
-                    f"depend on are not part of its graph)")
+            return (
+                f"{call} returned {_listing(order)}: {', '.join(extra)} should not be in it (constants and "
+                f"tensors computed only from constants do not require grad; tensors {root} does not "
+                f"depend on are not part of its graph)"
+            )
         if order[0] != root:
             return f"{call} returned {_listing(order)}: the root {root} must come first"
         position = {n: i for i, n in enumerate(order)}
         for node in order:
             for p in inputs.get(node, []):
                 if p in position and position[p] < position[node]:
-                    return (f"{call} returned {_listing(order)}: {p} comes before {node}, but {node} = "
-                            f"{expression(graph, node)} was computed from {p}; {p} must come after every node "
-                            f"computed from it.\n  {ORDER_HINT}")
+                    return (
+                        f"{call} returned {_listing(order)}: {p} comes before {node}, but {node} = "
+                        f"{expression(graph, node)} was computed from {p}; {p} must come after every node "
+                        f"computed from it.\n  {ORDER_HINT}"
+                    )
     return None
 
 
@@ -319,8 +341,10 @@ def backward_problem(graph: Graph, got: dict, want: dict | None) -> str | None:
         counts = Counter(log)
         for n in sorted(counts):
             if counts[n] > 1:
-                return (f"{call} ran the backward of {n} = {expression(graph, n)} {counts[n]} times; each node "
-                        f"must be processed once, after all its consumers, with the sum of their gradients")
+                return (
+                    f"{call} ran the backward of {n} = {expression(graph, n)} {counts[n]} times; each node "
+                    f"must be processed once, after all its consumers, with the sum of their gradients"
+                )
         missing = sorted(expected - set(log))
         if missing:
             return f"{call} never ran the backward of {', '.join(missing)}"
@@ -332,9 +356,11 @@ def backward_problem(graph: Graph, got: dict, want: dict | None) -> str | None:
         for node in log:
             for p in inputs.get(node, []):
                 if p in position and position[p] < position[node]:
-                    return (f"{call} ran the backward of {p} before that of {node}, but {node} = "
-                            f"{expression(graph, node)} passes a gradient to {p}: {p} was processed before all "
-                            f"its consumers had contributed (order of calls: {_listing(log)}).\n  {ORDER_HINT}")
+                    return (
+                        f"{call} ran the backward of {p} before that of {node}, but {node} = "
+                        f"{expression(graph, node)} passes a gradient to {p}: {p} was processed before all "
+                        f"its consumers had contributed (order of calls: {_listing(log)}).\n  {ORDER_HINT}"
+                    )
         if want is not None and "grads" in want:
             for leaf in graph["leaves"]:
                 g, w = got["grads"][k].get(leaf), want["grads"][k][leaf]
@@ -346,9 +372,11 @@ def backward_problem(graph: Graph, got: dict, want: dict | None) -> str | None:
                     try:
                         check_array(f"{call}: {leaf}.grad", g, w)
                     except CheckFailed as e:
-                        return (f"{e}\n  Hint: a tensor used by several nodes receives the sum of all their "
-                                f"gradients (+=), and may pass its gradient on (or be finished, for a leaf) only "
-                                f"after every node computed from it has contributed.")
+                        return (
+                            f"{e}\n  Hint: a tensor used by several nodes receives the sum of all their "
+                            f"gradients (+=), and may pass its gradient on (or be finished, for a leaf) only "
+                            f"after every node computed from it has contributed."
+                        )
     if got["kept"]:
         name = got["kept"][0]
         kind = "a constant (requires_grad=False)" if name in graph.get("constants", {}) else "an intermediate"
@@ -394,10 +422,13 @@ def _prune(graph: Graph) -> Graph:
             if p not in keep:
                 keep.add(p)
                 stack.append(p)
-    return {"leaves": {k: v for k, v in graph["leaves"].items() if k in keep},
-            "constants": {k: v for k, v in graph.get("constants", {}).items() if k in keep},
-            "nodes": [n for n in graph["nodes"] if n[0] in keep],
-            "roots": list(graph["roots"]), "upstreams": list(graph["upstreams"])}
+    return {
+        "leaves": {k: v for k, v in graph["leaves"].items() if k in keep},
+        "constants": {k: v for k, v in graph.get("constants", {}).items() if k in keep},
+        "nodes": [n for n in graph["nodes"] if n[0] in keep],
+        "roots": list(graph["roots"]),
+        "upstreams": list(graph["upstreams"]),
+    }
 
 
 def _candidates(graph: Graph) -> list[Graph]:
@@ -406,8 +437,10 @@ def _candidates(graph: Graph) -> list[Graph]:
     roots, ups = graph["roots"], graph["upstreams"]
     if len(roots) > 1:
         out += [{**graph, "roots": [r], "upstreams": [u]} for r, u in zip(roots, ups)]
-        out += [{**graph, "roots": roots[:i] + roots[i + 1:], "upstreams": ups[:i] + ups[i + 1:]}
-                for i in range(len(roots))]
+        out += [
+            {**graph, "roots": roots[:i] + roots[i + 1 :], "upstreams": ups[:i] + ups[i + 1 :]}
+            for i in range(len(roots))
+        ]
     else:
         rg = _requires_grad(graph)
         out += [{**graph, "roots": [n[0]]} for n in graph["nodes"] if rg[n[0]] and n[0] != roots[0]]
@@ -423,8 +456,7 @@ def _candidates(graph: Graph) -> list[Graph]:
         g = _prune(g)
         ops, rg = _inputs(g), _requires_grad(g)
         # roots stay distinct op nodes that require grad
-        if len(set(g["roots"])) == len(g["roots"]) and all(r in ops and rg[r] for r in g["roots"]) \
-                and _values_safe(g):
+        if len(set(g["roots"])) == len(g["roots"]) and all(r in ops and rg[r] for r in g["roots"]) and _values_safe(g):
             pruned.append(g)
     return sorted(pruned, key=lambda g: (len(g["nodes"]), len(g["roots"])))
 
@@ -444,7 +476,7 @@ def _size(graph: Graph) -> tuple[int, int]:
     return len(graph["nodes"]), len(graph["roots"])
 
 
-def shrink(graph: Graph, evaluate: Callable[[list[Graph]], list["str | None"]]) -> Graph:
+def shrink(graph: Graph, evaluate: Callable[[list[Graph]], list[str | None]]) -> Graph:
     """The smallest graph found that still fails: greedy, each round one batch of candidates."""
     deadline = time.monotonic() + SHRINK_SECONDS
     for _ in range(SHRINK_ROUNDS):
@@ -469,8 +501,9 @@ def shrink(graph: Graph, evaluate: Callable[[list[Graph]], list["str | None"]]) 
 # ----------------------------------------------------------------------------------------------
 
 
-def check_random_graphs(student: Any, reference: Any, rng: np.random.Generator, mode: str, count: int = 40,
-                        sizes: tuple[int, int] = (5, 60)) -> None:
+def check_random_graphs(
+    student: Any, reference: Any, rng: np.random.Generator, mode: str, count: int = 40, sizes: tuple[int, int] = (5, 60)
+) -> None:
     """`count` random graphs in one worker call; mode "sort" (task 1.1) or "backward" (task 1.2).
 
     On failure: the smallest failing graph found, as code, and what went wrong on it.
@@ -486,8 +519,10 @@ def check_random_graphs(student: Any, reference: Any, rng: np.random.Generator, 
     try:
         problems = run(graphs)
     except StudentTimeout as e:
-        raise CheckFailed(f"{e.message}\n  on {count} random graphs of at most {sizes[1]} nodes: an infinite loop "
-                          f"(a node that is never marked visited, or never popped)?") from None
+        raise CheckFailed(
+            f"{e.message}\n  on {count} random graphs of at most {sizes[1]} nodes: an infinite loop "
+            f"(a node that is never marked visited, or never popped)?"
+        ) from None
     failing = [(g, p) for g, p in zip(graphs, problems) if p]
     if not failing:
         return
@@ -524,5 +559,7 @@ def _reference(reference: Any, batch: list[Graph], mode: str) -> list[dict | Non
 def _header(graph: Graph, mode: str, n_failing: int, count: int) -> str:
     """The first lines of a failure: how many graphs failed, and the graph shown as code."""
     what = "topological_sort" if mode == "sort" else "backward"
-    return (f"{what} is wrong on {n_failing} of {count} random graphs; the smallest failing graph found "
-            f"({len(graph['nodes'])} op node(s)):\n{program(graph, mode == 'backward')}")
+    return (
+        f"{what} is wrong on {n_failing} of {count} random graphs; the smallest failing graph found "
+        f"({len(graph['nodes'])} op node(s)):\n{program(graph, mode == 'backward')}"
+    )

@@ -2,8 +2,17 @@
 
 import pytest
 from graph_checks import chain_graph, check_order
-from hw1p1_checks import (DIAMOND_CHAIN_HINT, GRAPHS, check_call_counts, check_graph_grads, check_topological,
-                          normal, positive, root_shape, run_with_deadline_hint)
+from hw1p1_checks import (
+    DIAMOND_CHAIN_HINT,
+    GRAPHS,
+    check_call_counts,
+    check_graph_grads,
+    check_topological,
+    normal,
+    positive,
+    root_shape,
+    run_with_deadline_hint,
+)
 
 from autograder.framework.compare import check_array
 

@@ -5,10 +5,13 @@ from hw1p1_checks import case, draw, linear_case, op_case
 
 
 @pytest.mark.rubric(task="4.1", weight=1)
-@pytest.mark.parametrize("op, inputs, kwargs", [
-    case("3x5@5x7", "matmul", ("normal", (3, 5)), ("normal", (5, 7))),
-    case("5@5x7", "matmul", ("normal", (5,)), ("normal", (5, 7))),
-])
+@pytest.mark.parametrize(
+    "op, inputs, kwargs",
+    [
+        case("3x5@5x7", "matmul", ("normal", (3, 5)), ("normal", (5, 7))),
+        case("5@5x7", "matmul", ("normal", (5,)), ("normal", (5, 7))),
+    ],
+)
 def test_matmul(student, reference, rng, op, inputs, kwargs):
     op_case(student, reference, rng, "MatMul.backward", op, draw(rng, inputs), kwargs)
 

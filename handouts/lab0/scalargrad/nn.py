@@ -8,7 +8,7 @@ in order.
 from __future__ import annotations
 
 import random
-from typing import Sequence
+from collections.abc import Sequence
 
 from .value import Number, Value
 
@@ -90,8 +90,9 @@ class MLP(Module):
     def __init__(self, sizes: Sequence[int], seed: int = 0, activation: str = "tanh") -> None:
         rng = random.Random(seed)
         last = len(sizes) - 2
-        self.layers = [Layer(sizes[i], sizes[i + 1], "linear" if i == last else activation, rng)
-                       for i in range(len(sizes) - 1)]
+        self.layers = [
+            Layer(sizes[i], sizes[i + 1], "linear" if i == last else activation, rng) for i in range(len(sizes) - 1)
+        ]
 
     def __call__(self, x: Sequence[Value | Number]) -> Value | list[Value]:
         """The network's output for one input point x (n_in numbers): a Value when n_out == 1, else a list."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 from .nn import Module
 from .value import Number, Value
@@ -33,8 +33,14 @@ def train_step(model: Module, X: Sequence[Sequence[Number]], y: Sequence[Number]
     raise NotImplementedError("Task 3.2: train_step")
 
 
-def fit(model: Module, X: Sequence[Sequence[Number]], y: Sequence[Number], steps: int, lr: float,
-        batch_size: int | None = None) -> list[float]:
+def fit(
+    model: Module,
+    X: Sequence[Sequence[Number]],
+    y: Sequence[Number],
+    steps: int,
+    lr: float,
+    batch_size: int | None = None,
+) -> list[float]:
     """`steps` train_steps, each on the next `batch_size` points (all of them when None), cycling
     through the data in its given order; returns the loss of every step."""
     n = len(y)

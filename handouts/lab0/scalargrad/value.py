@@ -9,9 +9,9 @@ passes its own gradient on to its children through the chain rule (writeup secti
 from __future__ import annotations
 
 import math
-from typing import Callable, Union
+from collections.abc import Callable
 
-Number = Union[int, float]
+Number = int | float
 
 
 def _nothing() -> None:
@@ -34,7 +34,7 @@ class Value:
             each operation below sets its own.
     """
 
-    def __init__(self, data: Number, children: tuple["Value", ...] = (), op: str = "") -> None:
+    def __init__(self, data: Number, children: tuple[Value, ...] = (), op: str = "") -> None:
         self.data = float(data)
         self.grad = 0.0
         self.children = tuple(children)
@@ -101,7 +101,7 @@ class Value:
         """
         if isinstance(exponent, Value) or not isinstance(exponent, (int, float)):
             raise TypeError(f"the exponent must be an int or a float, not {type(exponent).__name__}")
-        out = Value(self.data ** exponent, (self,), f"**{exponent:g}")
+        out = Value(self.data**exponent, (self,), f"**{exponent:g}")
 
         def _backward() -> None:
             """d(x**n)/dx = n * x**(n - 1)."""

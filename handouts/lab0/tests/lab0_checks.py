@@ -7,7 +7,8 @@ on the reference (`reference.run`), then decides here, in the trusted process, f
 from __future__ import annotations
 
 import importlib
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -74,13 +75,28 @@ def mlp_params(rng: np.random.Generator, sizes: Sequence[int], scale: float = 1.
 def _not_a_number(what: str, got: Any) -> None:
     """Fail clearly when the scenario saw something other than a float (e.g. a Value stored as a grad)."""
     if isinstance(got, str) and got.startswith("?"):
-        hint = (" Likely cause: a Value where a float belongs, e.g. `self.grad += out` instead of `out.grad`, or "
-                "a derivative computed from Values instead of their .data" if got == "?Value" else "")
+        hint = (
+            " Likely cause: a Value where a float belongs, e.g. `self.grad += out` instead of `out.grad`, or "
+            "a derivative computed from Values instead of their .data"
+            if got == "?Value"
+            else ""
+        )
         raise CheckFailed(f"{what} is a {got[1:]}, not a number.{hint}")
 
 
-def op_case(student: Any, reference: Any, rng: np.random.Generator, expr: str, a: float, b: float | None = None,
-            k: float = 0.0, *, accumulate: bool = False, numeric: bool = True, note: str = "") -> None:
+def op_case(
+    student: Any,
+    reference: Any,
+    rng: np.random.Generator,
+    expr: str,
+    a: float,
+    b: float | None = None,
+    k: float = 0.0,
+    *,
+    accumulate: bool = False,
+    numeric: bool = True,
+    note: str = "",
+) -> None:
     """One operation's node: out = expr(a, b, k), out.grad = a random upstream, out._backward() once.
 
     Checks out.data, then a.grad (and b.grad) against the reference's (tight tolerance) and, unless
@@ -111,17 +127,35 @@ def op_case(student: Any, reference: Any, rng: np.random.Generator, expr: str, a
     f = None
     if numeric and not accumulate:
         forward = reference.function("op_forward", expr=expr, k=k)
-        f = lambda xs: np.asarray(forward(inputs=[float(x) for x in xs]), dtype=np.float64)  # noqa: E731
+
+        def f(xs: Any) -> np.ndarray:
+            return np.asarray(forward(inputs=[float(x) for x in xs]), dtype=np.float64)
+
     wrong = wrong_answers(CATALOGUE.get(expr, ()) + CATALOGUE.get("any", ()), **{"b": None, **call})
-    as_arrays = lambda d: {key: np.asarray(v, dtype=np.float64) for key, v in d.items()  # noqa: E731
-                           if key.startswith("grad_") and key[5:] in names}
+
+    def as_arrays(d: dict) -> dict:
+        return {
+            key: np.asarray(v, dtype=np.float64) for key, v in d.items() if key.startswith("grad_") and key[5:] in names
+        }
+
     try:
-        check_gradients(f"{expr}: out._backward()", as_arrays(got), as_arrays(want), names=names, f=f,
-                        inputs=inputs, upstream=np.asarray(up), rng=rng, wrong=wrong)
+        check_gradients(
+            f"{expr}: out._backward()",
+            as_arrays(got),
+            as_arrays(want),
+            names=names,
+            f=f,
+            inputs=inputs,
+            upstream=np.asarray(up),
+            rng=rng,
+            wrong=wrong,
+        )
     except CheckFailed as e:
-        message = e.message.replace(f"{expr}: out._backward(), gradient for input", f"{label}: out._backward(), "
-                                    "gradient for").replace(": 1 of 1 elements wrong", ": wrong").replace(
-            "backward ignores grad_output", "_backward ignores out.grad")
+        message = (
+            e.message.replace(f"{expr}: out._backward(), gradient for input", f"{label}: out._backward(), gradient for")
+            .replace(": 1 of 1 elements wrong", ": wrong")
+            .replace("backward ignores grad_output", "_backward ignores out.grad")
+        )
         # The checker's ratio hints ("Also seen: ... times the expected value") speak of arrays: not here.
         message = "\n".join(line for line in message.splitlines() if not line.strip().startswith("(Also seen:"))
         raise CheckFailed(message + (f"\n  ({note})" if note else "")) from None
@@ -135,8 +169,15 @@ def run_with_hint(student: Any, scenario: str, hint: str, **kwargs: Any) -> Any:
         raise CheckFailed(f"{e.message}\n  {hint}") from None
 
 
-def check_numbers(what: str, got: Any, want: Sequence[Any], *, rtol: float = 1e-9, atol: float = 1e-12,
-                  names: Sequence[str] | None = None) -> None:
+def check_numbers(
+    what: str,
+    got: Any,
+    want: Sequence[Any],
+    *,
+    rtol: float = 1e-9,
+    atol: float = 1e-12,
+    names: Sequence[str] | None = None,
+) -> None:
     """got is a list like want, each number within atol + rtol*|want| (the first mismatch fails)."""
     if not isinstance(got, list) or len(got) != len(want):
         n = len(got) if isinstance(got, list) else got
@@ -160,13 +201,22 @@ def param_names(sizes: Sequence[int]) -> list[str]:
     return names
 
 
-def train_case(student: Any, reference: Any, rng: np.random.Generator, sizes: Sequence[int], n: int, steps: int,
-               lr: float, batch_size: int | None = None) -> tuple[dict, dict, dict]:
+def train_case(
+    student: Any,
+    reference: Any,
+    rng: np.random.Generator,
+    sizes: Sequence[int],
+    n: int,
+    steps: int,
+    lr: float,
+    batch_size: int | None = None,
+) -> tuple[dict, dict, dict]:
     """fit() on n moons points with the trusted kit (only train_step is the student's): every step's
     loss, then the parameters after training, against the reference's. Returns (call, got, want)."""
     X, y = moons(rng, n)
-    call = dict(sizes=list(sizes), params=mlp_params(rng, sizes, scale=0.5), X=X, y=y, lr=lr, steps=steps,
-                batch_size=batch_size)
+    call = dict(
+        sizes=list(sizes), params=mlp_params(rng, sizes, scale=0.5), X=X, y=y, lr=lr, steps=steps, batch_size=batch_size
+    )
     got = student.run("train_steps", **call)
     want = reference.run("train_steps", **call)
     what = f"fit(MLP({list(sizes)}), {n} points, steps={steps}, lr={lr}, batch_size={batch_size})"
@@ -179,17 +229,27 @@ def train_case(student: Any, reference: Any, rng: np.random.Generator, sizes: Se
     if isinstance(losses, list) and len(losses) == len(want["losses"]) and all(isinstance(v, float) for v in losses):
         wrong = [i for i, (g, w) in enumerate(zip(losses, want["losses"])) if not np.isclose(g, w, rtol=1e-7)]
         if wrong and wrong[0] == 1:
-            hint = ("\n  Hint: step 0's loss is right and step 1's is not, so the first update moved the parameters "
-                    "wrongly: each parameter moves against its gradient, p.data -= lr * p.grad.")
+            hint = (
+                "\n  Hint: step 0's loss is right and step 1's is not, so the first update moved the parameters "
+                "wrongly: each parameter moves against its gradient, p.data -= lr * p.grad."
+            )
         elif wrong and wrong[0] == 2:
-            hint = ("\n  Hint: steps 0 and 1 are right and step 2 is not: are the gradients cleared "
-                    "(model.zero_grad()) before each backward()? Leaves add up their gradients over calls, so from "
-                    "step 1 on, stale gradients are added to the new ones.")
+            hint = (
+                "\n  Hint: steps 0 and 1 are right and step 2 is not: are the gradients cleared "
+                "(model.zero_grad()) before each backward()? Leaves add up their gradients over calls, so from "
+                "step 1 on, stale gradients are added to the new ones."
+            )
     try:
-        check_numbers(f"{what}: the loss returned by train_step at step ", losses, want["losses"], rtol=1e-7,
-                      names=[str(i) for i in range(len(want["losses"]))])
-        check_numbers(f"{what}: after training, parameter", got["params"], want["params"], rtol=1e-7,
-                      names=param_names(sizes))
+        check_numbers(
+            f"{what}: the loss returned by train_step at step ",
+            losses,
+            want["losses"],
+            rtol=1e-7,
+            names=[str(i) for i in range(len(want["losses"]))],
+        )
+        check_numbers(
+            f"{what}: after training, parameter", got["params"], want["params"], rtol=1e-7, names=param_names(sizes)
+        )
     except CheckFailed as e:
         raise CheckFailed(e.message + hint) from None
     return call, got, want

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -86,8 +87,10 @@ def random_graph(rng: np.random.Generator, n_nodes: int) -> Graph:
 def random_graphs(rng: np.random.Generator, count: int, sizes: tuple[int, int] = (2, 30)) -> list[Graph]:
     """`count` graphs; half of them small (at most 8 nodes: short failure messages)."""
     lo, hi = sizes
-    return [random_graph(rng, int(rng.integers(lo, min(hi, 8) + 1) if k % 2 == 0 else rng.integers(lo, hi + 1)))
-            for k in range(count)]
+    return [
+        random_graph(rng, int(rng.integers(lo, min(hi, 8) + 1) if k % 2 == 0 else rng.integers(lo, hi + 1)))
+        for k in range(count)
+    ]
 
 
 # ----------------------------------------------------------------------------------------------
@@ -138,9 +141,11 @@ def _listing(order: Sequence[str], limit: int = 20) -> str:
     return "[" + ", ".join(order[:limit]) + (", ...]" if len(order) > limit else "]")
 
 
-PUSH_HINT = ("Likely cause: a node marked visited when it is pushed on the stack instead of when it is entered "
-             "(popped the first time), or appended before all of its children are finished (writeup "
-             "section 3.3).")
+PUSH_HINT = (
+    "Likely cause: a node marked visited when it is pushed on the stack instead of when it is entered "
+    "(popped the first time), or appended before all of its children are finished (writeup "
+    "section 3.3)."
+)
 
 # ----------------------------------------------------------------------------------------------
 # Judging raw observations
@@ -163,21 +168,30 @@ def order_problem(graph: Graph, got: dict, want: Any = None) -> str | None:
         expected = reachable(graph, root)
         repeated = sorted(n for n, c in Counter(order).items() if c > 1)
         if repeated:
-            return (f"{call} returned {_listing(order)}: {', '.join(repeated)} more than once. Likely cause: "
-                    f"a node reached twice (a * a, or by two paths) is expanded twice; skip nodes already seen")
+            return (
+                f"{call} returned {_listing(order)}: {', '.join(repeated)} more than once. Likely cause: "
+                f"a node reached twice (a * a, or by two paths) is expanded twice; skip nodes already seen"
+            )
         missing = sorted(expected - set(order))
         if missing:
-            return (f"{call} returned {_listing(order)}: {', '.join(missing)} missing (every node {root} was "
-                    f"computed from belongs in it, leaves and {root} itself included)")
+            return (
+                f"{call} returned {_listing(order)}: {', '.join(missing)} missing (every node {root} was "
+                f"computed from belongs in it, leaves and {root} itself included)"
+            )
         extra = sorted(set(order) - expected)
         if extra:
-            return f"{call} returned {_listing(order)}: {', '.join(extra)} should not be in it ({root} does not depend on it)"
+            return (
+                f"{call} returned {_listing(order)}: {', '.join(extra)} should not be in it "
+                f"({root} does not depend on it)"
+            )
         position = {n: i for i, n in enumerate(order)}
         for node in order:
             for child in inputs.get(node, []):
                 if position[child] > position[node]:
-                    return (f"{call} returned {_listing(order)}: {node} = {expression(graph, node)} comes before "
-                            f"its child {child}; every node must come after all of its children.\n  {PUSH_HINT}")
+                    return (
+                        f"{call} returned {_listing(order)}: {node} = {expression(graph, node)} comes before "
+                        f"its child {child}; every node must come after all of its children.\n  {PUSH_HINT}"
+                    )
     return None
 
 
@@ -202,8 +216,10 @@ def backward_problem(graph: Graph, got: dict, want: dict | None) -> str | None:
                         raise CheckFailed(f"{call}: {leaf}.grad is a {g[1:]}, not a number")
                     check_close(f"{call}: {leaf}.grad", g, w, rtol=1e-9, atol=1e-12)
                 except CheckFailed as e:
-                    return (f"{e.message}\n  Hint: intermediate nodes start every backward() from grad 0.0, leaves "
-                            f"keep adding up, and the root is seeded with 1.0 (d root / d root).")
+                    return (
+                        f"{e.message}\n  Hint: intermediate nodes start every backward() from grad 0.0, leaves "
+                        f"keep adding up, and the root is seeded with 1.0 (d root / d root)."
+                    )
     return None
 
 
@@ -215,8 +231,10 @@ def _calls_problem(graph: Graph, root: str, log: list[str], done: list[str]) -> 
     counts = Counter(log)
     for n in sorted(counts):
         if counts[n] > 1:
-            return (f"{call} called the _backward of {n} = {expression(graph, n)} {counts[n]} times; call each "
-                    f"node's _backward exactly once (it adds its whole contribution at once)")
+            return (
+                f"{call} called the _backward of {n} = {expression(graph, n)} {counts[n]} times; call each "
+                f"node's _backward exactly once (it adds its whole contribution at once)"
+            )
     missing = sorted(expected - set(log))
     if missing:
         return f"{call} never called the _backward of {', '.join(missing)}"
@@ -227,10 +245,12 @@ def _calls_problem(graph: Graph, root: str, log: list[str], done: list[str]) -> 
     for node in log:
         for child in inputs.get(node, []):
             if child in position and position[child] < position[node]:
-                return (f"{call} called the _backward of {child} before that of {node} = "
-                        f"{expression(graph, node)}, which uses {child}: {child} passed its gradient on "
-                        f"before it was complete (calls: {_listing(log)}). Go through topological_order() "
-                        f"in reverse: the root first.")
+                return (
+                    f"{call} called the _backward of {child} before that of {node} = "
+                    f"{expression(graph, node)}, which uses {child}: {child} passed its gradient on "
+                    f"before it was complete (calls: {_listing(log)}). Go through topological_order() "
+                    f"in reverse: the root first."
+                )
     return None
 
 
@@ -241,8 +261,15 @@ def _size(graph: Graph) -> tuple[int, int]:
     return len(graph["nodes"]), len(graph["roots"])
 
 
-def check_random_graphs(student: Any, reference: Any, rng: np.random.Generator, mode: str, count: int = 30,
-                        sizes: tuple[int, int] = (2, 30), repeat: int = 1) -> None:
+def check_random_graphs(
+    student: Any,
+    reference: Any,
+    rng: np.random.Generator,
+    mode: str,
+    count: int = 30,
+    sizes: tuple[int, int] = (2, 30),
+    repeat: int = 1,
+) -> None:
     """`count` random graphs in one worker call; mode "sort" (task 2.1) or "backward" (task 2.2, with
     topological_order given and each root's backward() called `repeat` times).
 
@@ -258,8 +285,10 @@ def check_random_graphs(student: Any, reference: Any, rng: np.random.Generator, 
     try:
         got = student.run(scenario, graphs=graphs, **kwargs)
     except StudentTimeout as e:
-        raise CheckFailed(f"{e.message}\n  on {count} random graphs of at most {sizes[1]} nodes: an infinite loop "
-                          f"(a node never marked seen, or never popped)?") from None
+        raise CheckFailed(
+            f"{e.message}\n  on {count} random graphs of at most {sizes[1]} nodes: an infinite loop "
+            f"(a node never marked seen, or never popped)?"
+        ) from None
     want = reference.run(scenario, graphs=graphs, **kwargs) if mode == "backward" else [None] * len(graphs)
     failing = [(g, p) for g, w, o in zip(graphs, want, got) if (p := problem(g, o, w))]
     if not failing:
@@ -271,16 +300,22 @@ def check_random_graphs(student: Any, reference: Any, rng: np.random.Generator, 
         except StudentError as e:
             message = e.message
     what = "topological_order" if mode == "sort" else "backward"
-    call = "{}.topological_order()" if mode == "sort" else "{}.backward()" + (f" ({repeat} times)" if repeat > 1 else "")
-    raise CheckFailed(f"{what} is wrong on {len(failing)} of {count} random graphs; the smallest failing one "
-                      f"({len(graph['nodes'])} operation node(s)):\n{program(graph, call)}\n  {message}")
+    call = (
+        "{}.topological_order()" if mode == "sort" else "{}.backward()" + (f" ({repeat} times)" if repeat > 1 else "")
+    )
+    raise CheckFailed(
+        f"{what} is wrong on {len(failing)} of {count} random graphs; the smallest failing one "
+        f"({len(graph['nodes'])} operation node(s)):\n{program(graph, call)}\n  {message}"
+    )
 
 
 def chain_order_problem(order: Any, n: int) -> str | None:
     """Judge y_n.topological_order() on the chain y_k = y_{k-1} * c (y_0 = x): None when valid."""
-    graph = {"leaves": {"x": 1.0, "c": 1.0},
-             "nodes": [[f"y{k}", "*", [f"y{k - 1}" if k > 1 else "x", "c"]] for k in range(1, n + 1)],
-             "roots": [f"y{n}"]}
+    graph = {
+        "leaves": {"x": 1.0, "c": 1.0},
+        "nodes": [[f"y{k}", "*", [f"y{k - 1}" if k > 1 else "x", "c"]] for k in range(1, n + 1)],
+        "roots": [f"y{n}"],
+    }
     return order_problem(graph, {"orders": [order]})
 
 

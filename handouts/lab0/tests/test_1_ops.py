@@ -48,5 +48,12 @@ def test_exp_tanh_relu(student, reference, rng, expr):
 
 @pytest.mark.rubric(task="1.4")
 def test_relu_at_zero(student, reference, rng):
-    op_case(student, reference, rng, "a.relu()", 0.0, numeric=False,
-            note="a = 0 is relu's kink: this library takes the derivative there to be 0")
+    op_case(
+        student,
+        reference,
+        rng,
+        "a.relu()",
+        0.0,
+        numeric=False,
+        note="a = 0 is relu's kink: this library takes the derivative there to be 0",
+    )

@@ -7,8 +7,14 @@ points do not depend on task 2.1.
 
 import pytest
 from lab0_checks import run_with_hint
-from lab0_graphs import (backward_problem, chain_order_problem, check_random_graphs, creation_order,
-                         diamond_order_problem, order_problem)
+from lab0_graphs import (
+    backward_problem,
+    chain_order_problem,
+    check_random_graphs,
+    creation_order,
+    diamond_order_problem,
+    order_problem,
+)
 
 from autograder.framework.compare import CheckFailed
 
@@ -17,10 +23,14 @@ from autograder.framework.compare import CheckFailed
 GRAPHS = {
     "t + t*t": ({"t": 1.3}, [["m", "*", ["t", "t"]], ["y", "+", ["t", "m"]]]),
     "t*t + t": ({"t": -0.7}, [["m", "*", ["t", "t"]], ["y", "+", ["m", "t"]]]),
-    "fanout": ({"x": 0.9, "w": -1.4}, [["a", "*", ["x", "w"]], ["b", "exp", ["x"]], ["c", "+", ["a", "b"]],
-                                       ["y", "*", ["c", "x"]]]),
-    "diamond": ({"x": 0.6}, [["a", "tanh", ["x"]], ["b", "*", ["a", "a"]], ["c", "-", ["a", "x"]],
-                             ["y", "/", ["b", "c"]]]),
+    "fanout": (
+        {"x": 0.9, "w": -1.4},
+        [["a", "*", ["x", "w"]], ["b", "exp", ["x"]], ["c", "+", ["a", "b"]], ["y", "*", ["c", "x"]]],
+    ),
+    "diamond": (
+        {"x": 0.6},
+        [["a", "tanh", ["x"]], ["b", "*", ["a", "a"]], ["c", "-", ["a", "x"]], ["y", "/", ["b", "c"]]],
+    ),
 }
 
 
@@ -49,9 +59,14 @@ def test_topological_order_random_graphs(student, reference, rng):
 @pytest.mark.deadline(5)
 def test_topological_order_diamond_chain(student, reference, rng):
     # y = y*y + y, 25 times: 51 nodes but 3**25 paths from the root to x. Fast only if each node is entered once.
-    got = run_with_hint(student, "diamond_chain", "y = y*y + y repeated 25 times has 51 nodes but 3**25 paths: "
-                        "a search that enters a node once per path never ends; keep a set of seen nodes",
-                        depth=25, x=float(rng.uniform(0.01, 0.02)))
+    got = run_with_hint(
+        student,
+        "diamond_chain",
+        "y = y*y + y repeated 25 times has 51 nodes but 3**25 paths: "
+        "a search that enters a node once per path never ends; keep a set of seen nodes",
+        depth=25,
+        x=float(rng.uniform(0.01, 0.02)),
+    )
     problem = diamond_order_problem(got["order"], 25)
     if problem:
         raise CheckFailed(f"on y = y*y + y repeated 25 times: {problem}")
@@ -63,8 +78,9 @@ def test_topological_order_beyond_the_recursion_limit(student, reference, rng):
     # Small weight, on purpose: a recursive search is correct but stops at Python's recursion limit
     # (about 1,000 frames); a 3,000-node chain needs an explicit stack (writeup section 3.4).
     n = 3_000
-    got = run_with_hint(student, "chain", f"a chain {n} nodes deep", n=n, x=float(rng.uniform(0.5, 1.5)),
-                        c=1.0, mode="sort")
+    got = run_with_hint(
+        student, "chain", f"a chain {n} nodes deep", n=n, x=float(rng.uniform(0.5, 1.5)), c=1.0, mode="sort"
+    )
     problem = chain_order_problem(got["order"], n)
     if problem:
         raise CheckFailed(f"on a chain y_k = y_(k-1) * c of {n} nodes: {problem}")

@@ -15,14 +15,21 @@ from autograder.framework.compare import CheckFailed
 @pytest.mark.parametrize("as_values", [False, True], ids=["numbers", "values"])
 def test_neuron_forward(student, reference, rng, activation, as_values):
     n_in = 3
-    call = dict(weights=[normal(rng) for _ in range(n_in)], bias=normal(rng, 0.3), activation=activation,
-                points=[[normal(rng) for _ in range(n_in)] for _ in range(4)], as_values=as_values)
+    call = dict(
+        weights=[normal(rng) for _ in range(n_in)],
+        bias=normal(rng, 0.3),
+        activation=activation,
+        points=[[normal(rng) for _ in range(n_in)] for _ in range(4)],
+        as_values=as_values,
+    )
     got = student.run("neuron_forward", **call)
     want = reference.run("neuron_forward", **call)
     what = f"Neuron(3, {activation!r}) called on {'Values' if as_values else 'numbers'}"
     if got["kinds"] != want["kinds"]:
-        raise CheckFailed(f"{what} returned {got['kinds'][0]}; expected a Value (build the output with Value "
-                          f"operations, so that backward() can reach the weights)")
+        raise CheckFailed(
+            f"{what} returned {got['kinds'][0]}; expected a Value (build the output with Value "
+            f"operations, so that backward() can reach the weights)"
+        )
     check_numbers(f"{what}: output for point ", got["outs"], want["outs"])
 
 
@@ -42,8 +49,7 @@ def test_zero_grad(student, reference, rng, which):
     call = dict(sizes=sizes, grads=[normal(rng) for _ in range(13)], which=which)
     got = student.run("zero_grad", **call)
     want = reference.run("zero_grad", **call)
-    check_numbers(f"after {which}.zero_grad() on MLP([2, 3, 1]), the grad of parameter ", got["grads"],
-                  want["grads"])
+    check_numbers(f"after {which}.zero_grad() on MLP([2, 3, 1]), the grad of parameter ", got["grads"], want["grads"])
 
 
 @pytest.mark.rubric(task="3.2")

@@ -15,8 +15,9 @@ class Linear(Module):
     Pass `rng` (a numpy Generator) for reproducible weights.
     """
 
-    def __init__(self, in_features: int, out_features: int, bias: bool = True, *,
-                 rng: np.random.Generator | None = None) -> None:
+    def __init__(
+        self, in_features: int, out_features: int, bias: bool = True, *, rng: np.random.Generator | None = None
+    ) -> None:
         super().__init__()
         rng = np.random.default_rng() if rng is None else rng
         bound = 1.0 / np.sqrt(in_features)

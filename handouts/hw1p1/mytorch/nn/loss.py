@@ -22,8 +22,10 @@ class MSELoss(Module):
     def forward(self, prediction: Tensor, target: Any) -> Tensor:
         """(*shape), (*shape) -> () loss; the gradient comes from the Sub, Pow and Mean/Sum backward passes."""
         if np.shape(target.data if isinstance(target, Tensor) else target) != prediction.shape:
-            raise ValueError(f"MSELoss: prediction has shape {prediction.shape} but target has shape "
-                             f"{np.shape(target.data if isinstance(target, Tensor) else target)}")
+            raise ValueError(
+                f"MSELoss: prediction has shape {prediction.shape} but target has shape "
+                f"{np.shape(target.data if isinstance(target, Tensor) else target)}"
+            )
         squared = (prediction - target) ** 2
         return squared.mean() if self.reduction == "mean" else squared.sum()
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 from ..tensor import Tensor
 
@@ -23,7 +24,7 @@ class Module:
     def __call__(self, *args: Any) -> Tensor:
         return self.forward(*args)
 
-    def children(self) -> Iterator["Module"]:
+    def children(self) -> Iterator[Module]:
         """Direct sub-modules, in the order they were assigned (lists/tuples of modules included)."""
         for value in vars(self).values():
             if isinstance(value, Module):
@@ -51,14 +52,14 @@ class Module:
             elif p.grad is not None:
                 p.grad[...] = 0.0
 
-    def train(self, mode: bool = True) -> "Module":
+    def train(self, mode: bool = True) -> Module:
         """Switch this module and its sub-modules to training mode (or eval mode when mode is False)."""
         self.training = mode
         for child in self.children():
             child.train(mode)
         return self
 
-    def eval(self) -> "Module":
+    def eval(self) -> Module:
         """Switch to evaluation mode (BatchNorm uses its running statistics)."""
         return self.train(False)
 

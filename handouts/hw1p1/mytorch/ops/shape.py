@@ -67,13 +67,17 @@ def _plain_index(index: Any, shape: tuple[int, ...]) -> Any:
     if isinstance(index, Tensor):
         data = np.asarray(index.data)
         if not np.all(np.isfinite(data) & (data == np.round(data))):
-            raise IndexError("a Tensor used as an index must hold whole numbers (positions); Tensor data is "
-                             "float64 and numpy refuses fractional indices: index with a numpy int array")
-        mask_like = data.ndim and data.size > 1 and data.shape == tuple(shape[:data.ndim])
+            raise IndexError(
+                "a Tensor used as an index must hold whole numbers (positions); Tensor data is "
+                "float64 and numpy refuses fractional indices: index with a numpy int array"
+            )
+        mask_like = data.ndim and data.size > 1 and data.shape == tuple(shape[: data.ndim])
         if mask_like and np.all((data == 0) | (data == 1)):
-            raise IndexError("this Tensor index holds only 0s and 1s in the shape of the indexed axes: a boolean "
-                             "mask stored in a Tensor (which makes it float)? Index with a numpy bool array "
-                             "(e.g. x[mask.data.astype(bool)]) for a mask, or a numpy int array for positions")
+            raise IndexError(
+                "this Tensor index holds only 0s and 1s in the shape of the indexed axes: a boolean "
+                "mask stored in a Tensor (which makes it float)? Index with a numpy bool array "
+                "(e.g. x[mask.data.astype(bool)]) for a mask, or a numpy int array for positions"
+            )
         return data.astype(np.intp)
     return index
 

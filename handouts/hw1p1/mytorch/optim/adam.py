@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 import numpy as np
 
@@ -15,8 +15,9 @@ class Adam(Optimizer):
     p -= lr * (m / (1 - b1**t)) / (sqrt(v / (1 - b2**t)) + eps). Moments start at zero; each
     parameter counts its own steps t (a parameter without a gradient does not step)."""
 
-    def __init__(self, params: Iterable[Tensor], lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
-                 eps: float = 1e-8) -> None:
+    def __init__(
+        self, params: Iterable[Tensor], lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8
+    ) -> None:
         super().__init__(params, lr)
         self.betas, self.eps = betas, eps
         self.m = [np.zeros_like(p.data) for p in self.params]  # first moments

@@ -15,8 +15,9 @@ import sys
 import textwrap
 from pathlib import Path
 
-from autograder.framework.zips import write_zip  # the handout's shipped copy (this script's folder)
 from handout_config import ConfigError, read_config  # type: ignore  # (this script's folder)
+
+from autograder.framework.zips import write_zip  # the handout's shipped copy (this script's folder)
 
 ROOT = Path(__file__).resolve().parents[2]  # the handout folder: tests/_support/handin.py -> ../../
 ERRORS = Path(__file__).resolve().parent / "autograder" / "framework" / "errors.py"  # student tracebacks
@@ -65,8 +66,13 @@ def import_error(root: Path, files: list[Path], package: str) -> str:
     modules = [".".join(p.relative_to(root).with_suffix("").parts) for p in files]
     modules = [m[: -len(".__init__")] if m.endswith(".__init__") else m for m in modules]
     try:
-        proc = subprocess.run([sys.executable, "-B", "-c", IMPORT_CHECK, str(ERRORS), *modules], cwd=root,
-                              capture_output=True, text=True, timeout=120)
+        proc = subprocess.run(
+            [sys.executable, "-B", "-c", IMPORT_CHECK, str(ERRORS), *modules],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
     except subprocess.TimeoutExpired:
         return f"importing {package} did not finish in 120 s (a loop or heavy work at module level?)"
     if proc.returncode == 0:
@@ -93,14 +99,26 @@ def foreign_imports(root: Path, files: list[Path], package: str) -> list[str]:
         except (SyntaxError, ValueError):
             continue
         # try: import x / except ImportError: an optional import is no problem
-        guarded = {id(n) for t in ast.walk(tree) if isinstance(t, ast.Try) and any(
-            isinstance(h.type, ast.Name) and h.type.id in ("ImportError", "ModuleNotFoundError") for h in t.handlers)
-            for stmt in t.body for n in ast.walk(stmt)}
+        guarded = {
+            id(n)
+            for t in ast.walk(tree)
+            if isinstance(t, ast.Try)
+            and any(
+                isinstance(h.type, ast.Name) and h.type.id in ("ImportError", "ModuleNotFoundError") for h in t.handlers
+            )
+            for stmt in t.body
+            for n in ast.walk(stmt)
+        }
         for node in ast.walk(tree):
             if id(node) in guarded:
                 continue
-            names = ([a.name for a in node.names] if isinstance(node, ast.Import) else
-                     [node.module] if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module else [])
+            names = (
+                [a.name for a in node.names]
+                if isinstance(node, ast.Import)
+                else [node.module]
+                if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module
+                else []
+            )
             for name in names:
                 if name.split(".")[0] not in allowed:
                     found.append(f"{path.relative_to(root).as_posix()}:{node.lineno}: {name}")

@@ -26,8 +26,9 @@ import signal
 import sys
 import threading
 import zipfile
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
-from typing import Any, Callable, Iterator, Mapping
+from typing import Any
 
 import numpy as np
 
@@ -158,12 +159,14 @@ class InProcessStudent(InProcessRunner):
         except _Deadline:
             raise errors.StudentTimeout(
                 f"{scenario}: timed out after {limit:g} s (an infinite loop? a graph traversal that revisits "
-                "nodes takes exponential time on a chain of diamonds)") from None
+                "nodes takes exponential time on a chain of diamonds)"
+            ) from None
         except Exception as exc:
             # Only frames inside the package are shown: the scenario and the tests are not the student's code.
             mine = self.package_root / self.package
-            raise errors.StudentException(student_exception_message(scenario, exc, mine), exc_type=type(exc).__name__,
-                                          exc_message=str(exc)) from None
+            raise errors.StudentException(
+                student_exception_message(scenario, exc, mine), exc_type=type(exc).__name__, exc_message=str(exc)
+            ) from None
         finally:
             printed = out.getvalue()
             self._output += printed[: max(0, CAPTURE_CHARS - len(self._output))]
@@ -212,11 +215,13 @@ class RecordedReference:
         if key not in self._answers:
             raise LookupError(
                 f"no recorded reference answer for {scenario}(...) with these arguments: the public tests or "
-                "tests/expected.npz were changed since the handout was generated (restore them from the handout)")
+                "tests/expected.npz were changed since the handout was generated (restore them from the handout)"
+            )
         return copy.deepcopy(self._answers[key])  # a fresh copy: a test may modify what it gets
 
     def function(self, scenario: str, **kwargs: Any) -> Callable[..., Any]:
         """`scenario` (a forward pass: given code, not your work) run on YOUR package, with keyword overrides."""
+
         def f(**overrides: Any) -> Any:
             return self.student.run(scenario, **{**kwargs, **overrides})
 

@@ -29,8 +29,19 @@ from typing import Any
 
 CONFIG_FILE = "tests/_support/assignment.json"
 FORMAT = 1
-KEYS = ("format", "name", "package", "tasks", "budget", "feedback", "scenarios", "data_files", "expected", "planned",
-        "likely_causes")
+KEYS = (
+    "format",
+    "name",
+    "package",
+    "tasks",
+    "budget",
+    "feedback",
+    "scenarios",
+    "data_files",
+    "expected",
+    "planned",
+    "likely_causes",
+)
 
 
 class ConfigError(Exception):
@@ -46,6 +57,8 @@ def read_config(handout_root: Path) -> dict[str, Any]:
         raise ConfigError(f"cannot read {CONFIG_FILE} ({exc}): restore it from the handout zip") from None
     missing = [k for k in KEYS if not isinstance(config, dict) or k not in config]
     if missing or config.get("format") != FORMAT:
-        raise ConfigError(f"{CONFIG_FILE} is not a format-{FORMAT} handout config "
-                          f"(missing: {', '.join(missing) or '-'}): restore it from the handout zip")
+        raise ConfigError(
+            f"{CONFIG_FILE} is not a format-{FORMAT} handout config "
+            f"(missing: {', '.join(missing) or '-'}): restore it from the handout zip"
+        )
     return config

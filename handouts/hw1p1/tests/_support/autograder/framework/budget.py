@@ -23,8 +23,9 @@ from __future__ import annotations
 
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from autograder.framework.channel import call_key
 from autograder.framework.errors import StudentNotRun
@@ -77,8 +78,9 @@ def call_kind(scenario: str, kwargs: dict[str, Any]) -> str:
 class TimeKeeper:
     """Hands out deadlines and keeps the per-task and total accounts of one grading session."""
 
-    def __init__(self, budget: TimeBudget, started: float | None = None,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self, budget: TimeBudget, started: float | None = None, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self.budget, self._clock = budget, clock
         reserve = min(RESERVE_MAX_SECONDS, RESERVE_FRACTION * budget.total)
         self.end = (clock() if started is None else started) + budget.total - reserve
@@ -97,8 +99,10 @@ class TimeKeeper:
         if clock is not None and len(clock.in_a_row.get(scenario or "", ())) >= self.budget.timeouts_in_a_row:
             raise StudentNotRun(self.cut_off_message(task, scenario or ""))
         if self._left() < (self.budget.floor / 2 if smallest is None else smallest):
-            raise StudentNotRun(f"not run: {self.spent_message()}. This check counts as failed; it will run once "
-                                f"those checks finish in time.")
+            raise StudentNotRun(
+                f"not run: {self.spent_message()}. This check counts as failed; it will run once "
+                f"those checks finish in time."
+            )
 
     def deadline(self, task: str, scenario: str, ceiling: float, reference_seconds: float | None) -> Deadline:
         """The deadline of the next call of `scenario` in `task` (StudentNotRun when it must not run at
@@ -130,20 +134,27 @@ class TimeKeeper:
         """Why the rest of `task`'s calls of `scenario` (None: all of the task's calls) are not run."""
         clock = self.tasks[task]
         run = clock.task_in_a_row if scenario is None else clock.in_a_row[scenario]
-        what = (f"task {task} timed out {len(run)} times in a row" if scenario is None else
-                f"in task {task}, the checks of this kind (scenario {scenario!r}) timed out {len(run)} times in a row")
+        what = (
+            f"task {task} timed out {len(run)} times in a row"
+            if scenario is None
+            else f"in task {task}, the checks of this kind (scenario {scenario!r}) timed out {len(run)} times in a row"
+        )
         cases = ", ".join(dict.fromkeys(run))
-        return (f"not run: {what} (in {cases}), so the rest of them were skipped to keep grading within the time "
-                f"budget. This check counts as failed: fix the infinite loop or slow code those timeouts point to, "
-                f"and it will run.")
+        return (
+            f"not run: {what} (in {cases}), so the rest of them were skipped to keep grading within the time "
+            f"budget. This check counts as failed: fix the infinite loop or slow code those timeouts point to, "
+            f"and it will run."
+        )
 
     def spent_message(self) -> str:
         """Where the total budget went, naming the tasks that spent most of it."""
         head = f"the time budget for grading ({self.budget.total:g} s) was spent"
         timed = sorted(((t, c) for t, c in self.tasks.items() if c.timeouts), key=lambda tc: -tc[1].timeout_seconds)
         if timed:
-            parts = [f"task {t} ({c.timeouts} timeout{'s' * (c.timeouts != 1)}, {c.timeout_seconds:.1f} s)"
-                     for t, c in timed[:3]]
+            parts = [
+                f"task {t} ({c.timeouts} timeout{'s' * (c.timeouts != 1)}, {c.timeout_seconds:.1f} s)"
+                for t, c in timed[:3]
+            ]
             return f"{head} on earlier timeouts in {_join(parts)}"
         slow = sorted(self.tasks.items(), key=lambda tc: -tc[1].seconds)[:3]
         if slow:

@@ -9,8 +9,9 @@ Copied verbatim into the student handout: numpy and stdlib only (plus our gradch
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -83,8 +84,11 @@ def known_mistake(key: str, got: Any, want: Any, wrong: Wrong, result: Mapping[s
     With the student's whole `result`, a misconception that also explains every other key it predicts is
     preferred (b's gradient alone cannot tell "b not negated" from "both signs swapped"; a's can).
     """
-    fits = [(hint, values) for hint, values in wrong
-            if key in values and _same(got, values[key]) and not _same(want, values[key])]
+    fits = [
+        (hint, values)
+        for hint, values in wrong
+        if key in values and _same(got, values[key]) and not _same(want, values[key])
+    ]
     if result is not None:
         for hint, values in fits:
             if all(k not in result or _same(result[k], v) for k, v in values.items()):
@@ -148,8 +152,7 @@ def _dtype_problem(what: str, got: np.ndarray) -> str | None:
     if got.dtype.kind == "f":
         return f"{what} has dtype {got.dtype}, expected float64: computed in single precision?"
     if got.dtype.kind in "iu":
-        return (f"{what} has dtype {got.dtype}, expected float64: integer division, or np.zeros_like of an int "
-                "array?")
+        return f"{what} has dtype {got.dtype}, expected float64: integer division, or np.zeros_like of an int array?"
     if got.dtype.kind == "b":
         return f"{what} has dtype bool, expected float64: a comparison (mask) returned instead of numbers?"
     return f"{what} has dtype {got.dtype}, expected float64."
@@ -162,9 +165,11 @@ def _nonfinite_problem(what: str, got: np.ndarray, want: np.ndarray) -> str | No
         return None
     first = tuple(int(i) for i in np.argwhere(bad)[0]) if got.ndim else ()
     kind = "NaN" if np.isnan(got[first]) else "inf"
-    return (f"{what} contains NaN or inf in {int(bad.sum())} of {got.size} elements (first: {kind} at "
-            f"{what}{_idx(first)}, expected {_num(float(want[first]))}): log of 0? overflow in exp? "
-            "division by zero?")
+    return (
+        f"{what} contains NaN or inf in {int(bad.sum())} of {got.size} elements (first: {kind} at "
+        f"{what}{_idx(first)}, expected {_num(float(want[first]))}): log of 0? overflow in exp? "
+        "division by zero?"
+    )
 
 
 def _with_hint(msg: str, hint: str | None) -> str:
@@ -172,9 +177,18 @@ def _with_hint(msg: str, hint: str | None) -> str:
     return f"{msg}\n  Hint: {hint}" if hint else msg
 
 
-def _array_problem(what: str, got: Any, want: np.ndarray, rtol: float, atol: float,
-                   header: str | None = None, *, known: str | None = None, sizes: Mapping[int, str] | None = None,
-                   upstream: Any = None) -> str | None:
+def _array_problem(
+    what: str,
+    got: Any,
+    want: np.ndarray,
+    rtol: float,
+    atol: float,
+    header: str | None = None,
+    *,
+    known: str | None = None,
+    sizes: Mapping[int, str] | None = None,
+    upstream: Any = None,
+) -> str | None:
     """The first problem with `got` as an array equal to `want` (type, dtype, shape, NaN, values), or None.
 
     `known` is a misconception's hint that replaces the generic one; `sizes` (axis length -> name) sharpens
@@ -191,21 +205,33 @@ def _array_problem(what: str, got: Any, want: np.ndarray, rtol: float, atol: flo
         return head + msg
     if arr.shape != want.shape:
         hint = _shape_hint(arr.shape, want.shape)
-        msg = head + f"{what} has shape {arr.shape}, expected {want.shape}" + (f": {hint}" if hint and not known
-                                                                               else ".")
+        msg = (
+            head + f"{what} has shape {arr.shape}, expected {want.shape}" + (f": {hint}" if hint and not known else ".")
+        )
         return _with_hint(msg, known)
     msg = _nonfinite_problem(what, arr, want)
     if msg:
         return _with_hint(head + msg, known)
     if known is None and _ignores_upstream(arr, want, upstream):
-        known = ("your gradient times the upstream gradient is the expected one: backward ignores grad_output "
-                 "(the chain rule multiplies the local derivative by it).")
+        known = (
+            "your gradient times the upstream gradient is the expected one: backward ignores grad_output "
+            "(the chain rule multiplies the local derivative by it)."
+        )
     label = what.rsplit(": ", 1)[-1]  # 'backward on graph g: w.grad' -> lines say 'w.grad[0, 1]'
     return mismatch_message(header or what, label, want, arr, rtol, atol, hint=known, sizes=sizes)
 
 
-def check_array(what: str, got: Any, want: np.ndarray, *, rtol: float = 1e-6, atol: float = 1e-9,
-                wrong: Wrong = (), key: str = "", result: Mapping[str, Any] | None = None) -> None:
+def check_array(
+    what: str,
+    got: Any,
+    want: np.ndarray,
+    *,
+    rtol: float = 1e-6,
+    atol: float = 1e-9,
+    wrong: Wrong = (),
+    key: str = "",
+    result: Mapping[str, Any] | None = None,
+) -> None:
     """Raise CheckFailed unless `got` is a float64 array of want's shape, equal within atol + rtol*|want|.
 
     `wrong` (from wrong_answers) and `key` name a known misconception when `got` is one of its answers;
@@ -219,8 +245,17 @@ def check_array(what: str, got: Any, want: np.ndarray, *, rtol: float = 1e-6, at
         raise CheckFailed(msg)
 
 
-def check_close(what: str, got: Any, want: Any, *, rtol: float = 1e-6, atol: float = 1e-9,
-                wrong: Wrong = (), key: str = "", result: Mapping[str, Any] | None = None) -> None:
+def check_close(
+    what: str,
+    got: Any,
+    want: Any,
+    *,
+    rtol: float = 1e-6,
+    atol: float = 1e-9,
+    wrong: Wrong = (),
+    key: str = "",
+    result: Mapping[str, Any] | None = None,
+) -> None:
     """Raise CheckFailed unless `got` equals `want` (a number or an array) within atol + rtol*|want|.
 
     `wrong`, `key` and `result` as in check_array.
@@ -250,8 +285,9 @@ def _check_number(what: str, got: Any, want: Any, rtol: float, atol: float) -> N
     if not (abs(g - w) <= tol or (np.isnan(g) and np.isnan(w)) or (np.isinf(w) and g == w)):
         err = abs(g - w)
         rel = err / abs(w) if w != 0 else float("inf")
-        raise CheckFailed(f"{what}: expected {_num(w)}, got {_num(g)}   "
-                          f"(abs err {err:.1e}, rel err {rel:.1e}, tolerance {tol:.2g})")
+        raise CheckFailed(
+            f"{what}: expected {_num(w)}, got {_num(g)}   (abs err {err:.1e}, rel err {rel:.1e}, tolerance {tol:.2g})"
+        )
 
 
 assert_close = check_close  # the name docs/ARCHITECTURE.md uses in its example
@@ -266,11 +302,22 @@ class ReferenceDisagrees(RuntimeError):
     """The reference gradient failed the numerical check: a grader problem, never the student's fault."""
 
 
-def check_gradients(op: str, got: Mapping[str, Any], want: Mapping[str, np.ndarray], *, names: Sequence[str],
-                    f: Callable | None = None, inputs: Sequence[np.ndarray] | None = None,
-                    upstream: np.ndarray | None = None, rng: np.random.Generator | None = None,
-                    rtol: float = 1e-6, atol: float = 1e-9, ref_rtol: float | None = None,
-                    wrong: Wrong = (), numeric: bool = True) -> None:
+def check_gradients(
+    op: str,
+    got: Mapping[str, Any],
+    want: Mapping[str, np.ndarray],
+    *,
+    names: Sequence[str],
+    f: Callable | None = None,
+    inputs: Sequence[np.ndarray] | None = None,
+    upstream: np.ndarray | None = None,
+    rng: np.random.Generator | None = None,
+    rtol: float = 1e-6,
+    atol: float = 1e-9,
+    ref_rtol: float | None = None,
+    wrong: Wrong = (),
+    numeric: bool = True,
+) -> None:
     """Check the student's gradients ("grad_<name>") against the reference, and numerically when f is given.
 
     For each name: structure (present, array, float64, shape, finite), then agreement with the reference
@@ -285,8 +332,12 @@ def check_gradients(op: str, got: Mapping[str, Any], want: Mapping[str, np.ndarr
     constant factor equal to an axis length of an input or of `upstream` is named, and so is a gradient that
     ignores `upstream`. numeric=False skips the finite differences even when f, inputs and upstream are given.
     """
-    sizes = axis_sizes(**{n: np.shape(inputs[i]) if inputs is not None else np.shape(want.get(f"grad_{n}"))
-                          for i, n in enumerate(names)})
+    sizes = axis_sizes(
+        **{
+            n: np.shape(inputs[i]) if inputs is not None else np.shape(want.get(f"grad_{n}"))
+            for i, n in enumerate(names)
+        }
+    )
     if upstream is not None:
         sizes = {**axis_sizes(upstream=np.shape(upstream)), **sizes}
     messages: list[str] = []
@@ -298,19 +349,23 @@ def check_gradients(op: str, got: Mapping[str, Any], want: Mapping[str, np.ndarr
         g = got.get(key) if isinstance(got, Mapping) else None
         if want.get(key) is None:  # the reference has no gradient here (a constant): neither may the student
             if g is not None:
-                messages.append(f"{header}: {name}.grad should be None ({name} does not require a gradient), "
-                                "but backward set it: gradients set on constants?")
+                messages.append(
+                    f"{header}: {name}.grad should be None ({name} does not require a gradient), "
+                    "but backward set it: gradients set on constants?"
+                )
             continue
         if g is None:
-            messages.append(f"{header}: {name}.grad is None: backward never reached {name} (is it connected to "
-                            "the output, and does backward accumulate into leaves?)")
+            messages.append(
+                f"{header}: {name}.grad is None: backward never reached {name} (is it connected to "
+                "the output, and does backward accumulate into leaves?)"
+            )
             continue
         w = np.asarray(want[key], dtype=np.float64)
         finite = w[np.isfinite(w)]
-        ref_atol = min(atol, max(REF_ATOL_SCALE * (float(np.abs(finite).max()) if finite.size else 0.0),
-                                 REF_ATOL_FLOOR))
-        msg = _array_problem(f"{name}.grad", g, w, ref_rtol, ref_atol, header=header, sizes=sizes,
-                             upstream=upstream)
+        ref_atol = min(
+            atol, max(REF_ATOL_SCALE * (float(np.abs(finite).max()) if finite.size else 0.0), REF_ATOL_FLOOR)
+        )
+        msg = _array_problem(f"{name}.grad", g, w, ref_rtol, ref_atol, header=header, sizes=sizes, upstream=upstream)
         known = known_mistake(key, g, w, wrong, got if isinstance(got, Mapping) else None) if msg and wrong else None
         if known:  # only a failure consults the catalogue
             msg = _array_problem(f"{name}.grad", g, w, ref_rtol, ref_atol, header=header, known=known, sizes=sizes)
@@ -320,12 +375,22 @@ def check_gradients(op: str, got: Mapping[str, Any], want: Mapping[str, np.ndarr
             passed.append(i)
     if numeric and f is not None and inputs is not None and upstream is not None and passed:
         analytical = [np.asarray(got[f"grad_{n}"], dtype=np.float64) for n in names]
-        results = check_gradient(f, inputs, upstream, analytical, op=op, names=names,
-                                 rng=rng if rng is not None else np.random.default_rng(0), which=passed)
+        results = check_gradient(
+            f,
+            inputs,
+            upstream,
+            analytical,
+            op=op,
+            names=names,
+            rng=rng if rng is not None else np.random.default_rng(0),
+            which=passed,
+        )
         # Kinks are inconclusive by nature: the reference comparison above already decided.
         bad = [r for r in results if not r.ok and not r.kink]
         if bad:
-            raise ReferenceDisagrees("the gradient matches the reference but not finite differences (a grader "
-                                     "problem; please tell the course staff):\n" + "\n".join(r.message for r in bad))
+            raise ReferenceDisagrees(
+                "the gradient matches the reference but not finite differences (a grader "
+                "problem; please tell the course staff):\n" + "\n".join(r.message for r in bad)
+            )
     if messages:
         raise CheckFailed("\n".join(messages))

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import re
 import traceback
-from typing import Sequence
+from collections.abc import Sequence
 
 # The start of every message about a reply the grader cannot use (not plain data, or not the protocol).
 UNREADABLE = "your code returned something the grader cannot read"
@@ -18,9 +18,12 @@ UNREADABLE = "your code returned something the grader cannot read"
 # (exception type, pattern in its message, the likely cause): mistakes any Python code makes, matched
 # after the assignment's own catalogue (Assignment.likely_causes). First match wins.
 GENERIC_CAUSES: tuple[tuple[str, str, str], ...] = (
-    ("RecursionError", r"",
-     "a recursive function went deeper than Python allows (about 1,000 nested calls): "
-     "use a loop with an explicit stack."),
+    (
+        "RecursionError",
+        r"",
+        "a recursive function went deeper than Python allows (about 1,000 nested calls): "
+        "use a loop with an explicit stack.",
+    ),
     ("FloatingPointError", r"", "a division by zero or an overflow: is a denominator or exp() argument unguarded?"),
     ("ZeroDivisionError", r"", "a division by zero: is a count zero, or a size computed wrongly?"),
 )
@@ -101,7 +104,7 @@ def format_frames(frames: list[Frame]) -> str:
     entries (mutual recursion), the middle is cut with a count. The one formatter for the sandboxed worker
     (which loads this file beside it) and the in-process runner on a student's machine.
     """
-    entries: list[Frame | int] = []  # a frame, or the number of further repeats of the frame before it
+    entries: list[Frame | int | str] = []  # a frame, or the number of further repeats of the frame before it
     run = 0
     for i, frame in enumerate(frames):
         run = run + 1 if i and frame[:3] == frames[i - 1][:3] else 1
@@ -110,10 +113,11 @@ def format_frames(frames: list[Frame]) -> str:
         elif run == REPEAT_SHOWN + 1:
             entries.append(1)
         else:
-            entries[-1] = int(entries[-1]) + 1
+            last = entries[-1]
+            entries[-1] = (last if isinstance(last, int) else 0) + 1
     if len(entries) > MAX_SHOWN_ENTRIES:
         cut = len(entries) - MAX_SHOWN_ENTRIES
-        entries = entries[:5] + [f"  ... {cut} more entries (unbounded recursion?) ..."] + entries[5 + cut:]
+        entries = entries[:5] + [f"  ... {cut} more entries (unbounded recursion?) ..."] + entries[5 + cut :]
     lines = []
     for entry in entries:
         if isinstance(entry, str):
@@ -128,8 +132,9 @@ def format_frames(frames: list[Frame]) -> str:
     return "\n".join(lines)
 
 
-def student_traceback(exc: BaseException, root: str | os.PathLike[str],
-                      keep: str | os.PathLike[str] | None = None) -> str:
+def student_traceback(
+    exc: BaseException, root: str | os.PathLike[str], keep: str | os.PathLike[str] | None = None
+) -> str:
     """The traceback of `exc` as the student may read it: only frames in files under `keep` (default
     `root`), paths relative to `root`, formatted by format_frames; for a SyntaxError, its file and line.
 
@@ -150,14 +155,19 @@ def student_traceback(exc: BaseException, root: str | os.PathLike[str],
         return os.path.relpath(real, top) if real.startswith(inside + os.sep) else None
 
     try:
-        frames = [(rel, f.lineno or 0, f.name, f.line or "") for f in traceback.extract_tb(exc.__traceback__)
-                  for rel in [shown(f.filename)] if rel]
+        frames = [
+            (rel, f.lineno or 0, f.name, f.line or "")
+            for f in traceback.extract_tb(exc.__traceback__)
+            for rel in [shown(f.filename)]
+            if rel
+        ]
     except BaseException:
         frames = []
     text = format_frames(frames)
     if isinstance(exc, SyntaxError) and exc.filename:
-        where = syntax_error_lines(shown(str(exc.filename)) or os.path.basename(str(exc.filename)), exc.lineno,
-                                   exc.text, exc.offset)
+        where = syntax_error_lines(
+            shown(str(exc.filename)) or os.path.basename(str(exc.filename)), exc.lineno, exc.text, exc.offset
+        )
         text = f"{text}\n{where}" if text else where
     return text
 
@@ -184,5 +194,7 @@ def format_student_exception(exc_type: str, message: str, traceback_text: str) -
     head = f"{exc_type}: {message}" if message else exc_type
     if traceback_text.strip():
         return f"{head}\nTraceback (your code only, most recent call last):\n{traceback_text.rstrip()}"
-    return (f"{head}\n(raised in the grader's scenario code while it used your package; none of your lines "
-            f"are on the stack)")
+    return (
+        f"{head}\n(raised in the grader's scenario code while it used your package; none of your lines "
+        f"are on the stack)"
+    )

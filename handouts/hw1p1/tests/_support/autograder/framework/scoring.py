@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Iterable, Sequence
 
 from autograder.framework.rubric import Task
 
@@ -74,9 +74,7 @@ def weighted_score(points: float, outcomes: Iterable[TestOutcome], of: Iterable[
     return round(points * passed / total, 2)
 
 
-def score_tasks(
-    tasks: Sequence[Task], outcomes: Iterable[TestOutcome], *, require_all: bool = True
-) -> list[TaskScore]:
+def score_tasks(tasks: Sequence[Task], outcomes: Iterable[TestOutcome], *, require_all: bool = True) -> list[TaskScore]:
     """Score every task from its tests' outcomes, in task-table order.
 
     With require_all, a task that no test covers is a ScoringError (the grader would silently give 0
@@ -93,19 +91,12 @@ def score_tasks(
     missing = [t.id for t in tasks if not by_task[t.id]]
     if missing and require_all:
         raise ScoringError(f"no test covers task(s) {', '.join(missing)}: every task needs at least one test")
-    return [
-        TaskScore(t, weighted_score(t.points, by_task[t.id]), tuple(by_task[t.id]))
-        for t in tasks
-        if by_task[t.id]
-    ]
+    return [TaskScore(t, weighted_score(t.points, by_task[t.id]), tuple(by_task[t.id])) for t in tasks if by_task[t.id]]
 
 
 def zero_scores(tasks: Sequence[Task], message: str) -> list[TaskScore]:
     """Every task at 0 with one failing pseudo-outcome carrying `message` (placeholder, bad handin, grader failure)."""
-    return [
-        TaskScore(t, 0.0, (TestOutcome("", t.id, 1.0, "visible", False, message),))
-        for t in tasks
-    ]
+    return [TaskScore(t, 0.0, (TestOutcome("", t.id, 1.0, "visible", False, message),)) for t in tasks]
 
 
 def total(scores: Iterable[TaskScore]) -> tuple[float, float]:

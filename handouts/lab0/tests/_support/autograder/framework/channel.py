@@ -17,7 +17,8 @@ import json
 import os
 import struct
 import zipfile
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -58,8 +59,15 @@ def plain(node: Any, scenario: str = "", *, max_bytes: int = MAX_FRAME_BYTES) ->
     return _plain(node, "the result", scenario, 0, [0], max_bytes, None)
 
 
-def _plain(node: Any, where: str, scenario: str, depth: int, size: list[int], max_bytes: int,
-           on_array: Callable[[np.ndarray, bool], Any] | None) -> Any:
+def _plain(
+    node: Any,
+    where: str,
+    scenario: str,
+    depth: int,
+    size: list[int],
+    max_bytes: int,
+    on_array: Callable[[np.ndarray, bool], Any] | None,
+) -> Any:
     """`plain` for one node; `size` counts array bytes so far. With `on_array(array, is_scalar)` (encode),
     arrays are replaced by what it returns and nothing is converted: subclasses are refused."""
     what = f"scenario {scenario!r} returned" if scenario else "the value holds"
@@ -71,12 +79,15 @@ def _plain(node: Any, where: str, scenario: str, depth: int, size: list[int], ma
     if type(node) is np.ndarray or isinstance(node, np.generic) or (not exact and isinstance(node, np.ndarray)):
         arr = np.asarray(node)  # drops ndarray subclasses
         if arr.dtype.kind not in ALLOWED_KINDS or arr.dtype.fields is not None:
-            raise NotPlainData(f"{what} an array of dtype {arr.dtype} for {where}; "
-                               "expected numbers (bool/int/float/complex)")
+            raise NotPlainData(
+                f"{what} an array of dtype {arr.dtype} for {where}; expected numbers (bool/int/float/complex)"
+            )
         size[0] += arr.nbytes
         if size[0] > max_bytes:
-            raise NotPlainData(f"{what} more than {max_bytes // 2**20} MiB of arrays (at {where}); "
-                               "is an array much larger than its inputs?")
+            raise NotPlainData(
+                f"{what} more than {max_bytes // 2**20} MiB of arrays (at {where}); "
+                "is an array much larger than its inputs?"
+            )
         scalar = isinstance(node, np.generic)
         arr = np.array(arr, order="C", copy=True)  # a copy: later changes by the caller cannot alter it
         if on_array is not None:
@@ -88,8 +99,10 @@ def _plain(node: Any, where: str, scenario: str, depth: int, size: list[int], ma
     if not exact and isinstance(node, (int, float)):  # subclasses (a student's int with a __repr__): plain copies
         return int(node) if isinstance(node, int) else float(node)
     if type(node) in (list, tuple) or (not exact and isinstance(node, (list, tuple))):
-        return [_plain(x, f"{where}[{i}]" if depth else f"item {i}", scenario, depth + 1, size, max_bytes, on_array)
-                for i, x in enumerate(list(node))]
+        return [
+            _plain(x, f"{where}[{i}]" if depth else f"item {i}", scenario, depth + 1, size, max_bytes, on_array)
+            for i, x in enumerate(list(node))
+        ]
     if type(node) is dict or (not exact and isinstance(node, dict)):
         out = {}
         for k, v in dict(node).items():
@@ -97,8 +110,9 @@ def _plain(node: Any, where: str, scenario: str, depth: int, size: list[int], ma
                 raise NotPlainData(f"{what} a dict with key {k!r}; keys must be str")
             if k in (_REF, _SCALAR):
                 raise NotPlainData(f"{what} a dict with key {k!r}, which the grader reserves")
-            out[k] = _plain(v, repr(k) if depth == 0 else f"{where}[{k!r}]", scenario, depth + 1, size, max_bytes,
-                            on_array)
+            out[k] = _plain(
+                v, repr(k) if depth == 0 else f"{where}[{k!r}]", scenario, depth + 1, size, max_bytes, on_array
+            )
         return out
     hint = " (a Tensor? return its .data)" if _has_data(node) else ""
     raise NotPlainData(f"{what} {type(node).__name__} for {where}; expected a numpy array{hint}")
@@ -206,8 +220,10 @@ def _check_array_headers(data: bytes, infos: list[zipfile.ZipInfo]) -> None:
             for n in shape:
                 count *= int(n)
             if header_end + count * dtype.itemsize != info.file_size:
-                raise ChannelError(f"entry {info.filename!r} declares {count * dtype.itemsize} bytes of data "
-                                   f"but holds {info.file_size - header_end}")
+                raise ChannelError(
+                    f"entry {info.filename!r} declares {count * dtype.itemsize} bytes of data "
+                    f"but holds {info.file_size - header_end}"
+                )
             if info.filename == _JSON + ".npy" and count * dtype.itemsize > MAX_JSON_BYTES:
                 raise ChannelError(f"the JSON part holds {count * dtype.itemsize} bytes (limit {MAX_JSON_BYTES})")
 

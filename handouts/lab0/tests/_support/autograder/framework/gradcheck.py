@@ -12,8 +12,8 @@ Runs in the trusted grader and is copied verbatim into the student handout: nump
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Callable, Mapping, Sequence
 
 import numpy as np
 
@@ -128,16 +128,19 @@ def _ratio_hint(r: float, n_wrong: int, n_total: int, sizes: Mapping[int, str] |
     k = round(a)
     if k >= 2 and abs(a - k) < 1e-4 * k:
         if k in sizes:
-            return (f"{sign}{scope} is {k} times the expected value, and {k} is {sizes[k]}: a missing 1/{k} "
-                    f"(a mean's or a batch's 1/N?), or a gradient added {k} times?")
+            return (
+                f"{sign}{scope} is {k} times the expected value, and {k} is {sizes[k]}: a missing 1/{k} "
+                f"(a mean's or a batch's 1/N?), or a gradient added {k} times?"
+            )
         return f"{sign}{scope} is {k} times the expected value: a gradient added {k} times, or an extra factor?"
     if a > 0 and round(1 / a) >= 2 and abs(1 / a - round(1 / a)) < 1e-4 / a:
         n = round(1 / a)
         if n in sizes:
-            return (f"{sign}{scope} is 1/{n} of the expected value, and {n} is {sizes[n]}: divided by {n} where "
-                    "no division belongs (a mean over the wrong axes, or a 1/N twice?)")
-        return (f"{sign}{scope} is 1/{n} of the expected value: divided by N (mean instead of sum?) "
-                "or a missing factor?")
+            return (
+                f"{sign}{scope} is 1/{n} of the expected value, and {n} is {sizes[n]}: divided by {n} where "
+                "no division belongs (a mean over the wrong axes, or a 1/N twice?)"
+            )
+        return f"{sign}{scope} is 1/{n} of the expected value: divided by N (mean instead of sum?) or a missing factor?"
     if n_wrong >= 2 and abs(a - 1) > 1e-3:
         return f"{sign}{scope} is {r:.6g} times the expected value: a constant factor is wrong."
     return None
@@ -164,8 +167,9 @@ def _permuted(expected: np.ndarray, got: np.ndarray) -> tuple[int, ...] | None:
     return None
 
 
-def _hints(expected: np.ndarray, got: np.ndarray, wrong: np.ndarray, complete: bool,
-           sizes: Mapping[int, str] | None = None) -> list[str]:
+def _hints(
+    expected: np.ndarray, got: np.ndarray, wrong: np.ndarray, complete: bool, sizes: Mapping[int, str] | None = None
+) -> list[str]:
     """Hints from the wrong elements; `complete` says every wrong element is known (not a sample).
 
     `sizes` (axis length -> what it is) sharpens a constant-factor hint (see _ratio_hint).
@@ -180,8 +184,10 @@ def _hints(expected: np.ndarray, got: np.ndarray, wrong: np.ndarray, complete: b
             return ["your result equals the transpose of the expected gradient: a missing or extra transpose?"]
     perm = _permuted(expected, got) if complete else None
     if perm is not None:
-        return [f"your result equals the expected gradient with its axes permuted by {perm}: the forward's "
-                "permutation applied again instead of its inverse (np.argsort(axes))?"]
+        return [
+            f"your result equals the expected gradient with its axes permuted by {perm}: the forward's "
+            "permutation applied again instead of its inverse (np.argsort(axes))?"
+        ]
     # argwhere, not nonzero: numpy 2 refuses np.nonzero on a 0-d mask (a 0-d input's gradient)
     indices = [tuple(int(i) for i in ix) for ix in np.argwhere(wrong)]
     shared = _shared_axis(indices, expected.shape) if complete else None
@@ -213,8 +219,12 @@ def _shape_hint(got_shape: tuple[int, ...], want_shape: tuple[int, ...]) -> str 
     """Why a shape may be wrong: reversed (transposed?), broadcast (un-broadcast missing?), same size."""
     if len(got_shape) >= 2 and got_shape == want_shape[::-1]:
         return "transposed?"
-    if len(got_shape) >= 3 and sorted(got_shape) == sorted(want_shape) and 1 not in want_shape \
-            and len(set(want_shape)) == len(want_shape):  # distinct lengths: nothing but a permutation explains it
+    if (
+        len(got_shape) >= 3
+        and sorted(got_shape) == sorted(want_shape)
+        and 1 not in want_shape
+        and len(set(want_shape)) == len(want_shape)
+    ):  # distinct lengths: nothing but a permutation explains it
         return "the axes are permuted: a transpose undone with the permutation instead of its inverse?"
     try:
         bigger = np.broadcast_shapes(got_shape, want_shape) == got_shape
@@ -248,13 +258,23 @@ def _line(label: str, index: Index, expected: float, got: float, tol: float) -> 
     """'  b.grad[3, 4]: expected -4.761112, got 4.761112   (abs err ..., rel err ..., tolerance ...)'."""
     err = abs(got - expected)
     rel = err / abs(expected) if expected != 0 else float("inf")
-    return (f"  {label}{_idx(index)}: expected {_num(expected)}, got {_num(got)}   "
-            f"(abs err {err:.1e}, rel err {rel:.1e}, tolerance {tol:.2g})")
+    return (
+        f"  {label}{_idx(index)}: expected {_num(expected)}, got {_num(got)}   "
+        f"(abs err {err:.1e}, rel err {rel:.1e}, tolerance {tol:.2g})"
+    )
 
 
-def _block(header: str, label: str, shape: tuple[int, ...], shown: Sequence[tuple[Index, float, float, float]],
-           n_wrong: int, complete: bool, hint: str | None, note: str = "",
-           everywhere: Sequence[Index] | None = None) -> str:
+def _block(
+    header: str,
+    label: str,
+    shape: tuple[int, ...],
+    shown: Sequence[tuple[Index, float, float, float]],
+    n_wrong: int,
+    complete: bool,
+    hint: str | None,
+    note: str = "",
+    everywhere: Sequence[Index] | None = None,
+) -> str:
     """Assemble a message: header with count and place, the first few elements, the hint.
 
     `everywhere` lists every wrong index when known, so the place can be 'all in column 4'.
@@ -271,8 +291,17 @@ def _block(header: str, label: str, shape: tuple[int, ...], shown: Sequence[tupl
     return "\n".join(lines)
 
 
-def mismatch_message(header: str, label: str, expected: np.ndarray, got: np.ndarray, rtol: float,
-                     atol: float, *, hint: str | None = None, sizes: Mapping[int, str] | None = None) -> str | None:
+def mismatch_message(
+    header: str,
+    label: str,
+    expected: np.ndarray,
+    got: np.ndarray,
+    rtol: float,
+    atol: float,
+    *,
+    hint: str | None = None,
+    sizes: Mapping[int, str] | None = None,
+) -> str | None:
     """The message block for two same-shaped arrays, or None when they agree within atol + rtol*|expected|.
 
     `hint` (a named misconception) comes first, the computed hint after it; `sizes` sharpens that (_ratio_hint).
@@ -283,8 +312,15 @@ def mismatch_message(header: str, label: str, expected: np.ndarray, got: np.ndar
     if not wrong.any():
         return None
     where = np.argwhere(wrong)[:SHOW]
-    shown = [(tuple(int(i) for i in ix), float(expected[tuple(ix)]), float(got[tuple(ix)]),
-              atol + rtol * abs(float(expected[tuple(ix)]))) for ix in where]
+    shown = [
+        (
+            tuple(int(i) for i in ix),
+            float(expected[tuple(ix)]),
+            float(got[tuple(ix)]),
+            atol + rtol * abs(float(expected[tuple(ix)])),
+        )
+        for ix in where
+    ]
     if expected.ndim == 0:
         shown = [((), float(expected), float(got), atol + rtol * abs(float(expected)))]
     generic = _join(_hints(expected, got, wrong, complete=True, sizes=sizes))
@@ -295,11 +331,9 @@ def mismatch_message(header: str, label: str, expected: np.ndarray, got: np.ndar
     return _block(header, label, expected.shape, shown, int(wrong.sum()), True, hint, everywhere=everywhere)
 
 
-def format_mismatch(op: str, input_name: str, expected: np.ndarray, got: np.ndarray, rtol: float,
-                    atol: float) -> str:
+def format_mismatch(op: str, input_name: str, expected: np.ndarray, got: np.ndarray, rtol: float, atol: float) -> str:
     """The DESIGN section 4 message for a gradient that differs from the expected one."""
-    msg = mismatch_message(f"{op}, gradient for input {input_name}", f"{input_name}.grad", expected, got,
-                           rtol, atol)
+    msg = mismatch_message(f"{op}, gradient for input {input_name}", f"{input_name}.grad", expected, got, rtol, atol)
     return msg if msg is not None else f"{op}, gradient for input {input_name}: correct"
 
 
@@ -410,8 +444,9 @@ class _Found:
 class _Localiser:
     """Finds the wrong elements of g after the screen failed, spending as few forward calls as it can."""
 
-    def __init__(self, obj: _Objective, x: np.ndarray, g: np.ndarray, rng: np.random.Generator, eps: float,
-                 rtol: float):
+    def __init__(
+        self, obj: _Objective, x: np.ndarray, g: np.ndarray, rng: np.random.Generator, eps: float, rtol: float
+    ):
         self.obj, self.x, self.g, self.rng, self.eps, self.rtol = obj, x, g, rng, eps, rtol
         self.kinks = 0
         self.smooth_checked = 0
@@ -601,13 +636,21 @@ def _structure(op: str, name: str, x: np.ndarray, g: object) -> str | None:
     bad = ~np.isfinite(g)
     if bad.any():
         ix = tuple(int(i) for i in np.argwhere(bad)[0])
-        return (f"{head}: {int(bad.sum())} of {g.size} elements are NaN or inf (first at {name}.grad{_idx(ix)}): "
-                "log of 0? overflow in exp? division by zero?")
+        return (
+            f"{head}: {int(bad.sum())} of {g.size} elements are NaN or inf (first at {name}.grad{_idx(ix)}): "
+            "log of 0? overflow in exp? division by zero?"
+        )
     return None
 
 
-def _linearity(op: str, names: Sequence[str], which: Sequence[int], backward: Callable, upstream: np.ndarray,
-               grads: Sequence[np.ndarray]) -> dict[int, str]:
+def _linearity(
+    op: str,
+    names: Sequence[str],
+    which: Sequence[int],
+    backward: Callable,
+    upstream: np.ndarray,
+    grads: Sequence[np.ndarray],
+) -> dict[int, str]:
     """Backward must be linear in the upstream gradient: zero gives zero, doubling doubles. Messages per input."""
     problems: dict[int, str] = {}
     zero = backward(np.zeros_like(upstream))
@@ -616,24 +659,40 @@ def _linearity(op: str, names: Sequence[str], which: Sequence[int], backward: Ca
         head = f"{op}, gradient for input {names[i]}"
         z = None if zero is None else zero[i]
         if z is not None and np.any(np.asarray(z, dtype=np.float64) != 0):
-            problems[i] = (f"{head}: a zero upstream gradient gave a nonzero gradient: forgot to multiply by the "
-                           "upstream gradient, or a gradient left over from an earlier backward?")
+            problems[i] = (
+                f"{head}: a zero upstream gradient gave a nonzero gradient: forgot to multiply by the "
+                "upstream gradient, or a gradient left over from an earlier backward?"
+            )
             continue
         d = None if double is None else double[i]
         want = 2.0 * grads[i]
-        if d is None or np.shape(d) != want.shape or not np.allclose(d, want, rtol=1e-9, atol=1e-12 * (
-                np.abs(want).max() + 1e-300)):
-            problems[i] = (f"{head}: doubling the upstream gradient did not double the gradient: forgot to multiply "
-                           "by the upstream gradient, or a gradient left over from an earlier backward?")
+        if (
+            d is None
+            or np.shape(d) != want.shape
+            or not np.allclose(d, want, rtol=1e-9, atol=1e-12 * (np.abs(want).max() + 1e-300))
+        ):
+            problems[i] = (
+                f"{head}: doubling the upstream gradient did not double the gradient: forgot to multiply "
+                "by the upstream gradient, or a gradient left over from an earlier backward?"
+            )
     return problems
 
 
-def check_gradient(f: Callable[[Sequence[np.ndarray]], np.ndarray], inputs: Sequence[np.ndarray],
-                   upstream: np.ndarray, analytical: Sequence[np.ndarray | None], *, op: str, names: Sequence[str],
-                   rng: np.random.Generator, which: Sequence[int] | None = None, directions: int = 3,
-                   rtol: float = 1e-6, eps: float = 1e-6,
-                   backward: Callable[[np.ndarray], Sequence[np.ndarray | None]] | None = None
-                   ) -> list[GradcheckResult]:
+def check_gradient(
+    f: Callable[[Sequence[np.ndarray]], np.ndarray],
+    inputs: Sequence[np.ndarray],
+    upstream: np.ndarray,
+    analytical: Sequence[np.ndarray | None],
+    *,
+    op: str,
+    names: Sequence[str],
+    rng: np.random.Generator,
+    which: Sequence[int] | None = None,
+    directions: int = 3,
+    rtol: float = 1e-6,
+    eps: float = 1e-6,
+    backward: Callable[[np.ndarray], Sequence[np.ndarray | None]] | None = None,
+) -> list[GradcheckResult]:
     """Check analytical gradients of L = sum(upstream * f(inputs)) numerically; one result per checked input.
 
     Args:
@@ -680,16 +739,29 @@ def check_gradient(f: Callable[[Sequence[np.ndarray]], np.ndarray], inputs: Sequ
 
     results = []
     for i in which:
-        if structural[i] is not None:
-            results.append(_fail(names[i], structural[i], 2))
+        problem = structural[i]
+        if problem is not None:
+            results.append(_fail(names[i], problem, 2))
             continue
         g = np.array(analytical[i], dtype=np.float64, order="C")
         results.append(_check_one(f, xs, u, g, i, f0, op, names[i], rng, directions, rtol, eps))
     return results
 
 
-def _check_one(f: Callable, xs: list[np.ndarray], u: np.ndarray, g: np.ndarray, i: int, f0: np.ndarray, op: str,
-               name: str, rng: np.random.Generator, directions: int, rtol: float, eps: float) -> GradcheckResult:
+def _check_one(
+    f: Callable,
+    xs: list[np.ndarray],
+    u: np.ndarray,
+    g: np.ndarray,
+    i: int,
+    f0: np.ndarray,
+    op: str,
+    name: str,
+    rng: np.random.Generator,
+    directions: int,
+    rtol: float,
+    eps: float,
+) -> GradcheckResult:
     """Screen one input; localise and explain when the screen fails."""
     obj = _Objective(f, xs, u, i, f0)
     x = xs[i]
@@ -697,11 +769,21 @@ def _check_one(f: Callable, xs: list[np.ndarray], u: np.ndarray, g: np.ndarray, 
     screen_evals = obj.evals + 2  # + the two preflight forward calls
     failing = [p for p in probes if p.bad]
     if not failing:
-        return GradcheckResult(True, name, [], 0, screen_evals, False, f"{op}, gradient for input {name}: correct",
-                               screen_evals=screen_evals)
+        return GradcheckResult(
+            True,
+            name,
+            [],
+            0,
+            screen_evals,
+            False,
+            f"{op}, gradient for input {name}: correct",
+            screen_evals=screen_evals,
+        )
     if all(_is_kink(obj, x, g, p, eps, rtol) for p in failing) and x.size > PER_ELEMENT_MAX:
-        msg = (f"{op}, gradient for input {name}: inconclusive: the inputs sit on a kink (e.g. ReLU at 0 or a tie "
-               "in max) where finite differences disagree; draw other inputs.")
+        msg = (
+            f"{op}, gradient for input {name}: inconclusive: the inputs sit on a kink (e.g. ReLU at 0 or a tie "
+            "in max) where finite differences disagree; draw other inputs."
+        )
         return GradcheckResult(False, name, [], 0, obj.evals + 2, True, msg, screen_evals=screen_evals)
 
     found = _Localiser(obj, x, g, rng, eps, rtol).run(probes)
@@ -709,12 +791,16 @@ def _check_one(f: Callable, xs: list[np.ndarray], u: np.ndarray, g: np.ndarray, 
     head = f"{op}, gradient for input {name}"
     if not found.wrong:
         if found.kinks:
-            msg = (f"{head}: inconclusive: the elements that disagree sit on kinks (ReLU at 0, ties in max); "
-                   "draw other inputs.")
+            msg = (
+                f"{head}: inconclusive: the elements that disagree sit on kinks (ReLU at 0, ties in max); "
+                "draw other inputs."
+            )
             return GradcheckResult(False, name, [], 0, evals, True, msg, screen_evals=screen_evals)
-        msg = (f"{head}: disagrees with finite differences along random directions, but no single element is "
-               "off by more than the tolerance: many slightly wrong elements (an approximate formula, lower "
-               "precision, or a numerical gradient instead of the analytical one?)")
+        msg = (
+            f"{head}: disagrees with finite differences along random directions, but no single element is "
+            "off by more than the tolerance: many slightly wrong elements (an approximate formula, lower "
+            "precision, or a numerical gradient instead of the analytical one?)"
+        )
         return GradcheckResult(False, name, [], 0, evals, False, msg, screen_evals=screen_evals)
 
     if found.expected is not None:
@@ -737,12 +823,20 @@ def _check_one(f: Callable, xs: list[np.ndarray], u: np.ndarray, g: np.ndarray, 
     everywhere = [tuple(int(i) for i in ix) for ix in np.argwhere(wrong_mask)] if complete else None
     msg = _block(head, f"{name}.grad", g.shape, shown, found.n_wrong, found.exact, hint, note, everywhere)
     wrong = [(ix, e, gv) for ix, e, gv, _ in shown]
-    return GradcheckResult(False, name, wrong, found.n_wrong, evals, False, msg, exact=found.exact,
-                           screen_evals=screen_evals)
+    return GradcheckResult(
+        False, name, wrong, found.n_wrong, evals, False, msg, exact=found.exact, screen_evals=screen_evals
+    )
 
 
-def check_gradient_redrawing(make_case: Callable[[np.random.Generator], tuple], *, op: str, names: Sequence[str],
-                             rng: np.random.Generator, attempts: int = 3, **kwargs) -> list[GradcheckResult]:
+def check_gradient_redrawing(
+    make_case: Callable[[np.random.Generator], tuple],
+    *,
+    op: str,
+    names: Sequence[str],
+    rng: np.random.Generator,
+    attempts: int = 3,
+    **kwargs,
+) -> list[GradcheckResult]:
     """check_gradient on a case drawn by make_case(rng) -> (f, inputs, upstream, analytical); redraw on kinks.
 
     A kink (ReLU at 0, ties in max) makes finite differences meaningless, so it is never the student's fault:

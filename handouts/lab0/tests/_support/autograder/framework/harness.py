@@ -18,16 +18,25 @@ import importlib.util
 import sys
 import time
 import traceback
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from types import ModuleType
-from typing import Any, Callable, Iterable, Protocol
+from typing import Any, Protocol
 
 import numpy as np
 import pytest
 
 from autograder.framework.budget import TimedReference, TimeKeeper, call_kind
 from autograder.framework.compare import CheckFailed
-from autograder.framework.errors import (UNREADABLE, StudentError, StudentException, StudentTimeout, format_student_exception, student_traceback, with_likely_cause)
+from autograder.framework.errors import (
+    UNREADABLE,
+    StudentError,
+    StudentException,
+    StudentTimeout,
+    format_student_exception,
+    student_traceback,
+    with_likely_cause,
+)
 from autograder.framework.rubric import Assignment
 from autograder.framework.scoreboard import Planned, render
 from autograder.framework.scoring import VISIBILITIES, TestOutcome, score_tasks
@@ -48,7 +57,7 @@ MARKERS = (
 class StudentRunner(Protocol):
     """Runs a scenario on the student's code and returns plain data, or raises a StudentError."""
 
-    def run(self, scenario: str, timeout: float | None = None, **kwargs: Any) -> Any: ...
+    def run(self, scenario: str, *, timeout: float | None = None, **kwargs: Any) -> Any: ...
 
     def take_output(self) -> str:
         """What the student's code printed since the last call (drained, so each test gets its own)."""
@@ -68,8 +77,11 @@ class ReferenceRunner(Protocol):
 class Backend(Protocol):
     """The two providers the harness's fixtures hand to tests."""
 
-    student: StudentRunner
-    reference: ReferenceRunner
+    @property
+    def student(self) -> StudentRunner: ...
+
+    @property
+    def reference(self) -> ReferenceRunner: ...
 
 
 def load_package(root: Path, package: str) -> ModuleType:
@@ -143,8 +155,11 @@ class InProcessRunner:
         try:
             return fn()
         except Exception as exc:  # the student's code failed: say where, as the worker does
-            raise StudentException(student_exception_message(scenario, exc, self.package_root / self.package),
-                                   exc_type=type(exc).__name__, exc_message=str(exc)) from exc
+            raise StudentException(
+                student_exception_message(scenario, exc, self.package_root / self.package),
+                exc_type=type(exc).__name__,
+                exc_message=str(exc),
+            ) from exc
 
     def run_timed(self, scenario: str, **kwargs: Any) -> tuple[Any, float]:
         """(run's value, the CPU seconds it took): the grader scales student deadlines from it.
@@ -183,8 +198,17 @@ class StudentHandle:
     the student's code returned can be told apart from a grader bug (see `unreadable`).
     """
 
-    def __init__(self, runner: StudentRunner, deadline: float, *, task: str, case: str, clock: TimeKeeper,
-                 reference: TimedReference, causes: tuple[tuple[str, str, str], ...] = ()) -> None:
+    def __init__(
+        self,
+        runner: StudentRunner,
+        deadline: float,
+        *,
+        task: str,
+        case: str,
+        clock: TimeKeeper,
+        reference: TimedReference,
+        causes: tuple[tuple[str, str, str], ...] = (),
+    ) -> None:
         self._runner, self.deadline = runner, deadline  # `deadline`: the test's mark, the most a call may get
         self._causes = causes  # the assignment's likely-cause catalogue (Assignment.likely_causes)
         self._task, self._case, self._clock, self._reference = task, case, clock, reference
@@ -197,8 +221,12 @@ class StudentHandle:
         except StudentException as e:
             if not e.exc_type:
                 raise
-            raise StudentException(with_likely_cause(e.message, e.exc_type, e.exc_message, self._causes),
-                                   exc_type=e.exc_type, exc_message=e.exc_message, traceback=e.traceback) from None
+            raise StudentException(
+                with_likely_cause(e.message, e.exc_type, e.exc_message, self._causes),
+                exc_type=e.exc_type,
+                exc_message=e.exc_message,
+                traceback=e.traceback,
+            ) from None
         self.calls.append((scenario, kwargs, result))
         return result
 
@@ -213,12 +241,15 @@ class StudentHandle:
         except StudentTimeout as e:
             timed_out = True
             if limit.clipped:
-                raise StudentTimeout(f"{e.message}\n  The check was stopped early: {self._clock.spent_message()}.") \
-                    from None
+                raise StudentTimeout(
+                    f"{e.message}\n  The check was stopped early: {self._clock.spent_message()}."
+                ) from None
             if seconds is not None and limit.seconds < self.deadline:
                 budget = self._clock.budget
-                raise StudentTimeout(f"{e.message}\n  (The limit for this call is {budget.factor:g} times the "
-                                     f"reference solution's CPU time for it, at least {budget.floor:g} s.)") from None
+                raise StudentTimeout(
+                    f"{e.message}\n  (The limit for this call is {budget.factor:g} times the "
+                    f"reference solution's CPU time for it, at least {budget.floor:g} s.)"
+                ) from None
             raise
         finally:
             self._clock.record(self._task, kind, self._case, time.monotonic() - start, timed_out)
@@ -327,9 +358,15 @@ def outcome_from(nodeid: str, passed: bool, duration: float, record: dict[str, A
     if not passed and not message:  # skipped, or failed in a way no hook saw: never worth points
         message = "did not run to completion (skipped or errored)"
     return TestOutcome(
-        nodeid=nodeid, task=record["task"], weight=record["weight"], visibility=record["visibility"],
-        passed=passed, message="" if passed else message, output=record.get("output", ""),
-        duration=duration, internal=bool(record.get("internal")) and not passed,
+        nodeid=nodeid,
+        task=record["task"],
+        weight=record["weight"],
+        visibility=record["visibility"],
+        passed=passed,
+        message="" if passed else message,
+        output=record.get("output", ""),
+        duration=duration,
+        internal=bool(record.get("internal")) and not passed,
     )
 
 
@@ -359,8 +396,15 @@ def _positive_number(x: Any) -> bool:
 class Harness:
     """The grading pytest plugin; register one instance per session (pytest.main(plugins=[...]))."""
 
-    def __init__(self, assignment: Assignment, backend: Backend, *, scoreboard: bool = False,
-                 planned: Planned | None = None, salt: str = "") -> None:
+    def __init__(
+        self,
+        assignment: Assignment,
+        backend: Backend,
+        *,
+        scoreboard: bool = False,
+        planned: Planned | None = None,
+        salt: str = "",
+    ) -> None:
         self.assignment, self.backend, self.scoreboard = assignment, backend, scoreboard
         self.planned = planned  # the checks of a full run per task: the scoreboard marks partial runs
         self.salt = salt  # seeds every `rng` (see seed_for); "" in the handout
@@ -386,8 +430,9 @@ class Harness:
             if problem:
                 self.problems.append(f"{item.nodeid}: {problem}")
         if self.problems:
-            raise pytest.UsageError("rubric marks are wrong (course staff must fix the tests):\n  "
-                                    + "\n  ".join(self.problems))
+            raise pytest.UsageError(
+                "rubric marks are wrong (course staff must fix the tests):\n  " + "\n  ".join(self.problems)
+            )
 
     def _read_marks(self, item: pytest.Item, known: set[str]) -> str:
         """Fill self.records[item.nodeid] from the item's marks; return what is wrong ('' if nothing)."""
@@ -405,8 +450,12 @@ class Harness:
             return f"visibility {visibility!r} is not one of {', '.join(VISIBILITIES)}"
         if not _positive_number(deadline):
             return f"deadline {deadline!r} must be a positive number of seconds"
-        self.records[item.nodeid] = {"task": str(task), "weight": float(weight), "visibility": visibility,
-                                     "deadline": float(deadline)}
+        self.records[item.nodeid] = {
+            "task": str(task),
+            "weight": float(weight),
+            "visibility": visibility,
+            "deadline": float(deadline),
+        }
         return ""
 
     # -- fixtures ----------------------------------------------------------------------------------
@@ -421,9 +470,15 @@ class Harness:
         record = self.records[request.node.nodeid]
         self.timed_reference.forget()
         self.clock.check(record["task"])
-        handle = StudentHandle(runner, record["deadline"], task=record["task"],
-                               case=request.node.nodeid.split("::", 1)[-1], clock=self.clock,
-                               reference=self.timed_reference, causes=self.assignment.likely_causes)
+        handle = StudentHandle(
+            runner,
+            record["deadline"],
+            task=record["task"],
+            case=request.node.nodeid.split("::", 1)[-1],
+            clock=self.clock,
+            reference=self.timed_reference,
+            causes=self.assignment.likely_causes,
+        )
         self.handles[request.node.nodeid] = handle
         return handle
 
@@ -439,7 +494,7 @@ class Harness:
 
     # -- outcomes ----------------------------------------------------------------------------------
     @pytest.hookimpl(hookwrapper=True)
-    def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo[None]):  # type: ignore[no-untyped-def]
+    def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo[None]):
         """Record each phase's failure message and the student's output; show students only that message."""
         record = self.records.get(item.nodeid)
         failure = None
@@ -464,13 +519,14 @@ class Harness:
         if failure is not None and report.failed:
             # Exactly the student-readable message (or, for an internal error, the short staff detail):
             # pytest's own traceback would print hidden-test source.
-            report.longrepr = failure[0] if not failure[1] else f"{failure[0]}\n{short_traceback(call.excinfo.value)}"
+            detail = short_traceback(call.excinfo.value) if call.excinfo is not None else ""
+            report.longrepr = failure[0] if not failure[1] else f"{failure[0]}\n{detail}"
 
     def _student_data_problem(self, nodeid: str) -> str | None:
         """Why what the student's code returned in this test does not have the reference's form, or None
         (also None when the reference cannot answer: then the crash stays the grader's)."""
         handle = self.handles.get(nodeid)
-        for scenario, kwargs, got in (handle.calls if handle is not None else ()):
+        for scenario, kwargs, got in handle.calls if handle is not None else ():
             try:
                 want = self.backend.reference.run(scenario, **kwargs)
             except Exception:

@@ -45,8 +45,10 @@ class FeedbackPolicy:
         """The policy in a sentence or two, for the writeup."""
         if self.before_due == self.after_due:
             return f"A failing hidden check shows {FEEDBACK_LEVELS[self.before_due]}, right away."
-        return (f"Before the due date, a failing hidden check shows {FEEDBACK_LEVELS[self.before_due]}. "
-                f"After the due date, it shows {FEEDBACK_LEVELS[self.after_due]}.")
+        return (
+            f"Before the due date, a failing hidden check shows {FEEDBACK_LEVELS[self.before_due]}. "
+            f"After the due date, it shows {FEEDBACK_LEVELS[self.after_due]}."
+        )
 
 
 @dataclass(frozen=True)

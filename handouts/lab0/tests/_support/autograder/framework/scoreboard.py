@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 from autograder.framework.scoring import TaskScore, total
 from autograder.framework.text import clean

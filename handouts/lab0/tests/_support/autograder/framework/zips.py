@@ -11,16 +11,18 @@ from __future__ import annotations
 
 import os
 import zipfile
-from typing import IO, Mapping, Tuple, Union
+from collections.abc import Mapping
+from typing import IO
 
 ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)  # the earliest time a zip can hold
 FILE_MODE = 0o644
 
-Content = Union[bytes, Tuple[bytes, int]]  # the bytes, or (the bytes, a Unix mode such as 0o755)
+Content = bytes | tuple[bytes, int]  # the bytes, or (the bytes, a Unix mode such as 0o755)
 
 
-def write_zip(target: str | os.PathLike[str] | IO[bytes], entries: Mapping[str, Content], *,
-              compress: bool = True) -> None:
+def write_zip(
+    target: str | os.PathLike[str] | IO[bytes], entries: Mapping[str, Content], *, compress: bool = True
+) -> None:
     """Write `entries` (archive name -> content) to `target`, a path or a binary file, deterministically.
 
     Without `compress` the entries are stored (what numpy's .npz reader and the channel expect).

@@ -13,8 +13,9 @@ that needs them, so a broken optim.py only fails the optimizer tests.
 from __future__ import annotations
 
 import importlib
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -201,12 +202,12 @@ class _CountBackwardCalls:
         self.depth: dict[int, int] = {}  # shared by all wrappers: super().backward() is the same visit
         self.saved: list = []
 
-    def __enter__(self) -> "_CountBackwardCalls":
+    def __enter__(self) -> _CountBackwardCalls:
         for cls in _function_classes(self.lib):
             original = cls.__dict__.get("backward")
             if original is not None and not isinstance(original, (staticmethod, classmethod)):
                 self.saved.append((cls, original))
-                setattr(cls, "backward", self._wrap(original))
+                cls.backward = self._wrap(original)
         return self
 
     def _wrap(self, original: Any) -> Callable[..., Any]:
@@ -229,7 +230,7 @@ class _CountBackwardCalls:
     def __exit__(self, *exc: Any) -> None:
         # The worker is persistent: always put the student's methods back.
         for cls, original in reversed(self.saved):
-            setattr(cls, "backward", original)
+            cls.backward = original
 
 
 def _caught(fn: Callable[[], Any]) -> dict | None:
@@ -269,8 +270,11 @@ def _node_backward(out: Any, tensors: list, names: list, upstream: np.ndarray) -
     given = [("grad_output", upstream), *((name, t.data) for name, t in zip(names, tensors)), *_saved_arrays(fn)]
     before = [arr.copy() for _, arr in given]
     grads = fn.backward(upstream)
-    modified = [name for (name, arr), old in zip(given, before)
-                if arr.shape != old.shape or not np.array_equal(arr, old, equal_nan=True)]
+    modified = [
+        name
+        for (name, arr), old in zip(given, before)
+        if arr.shape != old.shape or not np.array_equal(arr, old, equal_nan=True)
+    ]
     if modified:
         return {"modified_in_place": modified}
     grads = _as_tuple(grads, fn)
@@ -321,8 +325,16 @@ def _same_grads(first: Any, second: Any) -> bool:
     return True
 
 
-def op_grad(lib: Any, op: str, inputs: list, upstream: Any, kwargs: dict | None = None,
-            names: list | None = None, requires_grad: list | None = None, engine: bool = False) -> dict:
+def op_grad(
+    lib: Any,
+    op: str,
+    inputs: list,
+    upstream: Any,
+    kwargs: dict | None = None,
+    names: list | None = None,
+    requires_grad: list | None = None,
+    engine: bool = False,
+) -> dict:
     """Forward, then the op's backward(upstream); {"out", "grad_<name>" per input}.
 
     engine=False calls the op node's backward directly; engine=True goes through out.backward().
@@ -435,9 +447,14 @@ def _engine_ops(lib: Any) -> dict:
     class Unary(Function):  # type: ignore[misc, valid-type]
         def forward(self, a: np.ndarray, *, op: str, scalar: float = 0.0, side: str = "right") -> np.ndarray:
             s, left = scalar, side == "left"
-            self.f = {"exp": np.exp, "neg": np.negative, "add": lambda x: x + s,
-                      "sub": (lambda x: s - x) if left else (lambda x: x - s), "mul": lambda x: x * s,
-                      "div": (lambda x: s / x) if left else (lambda x: x / s)}[op]
+            self.f = {
+                "exp": np.exp,
+                "neg": np.negative,
+                "add": lambda x: x + s,
+                "sub": (lambda x: s - x) if left else (lambda x: x - s),
+                "mul": lambda x: x * s,
+                "div": (lambda x: s / x) if left else (lambda x: x / s),
+            }[op]
             self.save_for_backward(a)
             return np.real(self.f(a))
 
@@ -546,8 +563,12 @@ def _layout(a: Any) -> Any:
     compare; the type's name for anything that is not an ndarray."""
     if type(a) is not np.ndarray:
         return _describe(a)
-    return {"ptr": int(a.__array_interface__["data"][0]), "shape": list(a.shape), "strides": list(a.strides),
-            "itemsize": int(a.itemsize)}
+    return {
+        "ptr": int(a.__array_interface__["data"][0]),
+        "shape": list(a.shape),
+        "strides": list(a.strides),
+        "itemsize": int(a.itemsize),
+    }
 
 
 def aliasing(lib: Any, a: np.ndarray, b: np.ndarray, upstream: np.ndarray) -> dict:
@@ -622,7 +643,7 @@ def zero_grad_then_backward(lib: Any, x: np.ndarray, w: np.ndarray, upstream: np
     the end result is one backward's worth; without, two (accumulated). Elementwise on purpose:
     no broadcasting, so only the engine is under test.
     """
-    nn = importlib.import_module(lib.__name__ + ".nn")
+    nn: Any = importlib.import_module(lib.__name__ + ".nn")
 
     class Scale(nn.Module):
         def __init__(self) -> None:
@@ -661,7 +682,7 @@ def _load(param: Any, value: np.ndarray) -> None:
 
 def linear(lib: Any, x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None, upstream: np.ndarray) -> dict:
     """nn.Linear with given weight (out, in) and bias: out and the gradients of x, weight, bias."""
-    nn = importlib.import_module(lib.__name__ + ".nn")
+    nn: Any = importlib.import_module(lib.__name__ + ".nn")
     layer = nn.Linear(weight.shape[1], weight.shape[0], bias=bias is not None)
     _load(layer.weight, weight)
     if bias is not None:
@@ -677,7 +698,7 @@ def linear(lib: Any, x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None,
 
 def linear_forward(lib: Any, inputs: list, has_bias: bool = True) -> np.ndarray:
     """f(x, weight[, bias]) = x @ weight.T + bias through nn.Linear, for the numerical checker."""
-    nn = importlib.import_module(lib.__name__ + ".nn")
+    nn: Any = importlib.import_module(lib.__name__ + ".nn")
     weight = np.asarray(inputs[1])
     layer = nn.Linear(weight.shape[1], weight.shape[0], bias=has_bias)
     _load(layer.weight, weight)
@@ -687,14 +708,15 @@ def linear_forward(lib: Any, inputs: list, has_bias: bool = True) -> np.ndarray:
 
 
 def _loss(lib: Any, kind: str, pred: Any, target: Any, reduction: str) -> Any:
-    nn = importlib.import_module(lib.__name__ + ".nn")
+    nn: Any = importlib.import_module(lib.__name__ + ".nn")
     if kind == "mse":
         return nn.MSELoss(reduction=reduction)(pred, lib.Tensor(np.array(target, dtype=np.float64)))
     return nn.CrossEntropyLoss()(pred, np.asarray(target, dtype=np.int64))
 
 
-def loss_grad(lib: Any, kind: str, pred: np.ndarray, target: np.ndarray, upstream: Any,
-              reduction: str = "mean") -> dict:
+def loss_grad(
+    lib: Any, kind: str, pred: np.ndarray, target: np.ndarray, upstream: Any, reduction: str = "mean"
+) -> dict:
     """MSELoss (kind "mse", target array) or CrossEntropyLoss (kind "ce", int labels): loss, grad."""
     tp = lib.Tensor(np.array(pred, dtype=np.float64), requires_grad=True)
     loss = _loss(lib, kind, tp, target, reduction)
@@ -711,17 +733,24 @@ def loss_forward(lib: Any, inputs: list, kind: str, target: np.ndarray, reductio
     return _loss(lib, kind, tp, target, reduction).data
 
 
-def _batchnorm(lib: Any, num_features: int, gamma: np.ndarray, beta: np.ndarray,
-               momentum: float, eps: float) -> Any:
-    nn = importlib.import_module(lib.__name__ + ".nn")
+def _batchnorm(lib: Any, num_features: int, gamma: np.ndarray, beta: np.ndarray, momentum: float, eps: float) -> Any:
+    nn: Any = importlib.import_module(lib.__name__ + ".nn")
     bn = nn.BatchNorm1d(num_features, eps=eps, momentum=momentum)
     _load(bn.weight, gamma)
     _load(bn.bias, beta)
     return bn
 
 
-def batchnorm(lib: Any, batches: list, upstreams: list, modes: list, gamma: np.ndarray,
-              beta: np.ndarray, momentum: float = 0.1, eps: float = 1e-5) -> dict:
+def batchnorm(
+    lib: Any,
+    batches: list,
+    upstreams: list,
+    modes: list,
+    gamma: np.ndarray,
+    beta: np.ndarray,
+    momentum: float = 0.1,
+    eps: float = 1e-5,
+) -> dict:
     """One BatchNorm1d over several batches; mode "train"/"eval" per batch.
 
     Per step k: out_k, running_mean_k, running_var_k, and in train mode grad_x_k, grad_gamma_k,
@@ -736,8 +765,9 @@ def batchnorm(lib: Any, batches: list, upstreams: list, modes: list, gamma: np.n
         out = bn(tx)
         result[f"out_{k}"] = out.data
         if mode == "train":  # the fused node's backward alone (eval mode is composed of ops)
-            grads = _node_backward(out, [tx, bn.weight, bn.bias], ["x", "gamma", "beta"],
-                                   np.array(up, dtype=np.float64))
+            grads = _node_backward(
+                out, [tx, bn.weight, bn.bias], ["x", "gamma", "beta"], np.array(up, dtype=np.float64)
+            )
             if "backward_returned" in grads or "no_graph" in grads:
                 return grads
             for name in ("x", "gamma", "beta"):
@@ -748,8 +778,15 @@ def batchnorm(lib: Any, batches: list, upstreams: list, modes: list, gamma: np.n
     return result
 
 
-def batchnorm_forward(lib: Any, inputs: list, mode: str = "train", running_mean: Any = None,
-                      running_var: Any = None, momentum: float = 0.1, eps: float = 1e-5) -> np.ndarray:
+def batchnorm_forward(
+    lib: Any,
+    inputs: list,
+    mode: str = "train",
+    running_mean: Any = None,
+    running_var: Any = None,
+    momentum: float = 0.1,
+    eps: float = 1e-5,
+) -> np.ndarray:
     """f(x, gamma, beta) through a fresh BatchNorm1d, for the numerical checker."""
     x, gamma, beta = inputs
     bn = _batchnorm(lib, np.shape(gamma)[0], gamma, beta, momentum, eps)
@@ -765,8 +802,9 @@ def batchnorm_forward(lib: Any, inputs: list, mode: str = "train", running_mean:
 # ---------------------------------------------------------------------------------------------
 
 
-def optimizer_steps(lib: Any, kind: str, params: list, grads: list, options: dict,
-                    schedule: list | None = None) -> dict:
+def optimizer_steps(
+    lib: Any, kind: str, params: list, grads: list, options: dict, schedule: list | None = None
+) -> dict:
     """Run `len(grads)` steps of SGD or Adam from given params with given gradients.
 
     grads[k][i] is parameter i's gradient at step k (None: that parameter has no grad this step).
@@ -800,8 +838,17 @@ def _optim_options(options: dict) -> dict:
 # ---------------------------------------------------------------------------------------------
 
 
-def train_digits(lib: Any, seed: int, sizes: list, epochs: int, batch_size: int, lr: float,
-                 record: list | None = None, X: np.ndarray | None = None, y: np.ndarray | None = None) -> dict:
+def train_digits(
+    lib: Any,
+    seed: int,
+    sizes: list,
+    epochs: int,
+    batch_size: int,
+    lr: float,
+    record: list | None = None,
+    X: np.ndarray | None = None,
+    y: np.ndarray | None = None,
+) -> dict:
     """Train lib.train.make_mlp(sizes) with lib.train.fit on the given training rows (without X and y:
     every row of data/digits.npz, a fixed workload for timing benchmarks).
 
@@ -815,8 +862,15 @@ def train_digits(lib: Any, seed: int, sizes: list, epochs: int, batch_size: int,
             X, y = z["X"], z["y"]
     rng = np.random.default_rng(seed)
     model = train.make_mlp(list(sizes), rng)
-    losses = train.fit(model, np.array(X, dtype=np.float64), np.asarray(y, dtype=np.int64), epochs=epochs,
-                       batch_size=batch_size, lr=lr, rng=rng)
+    losses = train.fit(
+        model,
+        np.array(X, dtype=np.float64),
+        np.asarray(y, dtype=np.int64),
+        epochs=epochs,
+        batch_size=batch_size,
+        lr=lr,
+        rng=rng,
+    )
     losses = [float(v) for v in losses]
     steps = [s for s in (record or []) if s < len(losses)]
     return {
@@ -856,7 +910,7 @@ def _train_kit(lib: Any) -> dict:
     if key in _TRAIN_KITS:
         return _TRAIN_KITS[key]
     Function = importlib.import_module(lib.__name__ + ".autograd_engine").Function
-    nn = importlib.import_module(lib.__name__ + ".nn")
+    nn: Any = importlib.import_module(lib.__name__ + ".nn")
     Optimizer = importlib.import_module(lib.__name__ + ".optim.optimizer").Optimizer
 
     class Affine(Function):  # type: ignore[misc, valid-type]
@@ -891,7 +945,7 @@ def _train_kit(lib: Any) -> dict:
             onehot[np.arange(len(p)), labels] = 1.0
             return ((p - onehot) * (g / len(p)),)
 
-    class Model(nn.Module):  # type: ignore[misc, valid-type]
+    class Model(nn.Module):
         def __init__(self, weights: list, biases: list) -> None:
             super().__init__()
             self.ws = [lib.Tensor(np.array(w, dtype=np.float64), requires_grad=True) for w in weights]
@@ -904,7 +958,7 @@ def _train_kit(lib: Any) -> dict:
                     x = Tanh.apply(x)
             return x
 
-    class Loss(nn.Module):  # type: ignore[misc, valid-type]
+    class Loss(nn.Module):
         def forward(self, z: Any, labels: Any) -> Any:
             return SoftmaxCE.apply(z, labels=np.asarray(labels, dtype=np.int64))
 
@@ -918,8 +972,16 @@ def _train_kit(lib: Any) -> dict:
     return kit
 
 
-def train_step_once(lib: Any, x: np.ndarray, y: np.ndarray, weights: list, biases: list, lr: float,
-                    steps: int = 2, stale_grads: list | None = None) -> dict:
+def train_step_once(
+    lib: Any,
+    x: np.ndarray,
+    y: np.ndarray,
+    weights: list,
+    biases: list,
+    lr: float,
+    steps: int = 2,
+    stale_grads: list | None = None,
+) -> dict:
     """Call the student's train_step `steps` times on one batch with a model, loss and optimizer
     written here (see _train_kit); the returned losses and the parameters afterwards.
 
@@ -935,11 +997,15 @@ def train_step_once(lib: Any, x: np.ndarray, y: np.ndarray, weights: list, biase
         p.grad = np.array(g, dtype=np.float64)
     losses = []
     for _ in range(steps):
-        losses.append(train.train_step(model, kit["Loss"](), opt, lib.Tensor(np.array(x, dtype=np.float64)),
-                                       np.asarray(y, dtype=np.int64)))
-    result: dict[str, Any] = {"losses": [float(v) if isinstance(v, (int, float, np.floating)) else None
-                                         for v in losses],
-                              "loss_types": [_describe(v) for v in losses]}
+        losses.append(
+            train.train_step(
+                model, kit["Loss"](), opt, lib.Tensor(np.array(x, dtype=np.float64)), np.asarray(y, dtype=np.int64)
+            )
+        )
+    result: dict[str, Any] = {
+        "losses": [float(v) if isinstance(v, (int, float, np.floating)) else None for v in losses],
+        "loss_types": [_describe(v) for v in losses],
+    }
     for i, p in enumerate(model.parameters()):
         result[f"param_{i}"] = np.array(p.data, dtype=np.float64)
     return result

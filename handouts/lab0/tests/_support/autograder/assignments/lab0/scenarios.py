@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import cmath
 import contextlib
+import functools
 import importlib
 import itertools
 import math
-from typing import Any, Callable, Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import numpy as np
 
@@ -39,16 +41,27 @@ def _number(x: Any) -> Any:
 # expression -> f(a, b, k): `a` and `b` Values, `k` a plain number. "k - a" is Python's `k - a`
 # (Value.__rsub__), "-a" is Value.__neg__.
 EXPRESSIONS: dict[str, Callable[[Any, Any, Any], Any]] = {
-    "a + b": lambda a, b, k: a + b, "a + k": lambda a, b, k: a + k, "k + a": lambda a, b, k: k + a,
+    "a + b": lambda a, b, k: a + b,
+    "a + k": lambda a, b, k: a + k,
+    "k + a": lambda a, b, k: k + a,
     "a + a": lambda a, b, k: a + a,
-    "a - b": lambda a, b, k: a - b, "a - k": lambda a, b, k: a - k, "k - a": lambda a, b, k: k - a,
+    "a - b": lambda a, b, k: a - b,
+    "a - k": lambda a, b, k: a - k,
+    "k - a": lambda a, b, k: k - a,
     "a - a": lambda a, b, k: a - a,
-    "a * b": lambda a, b, k: a * b, "a * k": lambda a, b, k: a * k, "k * a": lambda a, b, k: k * a,
-    "a * a": lambda a, b, k: a * a, "-a": lambda a, b, k: -a,
-    "a / b": lambda a, b, k: a / b, "a / k": lambda a, b, k: a / k, "k / a": lambda a, b, k: k / a,
+    "a * b": lambda a, b, k: a * b,
+    "a * k": lambda a, b, k: a * k,
+    "k * a": lambda a, b, k: k * a,
+    "a * a": lambda a, b, k: a * a,
+    "-a": lambda a, b, k: -a,
+    "a / b": lambda a, b, k: a / b,
+    "a / k": lambda a, b, k: a / k,
+    "k / a": lambda a, b, k: k / a,
     "a / a": lambda a, b, k: a / a,
-    "a ** k": lambda a, b, k: a ** k,
-    "a.exp()": lambda a, b, k: a.exp(), "a.tanh()": lambda a, b, k: a.tanh(), "a.relu()": lambda a, b, k: a.relu(),
+    "a ** k": lambda a, b, k: a**k,
+    "a.exp()": lambda a, b, k: a.exp(),
+    "a.tanh()": lambda a, b, k: a.tanh(),
+    "a.relu()": lambda a, b, k: a.relu(),
 }
 
 
@@ -64,8 +77,16 @@ def op_forward(lib: Any, expr: str, inputs: list, k: float = 0.0) -> float:
     return float(EXPRESSIONS[expr](a, b, k).data)
 
 
-def op_local(lib: Any, expr: str, a: float, upstream: float, b: float | None = None, k: float = 0.0,
-             grad_a: float = 0.0, grad_b: float = 0.0) -> dict:
+def op_local(
+    lib: Any,
+    expr: str,
+    a: float,
+    upstream: float,
+    b: float | None = None,
+    k: float = 0.0,
+    grad_a: float = 0.0,
+    grad_b: float = 0.0,
+) -> dict:
     """out = expr(a, b, k) on fresh Values; a.grad, b.grad preset to grad_a, grad_b; out.grad = upstream;
     then out._backward() once (not backward(): no traversal, so only this node's derivatives count).
 
@@ -108,12 +129,13 @@ def _slope(f: Callable[..., complex], args: list[float], i: int) -> float:
     return f(*shifted).imag / STEP
 
 
-def trusted_node(lib: Any, op: str, children: list, log: list | None = None, name: str = "",
-                 power: float | None = None) -> Any:
+def trusted_node(
+    lib: Any, op: str, children: list, log: list | None = None, name: str = "", power: float | None = None
+) -> Any:
     """A node made here: lib.Value(data, children, op) with our own `_backward` (it appends `name` to
     `log` when it runs). `power` makes op "**" with that number exponent."""
     if power is not None:
-        forward, cforward = (lambda a: a ** power), (lambda a: a ** power)
+        forward, cforward = (lambda a: a**power), (lambda a: a**power)
     else:
         forward, cforward = TRUSTED[op]
     datas = [float(c.data) for c in children]
@@ -183,11 +205,12 @@ def _caught(fn: Callable[[], dict], catch: bool) -> dict:
 
 def graph_orders(lib: Any, graphs: list, catch: bool = True) -> list:
     """For each graph (trusted nodes), {"orders": [names from root.topological_order(), per root]}."""
+
     def one(graph: dict) -> dict:
         env = _build(lib, graph)
         return {"orders": [_names(env, env[r].topological_order()) for r in graph["roots"]]}
 
-    return [_caught(lambda: one(g), catch) for g in graphs]
+    return [_caught(functools.partial(one, g), catch) for g in graphs]
 
 
 def graph_backward(lib: Any, graphs: list, catch: bool = True, repeat: int = 1) -> list:
@@ -197,6 +220,7 @@ def graph_backward(lib: Any, graphs: list, catch: bool = True, repeat: int = 1) 
     {"call_logs": [[names of the nodes whose _backward ran, in call order, per call], per root],
      "grads": [{leaf: leaf.grad after that root}, per root], "root_grads": [root.grad after its backward]}.
     """
+
     def one(graph: dict) -> dict:
         log: list = []
         env = _build(lib, graph, log)
@@ -214,7 +238,7 @@ def graph_backward(lib: Any, graphs: list, catch: bool = True, repeat: int = 1) 
                 root_grads.append(_number(env[root].grad))
         return {"call_logs": logs, "grads": grads, "root_grads": root_grads}
 
-    return [_caught(lambda: one(g), catch) for g in graphs]
+    return [_caught(functools.partial(one, g), catch) for g in graphs]
 
 
 def chain(lib: Any, n: int, x: float, c: float, mode: str) -> dict:
@@ -336,6 +360,7 @@ def _trusted_kit(lib: Any) -> Iterator[None]:
         def method(self: Any, other: Any) -> Any:
             a, b = (wrap(other), self) if reflected else (self, wrap(other))
             return trusted_node(lib, op, [a, b])
+
         return method
 
     def power(self: Any, n: float) -> Any:
@@ -413,8 +438,9 @@ def _train_module(lib: Any) -> Any:
     return importlib.import_module(lib.__name__ + ".train")
 
 
-def train_steps(lib: Any, sizes: list, params: list, X: list, y: list, lr: float, steps: int,
-                batch_size: int | None = None) -> dict:
+def train_steps(
+    lib: Any, sizes: list, params: list, X: list, y: list, lr: float, steps: int, batch_size: int | None = None
+) -> dict:
     """fit(MLP(sizes) with `params`, X, y, steps, lr, batch_size) on the trusted kit: the student's
     train_step alone is under test. {"losses": what each train_step returned, "params": after}."""
     train = _train_module(lib)
@@ -422,8 +448,10 @@ def train_steps(lib: Any, sizes: list, params: list, X: list, y: list, lr: float
         model = _load(_nn(lib).MLP(sizes), params)
         losses = train.fit(model, [list(map(float, p)) for p in X], [float(t) for t in y], steps, lr, batch_size)
         after = [_number(p.data) for p in model.parameters()]
-    return {"losses": [_number(v) for v in losses] if isinstance(losses, list) else "?" + type(losses).__name__,
-            "params": after}
+    return {
+        "losses": [_number(v) for v in losses] if isinstance(losses, list) else "?" + type(losses).__name__,
+        "params": after,
+    }
 
 
 def moons_accuracy(lib: Any, sizes: list, params: list, X: list, y: list) -> float:
