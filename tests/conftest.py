@@ -196,6 +196,7 @@ INTEGRATION_FILES = frozenset(
         "test_bug_catalog.py",
         "test_check.py",
         "test_determinism.py",
+        "test_every_assignment.py",
         "test_gradescope_zip.py",
         "test_feedback.py",
         "test_forged_observations.py",
