@@ -398,7 +398,11 @@ def test_a_correct_handin_keeps_full_marks_beside_an_attacker(tmp_path, monkeypa
     if env == "root":
         assert 6 <= max(in_group) <= 64, (max(in_group), peak)  # the group was found full of the attack, no more
     else:
-        assert peak <= 8, peak
+        # 8 forks at most (RLIMIT_NPROC), plus, for an instant, the grader's own kill helper: at the end of
+        # the attacker's grade sandbox/reaping.kill_uid forks and setuid()s to the slot's uid to kill(-1)
+        # the attack atomically. setuid() does not check RLIMIT_NPROC (only fork and execve do), so that
+        # helper can be the ninth process of the uid; the attack itself never gets a ninth.
+        assert peak <= 8 + 1, peak
     assert results["attacker"].report is not None and results["attacker"].score == 0
     left = [p for p in _uid_processes(attacker_uid) if not p.endswith(("Z", "X"))]
     assert not left, left  # nothing of the attacker runs on after its grade

@@ -22,6 +22,7 @@ from typing import Any
 
 import pytest
 
+from autograder import assignments
 from autograder.assignments.hw1p1.assignment import ASSIGNMENT
 from autograder.framework.gradescope_zip import build_gradescope_zip
 
@@ -115,6 +116,11 @@ def test_zip_layout(gs_zip: Path) -> None:
         n for n in names if "__pycache__" in n or n.endswith(".pyc") or ".egg-info" in n or n.startswith("tests/")
     ]
     assert any(n.startswith("autograder/assignments/hw1p1/tests/hidden/") for n in names)
+    # Only this assignment: no other registered one's tests, data or reference travels in this course's image.
+    others = [a for a in assignments.names() if a != "hw1p1"]
+    assert others, "the check needs a second registered assignment"
+    assert not [n for n in names for a in others if n.startswith((f"autograder/assignments/{a}/", f"solutions/{a}/"))]
+    assert "autograder/assignments/__init__.py" in names  # the registry itself still ships
     assert "@ASSIGNMENT@" not in run and 'ASSIGNMENT="${AUTOGRADER_ASSIGNMENT:-hw1p1}"' in run
     assert "/opt/autograder-venv" in setup and "chmod -R go-rwx" in setup
     for script in ("setup.sh", "run_autograder"):  # both parse as bash

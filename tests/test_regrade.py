@@ -518,6 +518,7 @@ def test_regrade_outputs_are_private(tmp_path: Path, fake, toy) -> None:
         "2/grader.log",
         "report.html",
         "report.md",
+        "_export.done",
     ):
         assert mode(out / name) & 0o077 == 0, name
 

@@ -40,8 +40,11 @@ def project_entries(assignment: Assignment, project_root: Path = PROJECT_ROOT) -
     for name in TOP_FILES:
         if (project_root / name).is_file():
             entries[name] = ((project_root / name).read_bytes(), 0o644)
+    # The package without the other assignments registered beside this one (their hidden tests and data are
+    # no business of this course's image): a folder holding another assignment.py is left out.
+    own = Path(os.path.commonpath([assignment.tests_dir.resolve(), assignment.scenarios_file.resolve()]))
     for folder in (project_root / "autograder", reference):
-        for path in _files_under(folder):
+        for path in _files_under(folder, keep=own):
             mode = 0o755 if os.access(path, os.X_OK) else 0o644
             entries[path.relative_to(project_root).as_posix()] = (path.read_bytes(), mode)
     return entries
@@ -67,10 +70,19 @@ def build_gradescope_zip(out: Path, assignment: Assignment, project_root: Path =
     return sorted(entries)
 
 
-def _files_under(folder: Path) -> Iterator[Path]:
-    """Regular files under `folder`, without caches, bytecode, build metadata or symlinks."""
+def _files_under(folder: Path, keep: Path | None = None) -> Iterator[Path]:
+    """Regular files under `folder`, without caches, bytecode, build metadata or symlinks, nor any other
+    assignment's folder (one holding an assignment.py, other than `keep`)."""
     for root, dirs, files in os.walk(folder):
-        dirs[:] = sorted(d for d in dirs if d not in SKIP_DIRS and not d.endswith(SKIP_SUFFIXES))
+        dirs[:] = sorted(
+            d
+            for d in dirs
+            if d not in SKIP_DIRS
+            and not d.endswith(SKIP_SUFFIXES)
+            and not (
+                keep is not None and (Path(root) / d / "assignment.py").is_file() and Path(root, d).resolve() != keep
+            )
+        )
         for name in sorted(files):
             path = Path(root) / name
             if not name.endswith(SKIP_SUFFIXES) and path.is_file() and not path.is_symlink():

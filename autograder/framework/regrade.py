@@ -50,7 +50,7 @@ from autograder.framework.fstree import remove_tree
 from autograder.framework.gradebook import Row, Student, parse_time, write_gradebook
 from autograder.framework.options import BadOption
 from autograder.framework.reference_cache import fingerprint
-from autograder.framework.reports import write_atomic
+from autograder.framework.reports import write_atomic, write_private
 from autograder.framework.rubric import Assignment
 
 METADATA_FILE = "submission_metadata.yml"
@@ -240,7 +240,7 @@ def open_export(export: Path, out: Path) -> Path:
         except SubmissionError as exc:
             _remove(staged, done)
             raise RegradeError(f"cannot read the export: {exc.message}") from None
-        done.write_text(version, encoding="utf-8")
+        write_private(done, version.encode("utf-8"))  # 0600 like everything in OUT: it names the export
     os.chmod(staged, 0o700)  # classmates' handins: no worker uid may look in
     try:
         return find_export_root(staged)
