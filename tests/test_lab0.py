@@ -5,11 +5,14 @@ deterministic; the Gradescope zip builds."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
+import re
 import shutil
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 from click.testing import CliRunner
@@ -30,7 +33,14 @@ BUGS: dict[str, tuple[str, str, str, str, str]] = {
         "            self.grad += other.data * out.grad\n            other.grad += self.data * out.grad",
         "            self.grad = other.data * out.grad\n            other.grad = self.data * out.grad",
         "1.2",
-        "instead of added to (+=)",
+        "was overwritten; use `+=`, not `=`",
+    ),
+    "add assigns instead of +=": (
+        "value.py",
+        "            self.grad += out.grad\n            other.grad += out.grad",
+        "            self.grad = out.grad\n            other.grad = out.grad",
+        "1.1",
+        "the second use of `a` overwrote the first; accumulate with `+=`",
     ),
     "add ignores the upstream gradient": (
         "value.py",
@@ -121,6 +131,20 @@ BUGS: dict[str, tuple[str, str, str, str, str]] = {
         "        pass",
         "3.1",
         "zero_grad",
+    ),
+    "neuron without bias": (
+        "nn.py",
+        "        total = self.b\n        for wi, xi in zip(self.w, x):",
+        "        total = Value(0.0)\n        for wi, xi in zip(self.w, x):",
+        "3.1",
+        "bias missing?",
+    ),
+    "train_step returns the loss Value": (
+        "train.py",
+        "    return loss.data",
+        "    return loss",
+        "3.2",
+        "train_step (step 0) returned a Value; return loss.data (a float).",
     ),
     "train_step never clears gradients": (
         "train.py",
@@ -242,3 +266,74 @@ def test_gradescope_zip_for_lab0(tmp_path: Path) -> None:
     assert "autograder/assignments/lab0/tests/hidden/test_1_ops_hidden.py" in names
     run_autograder = zipfile.ZipFile(out).read("run_autograder").decode()
     assert "lab0" in run_autograder  # the assignment it grades, filled in when the zip was built
+
+
+def test_overwrite_hints_replace_the_generic_ratio_hint(graded: Callable[[str], GradeOutcome]) -> None:
+    """`=` for `+=`: a * a says the second use overwrote the first (not "mean instead of sum?"), and an
+    accumulate case names the earlier grad that was thrown away, with its value."""
+    failing = {t.nodeid: t.message for t in graded("mul assigns instead of +=").tests if not t.passed}
+    square = next(m for n, m in failing.items() if n.endswith("test_mul_div[a * a]"))
+    assert "Hint: this is what you get when the second use of `a` overwrote the first" in square
+    accumulate = next(m for n, m in failing.items() if n.endswith("test_mul_div_accumulate[a * b]"))
+    before = re.search(r"and a\.grad = (\S+), b\.grad = (\S+) beforehand", accumulate)
+    assert before, accumulate
+    assert f"the earlier a.grad ({before[1]}) was overwritten; use `+=`, not `=`" in accumulate
+    assert f"the earlier b.grad ({before[2]}) was overwritten" in accumulate
+    assert not any("mean instead of sum" in m or "1/2 of the expected" in m for m in failing.values())
+
+
+def test_neuron_failure_shows_its_parameters_and_input(graded: Callable[[str], GradeOutcome]) -> None:
+    failing = [t.message for t in graded("neuron without bias").tests if not t.passed and "Neuron(3, " in t.message]
+    assert failing
+    linear = next(m for m in failing if "'linear'" in m)
+    shown = re.search(r"with w = \[(\S+), (\S+), (\S+)\], b = (\S+), x = \[(\S+), (\S+), (\S+)\]", linear)
+    assert shown, linear
+    assert f"your output differs by exactly b ({shown[4]}): bias missing?" in linear
+    tanh = next(m for m in failing if "'tanh'" in m)
+    assert "your output is tanh(w . x) without b: bias missing?" in tanh
+
+
+def test_neuron_hint_names_a_relu_linear_mixup() -> None:
+    checks = _lab0_checks()
+    w, b, x = [0.5, -1.0, 0.25], 0.1, [1.0, 2.0, -2.0]  # w . x + b = -1.9: relu gives 0
+    assert "your output is linear(w . x + b), but this neuron's activation is 'relu'" in checks._neuron_hint(
+        "relu", w, b, x, -1.9
+    )
+    assert "relu(w . x + b)" in checks._neuron_hint("linear", w, b, x, 0.0)
+    assert checks._neuron_hint("linear", w, b, x, 1.234) == ""  # nothing recognised: no guess
+
+
+def _lab0_checks() -> ModuleType:
+    """lab0's shared checks module (tests/public/lab0_checks.py), imported by path."""
+    path = ASSIGNMENT.tests_dir / "public" / "lab0_checks.py"
+    spec = importlib.util.spec_from_file_location("lab0_checks", path)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+SECTION = re.compile(r"\b[Ss]ections? (\d+(?:\.\d+)?(?:(?:,| and| to) \d+(?:\.\d+)?)*)")
+
+
+def test_every_cited_writeup_section_exists() -> None:
+    """Every "section N" / "section N.M" cited in lab0's messages, tests, docstrings and writeup is a
+    heading of solutions/lab0/README.md (the sections were renumbered once already)."""
+    readme = ASSIGNMENT.reference_root / "README.md"
+    headings = set(re.findall(r"^#{2,3} (\d+(?:\.\d+)?)[. ]", readme.read_text(), re.M))
+    assert {"4.4", "6"} <= headings  # the parser sees the headings
+    files = [readme, *sorted(Path(ASSIGNMENT.tests_dir).rglob("*.py")), *sorted(PACKAGE.rglob("*.py"))]
+    files += sorted(Path(ASSIGNMENT.scenarios_file).parent.glob("*.py"))
+    cited = []
+    for path in files:
+        for match in SECTION.finditer(path.read_text()):
+            cited += [(path.name, n) for n in re.findall(r"\d+(?:\.\d+)?", match[1])]
+    assert ("lab0_graphs.py", "4.4") in cited  # the hint that once said 3.3
+    missing = [(name, n) for name, n in cited if n not in headings]
+    assert not missing, f"cited sections with no heading in the writeup: {missing}"
+
+
+def test_stale_section_reference_is_caught() -> None:
+    """The section test's pattern finds the kind of citation that went stale."""
+    assert SECTION.search("finished (writeup section 3.3).")[1] == "3.3"  # type: ignore[index]
+    assert SECTION.search("chain rule (writeup sections 2 and 3).")[1] == "2 and 3"  # type: ignore[index]

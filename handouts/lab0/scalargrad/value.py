@@ -175,13 +175,14 @@ class Value:
 
         Depth-first search: a node is appended when all of its children are finished. Identity,
         not value, makes a node "seen" (two nodes may hold equal numbers; Value has no __eq__).
-        Graphs can be thousands of nodes deep (a training loop's loss; the tests use a 3,000-node
-        chain), deeper than Python's recursion limit: use an explicit stack (writeup section 3.4).
+        Recursion is a fine first version (writeup section 4.2). Graphs can be thousands of nodes
+        deep, though (a training loop's loss; one small-weight test uses a 3,000-node chain), deeper
+        than Python's recursion limit (section 4.3): an explicit stack (section 4.4) handles any depth.
 
         Returns:
             list of Values, children before parents, `self` last.
         """
-        raise NotImplementedError("Task 2.1: topological_order (depth-first search with an explicit stack)")
+        raise NotImplementedError("Task 2.1: topological_order (depth-first search)")
 
     def backward(self) -> None:
         """Fill `grad` of every node this one was computed from with d(self)/d(node).

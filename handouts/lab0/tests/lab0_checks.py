@@ -7,12 +7,13 @@ on the reference (`reference.run`), then decides here, in the trusted process, f
 from __future__ import annotations
 
 import importlib
+import re
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
-from autograder.framework.compare import CheckFailed, check_close, check_gradients, wrong_answers
+from autograder.framework.compare import CheckFailed, Misconception, check_close, check_gradients, wrong_answers
 from autograder.framework.errors import StudentTimeout
 
 
@@ -75,13 +76,56 @@ def mlp_params(rng: np.random.Generator, sizes: Sequence[int], scale: float = 1.
 def _not_a_number(what: str, got: Any) -> None:
     """Fail clearly when the scenario saw something other than a float (e.g. a Value stored as a grad)."""
     if isinstance(got, str) and got.startswith("?"):
+        kind = got[1:]
+        article = "an" if kind[:1].lower() in "aeiou" else "a"
         hint = (
-            " Likely cause: a Value where a float belongs, e.g. `self.grad += out` instead of `out.grad`, or "
-            "a derivative computed from Values instead of their .data"
+            " Likely cause: a Value where a float belongs, e.g. `self.grad += out` instead of "
+            "`self.grad += out.grad`, or a derivative computed from Values instead of their .data."
             if got == "?Value"
             else ""
         )
-        raise CheckFailed(f"{what} is a {got[1:]}, not a number.{hint}")
+        raise CheckFailed(f"{what} is {article} {kind}, not a number.{hint}")
+
+
+def _overwrites(expr: str, call: dict, want: dict, names: Sequence[str]) -> tuple[Misconception, ...]:
+    """The `=`-instead-of-`+=` misconceptions of this case, computed from the reference's answer `want`
+    (so they state no derivative and ship with the handout): with grads preset ("accumulate"), a child's
+    grad that holds only this node's contribution; for `a + a`, `a * a`, `a - a`, a.grad that holds
+    only the second of the two contributions (half of the right one for + and *, -out.grad for -)."""
+    found = []
+    for n in names:
+        before = call.get(f"grad_{n}", 0.0)
+        if before and isinstance(want.get(f"grad_{n}"), float):
+            found.append(
+                Misconception(
+                    f"the earlier {n}.grad ({before:.6g}) was overwritten",
+                    "use `+=`, not `=`: a node adds its contribution to what its children's grads already hold",
+                    lambda _n=n, _v=want[f"grad_{n}"] - before, **c: {f"grad_{_n}": _v},
+                )
+            )
+    second = {"a + a": lambda c: want["grad_a"] / 2, "a * a": lambda c: want["grad_a"] / 2}
+    second["a - a"] = lambda c: -c["upstream"]
+    if expr in second and isinstance(want.get("grad_a"), float):
+        found.append(
+            Misconception(
+                "the second use of `a` overwrote the first",
+                "accumulate with `+=`: the same Value used twice receives two contributions, which add up",
+                lambda **c: {"grad_a": second[expr](c)},
+            )
+        )
+    return tuple(found)
+
+
+_RATIO = re.compile(r"Hint: (the sign is flipped and )?this element is (\S+) (times|of) the expected value: .*")
+
+
+def _scalar_ratio(line: str) -> str:
+    """The checker's constant-factor hint, written for arrays ("mean instead of sum?"), said of one number."""
+    m = _RATIO.fullmatch(line.strip())
+    if not m:
+        return line
+    flipped = "the sign is flipped and " if m.group(1) else ""
+    return f"  Hint: {flipped}your value is {m.group(2)} {m.group(3)} the expected value: a missing or extra factor?"
 
 
 def op_case(
@@ -131,7 +175,8 @@ def op_case(
         def f(xs: Any) -> np.ndarray:
             return np.asarray(forward(inputs=[float(x) for x in xs]), dtype=np.float64)
 
-    wrong = wrong_answers(CATALOGUE.get(expr, ()) + CATALOGUE.get("any", ()), **{"b": None, **call})
+    known = _overwrites(expr, call, want, names) + CATALOGUE.get(expr, ())
+    wrong = wrong_answers(known, **{"b": None, **call})
 
     def as_arrays(d: dict) -> dict:
         return {
@@ -156,8 +201,11 @@ def op_case(
             .replace(": 1 of 1 elements wrong", ": wrong")
             .replace("backward ignores grad_output", "_backward ignores out.grad")
         )
-        # The checker's ratio hints ("Also seen: ... times the expected value") speak of arrays: not here.
-        message = "\n".join(line for line in message.splitlines() if not line.strip().startswith("(Also seen:"))
+        # The checker's ratio hints speak of arrays ("mean instead of sum?"): after a named cause they go
+        # (the "(Also seen: ...)" line); alone, they are said of one number.
+        message = "\n".join(
+            _scalar_ratio(line) for line in message.splitlines() if not line.strip().startswith("(Also seen:")
+        )
         raise CheckFailed(message + (f"\n  ({note})" if note else "")) from None
 
 
@@ -191,6 +239,45 @@ def check_numbers(
         check_close(f"{what}{name}", g, w, rtol=rtol, atol=atol)
 
 
+ACTIVATIONS = {"tanh": np.tanh, "relu": lambda z: max(z, 0.0), "linear": lambda z: z}
+
+
+def _neuron_hint(activation: str, w: Sequence[float], b: float, x: Sequence[float], got: float) -> str:
+    """A likely cause for a neuron output `got`: the bias left out, or another activation applied."""
+    z = float(np.dot(w, x))
+
+    def same(v: float) -> bool:
+        return bool(np.isclose(got, v, rtol=1e-9, atol=1e-12))
+
+    if b and same(ACTIVATIONS[activation](z)):
+        if activation == "linear":
+            return f"\n  Hint: your output differs by exactly b ({b:.6g}): bias missing?"
+        return f"\n  Hint: your output is {activation}(w . x) without b: bias missing?"
+    for other, act in ACTIVATIONS.items():
+        if other != activation and not np.isclose(act(z + b), ACTIVATIONS[activation](z + b)) and same(act(z + b)):
+            return (
+                f"\n  Hint: your output is {other}(w . x + b), but this neuron's activation is {activation!r}: "
+                "is self.activation read correctly?"
+            )
+    return ""
+
+
+def check_neuron(what: str, call: dict, got: list, want: list) -> None:
+    """A neuron's outputs (one per point of call["points"]) against the reference's; a failure shows the
+    neuron's weights, bias and input, so it can be reproduced, and a likely cause when one is recognised."""
+    if not isinstance(got, list) or len(got) != len(want):
+        check_numbers(f"{what}: outputs", got, want)  # fails: the wrong number of outputs
+    w, b = call["weights"], call["bias"]
+    for i, x in enumerate(call["points"]):
+        try:
+            check_numbers(f"{what}: output for point ", got[i : i + 1], want[i : i + 1], names=[f"[{i}]"])
+        except CheckFailed as e:
+            shown = ", ".join(f"{v:.6g}" for v in w)
+            point = ", ".join(f"{v:.6g}" for v in x)
+            hint = _neuron_hint(call["activation"], w, b, x, got[i]) if isinstance(got[i], float) else ""
+            raise CheckFailed(f"{e.message}\n  with w = [{shown}], b = {b:.6g}, x = [{point}]{hint}") from None
+
+
 def param_names(sizes: Sequence[int]) -> list[str]:
     """Readable names of MLP(sizes).parameters(), in order: ' layer 0, neuron 2, w[1]', ... ', b'."""
     names = []
@@ -221,9 +308,11 @@ def train_case(
     want = reference.run("train_steps", **call)
     what = f"fit(MLP({list(sizes)}), {n} points, steps={steps}, lr={lr}, batch_size={batch_size})"
     losses = got["losses"]
-    _not_a_number(f"{what}: train_step returned", losses)
+    _not_a_number(f"{what}: fit returned", losses)
     if isinstance(losses, list):
         for i, g in enumerate(losses):
+            if g == "?Value":  # the loss node itself, not its number
+                raise CheckFailed(f"{what}: train_step (step {i}) returned a Value; return loss.data (a float).")
             _not_a_number(f"{what}: train_step (step {i}) returned", g)
     hint = ""
     if isinstance(losses, list) and len(losses) == len(want["losses"]) and all(isinstance(v, float) for v in losses):

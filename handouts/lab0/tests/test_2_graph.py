@@ -76,7 +76,7 @@ def test_topological_order_diamond_chain(student, reference, rng):
 @pytest.mark.deadline(10)
 def test_topological_order_beyond_the_recursion_limit(student, reference, rng):
     # Small weight, on purpose: a recursive search is correct but stops at Python's recursion limit
-    # (about 1,000 frames); a 3,000-node chain needs an explicit stack (writeup section 3.4).
+    # (about 1,000 frames); a 3,000-node chain needs an explicit stack (writeup section 4.4).
     n = 3_000
     got = run_with_hint(
         student, "chain", f"a chain {n} nodes deep", n=n, x=float(rng.uniform(0.5, 1.5)), c=1.0, mode="sort"

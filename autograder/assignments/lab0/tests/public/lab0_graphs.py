@@ -144,7 +144,7 @@ def _listing(order: Sequence[str], limit: int = 20) -> str:
 PUSH_HINT = (
     "Likely cause: a node marked visited when it is pushed on the stack instead of when it is entered "
     "(popped the first time), or appended before all of its children are finished (writeup "
-    "section 3.3)."
+    "section 4.4)."
 )
 
 # ----------------------------------------------------------------------------------------------

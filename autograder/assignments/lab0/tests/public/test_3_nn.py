@@ -5,7 +5,7 @@ scenarios' own operations, backward, zero_grad and Neuron, so that only your tra
 """
 
 import pytest
-from lab0_checks import check_numbers, mlp_params, normal, train_case
+from lab0_checks import check_neuron, check_numbers, mlp_params, normal, train_case
 
 from autograder.framework.compare import CheckFailed
 
@@ -30,7 +30,7 @@ def test_neuron_forward(student, reference, rng, activation, as_values):
             f"{what} returned {got['kinds'][0]}; expected a Value (build the output with Value "
             f"operations, so that backward() can reach the weights)"
         )
-    check_numbers(f"{what}: output for point ", got["outs"], want["outs"])
+    check_neuron(what, call, got["outs"], want["outs"])
 
 
 @pytest.mark.rubric(task="3.1", weight=1)
