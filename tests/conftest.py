@@ -211,6 +211,7 @@ INTEGRATION_FILES = frozenset(
         "test_replayed_answers.py",
         "test_sample_handin.py",
         "test_student_workflow.py",
+        "test_tools.py",
         "test_traversal_bugs.py",
     }
 )
