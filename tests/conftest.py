@@ -229,6 +229,8 @@ INTEGRATION_TESTS = frozenset(
         "test_handout.py::test_bare_handout_fails_every_task_with_its_stub_message_and_scores_zero",
         "test_handout.py::test_reference_code_in_the_handout_scores_full_marks",
         "test_handout.py::test_task_option_runs_one_task",
+        "test_handout.py::test_check_only_names_the_files_that_drifted",
+        "test_handout_runtime.py::test_a_second_assignment_runs_on_the_same_runtime",
     }
 )
 # Fixtures that start sandboxed workers or build whole environments: a test using one (directly or through
