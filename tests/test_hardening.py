@@ -306,7 +306,7 @@ def test_deep_tree_in_the_workers_folder_is_cleaned_up(tmp_path: Path) -> None:
     pkg = tmp_path / "sub" / "pkg"
     pkg.mkdir(parents=True)
     (pkg / "__init__.py").write_text("")
-    with WorkerClient(tmp_path / "sub", "pkg", scenarios, slot=7) as c:
+    with WorkerClient(tmp_path / "sub", "pkg", scenarios, slot=44) as c:  # a slot no other test file uses
         scratch = c.sandbox.scratch.root
         assert c.run("deep", timeout=120) == 1
         c.restart()  # resets the work folder (reset_work_dir)
@@ -348,7 +348,7 @@ def test_a_refused_or_failed_reply_is_not_kept_alive_by_its_error(tmp_path: Path
     pkg.mkdir(parents=True)
     (pkg / "__init__.py").write_text("")
     kept: list[BaseException] = []
-    with WorkerClient(tmp_path / "sub", "pkg", scenarios, slot=7) as c:
+    with WorkerClient(tmp_path / "sub", "pkg", scenarios, slot=44) as c:  # a slot no other test file uses
         tracemalloc.start()
         try:
             for scenario, error in (("flood", BadObservation), ("ballast", StudentException)) * 2:

@@ -22,7 +22,7 @@ import pytest
 
 from autograder.assignments.hw1p1.assignment import ASSIGNMENT
 
-SLOT = 9  # this file's sandbox slot (a worker uid of its own)
+SLOT = 43  # this file's sandbox slot (a worker uid of its own)
 SYSTEM_PYTHON = "/usr/bin/python3"  # a student's python3, not the grader's venv
 ROW = re.compile(
     r"^(?P<task>\d+(?:\.\d+)?)\s+.*?\s(?P<got>\d+(?:\.\d+)?)/(?P<max>\d+(?:\.\d+)?)\s+"
