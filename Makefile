@@ -43,7 +43,7 @@ grade: $(STAMP)
 	$(if $(SUBMISSION),,$(PY) -m tools.make_sample --assignment $(ASSIGNMENT) --out $(SAMPLE))
 	$(AG) grade $(or $(SUBMISSION),$(SAMPLE)) --assignment $(ASSIGNMENT) --results $(RESULTS) --slot $(SLOT)
 
-# The full suite (unit + integration lanes; `slow` soaks only in test-slow). CI runs `make -k lint test`.
+# The full suite (unit + integration lanes; `slow` soaks only in test-slow). CI (.ci/run) runs `make lint` and `make test`.
 test: $(STAMP) browser
 	$(PY) -m pytest -q $(PYTEST_ARGS)
 
