@@ -1,4 +1,5 @@
-"""What a tool needs of an assignment: its `Assignment` (from the registry) and its tool-only data.
+"""What a tool needs of an assignment beyond its `Assignment` (which the tools get through the CLI's own
+`--assignment` option, autograder.cli.common): its folder and its tool-only data.
 
 Tool-only data lives in the assignment's folder (beside `assignment.py`) as plain Python literals in
 `devtools.py`: it never imports the tools, so the installed grader (which never reads it) stays
@@ -12,30 +13,9 @@ import importlib.util
 from pathlib import Path
 from typing import Any
 
-import click
-
-from autograder.cli.common import ASSIGNMENT_HELP, load_assignment
 from autograder.framework.rubric import Assignment
 
 DEVTOOLS_FILE = "devtools.py"
-
-
-def resolve(name: str | None) -> Assignment:
-    """The assignment named (or at that folder path), or the only registered one: the CLI's own lookup,
-    so a bad name gets the same usage error listing the known ones."""
-    return load_assignment(name)
-
-
-def assignment_option(fn: Any) -> Any:
-    """The tools' --assignment option (a name or a folder path; default: the only registered one)."""
-    return click.option(
-        "--assignment",
-        "assignment_name",
-        default=None,
-        metavar="NAME_OR_PATH",
-        envvar="AUTOGRADER_ASSIGNMENT",
-        help=ASSIGNMENT_HELP,
-    )(fn)
 
 
 def folder(assignment: Assignment) -> Path:

@@ -29,6 +29,7 @@ from typing import Any
 
 import click
 
+from autograder.cli.common import assignment_option
 from autograder.framework.handoutgen import BEGIN_RE, END_RE, MESSAGE_RE, strip_fences, tree_files
 from autograder.framework.rubric import Assignment
 from tools import assignment as assignments
@@ -193,7 +194,7 @@ def verify(assignment: Assignment, sample_dir: Path, slot: int = 0) -> list[str]
 
 
 @click.command()
-@assignments.assignment_option
+@assignment_option
 @click.option(
     "--out",
     type=click.Path(file_okay=False, path_type=Path),
@@ -207,9 +208,8 @@ def verify(assignment: Assignment, sample_dir: Path, slot: int = 0) -> list[str]
     help="Also grade it: exit 1 unless it scores what its stubs and planted bugs predict.",
 )
 @click.option("--slot", type=int, default=0, show_default=True, help="Sandbox slot for --verify's grade.")
-def main(assignment_name: str | None, out: Path | None, check: bool, slot: int) -> None:
+def main(assignment: Assignment, out: Path | None, check: bool, slot: int) -> None:
     """Write the assignment's sample handin (and with --verify, check its grade)."""
-    assignment = assignments.resolve(assignment_name)
     made = recipe(assignment)
     out = out or default_out(assignment)
     try:

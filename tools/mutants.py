@@ -33,6 +33,7 @@ from pathlib import Path
 
 import click
 
+from autograder.cli.common import assignment_option
 from autograder.framework.handoutgen import strip_fences
 from autograder.framework.rubric import Assignment
 from tools import assignment as assignments
@@ -266,7 +267,7 @@ def load_equivalent(path: Path) -> dict[str, str]:
 
 
 @click.command()
-@assignments.assignment_option
+@assignment_option
 @click.option("--jobs", type=click.IntRange(min=1), default=2, show_default=True, help="Mutants graded at once.")
 @click.option(
     "--only",
@@ -283,13 +284,10 @@ def load_equivalent(path: Path) -> dict[str, str]:
     show_default=True,
     help="First sandbox slot; job i uses slots base .. base + jobs - 1 (keep clear of other graders' slots).",
 )
-def main(
-    assignment_name: str | None, jobs: int, only: tuple[str, ...], limit: int, list_only: bool, slot_base: int
-) -> None:
+def main(assignment: Assignment, jobs: int, only: tuple[str, ...], limit: int, list_only: bool, slot_base: int) -> None:
     """Mutate every fenced line of the reference, grade each mutant, print the kill rate and survivors."""
-    spec = assignments.resolve(assignment_name)
-    assignment_arg = assignment_name or spec.name  # what each grader subprocess is given
-    mutants = generate_mutants(spec.reference_root, spec.package)
+    assignment_arg = assignment.source or assignment.name  # what each grader subprocess is given (as the regrade does)
+    mutants = generate_mutants(assignment.reference_root, assignment.package)
     if only:
         unknown = sorted(set(only) - {m.file.split("/", 1)[1] for m in mutants})
         if unknown:
@@ -302,8 +300,8 @@ def main(
             click.echo(f"{m.key}  (line {m.line})\n    {m.new_line.strip()}")
         click.echo(f"{len(mutants)} mutants")
         return
-    equivalent = load_equivalent(assignments.folder(spec) / EQUIVALENT_FILE)
-    max_score = spec.max_score
+    equivalent = load_equivalent(assignments.folder(assignment) / EQUIVALENT_FILE)
+    max_score = assignment.max_score
     survivors: list[Mutant] = []
     with (
         ThreadPoolExecutor(max_workers=jobs) as pool,
@@ -317,7 +315,7 @@ def main(
             # One slot per running job: `i % jobs` could hand a busy slot to a second job.
             slot = free_slots.get()
             try:
-                return grade_mutant(mutant, spec, assignment_arg, slot)
+                return grade_mutant(mutant, assignment, assignment_arg, slot)
             finally:
                 free_slots.put(slot)
 

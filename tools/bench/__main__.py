@@ -12,8 +12,8 @@ from pathlib import Path
 
 import click
 
+from autograder.cli.common import assignment_option
 from autograder.framework.rubric import Assignment
-from tools import assignment as assignments
 
 Figure = dict  # {"name": str, "value": float, "unit": str, "target": str, ...}
 
@@ -59,7 +59,7 @@ def _as_list(result: Figure | list[Figure]) -> list[Figure]:
 
 
 @click.command()
-@assignments.assignment_option
+@assignment_option
 @click.option(
     "--json",
     "json_path",
@@ -68,9 +68,8 @@ def _as_list(result: Figure | list[Figure]) -> list[Figure]:
     show_default=True,
     help="Where to write the figures.",
 )
-def main(assignment_name: str | None, json_path: Path) -> None:
+def main(assignment: Assignment, json_path: Path) -> None:
     """Measure every figure, print the table, write JSON."""
-    assignment = assignments.resolve(assignment_name)
     figures: list[Figure] = []
     for label, measure in _figures(assignment):
         click.echo(f"measuring {label} ...", err=True)

@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from autograder.cli.common import load_assignment
 from autograder.framework.handoutgen import strip_fences
 from autograder.framework.rubric import Assignment
 from tools import assignment as assignments
@@ -189,5 +190,5 @@ def budget_figures(assignment: Assignment) -> list[dict]:
 if __name__ == "__main__":  # python -m tools.bench.budget [ASSIGNMENT]
     import sys
 
-    for figure in budget_figures(assignments.resolve(sys.argv[1] if len(sys.argv) > 1 else None)):
+    for figure in budget_figures(load_assignment(sys.argv[1] if len(sys.argv) > 1 else None)):
         print(figure)

@@ -113,6 +113,6 @@ def engine_overhead(assignment: Assignment, repeats: int = 50) -> list[dict]:
 
 
 if __name__ == "__main__":
-    from tools import assignment as assignments
+    from autograder.cli.common import load_assignment
 
-    print(engine_overhead(assignments.resolve(sys.argv[1] if len(sys.argv) > 1 else None)))
+    print(engine_overhead(load_assignment(sys.argv[1] if len(sys.argv) > 1 else None)))

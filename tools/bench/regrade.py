@@ -59,9 +59,7 @@ def regrade_throughput(assignment: Assignment, n: int = 12, jobs: int | None = N
 
 
 if __name__ == "__main__":  # python -m tools.bench.regrade ASSIGNMENT [N [JOBS]]
-    from tools import assignment as assignments
+    from autograder.cli.common import load_assignment
 
-    json.dump(
-        regrade_throughput(assignments.resolve(sys.argv[1]), *(int(a) for a in sys.argv[2:4])), sys.stdout, indent=2
-    )
+    json.dump(regrade_throughput(load_assignment(sys.argv[1]), *(int(a) for a in sys.argv[2:4])), sys.stdout, indent=2)
     print()
