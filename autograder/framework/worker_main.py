@@ -36,10 +36,9 @@ def _load_by_path(name, path):
 class Worker:
     """State of one worker: the channel, the submission root, the imported package and scenarios."""
 
-    def __init__(self, config, channel, np, errors):
+    def __init__(self, config, channel, errors):
         self.channel = channel
         self.errors = errors  # the framework's errors.py, copied beside this file: one traceback format
-        self.np = np
         self.req_fd = config["req_fd"]
         self.rep_fd = config["rep_fd"]
         self.sub_root = os.path.realpath(config["submission_root"])
@@ -123,10 +122,6 @@ class Worker:
             self.error("bad_result", "BadObservation", f"scenario {name!r} returned data that cannot be sent: {e}")
 
     # ---- exceptions -> student-readable text ----------------------------------------------------
-    def student_frames(self, exc):
-        """Traceback text with only the frames whose file is inside the submission (errors.student_traceback)."""
-        return self.errors.student_traceback(exc, self.sub_root)
-
     def scrub(self, text):
         """Show submission paths relative to the submission root (no sandbox paths in messages)."""
         text = text.replace(self.sub_root + os.sep, "")
@@ -149,7 +144,7 @@ class Worker:
             kind if phase == "call" else f"import_{kind}",
             type(exc).__name__,
             self.scrub(message),
-            self.scrub(self.student_frames(exc)),
+            self.scrub(self.errors.student_traceback(exc, self.sub_root)),
         )
 
     # ---- main loop ------------------------------------------------------------------------------
@@ -172,7 +167,7 @@ def main(argv):
     here = os.path.dirname(os.path.abspath(__file__))
     # Python put this script's folder first on sys.path; the submission goes there instead, later.
     sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != here]
-    import numpy as np  # before the submission is on sys.path, so a student "numpy/" cannot replace it
+    import numpy  # noqa: F401 (before the submission is on sys.path, so a student "numpy/" cannot replace it)
 
     channel = _load_by_path("autograder_channel", os.path.join(here, "channel.py"))
     errors = _load_by_path("autograder_errors", os.path.join(here, "errors.py"))
@@ -180,7 +175,7 @@ def main(argv):
         os.set_inheritable(fd, False)  # student subprocesses must not inherit the channel
     # Writing past RLIMIT_FSIZE should raise OSError in the student's code, not kill the worker.
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
-    worker = Worker(config, channel, np, errors)
+    worker = Worker(config, channel, errors)
     if worker.start():
         worker.serve()
     return 0

@@ -139,7 +139,7 @@ def mechanisms() -> Mechanisms:
     syscall_filter = None
     if why_not is None:
         syscall_filter = seccomp.Filter()
-        code = seccomp.probe(syscall_filter)
+        code = _fork_probe(syscall_filter.install)
         why_not = None if code == 0 else f"installing it failed: {os.strerror(code) if code < 255 else 'error'}"
     abi = landlock.abi_version()
     layout: dict = {}

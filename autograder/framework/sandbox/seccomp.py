@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import ctypes
 import errno
-import os
 import platform
 import struct
 
@@ -214,16 +213,3 @@ class Filter:
         if self._libc.prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, ctypes.byref(self.prog), 0, 0) != 0:
             return ctypes.get_errno() or errno.EPERM
         return 0
-
-
-def probe(filt: Filter) -> int:
-    """Install the filter in a throw-away child; 0 when that works here, else the errno."""
-    pid = os.fork()
-    if pid == 0:
-        try:
-            code = filt.install()
-        except BaseException:
-            code = 255
-        os._exit(min(code, 255))
-    _, status = os.waitpid(pid, 0)
-    return os.waitstatus_to_exitcode(status)
