@@ -35,6 +35,7 @@ import click
 
 from autograder.cli.common import assignment_option
 from autograder.framework.handoutgen import strip_fences
+from autograder.framework.regrade import grade_command_argv
 from autograder.framework.rubric import Assignment
 from tools import assignment as assignments
 from tools.planted import patched_reference
@@ -225,20 +226,7 @@ def grade_mutant(mutant: Mutant, assignment: Assignment, assignment_arg: str, sl
         results = Path(tmp) / "results.json"
         try:
             done = subprocess.run(
-                [
-                    sys.executable,
-                    "-m",
-                    "autograder",
-                    "grade",
-                    str(root),
-                    "--results",
-                    str(results),
-                    "--assignment",
-                    assignment_arg,
-                    "--slot",
-                    str(slot),
-                    "--quiet",
-                ],
+                grade_command_argv(assignment_arg)(root, results, slot),
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
                 timeout=600,

@@ -181,11 +181,12 @@ def grade_submission(
                 root = prepare_submission(Path(submission), Path(tmp), assignment.package)
             except SubmissionError as exc:
                 return finish(zero_scores(assignment.tasks, exc.message), [], notes=[exc.message], refused=exc.message)
-            tests, notes = run_tests(assignment, root, slot=slot, quiet=quiet, select=select, sandbox=use_sandbox)
+            tests = run_tests(assignment, root, slot=slot, quiet=quiet, select=select, sandbox=use_sandbox)
         finally:
             remove_tree(Path(tmp))  # iterative and never raising, unlike TemporaryDirectory's cleanup
         scores = score_tasks(assignment.tasks, tests, require_all=not select)
         internal = [f"{t.nodeid}: {t.message}" for t in tests if t.internal]
+        notes: list[str] = []  # the sandbox's protections are for the staff log only (GradeOutcome.protections)
         if internal:
             notes.append(
                 f"{len(internal)} check(s) hit an internal grader error (not your fault); please tell course staff."
@@ -205,8 +206,8 @@ def run_tests(
     quiet: bool = True,
     select: Sequence[str] = (),
     sandbox: bool = True,
-) -> tuple[list[TestOutcome], list[str]]:
-    """Run the assignment's tests against the submission; (one outcome per test, notes for the report)."""
+) -> list[TestOutcome]:
+    """Run the assignment's tests against the submission; one outcome per test."""
     tests_dir = assignment.tests_dir.resolve()
     client = (
         WorkerClient(
@@ -237,7 +238,7 @@ def run_tests(
     for t in catcher.report.get("tests", []):
         if t.get("metadata", {}).get("traceback"):
             print(f"internal grader error in {t['nodeid']}:\n{t['metadata']['traceback']}", file=sys.stderr)
-    return tests, []  # the sandbox's protections are for the staff log only (GradeOutcome.protections)
+    return tests
 
 
 SALT_BUCKETS = 32  # distinct input sets handins are spread over (see input_salt)

@@ -18,6 +18,7 @@ dependencies, read from the installed package's metadata) and a README.
 
 from __future__ import annotations
 
+import calendar
 import io
 import json
 import tarfile
@@ -28,13 +29,14 @@ from pathlib import Path
 import autograder
 from autograder.framework.gradescope_zip import project_entries
 from autograder.framework.rubric import Assignment
+from autograder.framework.zips import ZIP_EPOCH
 
 PACKAGE_DIR = Path(autograder.__file__).resolve().parent
 AUTOLAB_TEMPLATES = PACKAGE_DIR / "autolab"
 PL_TEMPLATES = PACKAGE_DIR / "prairielearn"
 PL_TIMEOUT = 300  # seconds; PrairieLearn allows at most 600
 PL_IMAGE = "{package}-autograder:latest"  # default image name, built from the Dockerfile written beside the question
-_EPOCH = 315532800  # 1980-01-01, as in the Gradescope zip: same inputs, same bytes
+_EPOCH = calendar.timegm((*ZIP_EPOCH, 0, 0, 0))  # as in the Gradescope zip: same inputs, same bytes
 
 
 def runtime_requirements() -> list[str]:

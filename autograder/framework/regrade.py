@@ -70,12 +70,6 @@ STDERR_KEEP = 2_000  # characters of a failed grader's stderr kept in the error 
 TERM_GRACE = 1.5  # seconds a grader gets to stop its workers after SIGTERM, before SIGKILL
 PR_SET_PDEATHSIG = 1
 FINGERPRINT_PARTS = ("grader", "tests", "reference", "handin")
-WHY = {
-    "grader": "grader changed",
-    "tests": "tests changed",
-    "reference": "reference changed",
-    "handin": "handin changed",
-}
 
 # command(submission_dir, results_path, slot) -> argv; tests and benchmarks may substitute their own.
 Command = Callable[[Path, Path, int], Sequence[str]]
@@ -299,7 +293,7 @@ def why_regrade(previous: dict[str, Any] | None, now: dict[str, str]) -> str:
     before = previous.get("fingerprint")
     if not isinstance(before, dict):
         return "no fingerprint (graded by an older version)"
-    changed = [WHY[k] for k in FINGERPRINT_PARTS if before.get(k) != now.get(k)]
+    changed = [f"{k} changed" for k in FINGERPRINT_PARTS if before.get(k) != now.get(k)]
     return ", ".join(changed)
 
 
@@ -573,9 +567,7 @@ def _submission_problem(tests: list[dict[str, Any]], score: float) -> str:
 def _write_log(sub_dir: Path, err: bytes | None) -> str:
     """Save the grader's stderr as <sub_dir>/grader.log (0600); return it as text."""
     stderr = (err or b"").decode("utf-8", "replace").strip()
-    fd = os.open(sub_dir / LOG_FILE, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        f.write(stderr + "\n")
+    write_private(sub_dir / LOG_FILE, (stderr + "\n").encode("utf-8"))
     return stderr
 
 
