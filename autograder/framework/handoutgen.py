@@ -22,7 +22,6 @@ the committed handout equals a fresh generation.
 from __future__ import annotations
 
 import ast
-import contextlib
 import dataclasses
 import hashlib
 import io
@@ -41,8 +40,7 @@ import numpy as np
 
 from autograder.framework import handout_runtime
 from autograder.framework.handout_runtime.handout_config import CONFIG_FILE, FORMAT
-from autograder.framework.harness import rubric_mark
-from autograder.framework.pytest_session import forget_modules_under, isolated_args, run_pytest_isolated
+from autograder.framework.pytest_session import collect_tests
 from autograder.framework.rubric import Assignment, FeedbackPolicy, Task
 from autograder.framework.zips import write_zip as write_entries
 
@@ -179,38 +177,24 @@ def rubric_table(tasks: Sequence[Task], checks: Mapping[str, Mapping[str, int]] 
     return "\n".join(rows)
 
 
-class _RubricCollector:
-    """A pytest plugin that only records, per collected test, its rubric task and public/hidden folder."""
-
-    def __init__(self) -> None:
-        self.checks: dict[str, dict[str, float]] = {}
-
-    def pytest_collection_modifyitems(self, items: list[Any]) -> None:
-        """Count the items by task and by the folder (public/ or hidden/) they live in."""
-        for item in items:
-            task, weight = rubric_mark(item) or (None, 1)
-            kind = "public" if "public" in Path(str(item.path)).parts else "hidden"
-            counts = self.checks.setdefault(str(task), {"public": 0, "hidden": 0, "public_weight": 0.0})
-            counts[kind] += 1
-            if kind == "public":
-                counts["public_weight"] += float(weight)
-
-
 def count_checks(assignment: Assignment) -> dict[str, dict[str, Any]]:
-    """Task id -> {"public": n, "hidden": m, "public_weight": w}: the graded checks, collected with pytest."""
-    tests_dir = assignment.tests_dir.resolve()
-    collector = _RubricCollector()
-    args = [*isolated_args(tests_dir), "--collect-only", "-q"]
-    try:
-        with contextlib.redirect_stdout(io.StringIO()):
-            code = run_pytest_isolated(args, [collector])
-    finally:
-        forget_modules_under(tests_dir)
-    if code != 0:
+    """Task id -> {"public": n, "hidden": m, "public_weight": w}: the graded checks, collected with pytest
+    (pytest_session.collect_tests, as `autograder check` collects them)."""
+    code, harness, _ = collect_tests(assignment)
+    if code != 0 or harness.problems:
         raise HandoutError(
-            f"collecting the tests in {tests_dir} failed (pytest exit {code}); run pytest there to see why"
+            f"collecting the tests in {assignment.tests_dir} failed (pytest exit {code}"
+            + "".join(f"; {p}" for p in harness.problems)
+            + "); run `autograder check` to see why"
         )
-    return collector.checks
+    checks: dict[str, dict[str, Any]] = {}
+    for nodeid, record in harness.records.items():
+        kind = "public" if nodeid.split("/", 1)[0] == "public" else "hidden"
+        counts = checks.setdefault(record["task"], {"public": 0, "hidden": 0, "public_weight": 0.0})
+        counts[kind] += 1
+        if kind == "public":
+            counts["public_weight"] += record["weight"]
+    return checks
 
 
 def fill_rubric(
