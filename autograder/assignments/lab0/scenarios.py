@@ -65,11 +65,6 @@ EXPRESSIONS: dict[str, Callable[[Any, Any, Any], Any]] = {
 }
 
 
-def uses_b(expr: str) -> bool:
-    """Whether the expression has a second Value operand b."""
-    return "b" in expr.replace("ab", "")
-
-
 def op_forward(lib: Any, expr: str, inputs: list, k: float = 0.0) -> float:
     """The expression's value for inputs [a] or [a, b] (numbers or 0-d arrays): for finite differences."""
     a = lib.Value(float(inputs[0]))

@@ -21,7 +21,6 @@ from autograder.framework.compare import CheckFailed, check_close
 from autograder.framework.errors import StudentError, StudentTimeout
 
 Graph = dict
-BINARY = ("+", "-", "*", "/")
 UNARY = ("exp", "tanh")
 OPS = ("*", "*", "*", "+", "+", "-", "/", "exp", "tanh")
 

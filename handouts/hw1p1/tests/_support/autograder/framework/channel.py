@@ -89,9 +89,9 @@ def _plain(
                 "is an array much larger than its inputs?"
             )
         scalar = isinstance(node, np.generic)
+        if on_array is not None:  # encode: serialised before it returns, so no copy is needed
+            return on_array(np.asarray(arr, order="C"), scalar)
         arr = np.array(arr, order="C", copy=True)  # a copy: later changes by the caller cannot alter it
-        if on_array is not None:
-            return on_array(arr, scalar)
         return arr[()] if scalar else arr
     if type(node) is complex or (not exact and isinstance(node, complex)):
         value = complex(node)
@@ -152,18 +152,19 @@ def decode(data: bytes, max_bytes: int = MAX_FRAME_BYTES) -> Any:
     if len(data) > max_bytes:
         raise ChannelError(f"frame of {len(data)} bytes exceeds the limit of {max_bytes}")
     try:
-        with zipfile.ZipFile(io.BytesIO(data)) as zf:
-            infos = zf.infolist()
+        zf = zipfile.ZipFile(io.BytesIO(data))
     except (zipfile.BadZipFile, ValueError, OSError, EOFError) as e:
         raise ChannelError(f"not an npz archive: {e}") from None
-    if len(infos) > MAX_ARRAYS + 1:
-        raise ChannelError(f"{len(infos)} entries (limit {MAX_ARRAYS + 1})")
-    # Stored entries only, and a bounded total: no zip bombs.
-    if any(i.compress_type != zipfile.ZIP_STORED for i in infos):
-        raise ChannelError("compressed entries are not accepted")
-    if sum(i.file_size for i in infos) > max_bytes:
-        raise ChannelError(f"entries add up to more than {max_bytes} bytes")
-    _check_array_headers(data, infos)
+    with zf:
+        infos = zf.infolist()
+        if len(infos) > MAX_ARRAYS + 1:
+            raise ChannelError(f"{len(infos)} entries (limit {MAX_ARRAYS + 1})")
+        # Stored entries only, and a bounded total: no zip bombs.
+        if any(i.compress_type != zipfile.ZIP_STORED for i in infos):
+            raise ChannelError("compressed entries are not accepted")
+        if sum(i.file_size for i in infos) > max_bytes:
+            raise ChannelError(f"entries add up to more than {max_bytes} bytes")
+        _check_array_headers(zf, infos)
     try:
         npz = np.load(io.BytesIO(data), allow_pickle=False)
     except Exception as e:
@@ -197,35 +198,34 @@ def _parse_int(digits: str) -> int:
     return value
 
 
-def _check_array_headers(data: bytes, infos: list[zipfile.ZipInfo]) -> None:
+def _check_array_headers(zf: zipfile.ZipFile, infos: list[zipfile.ZipInfo]) -> None:
     """Each entry's .npy header must describe exactly the bytes it holds, before np.load allocates the
     array its header declares (a 100-byte entry may claim terabytes)."""
-    with zipfile.ZipFile(io.BytesIO(data)) as zf:
-        for info in infos:
-            try:
-                with zf.open(info) as f:
-                    version = np.lib.format.read_magic(f)
-                    if version == (1, 0):
-                        shape, fortran, dtype = np.lib.format.read_array_header_1_0(f)
-                    elif version == (2, 0):
-                        shape, fortran, dtype = np.lib.format.read_array_header_2_0(f)
-                    else:
-                        raise ValueError(f"unsupported .npy version {version}")
-                    header_end = f.tell()
-            except Exception as e:  # whatever numpy raises on a corrupt or hostile header
-                raise ChannelError(f"entry {info.filename!r} has no valid array header: {e}") from None
-            if dtype.hasobject or dtype.kind not in ALLOWED_KINDS or dtype.fields is not None:
-                raise ChannelError(f"entry {info.filename!r} has dtype {dtype}; only bool/int/uint/float/complex")
-            count = 1
-            for n in shape:
-                count *= int(n)
-            if header_end + count * dtype.itemsize != info.file_size:
-                raise ChannelError(
-                    f"entry {info.filename!r} declares {count * dtype.itemsize} bytes of data "
-                    f"but holds {info.file_size - header_end}"
-                )
-            if info.filename == _JSON + ".npy" and count * dtype.itemsize > MAX_JSON_BYTES:
-                raise ChannelError(f"the JSON part holds {count * dtype.itemsize} bytes (limit {MAX_JSON_BYTES})")
+    for info in infos:
+        try:
+            with zf.open(info) as f:
+                version = np.lib.format.read_magic(f)
+                if version == (1, 0):
+                    shape, fortran, dtype = np.lib.format.read_array_header_1_0(f)
+                elif version == (2, 0):
+                    shape, fortran, dtype = np.lib.format.read_array_header_2_0(f)
+                else:
+                    raise ValueError(f"unsupported .npy version {version}")
+                header_end = f.tell()
+        except Exception as e:  # whatever numpy raises on a corrupt or hostile header
+            raise ChannelError(f"entry {info.filename!r} has no valid array header: {e}") from None
+        if dtype.hasobject or dtype.kind not in ALLOWED_KINDS or dtype.fields is not None:
+            raise ChannelError(f"entry {info.filename!r} has dtype {dtype}; only bool/int/uint/float/complex")
+        count = 1
+        for n in shape:
+            count *= int(n)
+        if header_end + count * dtype.itemsize != info.file_size:
+            raise ChannelError(
+                f"entry {info.filename!r} declares {count * dtype.itemsize} bytes of data "
+                f"but holds {info.file_size - header_end}"
+            )
+        if info.filename == _JSON + ".npy" and count * dtype.itemsize > MAX_JSON_BYTES:
+            raise ChannelError(f"the JSON part holds {count * dtype.itemsize} bytes (limit {MAX_JSON_BYTES})")
 
 
 def _load_entry(npz: Any, key: str) -> np.ndarray:

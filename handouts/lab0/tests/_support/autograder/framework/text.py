@@ -34,11 +34,6 @@ def clean(text: str) -> str:
     return _UNSAFE.sub(REPLACEMENT, text)
 
 
-def utf8_len(text: str) -> int:
-    """How many bytes `text` takes in UTF-8 (unsafe characters counted as their replacement)."""
-    return len(clean(text).encode("utf-8"))
-
-
 def cap(text: str, max_bytes: int, what: str = "bytes") -> str:
     """`clean(text)` cut to at most `max_bytes` bytes of UTF-8 (the note saying how much was cut
     included), never in the middle of a character. `max_bytes` <= 0 gives ''."""
