@@ -16,7 +16,6 @@ from typing import Any
 import numpy as np
 
 from autograder.framework.compare import CheckFailed, check_array, check_close, check_gradients, wrong_answers
-from autograder.framework.errors import StudentTimeout
 
 
 def _catalogue() -> dict:
@@ -204,15 +203,6 @@ DIAMOND_CHAIN_HINT = (
     "output to x: a traversal that revisits nodes (or pushes gradients down every path) never "
     "finishes. Process each node once, after all its consumers, summing what they sent it."
 )
-
-
-def run_with_deadline_hint(student: Any, scenario: str, hint: str, **kwargs: Any) -> Any:
-    """student.run, adding `hint` to a timeout's message (why this test can time out). A RecursionError
-    already carries its likely cause (errors.py), so it is left as it is."""
-    try:
-        return student.run(scenario, **kwargs)
-    except StudentTimeout as e:
-        raise CheckFailed(f"{e.message}\n  {hint}") from None
 
 
 # ----------------------------------------------------------------------------------------------

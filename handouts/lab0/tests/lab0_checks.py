@@ -14,7 +14,6 @@ from typing import Any
 import numpy as np
 
 from autograder.framework.compare import CheckFailed, Misconception, check_close, check_gradients, wrong_answers
-from autograder.framework.errors import StudentTimeout
 
 
 def _catalogue() -> dict:
@@ -207,14 +206,6 @@ def op_case(
             _scalar_ratio(line) for line in message.splitlines() if not line.strip().startswith("(Also seen:")
         )
         raise CheckFailed(message + (f"\n  ({note})" if note else "")) from None
-
-
-def run_with_hint(student: Any, scenario: str, hint: str, **kwargs: Any) -> Any:
-    """student.run, adding `hint` to a timeout's message (why this check can time out)."""
-    try:
-        return student.run(scenario, **kwargs)
-    except StudentTimeout as e:
-        raise CheckFailed(f"{e.message}\n  {hint}") from None
 
 
 def check_numbers(

@@ -13,10 +13,9 @@ from hw1p1_checks import (
     normal,
     positive,
     root_shape,
-    run_with_deadline_hint,
 )
 
-from autograder.framework.compare import CheckFailed, check_array
+from autograder.framework.compare import CheckFailed, check_array, run_with_hint
 
 EXPONENTIAL = (
     "x = x*x + x repeated 60 times has only 121 nodes but 3**60 paths from the output to x: a "
@@ -50,7 +49,7 @@ def test_topological_sort_single_leaf(student, reference, rng):
 @pytest.mark.deadline(5)
 def test_topological_sort_diamond_chain(student, reference, rng):
     call = dict(x=positive(rng, (3,)) * 1e-3, depth=60, upstream=normal(rng, (3,)), sort_only=True)
-    got = run_with_deadline_hint(student, "diamond_chain", EXPONENTIAL, **call)
+    got = run_with_hint(student, "diamond_chain", EXPONENTIAL, **call)
     check_order("topological_sort on a chain of 60 diamonds (m = y*y; y = m + y)", got["order"], diamond_graph(60))
 
 
@@ -58,7 +57,7 @@ def test_topological_sort_diamond_chain(student, reference, rng):
 @pytest.mark.deadline(10)
 def test_topological_sort_deep_chain(student, reference, rng):
     call = dict(x=normal(rng, (3,)), n=10_000, upstream=normal(rng, (3,)), sort_only=True)
-    got = run_with_deadline_hint(student, "deep_chain", RECURSION, **call)
+    got = run_with_hint(student, "deep_chain", RECURSION, **call)
     check_order("topological_sort on a 10,000-node chain", got["order"], chain_graph(10_000))
 
 
@@ -113,7 +112,7 @@ def test_backward_seeds_ones_for_one_element_output(student, reference, rng):
 @pytest.mark.deadline(5)
 def test_backward_diamond_chain(student, reference, rng):
     call = dict(x=positive(rng, (3,)) * 1e-3, depth=60, upstream=normal(rng, (3,)))
-    got = run_with_deadline_hint(student, "diamond_chain", EXPONENTIAL, **call)
+    got = run_with_hint(student, "diamond_chain", EXPONENTIAL, **call)
     want = reference.run("diamond_chain", **call)
     check_array("backward through a chain of 60 diamonds (x = x*x + x): x.grad", got["grad_x"], want["grad_x"])
 
@@ -122,7 +121,7 @@ def test_backward_diamond_chain(student, reference, rng):
 @pytest.mark.deadline(10)
 def test_backward_deep_chain(student, reference, rng):
     call = dict(x=normal(rng, (3,)), n=10_000, upstream=normal(rng, (3,)))
-    got = run_with_deadline_hint(student, "deep_chain", RECURSION, **call)
+    got = run_with_hint(student, "deep_chain", RECURSION, **call)
     want = reference.run("deep_chain", **call)
     check_array("backward through a 10,000-node chain: x.grad", got["grad_x"], want["grad_x"])
 

@@ -2,10 +2,9 @@
 backward on a chain deeper than Python's recursion limit (with topological_order given)."""
 
 import pytest
-from lab0_checks import run_with_hint
 from lab0_graphs import chain_order_problem, check_random_graphs
 
-from autograder.framework.compare import CheckFailed, check_close
+from autograder.framework.compare import CheckFailed, check_close, run_with_hint
 
 
 @pytest.mark.rubric(task="2.1", weight=4)

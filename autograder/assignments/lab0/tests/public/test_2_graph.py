@@ -6,7 +6,6 @@ points do not depend on task 2.1.
 """
 
 import pytest
-from lab0_checks import run_with_hint
 from lab0_graphs import (
     backward_problem,
     chain_order_problem,
@@ -16,7 +15,7 @@ from lab0_graphs import (
     order_problem,
 )
 
-from autograder.framework.compare import CheckFailed
+from autograder.framework.compare import CheckFailed, run_with_hint
 
 # Hand-made graphs: names -> (leaves, nodes). `t + t*t` and `t*t + t` break a search that marks nodes
 # visited when they are pushed; `a * a` names one child twice; "fanout" uses x in three places.

@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from autograder.framework.errors import StudentTimeout
 from autograder.framework.gradcheck import _close, _idx, _num, _shape_hint, check_gradient, mismatch_message
 
 # ----------------------------------------------------------------------------------------------------
@@ -394,3 +395,12 @@ def check_gradients(
             )
     if messages:
         raise CheckFailed("\n".join(messages))
+
+
+def run_with_hint(student: Any, scenario: str, hint: str, **kwargs: Any) -> Any:
+    """student.run, adding `hint` (why this check can time out, e.g. a revisiting traversal) to a timeout's
+    message. Other failures already carry their likely cause (errors.py), so they are left as they are."""
+    try:
+        return student.run(scenario, **kwargs)
+    except StudentTimeout as e:
+        raise CheckFailed(f"{e.message}\n  {hint}") from None
